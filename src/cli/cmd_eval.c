@@ -1,0 +1,16 @@
+/*
+ * cmd_eval.c: `lilm eval`.
+ *
+ * Placeholder until its issue lands; it reports that it is not available yet.
+ */
+#include <stdio.h>
+
+#include "cli/commands.h"
+
+int lilm_cmd_eval(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "lilm eval: not available in this build yet\n");
+    return 2;
+}

@@ -1,0 +1,16 @@
+/*
+ * cmd_report.c: `lilm report`.
+ *
+ * Placeholder until its issue lands; it reports that it is not available yet.
+ */
+#include <stdio.h>
+
+#include "cli/commands.h"
+
+int lilm_cmd_report(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "lilm report: not available in this build yet\n");
+    return 2;
+}

@@ -1,0 +1,57 @@
+/*
+ * tokenizer.h: the tokenizer interface the rest of lilm uses.
+ *
+ * Two kinds sit behind one opaque handle:
+ *   - SentencePiece models (.model files, unigram or BPE), read and written in
+ *     SentencePiece's own ModelProto format so models move both ways between
+ *     lilm and the sentencepiece library, with identical ids;
+ *   - the built-in "bytes" tokenizer: ids 0..3 are unk/bos/eos/pad and byte b
+ *     is id 4+b (vocab 260), for runs with no trained tokenizer.
+ * A handle is immutable after loading and safe to use from many threads.
+ */
+#ifndef LILM_TOK_TOKENIZER_H
+#define LILM_TOK_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+typedef struct lilm_tokenizer lilm_tokenizer;
+
+typedef enum lilm_tok_kind {
+    LILM_TOK_BYTES = 0,
+    LILM_TOK_UNIGRAM = 1,
+    LILM_TOK_BPE = 2,
+} lilm_tok_kind;
+
+/* Loads a .model file, or the bytes tokenizer when path is "bytes". */
+lilm_status lilm_tokenizer_load(lilm_tokenizer **out, const char *path);
+lilm_status lilm_tokenizer_bytes(lilm_tokenizer **out);
+void lilm_tokenizer_free(lilm_tokenizer *tok);
+
+lilm_tok_kind lilm_tokenizer_kind(const lilm_tokenizer *tok);
+int32_t lilm_tokenizer_vocab_size(const lilm_tokenizer *tok);
+int32_t lilm_tokenizer_unk_id(const lilm_tokenizer *tok);
+int32_t lilm_tokenizer_bos_id(const lilm_tokenizer *tok);
+int32_t lilm_tokenizer_eos_id(const lilm_tokenizer *tok);
+int32_t lilm_tokenizer_pad_id(const lilm_tokenizer *tok); /* -1 if none */
+/* SHA-256 of the model file's bytes as 64 hex chars (for "bytes": of the
+ * string "lilm-bytes-tokenizer-v1"); used to match datasets to runs. */
+const char *lilm_tokenizer_sha256(const lilm_tokenizer *tok);
+
+/* Encodes `len` bytes of UTF-8 text (no BOS/EOS added). Invalid UTF-8 is
+ * handled as sentencepiece does. *ids is grown with realloc as needed;
+ * *cap holds its capacity in elements; *n_out receives the count. */
+lilm_status lilm_tokenizer_encode(const lilm_tokenizer *tok, const char *text, size_t len,
+                                  int32_t **ids, size_t *cap, size_t *n_out);
+
+/* Decodes ids into UTF-8 (special ids produce nothing). *out grows as needed
+ * and is NUL-terminated; *n_out excludes the NUL. */
+lilm_status lilm_tokenizer_decode(const lilm_tokenizer *tok, const int32_t *ids, size_t n,
+                                  char **out, size_t *cap, size_t *n_out);
+
+/* The piece text of an id (NULL if out of range). */
+const char *lilm_tokenizer_piece(const lilm_tokenizer *tok, int32_t id);
+
+#endif
