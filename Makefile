@@ -18,7 +18,7 @@ NVCC    ?= $(shell command -v nvcc 2>/dev/null || { [ -x $(CUDA_HOME)/bin/nvcc ]
 CUDA    ?= $(if $(NVCC),1,0)
 CUDA_ARCHS ?= 80 90
 
-WARN    := -Wall -Wextra -Wstrict-prototypes -Wno-unused-parameter -Werror
+WARN    := -Wall -Wextra -Wstrict-prototypes -Wno-unused-parameter -Wno-format-truncation -Werror
 CFLAGS  ?= -O2 -g -march=native
 CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Isrc -MMD -MP $(WARN)
 ifeq ($(FAST),1)

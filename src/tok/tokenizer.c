@@ -8,6 +8,7 @@
  */
 #include "tok/tokenizer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,10 +33,10 @@ lilm_status lilm_tokenizer_bytes(lilm_tokenizer **out)
     t->vocab_size = LILM_BYTES_VOCAB;
     t->unk_id = 0; t->bos_id = 1; t->eos_id = 2; t->pad_id = 3;
     memcpy(t->sha256, LILM_BYTES_SHA, 65);
-    strcpy(t->pieces[0], "<unk>");
-    strcpy(t->pieces[1], "<s>");
-    strcpy(t->pieces[2], "</s>");
-    strcpy(t->pieces[3], "<pad>");
+    snprintf(t->pieces[0], sizeof t->pieces[0], "%s", "<unk>");
+    snprintf(t->pieces[1], sizeof t->pieces[0], "%s", "<s>");
+    snprintf(t->pieces[2], sizeof t->pieces[0], "%s", "</s>");
+    snprintf(t->pieces[3], sizeof t->pieces[0], "%s", "<pad>");
     for (int b = 0; b < 256; b++)
         snprintf(t->pieces[LILM_BYTES_OFFSET + b], sizeof t->pieces[0], "<0x%02X>", b);
     *out = t;

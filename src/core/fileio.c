@@ -1,0 +1,153 @@
+/*
+ * fileio.c: atomic writes, whole-file reads, memory maps, mkdir -p.
+ *
+ * The atomic write protocol: create "<path>.tmp.<pid>" in the same directory,
+ * write everything, fflush + fsync, rename over <path>, then fsync the
+ * directory so the rename itself is durable. Any failure unlinks the temp.
+ */
+#include "core/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void fsync_parent_dir(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+lilm_status lilm_atomic_open(lilm_atomic_file *af, const char *path)
+{
+    if (strlen(path) >= sizeof af->path)
+        return lilm_errorf(LILM_ERR_ARG, "path too long: %s", path);
+    snprintf(af->path, sizeof af->path, "%s", path);
+    snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld", path, (long)getpid());
+    af->f = fopen(af->tmp_path, "wb");
+    if (!af->f)
+        return lilm_errorf(LILM_ERR_IO, "cannot create %s: %s\nHINT: check that the directory exists and is writable",
+                           af->tmp_path, strerror(errno));
+    return LILM_OK;
+}
+
+void lilm_atomic_abort(lilm_atomic_file *af)
+{
+    if (af->f) fclose(af->f);
+    af->f = NULL;
+    unlink(af->tmp_path);
+}
+
+lilm_status lilm_atomic_commit(lilm_atomic_file *af)
+{
+    int err = 0;
+    if (fflush(af->f) != 0 || ferror(af->f)) err = errno ? errno : EIO;
+    if (!err && fsync(fileno(af->f)) != 0) err = errno;
+    if (fclose(af->f) != 0 && !err) err = errno ? errno : EIO;
+    af->f = NULL;
+    if (!err && rename(af->tmp_path, af->path) != 0) err = errno;
+    if (err) {
+        unlink(af->tmp_path);
+        return lilm_errorf(LILM_ERR_IO, "cannot write %s: %s%s", af->path, strerror(err),
+                           err == ENOSPC ? "\nHINT: the disk is full; the previous version of the file is intact" : "");
+    }
+    fsync_parent_dir(af->path);
+    return LILM_OK;
+}
+
+lilm_status lilm_write_atomic(const char *path, const void *data, size_t n)
+{
+    lilm_atomic_file af;
+    LILM_TRY(lilm_atomic_open(&af, path));
+    if (n && fwrite(data, 1, n, af.f) != n) {
+        int e = errno;
+        lilm_atomic_abort(&af);
+        return lilm_errorf(LILM_ERR_IO, "cannot write %s: %s", path, strerror(e));
+    }
+    return lilm_atomic_commit(&af);
+}
+
+lilm_status lilm_read_file(const char *path, char **data, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return lilm_errorf(errno == ENOENT ? LILM_ERR_NOT_FOUND : LILM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) { fclose(f); return lilm_errorf(LILM_ERR_OOM, "out of memory reading %s", path); }
+    for (;;) {
+        if (len + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); fclose(f); return lilm_errorf(LILM_ERR_OOM, "out of memory reading %s", path); }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - 1 - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); return lilm_errorf(LILM_ERR_IO, "error reading %s", path); }
+    buf[len] = '\0';
+    *data = buf;
+    *n = len;
+    return LILM_OK;
+}
+
+lilm_status lilm_mmap_open(lilm_mmap *m, const char *path)
+{
+    m->data = NULL;
+    m->size = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return lilm_errorf(errno == ENOENT ? LILM_ERR_NOT_FOUND : LILM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) { close(fd); return lilm_errorf(LILM_ERR_IO, "cannot stat %s: %s", path, strerror(errno)); }
+    if (st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) { close(fd); return lilm_errorf(LILM_ERR_IO, "cannot map %s: %s", path, strerror(errno)); }
+        m->data = p;
+        m->size = (size_t)st.st_size;
+    }
+    close(fd);
+    return LILM_OK;
+}
+
+void lilm_mmap_close(lilm_mmap *m)
+{
+    if (m->data) munmap(m->data, m->size);
+    m->data = NULL;
+    m->size = 0;
+}
+
+lilm_status lilm_mkdirs(const char *path)
+{
+    char buf[1024];
+    if (strlen(path) >= sizeof buf) return lilm_errorf(LILM_ERR_ARG, "path too long: %s", path);
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return lilm_errorf(LILM_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    return LILM_OK;
+}
+
+int lilm_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * fileio.h: safe file primitives shared by every reader and writer.
+ *
+ * lilm_write_atomic() never leaves a half-written file behind: it writes a
+ * temporary file beside the target, fsyncs it, renames it over the target and
+ * fsyncs the directory. A crash or a full disk at any point leaves either the
+ * old file or the new one. lilm_read_file() and lilm_mmap_file() give clear
+ * errors naming the path.
+ */
+#ifndef LILM_CORE_FILEIO_H
+#define LILM_CORE_FILEIO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/status.h"
+
+/* Writes `n` bytes to `path` atomically. */
+lilm_status lilm_write_atomic(const char *path, const void *data, size_t n);
+
+/* Streaming form: open a temp file beside `path`, write to f, then commit
+ * (fsync + rename) or abort (unlink the temp). */
+typedef struct lilm_atomic_file {
+    FILE *f;
+    char tmp_path[1100];
+    char path[1024];
+} lilm_atomic_file;
+lilm_status lilm_atomic_open(lilm_atomic_file *af, const char *path);
+lilm_status lilm_atomic_commit(lilm_atomic_file *af);
+void lilm_atomic_abort(lilm_atomic_file *af);
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated; *n excludes it). */
+lilm_status lilm_read_file(const char *path, char **data, size_t *n);
+
+/* Read-only memory map of a whole file. An empty file maps to (NULL, 0). */
+typedef struct lilm_mmap {
+    void *data;
+    size_t size;
+} lilm_mmap;
+lilm_status lilm_mmap_open(lilm_mmap *m, const char *path);
+void lilm_mmap_close(lilm_mmap *m);
+
+/* mkdir -p */
+lilm_status lilm_mkdirs(const char *path);
+/* 1 if path exists */
+int lilm_path_exists(const char *path);
+
+#endif
