@@ -33,7 +33,8 @@ static const char page_css[] =
     "section{background:#fff;border:1px solid #e3e6ea;border-radius:8px;padding:14px 18px;margin:0 0 18px}"
     "h2{font-size:17px;margin:0 0 10px}h3{font-size:15px;margin:14px 0 6px}"
     "table{border-collapse:collapse;font-size:13.5px}"
-    "th,td{padding:5px 12px;border-bottom:1px solid #eceef1;text-align:left;white-space:nowrap}"
+    ".tablewrap{overflow-x:auto}"
+    "th,td{padding:5px 10px;border-bottom:1px solid #eceef1;text-align:left;white-space:nowrap}"
     "td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}"
     "table.sortable th{cursor:pointer;user-select:none;background:#f1f3f6}"
     "table.sortable th:hover{background:#e4e8ee}"
@@ -204,7 +205,7 @@ static void leaderboard_section(lilm_strbuf *b, const lilm_run_list *runs)
     }
     lilm_strbuf_puts(b, "<p class=\"muted\">Best validation bits per byte per model and dataset (lower is better). "
                         "Click a column header to sort; click again to reverse.</p>\n");
-    lilm_strbuf_puts(b, "<table id=\"leaderboard\" class=\"sortable\"><thead><tr>");
+    lilm_strbuf_puts(b, "<div class=\"tablewrap\"><table id=\"leaderboard\" class=\"sortable\"><thead><tr>");
     size_t nc = lilm_leaderboard_n_cols(&lb);
     char cell[200];
     for (size_t c = 0; c < nc; c++) {
@@ -240,7 +241,7 @@ static void leaderboard_section(lilm_strbuf *b, const lilm_run_list *runs)
         }
         lilm_strbuf_puts(b, "</tr>\n");
     }
-    lilm_strbuf_puts(b, "</tbody></table></section>\n");
+    lilm_strbuf_puts(b, "</tbody></table></div></section>\n");
     lilm_leaderboard_free(&lb);
 }
 
@@ -252,7 +253,7 @@ static void runs_section(lilm_strbuf *b, const lilm_run_list *runs)
                             "or import run dirs (<code>lilm runs import runs/*/</code>).</p></section>\n");
         return;
     }
-    lilm_strbuf_puts(b, "<table id=\"runs\" class=\"sortable\"><thead><tr>");
+    lilm_strbuf_puts(b, "<div class=\"tablewrap\"><table id=\"runs\" class=\"sortable\"><thead><tr>");
     th(b, "run", 0);
     th(b, "status", 0);
     th(b, "model", 0);
@@ -291,7 +292,7 @@ static void runs_section(lilm_strbuf *b, const lilm_run_list *runs)
         td_text(b, r->started_at);
         lilm_strbuf_puts(b, "</tr>\n");
     }
-    lilm_strbuf_puts(b, "</tbody></table></section>\n");
+    lilm_strbuf_puts(b, "</tbody></table></div></section>\n");
 }
 
 /* Sweep points gathered from every run for the index plots. */
