@@ -347,7 +347,17 @@ lilm_status lilm_runs_open_ex(lilm_runs_db **out, const char *path, int busy_ms)
 
 lilm_status lilm_runs_open(lilm_runs_db **out, const char *path)
 {
-    return lilm_runs_open_ex(out, path, LILM_RUNS_BUSY_MS);
+    int busy_ms = LILM_RUNS_BUSY_MS;
+    const char *env = getenv("LILM_RUNS_BUSY_MS");
+    if (env && *env) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(env, &end, 10);
+        if (errno || *end || v < 0 || v > 3600000)
+            return lilm_errorf(LILM_ERR_ARG, "LILM_RUNS_BUSY_MS='%s' is not a number of milliseconds in [0, 3600000]", env);
+        busy_ms = (int)v;
+    }
+    return lilm_runs_open_ex(out, path, busy_ms);
 }
 
 void lilm_runs_close(lilm_runs_db *db)

@@ -119,7 +119,8 @@ void lilm_run_record_free(lilm_run_record *rec);
 /* Opens (creating if needed) the db at `path` and brings its schema to
  * LILM_RUNS_SCHEMA_VERSION. The parent directory is created too.
  * LILM_ERR_FORMAT: not a SQLite file or corrupt; LILM_ERR_VERSION: written by
- * a newer lilm; LILM_ERR_IO: cannot open, or locked longer than busy_ms. */
+ * a newer lilm; LILM_ERR_IO: cannot open, or locked longer than busy_ms.
+ * lilm_runs_open waits LILM_RUNS_BUSY_MS, or $LILM_RUNS_BUSY_MS if set. */
 lilm_status lilm_runs_open(lilm_runs_db **out, const char *path);
 lilm_status lilm_runs_open_ex(lilm_runs_db **out, const char *path, int busy_ms);
 void lilm_runs_close(lilm_runs_db *db);

@@ -18,7 +18,7 @@
 static const char *const palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"};
 #define N_PALETTE (sizeof palette / sizeof palette[0])
 
-enum { MARGIN_L = 70, MARGIN_R = 20, MARGIN_T = 34, MARGIN_B = 50 };
+enum { MARGIN_L = 70, MARGIN_R = 20, MARGIN_T = 34, MARGIN_B = 50, LEGEND_INSIDE_MAX = 3 };
 
 void lilm_plot_init(lilm_plot *p, const char *title, const char *xlabel, const char *ylabel)
 {
@@ -26,8 +26,8 @@ void lilm_plot_init(lilm_plot *p, const char *title, const char *xlabel, const c
     p->title = title;
     p->xlabel = xlabel;
     p->ylabel = ylabel;
-    p->width = 640;
-    p->height = 360;
+    p->width = 560;
+    p->height = 330;
     p->hline = NAN;
 }
 
@@ -42,7 +42,7 @@ void lilm_svg_format_tick(char *buf, size_t n, double v, double step)
     double scale = 1;
     if (a >= 1e9) { suffix = "G"; scale = 1e9; }
     else if (a >= 1e6) { suffix = "M"; scale = 1e6; }
-    else if (a >= 1e4) { suffix = "k"; scale = 1e3; }
+    else if (a >= 1e3) { suffix = "k"; scale = 1e3; }
     double sv = v / scale, ss = step / scale;
     /* enough decimals to tell neighbouring ticks apart */
     int dec = ss > 0 ? (int)ceil(-log10(ss) - 1e-9) : 0;
@@ -127,10 +127,41 @@ static int usable(double v, int log_axis) { return isfinite(v) && (!log_axis || 
 
 /* ---- the plot ---- */
 
+/* Number of usable points of every series inside the pixel rectangle. */
+static size_t points_in(const lilm_plot *p, const lilm_plot_series *series, size_t n_series, const axis *ax, const axis *ay,
+                        double pw, double ph, double x0, double y0, double w, double h)
+{
+    size_t count = 0;
+    for (size_t s = 0; s < n_series; s++) {
+        size_t stride = series[s].n > LILM_SVG_MAX_POINTS ? series[s].n / LILM_SVG_MAX_POINTS : 1;
+        for (size_t i = 0; i < series[s].n; i += stride) {
+            double x = series[s].x[i], y = series[s].y[i];
+            if (!usable(x, p->log_x) || !usable(y, p->log_y)) continue;
+            double px = MARGIN_L + axis_frac(ax, x) * pw, py = MARGIN_T + (1 - axis_frac(ay, y)) * ph;
+            count += px >= x0 && px <= x0 + w && py >= y0 && py <= y0 + h;
+        }
+    }
+    return count;
+}
+
 lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_series *series, size_t n_series)
 {
-    int W = p->width > 0 ? p->width : 640, H = p->height > 0 ? p->height : 360;
+    int W = p->width > 0 ? p->width : 560, H = p->height > 0 ? p->height : 330;
+    /* legend size; more than LEGEND_INSIDE_MAX entries go outside, on the right */
+    size_t n_legend = 0, longest = 0;
+    for (size_t s = 0; s < n_series; s++)
+        if (series[s].label) {
+            n_legend++;
+            size_t l = strlen(series[s].label);
+            if (l > longest) longest = l;
+        }
+    double lw = 34 + 6.6 * (double)(longest > 40 ? 40 : longest), lh = 8 + 16 * (double)n_legend;
+    int legend_outside = n_legend > LEGEND_INSIDE_MAX;
     double pw = W - MARGIN_L - MARGIN_R, ph = H - MARGIN_T - MARGIN_B;
+    if (legend_outside) {
+        W += (int)lw + 4;
+        if (MARGIN_T + lh + 4 > H) H = (int)(MARGIN_T + lh + 4);   /* room for every entry */
+    }
 
     /* data ranges over every usable point */
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
@@ -159,7 +190,7 @@ lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_
     lilm_strbuf_puts(out, "\" font-family=\"system-ui, sans-serif\" font-size=\"12\">\n");
     lilm_strbuf_printf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", W, H);
     if (p->title) {
-        lilm_strbuf_printf(out, "<text class=\"title\" x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"600\">", W / 2);
+        lilm_strbuf_printf(out, "<text class=\"title\" x=\"%.1f\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"600\">", MARGIN_L + pw / 2);
         lilm_strbuf_html(out, p->title);
         lilm_strbuf_puts(out, "</text>\n");
     }
@@ -263,17 +294,23 @@ lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_
         lilm_strbuf_puts(out, "</g>\n");
     }
 
-    /* legend, top right inside the plot area */
-    size_t n_legend = 0, longest = 0;
-    for (size_t s = 0; s < n_series; s++)
-        if (series[s].label) {
-            n_legend++;
-            size_t l = strlen(series[s].label);
-            if (l > longest) longest = l;
-        }
+    /* legend: outside on the right, or inside in the corner covering the fewest points */
     if (n_legend) {
-        double lw = 34 + 6.8 * (double)(longest > 40 ? 40 : longest), lh = 8 + 16 * (double)n_legend;
-        double lx = MARGIN_L + pw - lw - 8, ly = MARGIN_T + 8;
+        double lx = MARGIN_L + pw + 6, ly = MARGIN_T;
+        if (!legend_outside) {
+            const double cx[4] = {MARGIN_L + pw - lw - 8, MARGIN_L + 8, MARGIN_L + pw - lw - 8, MARGIN_L + 8};
+            const double cy[4] = {MARGIN_T + 8, MARGIN_T + 8, MARGIN_T + ph - lh - 8, MARGIN_T + ph - lh - 8};
+            size_t best = 0, best_n = (size_t)-1;
+            for (size_t k = 0; k < 4; k++) {   /* top right, top left, bottom right, bottom left */
+                size_t c = points_in(p, series, n_series, &ax, &ay, pw, ph, cx[k] - 4, cy[k] - 4, lw + 8, lh + 8);
+                if (c < best_n) {
+                    best_n = c;
+                    best = k;
+                }
+            }
+            lx = cx[best];
+            ly = cy[best];
+        }
         lilm_strbuf_printf(out, "<g class=\"legend\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n",
                            lx, ly, lw, lh);
         size_t row = 0;

@@ -49,7 +49,7 @@ void lilm_plot_init(lilm_plot *p, const char *title, const char *xlabel, const c
  * and a "no data" note, so a page always has the same layout. */
 lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_series *series, size_t n_series);
 
-/* Formats a tick value compactly: 12000 -> "12k", 3e6 -> "3M", 0.0015 -> "0.0015". */
+/* Formats a tick value compactly: 2000 -> "2k", 3e6 -> "3M", 0.0015 -> "0.0015". */
 void lilm_svg_format_tick(char *buf, size_t n, double v, double step);
 
 #endif
