@@ -339,7 +339,42 @@ static void test_help_and_docs(lilm_test *t)
     free(doc);
 }
 
+/* format_value -> --set gives back every field; from_cli applies file, sets, checks. */
+static void test_format_and_cli(lilm_test *t)
+{
+    lilm_config a, b;
+    lilm_config_defaults(&a);
+    LT_OK(t, lilm_config_load_yaml(&a, "configs/tiny.yaml"));
+    LT_OK(t, lilm_config_set(&a, "train.adam_eps=1.2345678901234567e-7"));
+    lilm_config_defaults(&b);
+    size_t n;
+    const lilm_cfg_opt *opts = lilm_config_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        char val[1200], assign[1400];
+        lilm_config_format_value(&a, &opts[i], val, sizeof val);
+        snprintf(assign, sizeof assign, "%s=%s", opts[i].key, val);
+        LT_OK(t, lilm_config_set(&b, assign));
+        LT_TRUE(t, lilm_config_find(opts[i].key) == &opts[i]);
+    }
+    LT_TRUE(t, lilm_config_equal(&a, &b));
+    LT_TRUE(t, lilm_config_find("train.nope") == NULL);
+
+    const char *sets[] = {"train.lr=1e-3", "model.n_layers=3"};
+    LT_OK(t, lilm_config_from_cli(&a, "configs/babylm.yaml", sets, 2));
+    LT_NEAR(t, a.train.lr, 1e-3, 0);
+    LT_EQ_INT(t, a.model.n_layers, 3);
+    LT_EQ_INT(t, a.model.d_model, 192);
+    LT_OK(t, lilm_config_from_cli(&a, NULL, NULL, 0));
+    LT_EQ_INT(t, a.model.d_model, 288);
+    const char *bad[] = {"train.batch_size=48"};
+    LT_STATUS(t, lilm_config_from_cli(&a, NULL, bad, 1), LILM_ERR_CONFIG);
+    const char *bad2[] = {"train.lr=x"};
+    LT_STATUS(t, lilm_config_from_cli(&a, "configs/tiny.yaml", bad2, 1), LILM_ERR_CONFIG);
+    LT_TRUE(t, strstr(lilm_last_error(), "--set train.lr=x") != NULL);
+}
+
 static const lilm_test_case cases[] = {
+    {"format_and_cli", test_format_and_cli},
     {"defaults", test_defaults},
     {"table_covers_struct", test_table_covers_struct},
     {"param_counts", test_param_counts},

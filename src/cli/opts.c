@@ -409,6 +409,10 @@ void lilm_opts_print_help(const lilm_opt_spec *spec, FILE *f)
     }
     fprintf(f, "  %-*s  %s\n", width, "-h, --help", "show this help and exit");
     if (spec->epilog) fprintf(f, "\n%s\n", spec->epilog);
+    if (spec->help_extra) {
+        fputc('\n', f);
+        spec->help_extra(f);
+    }
 }
 
 int lilm_opts_parse_cli(const lilm_opt_spec *spec, int argc, char **argv, void *out)

@@ -303,6 +303,11 @@ static const lilm_cfg_opt *find_opt(const char *key)
     return NULL;
 }
 
+const lilm_cfg_opt *lilm_config_find(const char *key)
+{
+    return find_opt(key);
+}
+
 /* Edit distance, capped: enough to suggest "train.lr" for "train.lrr". */
 static size_t edit_distance(const char *a, const char *b)
 {
@@ -569,6 +574,14 @@ lilm_status lilm_config_load_yaml_string(lilm_config *cfg, const char *label, co
     return load_text(cfg, label, text, n);
 }
 
+lilm_status lilm_config_from_cli(lilm_config *cfg, const char *path, const char *const *sets, size_t n_sets)
+{
+    lilm_config_defaults(cfg);
+    if (path) LILM_TRY(lilm_config_load_yaml(cfg, path));
+    for (size_t i = 0; i < n_sets; i++) LILM_TRY(lilm_config_set(cfg, sets[i]));
+    return lilm_config_validate(cfg);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Cross-field rules                                                       */
 
@@ -664,6 +677,11 @@ static void value_text(const lilm_cfg_opt *o, const lilm_config *cfg, char *buf,
         return;
     }
     buf[0] = '\0';
+}
+
+void lilm_config_format_value(const lilm_config *cfg, const lilm_cfg_opt *opt, char *buf, size_t n)
+{
+    value_text(opt, cfg, buf, n);
 }
 
 /* A YAML double-quoted scalar: printable UTF-8 as is, the rest escaped. */

@@ -117,6 +117,14 @@ typedef struct lilm_cfg_opt {
 /* The option table (every lilm_config field has exactly one row). */
 const lilm_cfg_opt *lilm_config_options(size_t *count);
 
+/* The row for "section.key", or NULL. */
+const lilm_cfg_opt *lilm_config_find(const char *key);
+
+/* The field's value as text, exactly as write_yaml writes it (strings
+ * unquoted): what parsing it back with lilm_config_set gives bit for bit.
+ * For run summaries and the runs database. */
+void lilm_config_format_value(const lilm_config *cfg, const lilm_cfg_opt *opt, char *buf, size_t n);
+
 /* Fills every field with its default from the option table. */
 void lilm_config_defaults(lilm_config *cfg);
 
@@ -133,6 +141,11 @@ lilm_status lilm_config_load_yaml_string(lilm_config *cfg, const char *label, co
 /* Applies "section.key=value" (e.g. "train.lr=3e-3") with the same checks;
  * messages start with "--set ASSIGNMENT: ". *cfg is unchanged on failure. */
 lilm_status lilm_config_set(lilm_config *cfg, const char *assignment);
+
+/* What a subcommand does with `CONFIG --set k=v ...`: defaults, then the
+ * file (when path is not NULL), then each assignment in order, then
+ * lilm_config_validate. */
+lilm_status lilm_config_from_cli(lilm_config *cfg, const char *path, const char *const *sets, size_t n_sets);
 
 /* Cross-field checks (qk_dim even, accum_batch a multiple of batch_size,
  * 0 <= latent_dim < d_model, pad_id < vocab_size, vocab >= 260 with the bytes
