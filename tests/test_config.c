@@ -218,6 +218,12 @@ static void test_set(lilm_test *t)
     LT_NEAR(t, c.train.lr, 3e-3, 0);
     LT_OK(t, lilm_config_set(&c, "model.norm=none"));
     LT_EQ_INT(t, c.model.norm, LILM_NORM_NONE);
+    LT_OK(t, lilm_config_set(&c, "train.steps=1e6")); /* a whole number written as a float */
+    LT_EQ_INT(t, c.train.steps, 1000000);
+    LT_OK(t, lilm_config_set(&c, "train.batch_size=32.0"));
+    LT_EQ_INT(t, c.train.batch_size, 32);
+    LT_STATUS(t, lilm_config_set(&c, "train.steps=1.5e0"), LILM_ERR_CONFIG);
+    LT_STATUS(t, lilm_config_set(&c, "train.steps=1e300"), LILM_ERR_CONFIG);
     LT_OK(t, lilm_config_set(&c, "data.text=a=b.txt")); /* only the first '=' splits */
     LT_TRUE(t, strcmp(c.data.text, "a=b.txt") == 0);
     LT_OK(t, lilm_config_set(&c, "data.text="));

@@ -102,6 +102,9 @@ static void test_forms(lilm_test *t)
     LT_EQ_INT(t, a.device, 1);
     LT_EQ_INT(t, a.quiet, 0);
     LT_EQ_INT(t, a.verbose, 0);
+    const char *args5[] = {"c", "--steps", "2e3", NULL};
+    LT_OK(t, parse(&a, &help, args5));
+    LT_EQ_INT(t, a.steps, 2000);
     const char *args3[] = {"-qv", "-m-0", "c", NULL}; /* bundled bools; "-0" is a value */
     LT_OK(t, parse(&a, &help, args3));
     LT_EQ_INT(t, a.quiet, 1);

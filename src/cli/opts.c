@@ -77,6 +77,12 @@ static lilm_status set_value(const lilm_opt *o, const char *who, const char *tex
     case LILM_OPT_INT: {
         errno = 0;
         long long v = lead_space ? 0 : strtoll(text, &end, 10);
+        if (!lead_space && end != text && (*end == '.' || *end == 'e' || *end == 'E') && errno != ERANGE) {
+            /* "1e6" or "64.0": accepted when the number is a whole one */
+            double d = strtod(text, &end);
+            if (*end == '\0' && isfinite(d) && d == floor(d) && fabs(d) <= 9007199254740992.0) v = (long long)d;
+            else end = (char *)text;
+        }
         if (lead_space || end == text || *end != '\0' || errno == ERANGE)
             return lilm_errorf(LILM_ERR_ARG, "%s: must be an integer%s, got '%s'", who, range, text);
         if (has_range(o) && ((double)v < o->min || (double)v > o->max))

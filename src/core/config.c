@@ -213,6 +213,12 @@ static int parse_value(const lilm_cfg_opt *o, const char *text, lilm_config *cfg
     case LILM_CFG_INT: {
         errno = 0;
         long long v = has_space ? 0 : strtoll(text, &end, 10);
+        if (!has_space && end != text && (*end == '.' || *end == 'e' || *end == 'E') && errno != ERANGE) {
+            /* "1e6" or "64.0": accepted when the number is a whole one */
+            double d = strtod(text, &end);
+            if (*end == '\0' && isfinite(d) && d == floor(d) && fabs(d) <= 9007199254740992.0) v = (long long)d;
+            else end = (char *)text;
+        }
         if (has_space || end == text || *end != '\0' || errno == ERANGE) {
             snprintf(why, whyn, "must be an integer in %s, got '%s'", range, text);
             return 0;
