@@ -200,6 +200,41 @@ static int in_range(const lilm_cfg_opt *o, double v)
     return 1;
 }
 
+static int leading_space(const char *text)
+{
+    return text[0] == ' ' || text[0] == '\t' || text[0] == '\n' || text[0] == '\r';
+}
+
+int lilm_config_parse_int(const char *text, int64_t *out)
+{
+    char *end = NULL;
+    if (leading_space(text)) return 0;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || errno == ERANGE) return 0;
+    if (*end == '.' || *end == 'e' || *end == 'E') {
+        /* "1e6" or "64.0": accepted when the number is a whole one (and exact in a double) */
+        double d = strtod(text, &end);
+        if (*end != '\0' || !isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0) return 0;
+        v = (long long)d;
+    }
+    if (*end != '\0') return 0;
+    *out = (int64_t)v;
+    return 1;
+}
+
+int lilm_config_parse_float(const char *text, double *out)
+{
+    char *end = NULL;
+    if (leading_space(text)) return 0;
+    errno = 0;
+    double v = strtod(text, &end);
+    /* ERANGE on underflow (1e-400) gives a tiny number, which is fine; on overflow it gives inf */
+    if (end == text || *end != '\0' || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
 /* Parses `text` into the field of `o` in `cfg`. On failure writes the reason
  * ("must be a number in (0, 1], got 'abc'") to why and returns 0. */
 static int parse_value(const lilm_cfg_opt *o, const char *text, lilm_config *cfg, char *why, size_t whyn)
@@ -208,26 +243,18 @@ static int parse_value(const lilm_cfg_opt *o, const char *text, lilm_config *cfg
     char *field = (char *)cfg + o->offset;
     char *end = NULL;
     range_text(o, range, sizeof range);
-    int has_space = text[0] == ' ' || text[0] == '\t' || text[0] == '\n';
+    int has_space = leading_space(text);
     switch (o->type) {
     case LILM_CFG_INT: {
-        errno = 0;
-        long long v = has_space ? 0 : strtoll(text, &end, 10);
-        if (!has_space && end != text && (*end == '.' || *end == 'e' || *end == 'E') && errno != ERANGE) {
-            /* "1e6" or "64.0": accepted when the number is a whole one */
-            double d = strtod(text, &end);
-            if (*end == '\0' && isfinite(d) && d == floor(d) && fabs(d) <= 9007199254740992.0) v = (long long)d;
-            else end = (char *)text;
-        }
-        if (has_space || end == text || *end != '\0' || errno == ERANGE) {
+        int64_t x;
+        if (!lilm_config_parse_int(text, &x)) {
             snprintf(why, whyn, "must be an integer in %s, got '%s'", range, text);
             return 0;
         }
-        if (!in_range(o, (double)v)) {
-            snprintf(why, whyn, "must be an integer in %s, got %lld", range, v);
+        if (!in_range(o, (double)x)) {
+            snprintf(why, whyn, "must be an integer in %s, got %lld", range, (long long)x);
             return 0;
         }
-        int64_t x = (int64_t)v;
         memcpy(field, &x, sizeof x);
         return 1;
     }
@@ -244,9 +271,8 @@ static int parse_value(const lilm_cfg_opt *o, const char *text, lilm_config *cfg
         return 1;
     }
     case LILM_CFG_FLOAT: {
-        errno = 0;
-        double v = has_space ? 0 : strtod(text, &end);
-        if (has_space || end == text || *end != '\0' || !isfinite(v) || (errno == ERANGE && fabs(v) > 1)) {
+        double v;
+        if (!lilm_config_parse_float(text, &v)) {
             snprintf(why, whyn, "must be a number in %s, got '%s'", range, text);
             return 0;
         }
@@ -315,7 +341,7 @@ const lilm_cfg_opt *lilm_config_find(const char *key)
 }
 
 /* Edit distance, capped: enough to suggest "train.lr" for "train.lrr". */
-static size_t edit_distance(const char *a, const char *b)
+size_t lilm_config_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63) return 99;
@@ -342,8 +368,8 @@ static void suggest_key(const char *key, char *buf, size_t n)
     const char *best_key = NULL;
     for (size_t i = 0; i < LILM_CFG_COUNT; i++) {
         const char *k = lilm_cfg_table[i].key;
-        size_t d1 = edit_distance(key, k);
-        size_t d2 = edit_distance(name, strchr(k, '.') + 1);
+        size_t d1 = lilm_config_edit_distance(key, k);
+        size_t d2 = lilm_config_edit_distance(name, strchr(k, '.') + 1);
         size_t d = d1 < d2 ? d1 : d2;
         if (d < best) {
             best = d;

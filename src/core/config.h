@@ -125,6 +125,17 @@ const lilm_cfg_opt *lilm_config_find(const char *key);
  * For run summaries and the runs database. */
 void lilm_config_format_value(const lilm_config *cfg, const lilm_cfg_opt *opt, char *buf, size_t n);
 
+/* Strict number parsing shared by the config and the CLI option parser: the
+ * whole text must be the number (no surrounding space, no trailing junk, no
+ * overflow, no nan/inf). An integer may be written as a whole float ("1e6",
+ * "64.0"). Return 1 on success, 0 otherwise. */
+int lilm_config_parse_int(const char *text, int64_t *out);
+int lilm_config_parse_float(const char *text, double *out);
+
+/* Levenshtein distance between two short strings (99 past 63 bytes); used to
+ * suggest "did you mean" names for unknown keys and options. */
+size_t lilm_config_edit_distance(const char *a, const char *b);
+
 /* Fills every field with its default from the option table. */
 void lilm_config_defaults(lilm_config *cfg);
 
