@@ -241,6 +241,8 @@ static void test_set(lilm_test *t)
     LT_STATUS(t, lilm_config_set(&c, "model.n_layers=0"), LILM_ERR_CONFIG);
     LT_STATUS(t, lilm_config_set(&c, "model.n_layers=-3"), LILM_ERR_CONFIG);
     LT_STATUS(t, lilm_config_set(&c, "train.schedule=linear"), LILM_ERR_CONFIG);
+    LT_STATUS(t, lilm_config_set(&c, "data.text=bad\xff"), LILM_ERR_CONFIG);
+    LT_TRUE(t, strstr(lilm_last_error(), "must be valid UTF-8 (bad byte 0xff at offset 3)") != NULL);
     LT_TRUE(t, lilm_config_equal(&c, &before));
 }
 
@@ -286,6 +288,8 @@ static void test_round_trip(lilm_test *t)
          "data.text=quote \" back\\slash \t tab: # hash", "model.pad_id=-1", "train.beta2=0.99999999999999989", NULL},
         {"data.dataset=üñí©ødé/路径", "data.tokenizer=- dash", "train.device=cuda", "model.norm=layer",
          "model.activation=none", "train.schedule=cosine", "budget.mode=steps", NULL},
+        {"data.text=nel\xc2\x85 ls\xe2\x80\xa8 ps\xe2\x80\xa9 c1\xc2\x80 bom\xef\xbb\xbf nonchar\xef\xbf\xbe",
+         "data.tokenizer=\x01\x7f\r\n emoji \xf0\x9f\x98\x80", "data.dataset='single' #x", NULL},
         {"data.text=", "data.tokenizer=null", "data.dataset=~", "train.weight_decay=0", "budget.minutes=1e-9",
          "data.val_fraction=0.3333333333333333", "train.lr=1", NULL},
     };

@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 #include <yaml.h>
 
 #include "core/fileio.h"
@@ -313,6 +314,16 @@ static int parse_value(const lilm_cfg_opt *o, const char *text, lilm_config *cfg
             }
         }
         size_t len = strlen(text);
+        const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)text;
+        for (size_t i = 0; i < len;) {
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t k = utf8proc_iterate(u + i, (utf8proc_ssize_t)(len - i), &cp);
+            if (k <= 0) {
+                snprintf(why, whyn, "must be valid UTF-8 (bad byte 0x%02x at offset %zu)", u[i], i);
+                return 0;
+            }
+            i += (size_t)k;
+        }
         if (len >= o->size) {
             snprintf(why, whyn, "must be at most %zu bytes long, got %zu bytes", o->size - 1, len);
             return 0;
@@ -716,16 +727,33 @@ void lilm_config_format_value(const lilm_config *cfg, const lilm_cfg_opt *opt, c
     value_text(opt, cfg, buf, n);
 }
 
-/* A YAML double-quoted scalar: printable UTF-8 as is, the rest escaped. */
+/* A YAML double-quoted scalar: printable UTF-8 as is, everything YAML would
+ * not read back byte for byte escaped: ", \, C0 and C1 controls, DEL, the
+ * characters YAML folds as line breaks (U+0085, U+2028, U+2029), the BOM and
+ * the non-characters U+FFFE/U+FFFF. Strings are valid UTF-8 (parse_value). */
 static void write_quoted(FILE *f, const char *s)
 {
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(s);
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\x%02x", *p);
-        else fputc(*p, f);
+    while (left > 0) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(p, left, &cp);
+        if (k <= 0) { /* not reachable for validated strings; keep the byte visible */
+            fprintf(f, "\\x%02x", *p);
+            p++;
+            left--;
+            continue;
+        }
+        if (cp == '"' || cp == '\\') fprintf(f, "\\%c", (char)cp);
+        else if (cp == '\n') fputs("\\n", f);
+        else if (cp == '\t') fputs("\\t", f);
+        else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff ||
+                 cp == 0xfffe || cp == 0xffff)
+            fprintf(f, "\\u%04x", (unsigned)cp);
+        else fwrite(p, 1, (size_t)k, f);
+        p += k;
+        left -= k;
     }
     fputc('"', f);
 }
