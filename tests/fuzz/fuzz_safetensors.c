@@ -69,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lilm_st_metadata_at(f, i, &k, &v);
             sum += (unsigned)(strlen(k) + strlen(v));
         }
+        if (sum == 0xdeadbeefu) fputs("", stderr); /* keep the reads observable */
         roundtrip(f);
         lilm_st_close(f);
     }
