@@ -103,7 +103,8 @@ static lilm_status set_value(const lilm_opt *o, const char *who, const char *tex
         return LILM_OK;
     case LILM_OPT_CHOICE: {
         int i = choice_index(o->def ? o->def : "", text);
-        if (i < 0) return lilm_errorf(LILM_ERR_ARG, "%s: must be one of %s, got '%s'", who, o->def, text);
+        if (i < 0)
+            return lilm_errorf(LILM_ERR_ARG, "%s: must be one of %s, got '%s'", who, o->def ? o->def : "(none)", text);
         memcpy(field, &i, sizeof i);
         return LILM_OK;
     }
