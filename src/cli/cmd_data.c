@@ -183,6 +183,10 @@ static int cmd_fetch(const data_args *a)
     o.quiet = a->quiet;
     lilm_fetch_report r;
     lilm_status st = lilm_data_fetch(&o, &r);
+    if (st == LILM_ERR_MISMATCH) { /* a bad download is a run-time failure, not bad input */
+        fail(st, "fetch");
+        return 1;
+    }
     if (st) return fail(st, "fetch");
     printf("%s: %d files in %s (%d downloaded%s, %d already present), %.1f MB downloaded in %.1f s\n", o.repo,
            r.n_files, r.dest, r.n_downloaded, r.n_resumed ? ", resumed" : "", r.n_present,
