@@ -88,6 +88,15 @@ $(BUILD)/tests/cuda/%: tests/cuda/%.c $(BUILD)/tests/test.o $(BUILD)/liblilm.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/tests/test.o $(BUILD)/liblilm.a $(LDLIBS)
 
+# The git commit is baked into version.o; the stamp file changes only when HEAD moves.
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(BUILD)/git-commit.stamp: FORCE
+	@mkdir -p $(@D); [ "$$(cat $@ 2>/dev/null)" = "$(GIT_COMMIT)" ] || echo "$(GIT_COMMIT)" > $@
+$(BUILD)/src/core/version.o: $(BUILD)/git-commit.stamp
+$(BUILD)/src/core/version.o: CFLAGS += -DLILM_GIT_COMMIT='"$(GIT_COMMIT)"'
+.PHONY: FORCE
+FORCE:
+
 test: all $(TEST_BIN)
 	@tests/run.sh $(BUILD)
 
