@@ -149,9 +149,7 @@ int lilm_cmd_train(int argc, char **argv)
     if (st != LILM_OK) {
         rc = lilm_cli_fail("train", st);
     } else {
-        fprintf(stderr, "lilm train: %s after %lld steps, %lld tokens, %.1f s\n",
-                *o.stop ? "stopped (checkpoint saved)" : "done", (long long)t.state.step, (long long)t.state.tokens,
-                t.state.elapsed_s);
+        lilm_trainer_print_summary(&t, "train", *o.stop != 0, stderr);
         rc = *o.stop ? 1 : 0;
     }
     lilm_trainer_free(&t);
