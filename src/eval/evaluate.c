@@ -12,7 +12,6 @@
 #include "core/fileio.h"
 #include "core/json.h"
 #include "ops/backend.h"
-#include "tok/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/text_source.h"
 
@@ -120,25 +119,25 @@ lilm_status lilm_eval_stream(lilm_model *m, const int32_t *tokens, size_t n, siz
 
 /* ---- a run or a checkpoint ---- */
 
-static lilm_status find_checkpoint(const lilm_eval_opts *o, char *path, size_t n)
+static lilm_status find_checkpoint(const char *target, const char *checkpoint, char *path, size_t n)
 {
-    if (!lilm_path_exists(o->target))
+    if (!lilm_path_exists(target))
         return lilm_errorf(LILM_ERR_NOT_FOUND, "%s does not exist\nHINT: give a run directory (runs/NAME) or a .safetensors checkpoint",
-                           o->target);
-    size_t len = strlen(o->target);
-    if (len > 12 && strcmp(o->target + len - 12, ".safetensors") == 0) {
-        snprintf(path, n, "%s", o->target);
+                           target);
+    size_t len = strlen(target);
+    if (len > 12 && strcmp(target + len - 12, ".safetensors") == 0) {
+        snprintf(path, n, "%s", target);
         return LILM_OK;
     }
     static const char *const order[] = {"final", "best", "last"};
     for (int i = 0; i < 3; i++) {
-        const char *name = o->checkpoint ? o->checkpoint : order[i];
-        snprintf(path, n, "%s/checkpoints/%s.safetensors", o->target, name);
+        const char *name = checkpoint ? checkpoint : order[i];
+        snprintf(path, n, "%s/checkpoints/%s.safetensors", target, name);
         if (lilm_path_exists(path)) return LILM_OK;
-        if (o->checkpoint) break;
+        if (checkpoint) break;
     }
     return lilm_errorf(LILM_ERR_NOT_FOUND, "%s has no %s checkpoint\nHINT: the run may not have finished; try --checkpoint last",
-                       o->target, o->checkpoint ? o->checkpoint : "final, best or last");
+                       target, checkpoint ? checkpoint : "final, best or last");
 }
 
 /* The tokenizer a dataset was prepared with (its meta.json), for configs that leave it empty. */
@@ -157,62 +156,84 @@ static lilm_status dataset_tokenizer(const char *dir, char *out, size_t n)
     return st;
 }
 
+static lilm_status resolve_tokenizer(const lilm_config *cfg, char *tokpath, size_t n)
+{
+    snprintf(tokpath, n, "%s", cfg->data.tokenizer);
+    if (tokpath[0]) return LILM_OK;
+    if (cfg->data.dataset[0]) return dataset_tokenizer(cfg->data.dataset, tokpath, n);
+    snprintf(tokpath, n, "bytes");
+    return LILM_OK;
+}
+
+void lilm_eval_unload(lilm_loaded_model *lm)
+{
+    if (lm->have_model) lilm_model_free(&lm->model);
+    if (lm->tok) lilm_tokenizer_free(lm->tok);
+    if (lm->be) lilm_backend_free(lm->be);
+    memset(lm, 0, sizeof *lm);
+}
+
+lilm_status lilm_eval_load(const char *target, const char *checkpoint, const char *device, int threads, size_t B,
+                           size_t T, lilm_loaded_model *lm)
+{
+    memset(lm, 0, sizeof *lm);
+    LILM_TRY(find_checkpoint(target, checkpoint, lm->checkpoint, sizeof lm->checkpoint));
+    lilm_model_config mc;
+    LILM_TRY(lilm_checkpoint_read_config(lm->checkpoint, &mc, &lm->cfg));
+    char tokpath[LILM_PATH_MAX];
+    LILM_TRY(resolve_tokenizer(&lm->cfg, tokpath, sizeof tokpath));
+    lilm_device_choice dev;
+    LILM_TRY(lilm_device_choice_parse(device ? device : lm->cfg.train.device, &dev));
+    if (!B) B = (size_t)lm->cfg.train.batch_size;
+    if (!T) T = (size_t)mc.context;
+    lilm_status st = lilm_backend_create(&lm->be, dev, threads >= 0 ? threads : (int)lm->cfg.train.threads);
+    if (st == LILM_OK) st = lilm_tokenizer_load(&lm->tok, tokpath);
+    if (st == LILM_OK) {
+        st = lilm_model_init(&lm->model, &mc, lm->be, B, T, lm->cfg.train.seed);
+        lm->have_model = st == LILM_OK;
+    }
+    if (st == LILM_OK) st = lilm_checkpoint_load(lm->checkpoint, &lm->model, NULL, NULL);
+    if (st != LILM_OK) lilm_eval_unload(lm);
+    return st;
+}
+
 lilm_status lilm_eval_run(const lilm_eval_opts *o, lilm_eval_result *r)
 {
     memset(r, 0, sizeof *r);
-    char ck[LILM_PATH_MAX + 64];
-    LILM_TRY(find_checkpoint(o, ck, sizeof ck));
-    lilm_config cfg;
-    lilm_model_config mc;
-    LILM_TRY(lilm_checkpoint_read_config(ck, &mc, &cfg));
-    snprintf(r->checkpoint, sizeof r->checkpoint, "%s", ck);
+    lilm_loaded_model lm;
+    LILM_TRY(lilm_eval_load(o->target, o->checkpoint, o->device, o->threads, o->batch, 0, &lm));
+    lilm_config *cfg = &lm.cfg;
+    snprintf(r->checkpoint, sizeof r->checkpoint, "%s", lm.checkpoint);
     if (o->data) {
-        snprintf(cfg.data.dataset, sizeof cfg.data.dataset, "%s", o->data);
-        cfg.data.text[0] = '\0';
+        snprintf(cfg->data.dataset, sizeof cfg->data.dataset, "%s", o->data);
+        cfg->data.text[0] = '\0';
     }
-    if (!cfg.data.dataset[0] && !cfg.data.text[0])
-        return lilm_errorf(LILM_ERR_CONFIG, "%s does not say what data it was trained on\nHINT: pass --data DIR (a prepared dataset)", ck);
-    char tokpath[LILM_PATH_MAX];
-    snprintf(tokpath, sizeof tokpath, "%s", cfg.data.tokenizer);
-    if (!tokpath[0]) {
-        if (cfg.data.dataset[0]) LILM_TRY(dataset_tokenizer(cfg.data.dataset, tokpath, sizeof tokpath));
-        else snprintf(tokpath, sizeof tokpath, "bytes");
-    }
-    size_t B = o->batch ? o->batch : (size_t)cfg.train.batch_size, T = (size_t)mc.context;
-    lilm_device_choice dev;
-    LILM_TRY(lilm_device_choice_parse(o->device ? o->device : cfg.train.device, &dev));
-    lilm_backend *be = NULL;
-    lilm_tokenizer *tok = NULL;
+    size_t B = lm.model.max_B, T = lm.model.max_T;
     lilm_dataset *ds = NULL;
     lilm_text_source text;
-    int have_text = 0, have_model = 0;
-    lilm_model m;
-    lilm_status st = lilm_backend_create(&be, dev, o->threads >= 0 ? o->threads : (int)cfg.train.threads);
-    if (st == LILM_OK) st = lilm_tokenizer_load(&tok, tokpath);
-    if (st == LILM_OK && cfg.data.dataset[0]) {
-        snprintf(r->data, sizeof r->data, "%s", cfg.data.dataset);
-        st = lilm_dataset_open(&ds, cfg.data.dataset, o->split ? o->split : "val");
-        if (st == LILM_OK) st = lilm_dataset_check_tokenizer(ds, lilm_tokenizer_sha256(tok));
-    } else if (st == LILM_OK) {
-        snprintf(r->data, sizeof r->data, "%s", cfg.data.text);
-        st = lilm_text_source_open(&text, cfg.data.text, tok, cfg.data.val_fraction, B, T, cfg.train.seed);
+    int have_text = 0;
+    lilm_status st = LILM_OK;
+    if (!cfg->data.dataset[0] && !cfg->data.text[0]) {
+        st = lilm_errorf(LILM_ERR_CONFIG, "%s does not say what data it was trained on\nHINT: pass --data DIR (a prepared dataset)",
+                         lm.checkpoint);
+    } else if (cfg->data.dataset[0]) {
+        snprintf(r->data, sizeof r->data, "%s", cfg->data.dataset);
+        st = lilm_dataset_open(&ds, cfg->data.dataset, o->split ? o->split : "val");
+        if (st == LILM_OK) st = lilm_dataset_check_tokenizer(ds, lilm_tokenizer_sha256(lm.tok));
+    } else {
+        snprintf(r->data, sizeof r->data, "%s", cfg->data.text);
+        st = lilm_text_source_open(&text, cfg->data.text, lm.tok, cfg->data.val_fraction, B, T, cfg->train.seed);
         have_text = st == LILM_OK;
     }
     if (st == LILM_OK) {
-        st = lilm_model_init(&m, &mc, be, B, T, cfg.train.seed);
-        have_model = st == LILM_OK;
+        r->params = (int64_t)lm.model.n_elems;
+        if (ds) st = lilm_eval_dataset(&lm.model, ds, cfg->data.mode, B, T, r);
+        else st = lilm_eval_stream(&lm.model, text.tokens, text.n_tokens, text.n_train, text.val_bytes,
+                                   (int32_t)lm.model.cfg.pad_id, B, T, r);
     }
-    if (st == LILM_OK) st = lilm_checkpoint_load(ck, &m, NULL, NULL);
-    if (st == LILM_OK) {
-        r->params = (int64_t)m.n_elems;
-        if (ds) st = lilm_eval_dataset(&m, ds, cfg.data.mode, B, T, r);
-        else st = lilm_eval_stream(&m, text.tokens, text.n_tokens, text.n_train, text.val_bytes, (int32_t)mc.pad_id, B, T, r);
-    }
-    if (have_model) lilm_model_free(&m);
     if (have_text) lilm_text_source_close(&text);
     if (ds) lilm_dataset_close(ds);
-    if (tok) lilm_tokenizer_free(tok);
-    if (be) lilm_backend_free(be);
+    lilm_eval_unload(&lm);
     return st;
 }
 

@@ -24,6 +24,8 @@
 #include "core/status.h"
 #include "data/dataset.h"
 #include "model/model.h"
+#include "ops/backend.h"
+#include "tok/tokenizer.h"
 
 typedef struct lilm_eval_result {
     double loss;        /* mean nats per counted token */
@@ -61,6 +63,23 @@ typedef struct lilm_eval_opts {
     int threads;            /* < 0: the run's train.threads */
     size_t batch;           /* 0: the run's train.batch_size */
 } lilm_eval_opts;
+
+/* A trained model ready to use: config, backend, tokenizer, weights. */
+typedef struct lilm_loaded_model {
+    lilm_config cfg;           /* the run's config as stored in the checkpoint */
+    lilm_backend *be;
+    lilm_tokenizer *tok;
+    lilm_model model;
+    int have_model;
+    char checkpoint[LILM_PATH_MAX + 64];
+} lilm_loaded_model;
+
+/* Loads a run dir's checkpoint (`checkpoint` NULL: final, else best, else
+ * last) or a checkpoint file, planned for micro-batches up to (B, T) (0: the
+ * run's batch size / the model's context). device NULL / threads < 0: the run's. */
+lilm_status lilm_eval_load(const char *target, const char *checkpoint, const char *device, int threads, size_t B,
+                           size_t T, lilm_loaded_model *out);
+void lilm_eval_unload(lilm_loaded_model *lm);
 
 /* Builds the model from the checkpoint, loads it, evaluates. A run dir
  * without the requested checkpoint falls back final -> best -> last when
