@@ -192,6 +192,7 @@ typedef struct depth_ctx {
     lilm_device_choice dev;
     double memory;
     double budget_s;
+    int probe_steps;
     probe probes[MAX_DEPTH_CACHE];
     int n;
     char *jsonl;               /* autosize_depth.jsonl so far */
@@ -258,7 +259,7 @@ static lilm_status run_probe(depth_ctx *d, int64_t layers, probe *p)
         lilm_batch_source bs = {.ctx = &src, .next = synth_next};
         int n_micro = (int)(c->train.accum_batch / p->batch);
         double t0 = 0;
-        for (int i = 0; st == LILM_OK && i < d->o->warmup_steps + d->o->probe_steps; i++) {
+        for (int i = 0; st == LILM_OK && i < d->o->warmup_steps + d->probe_steps; i++) {
             if (i == d->o->warmup_steps) t0 = now_s();
             if (d->o->stop && *d->o->stop) {
                 st = lilm_errorf(LILM_ERR_INTERRUPTED, "autosize stopped");
@@ -269,7 +270,7 @@ static lilm_status run_probe(depth_ctx *d, int64_t layers, probe *p)
             st = lilm_train_step(&m, &opt, &guard, &bs, n_micro, 1e-6, &res);
         }
         if (st == LILM_OK) {
-            p->step_s = (now_s() - t0) / (double)(d->o->probe_steps > 0 ? d->o->probe_steps : 1);
+            p->step_s = (now_s() - t0) / (double)d->probe_steps;
             p->tokens = p->step_s > 0 ? d->budget_s / p->step_s * tokens_per_step : 0;
         }
         p->peak = be->peak_bytes ? be->peak_bytes(be) : 0;
@@ -364,7 +365,7 @@ static lilm_status write_choice(const lilm_autosize_opts *o, const lilm_autosize
                      (long long)c->train.accum_batch, c->budget.tokens_per_param, r->tokens_per_param,
                      r->tokens_in_budget, r->step_s, c->budget.minutes,
                      c->budget.mode == LILM_BUDGET_STEPS ? "steps" : "time", r->plan_bytes, r->peak_bytes,
-                     r->memory_limit, best, o->lr_fraction, o->probe_steps, r->n_depth_probes, r->seconds);
+                     r->memory_limit, best, o->lr_fraction, r->probe_steps, r->n_depth_probes, r->seconds);
     if (n < 0 || (size_t)n >= sizeof text) return lilm_errorf(LILM_ERR_INTERNAL, "autosize.json too long");
     return write_out(o, "autosize.json", text, (size_t)n);
 }
@@ -393,9 +394,11 @@ lilm_status lilm_autosize(const lilm_config *in, const lilm_autosize_opts *o, li
         lilm_backend *be = NULL;
         LILM_TRY(lilm_backend_create(&be, d.dev, (int)in->train.threads));
         d.memory = o->memory_bytes > 0 ? o->memory_bytes : lilm_autosize_memory_limit(be);
+        d.probe_steps = o->probe_steps > 0 ? o->probe_steps : be->device == LILM_DEVICE_CUDA ? 10 : 3;
         lilm_backend_free(be);
     }
     r->memory_limit = d.memory;
+    r->probe_steps = d.probe_steps;
 
     /* (a) + (b): depth, with the largest fitting micro-batch at each depth */
     if (o->do_depth) {

@@ -35,7 +35,7 @@
 
 typedef struct lilm_autosize_opts {
     const char *out_dir;       /* tables and sweep runs go here (NULL: nowhere) */
-    int probe_steps;           /* timed steps per depth (reference: 10) */
+    int probe_steps;           /* timed steps per depth (reference: 10; <= 0: 10 on CUDA, 3 on CPU) */
     int warmup_steps;          /* untimed steps first */
     int64_t min_layers, max_layers;
     double lr_fraction;        /* share of the budget each LR trial trains (reference: 0.2) */
@@ -62,6 +62,7 @@ typedef struct lilm_autosize_result {
     double best_val_loss;      /* of the LR sweep (NAN without one) */
     double seconds;            /* autosize's own wall time */
     int n_depth_probes;
+    int probe_steps;           /* timed steps per depth probe used */
 } lilm_autosize_result;
 
 /* Runs the sweeps for `in` and writes the chosen config to *out (a copy of

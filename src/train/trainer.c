@@ -409,14 +409,14 @@ static lilm_status save(lilm_trainer *t, const char *name)
 
 /* Seconds to keep free at the end of a time budget for the final validation
  * and the last checkpoints, from measured (or, before any measurement,
- * step-derived) timings, with 10% headroom. */
+ * step-derived) timings, with 20% headroom. */
 static double end_reserve(const lilm_trainer *t, double last_step_s)
 {
     double vb = t->val_batch_s;
     if (vb <= 0 && last_step_s > 0) vb = last_step_s / (double)t->n_micro / 3.0; /* a forward is ~1/3 of a step */
     int64_t batches = t->opts.lite ? t->cfg.train.val_batches : t->full_val_batches;
     if (batches < 0) batches = 0;
-    double r = 1.1 * (double)batches * vb + (t->opts.lite ? 0.0 : 2.0 * t->save_s);
+    double r = 1.2 * (double)batches * vb + (t->opts.lite ? 0.0 : 2.0 * t->save_s);
     return r;
 }
 
@@ -535,7 +535,10 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
             break;
         }
         double now_rel = mono_now() - t->t0;
-        int val_due = (c->train.val_every > 0 && t->state.step % c->train.val_every == 0) ||
+        /* in time mode, validate once right after the timing probe, so that the
+         * time reserved for the final validation comes from a measurement */
+        int calibrate = !steps_mode && t->val_batch_s == 0 && t->state.step - start_step == probe_skip + probe_len;
+        int val_due = calibrate || (c->train.val_every > 0 && t->state.step % c->train.val_every == 0) ||
                       (c->train.val_every_seconds > 0 && now_rel - t->last_val_t >= c->train.val_every_seconds);
         if (val_due) {
             st = lilm_trainer_validate(t, 0, &val);
