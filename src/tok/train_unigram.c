@@ -1,12 +1,13 @@
 /*
  * train_unigram.c: unigram language-model training as SentencePiece does it.
  *
- *   1. Seeds: every character of the words, then the substrings that occur at
- *      least twice, ranked by (occurrences among distinct words) x length,
- *      up to seed_sentencepiece_size pieces. The substrings are the internal
- *      nodes of the suffix tree of all words (separated by 0): found from a
- *      suffix array and its LCP array with the usual interval stack; a node's
- *      SA interval lists all its occurrences. Scores start as log frequencies.
+ *   1. Seeds: every character, then the repeated substrings of the text that
+ *      are suffix-tree nodes, ranked by (occurrences in the text) x length,
+ *      up to seed_sentencepiece_size pieces. Computed on the distinct words
+ *      (each followed by 0) with word counts as weights: a suffix array and
+ *      its LCP array (cut at word ends) give the nodes by the usual interval
+ *      stack, and a node's SA interval lists all its occurrences, which
+ *      become lattice edges. Scores start as log frequencies.
  *   2. EM: the E step runs forward-backward over each word's lattice and adds
  *      word count x marginal to each piece's expected count; the M step drops
  *      pieces under 0.5 and sets score = digamma(count) - digamma(total) (the
@@ -353,23 +354,105 @@ static inline double edge_score(const ug *u, uint32_t e, double unk)
     return len == 1 ? unk : NAN;
 }
 
+/* Forward-backward over one word in log space (long words, where products
+ * of probabilities could underflow). Adds f x marginals to ex. */
+static double fb_log(const ug *u, size_t base, size_t n, double f, double unk, double *alpha, double *beta, double *ex)
+{
+    for (size_t i = 0; i <= n; i++) alpha[i] = beta[i] = -INFINITY;
+    alpha[0] = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double a = alpha[i];
+        for (size_t k = u->e_off[base + i]; k < u->e_off[base + i + 1]; k++) {
+            uint32_t e = u->edges[k];
+            double s = edge_score(u, e, unk);
+            if (isnan(s)) continue;
+            size_t end = i + (e & ((1u << EDGE_LEN_BITS) - 1));
+            alpha[end] = lse(alpha[end], a + s);
+        }
+    }
+    beta[n] = 0.0;
+    for (size_t i = n; i-- > 0;) {
+        double bsum = -INFINITY;
+        for (size_t k = u->e_off[base + i]; k < u->e_off[base + i + 1]; k++) {
+            uint32_t e = u->edges[k];
+            double s = edge_score(u, e, unk);
+            if (isnan(s)) continue;
+            bsum = lse(bsum, s + beta[i + (e & ((1u << EDGE_LEN_BITS) - 1))]);
+        }
+        beta[i] = bsum;
+    }
+    double z = alpha[n];
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = u->e_off[base + i]; k < u->e_off[base + i + 1]; k++) {
+            uint32_t e = u->edges[k], id = e >> EDGE_LEN_BITS;
+            if (id == NO_PIECE || !u->alive[id]) continue;
+            size_t end = i + (e & ((1u << EDGE_LEN_BITS) - 1));
+            ex[id] += f * exp(alpha[i] + u->score[id] + beta[end] - z);
+        }
+    }
+    return z;
+}
+
+/* The same in linear space, for words short enough that no path can
+ * underflow a double; prob[id] = exp(score), 0 for a removed piece, and
+ * prob[n_pieces] = exp(unk) for U+2585 edges. One backward pass, then a
+ * forward pass that also collects the marginals. Returns log Z. */
+static double fb_linear(const ug *u, size_t base, size_t n, double f, const double *prob, double *alpha, double *beta,
+                        double *ex)
+{
+    const uint32_t lmask = (1u << EDGE_LEN_BITS) - 1;
+    const size_t np = u->n_pieces;
+    beta[n] = 1.0;
+    for (size_t i = n; i-- > 0;) {
+        double bsum = 0.0;
+        for (size_t k = u->e_off[base + i]; k < u->e_off[base + i + 1]; k++) {
+            uint32_t e = u->edges[k], id = e >> EDGE_LEN_BITS;
+            bsum += prob[id == NO_PIECE ? np : id] * beta[i + (e & lmask)];
+        }
+        beta[i] = bsum;
+    }
+    double z = beta[0];
+    double scale = f / z;
+    for (size_t i = 0; i <= n; i++) alpha[i] = 0.0;
+    alpha[0] = 1.0;
+    for (size_t i = 0; i < n; i++) {
+        double a = alpha[i];
+        for (size_t k = u->e_off[base + i]; k < u->e_off[base + i + 1]; k++) {
+            uint32_t e = u->edges[k], id = e >> EDGE_LEN_BITS;
+            size_t idx = id == NO_PIECE ? np : id;
+            double ap = a * prob[idx];
+            size_t end = i + (e & lmask);
+            alpha[end] += ap;
+            ex[idx] += scale * ap * beta[end];
+        }
+    }
+    return log(z);
+}
+
 /* E step: expected counts into exp_out (n_pieces); returns the objective. */
 static lilm_status e_step(const ug *u, double *exp_out, double *objective)
 {
     const lilm__words *w = u->w;
     int nt = u->o->threads;
     double unk = min_score(u) - UNK_PENALTY;
+    size_t np = u->n_pieces;
+    /* words up to this length cannot underflow: each edge costs at most -unk nats */
+    size_t lin_max = (size_t)(650.0 / -unk);
     size_t maxlen = 1;
     for (size_t i = 0; i < w->n; i++)
         if (u->wlen[i] + 1 > maxlen) maxlen = u->wlen[i] + 1;
-    double *acc = calloc((size_t)nt * u->n_pieces, sizeof(*acc));
+    double *acc = calloc((size_t)nt * (np + 1), sizeof(*acc));
     double *objs = calloc((size_t)nt, sizeof(*objs));
-    if (!acc || !objs) { free(acc); free(objs); return oom(); }
+    double *prob = malloc((np + 1) * sizeof(*prob));
+    if (!acc || !objs || !prob) { free(acc); free(objs); free(prob); return oom(); }
+    for (size_t i = 0; i < np; i++)
+        prob[i] = u->alive[i] ? exp(u->score[i]) : u->p_len[i] == 1 ? exp(unk) : 0.0;
+    prob[np] = exp(unk);
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num();
-        double *ex = acc + (size_t)t * u->n_pieces;
+        double *ex = acc + (size_t)t * (np + 1);
         double *alpha = malloc(2 * (maxlen + 1) * sizeof(*alpha));
         if (!alpha) {
 #pragma omp atomic write
@@ -381,52 +464,24 @@ static lilm_status e_step(const ug *u, double *exp_out, double *objective)
             if (!alpha) continue;
             size_t base = u->wstart[wi], n = u->wlen[wi];
             double f = (double)w->freq[wi];
-            for (size_t i = 0; i <= n; i++) alpha[i] = beta[i] = -INFINITY;
-            alpha[0] = 0.0;
-            for (size_t i = 0; i < n; i++) {
-                double a = alpha[i];
-                for (size_t k = u->e_off[base + i]; k < u->e_off[base + i + 1]; k++) {
-                    uint32_t e = u->edges[k];
-                    double s = edge_score(u, e, unk);
-                    if (isnan(s)) continue;
-                    size_t end = i + (e & ((1u << EDGE_LEN_BITS) - 1));
-                    alpha[end] = lse(alpha[end], a + s);
-                }
-            }
-            beta[n] = 0.0;
-            for (size_t i = n; i-- > 0;) {
-                double b = -INFINITY;
-                for (size_t k = u->e_off[base + i]; k < u->e_off[base + i + 1]; k++) {
-                    uint32_t e = u->edges[k];
-                    double s = edge_score(u, e, unk);
-                    if (isnan(s)) continue;
-                    b = lse(b, s + beta[i + (e & ((1u << EDGE_LEN_BITS) - 1))]);
-                }
-                beta[i] = b;
-            }
-            double z = alpha[n];
+            double z = n <= lin_max ? fb_linear(u, base, n, f, prob, alpha, beta, ex)
+                                    : fb_log(u, base, n, f, unk, alpha, beta, ex);
             objs[t] -= f * z;
-            for (size_t i = 0; i < n; i++) {
-                for (size_t k = u->e_off[base + i]; k < u->e_off[base + i + 1]; k++) {
-                    uint32_t e = u->edges[k], id = e >> EDGE_LEN_BITS;
-                    if (id == NO_PIECE || !u->alive[id]) continue;
-                    size_t end = i + (e & ((1u << EDGE_LEN_BITS) - 1));
-                    ex[id] += f * exp(alpha[i] + u->score[id] + beta[end] - z);
-                }
-            }
         }
         free(alpha);
     }
-    if (failed) { free(acc); free(objs); return oom(); }
-    memset(exp_out, 0, u->n_pieces * sizeof(*exp_out));
+    if (failed) { free(acc); free(objs); free(prob); return oom(); }
+    memset(exp_out, 0, np * sizeof(*exp_out));
     *objective = 0;
     for (int t = 0; t < nt; t++) {
-        const double *ex = acc + (size_t)t * u->n_pieces;
-        for (size_t i = 0; i < u->n_pieces; i++) exp_out[i] += ex[i];
+        const double *ex = acc + (size_t)t * (np + 1);
+        for (size_t i = 0; i < np; i++)
+            if (u->alive[i]) exp_out[i] += ex[i]; /* dead characters' slots held <unk> mass */
         *objective += objs[t];
     }
     free(acc);
     free(objs);
+    free(prob);
     return LILM_OK;
 }
 
