@@ -155,7 +155,7 @@ static void test_bpe_small(lilm_test *t)
     train_small(t, LILM_SP_MODEL_BPE, corpus, 5000, &m, LILM_ERR_ARG);
 }
 
-static __attribute__((unused)) void test_unigram_small(lilm_test *t)
+static void test_unigram_small(lilm_test *t)
 {
     char dir[512], corpus[1024];
     lilm_test_tmpdir(dir, sizeof(dir));
@@ -232,7 +232,7 @@ static const lilm_test_case cases[] = {
     {"charsmap_nmt_nfkc_cf", test_charsmap_nmt_nfkc_cf},
     {"charsmap_compile", test_charsmap_compile},
     {"bpe_small", test_bpe_small},
-    //UNIGRAM
+    {"unigram_small", test_unigram_small},
     {"bad_input", test_bad_input},
 };
 

@@ -348,7 +348,9 @@ static lilm_status build_nfkc(rulemap *m)
 /* Step 2: the NMT whitespace and control-character rules. */
 static lilm_status merge_nmt(rulemap *m)
 {
-    static const uint32_t to_space[] = {0x0009, 0x000A, 0x000C, 0x000D, 0x1680, 0x200B, 0x200E,
+    /* U+061C ARABIC LETTER MARK joined the list in sentencepiece 0.2 (0.1.97
+     * keeps it); we follow the current library */
+    static const uint32_t to_space[] = {0x0009, 0x000A, 0x000C, 0x000D, 0x061C, 0x1680, 0x200B, 0x200E,
                                         0x200F, 0x2028, 0x2029, 0x2581, 0xFEFF, 0xFFFD, 0x200C};
     const uint32_t space = 0x20;
     for (size_t i = 0; i < sizeof(to_space) / sizeof(to_space[0]); i++)

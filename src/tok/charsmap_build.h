@@ -7,9 +7,10 @@
  * the way SentencePiece defines it, but from utf8proc's Unicode tables:
  *   1. NFKC of every single code point, plus every sequence whose NFKD form
  *      composes under NFC (all spellings of it that decompose to it);
- *   2. the NMT rules: tabs, newlines and some invisible or separator code
- *      points become a space, ASCII/C1 control characters are removed,
- *      FULLWIDTH TILDE is left alone;
+ *   2. the NMT rules: tabs, newlines and some invisible, bidi-mark or
+ *      separator code points become a space (U+061C too, as sentencepiece
+ *      0.2 does), ASCII/C1 control characters are removed, FULLWIDTH TILDE
+ *      is left alone;
  *   3. simple Unicode case folding of every target and of every other code
  *      point;
  * and after each step rules that shorter rules already imply are dropped.

@@ -339,8 +339,12 @@ static uint64_t hash_bytes(const char *s, size_t n)
     }
     uint64_t v = 0;
     memcpy(&v, s + i, n - i);
-    h = (h ^ v) * 0x94D049BB133111EBULL;
-    return h ^ (h >> 29);
+    h ^= v;
+    h ^= h >> 33; /* full avalanche: the table indexes by the low bits */
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 33);
 }
 
 static void wmap_free(wmap *m)
