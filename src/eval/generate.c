@@ -134,10 +134,11 @@ lilm_status lilm_generate(lilm_model *m, const lilm_tokenizer *tok, const char *
         ids[0] = lilm_tokenizer_eos_id(tok);
         n_prompt = 1;
     }
-    if (n_prompt >= ctx) {
-        free(ids);
-        return lilm_errorf(LILM_ERR_ARG, "the prompt has %zu tokens; the model's context is %zu\nHINT: shorten the prompt",
-                           n_prompt, ctx);
+    if (n_prompt > ctx / 2 && n_prompt > 1) {
+        /* a prompt longer than half the context keeps its last half-context tokens */
+        size_t keep = ctx / 2 > 0 ? ctx / 2 : 1;
+        memmove(ids, ids + (n_prompt - keep), keep * sizeof *ids);
+        n_prompt = keep;
     }
     size_t max_new = o->max_tokens > 0 ? (size_t)o->max_tokens : 0;
     if (n_prompt + max_new > ctx) max_new = ctx - n_prompt;

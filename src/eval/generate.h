@@ -10,7 +10,8 @@
  *   (top_k > 0), then to the smallest set whose probability reaches top_p
  *   (0 < top_p < 1), renormalised, drawn with the seeded RNG.
  * Generation stops at EOS (not included), after max_tokens, or when the
- * model's context is full.
+ * model's context is full. A prompt longer than half the context keeps only
+ * its last context/2 tokens (the text then starts there).
  */
 #ifndef LILM_EVAL_GENERATE_H
 #define LILM_EVAL_GENERATE_H
