@@ -21,6 +21,7 @@
 #include "core/fileio.h"
 #include "data/prepare.h"
 #include "train/recipe.h"
+#include "ops/backend.h"
 #include "train/trainer.h"
 
 typedef struct run_args {
@@ -131,8 +132,22 @@ int lilm_cmd_run(int argc, char **argv)
         print_recipes(stderr);
         return 2;
     }
+    /* the device decides the recipe's CPU overrides: resolve "auto" now */
+    int on_cpu = 1;
+    {
+        lilm_device_choice dc;
+        lilm_backend *be = NULL;
+        if (lilm_device_choice_parse(a.device ? a.device : "auto", &dc) != LILM_OK) {
+            fprintf(stderr, "lilm run: --device: expected auto, cpu or cuda, got '%s'\n", a.device);
+            return 2;
+        }
+        if (dc != LILM_DEVICE_CHOICE_CPU && lilm_backend_create(&be, dc, 1) == LILM_OK) {
+            on_cpu = be->device == LILM_DEVICE_CPU;
+            lilm_backend_free(be);
+        }
+    }
     lilm_config cfg;
-    lilm_status st = lilm_recipe_config(r, &cfg);
+    lilm_status st = lilm_recipe_config(r, on_cpu, &cfg);
     for (int64_t i = 0; st == LILM_OK && i < a.set.n; i++) st = lilm_config_set(&cfg, a.set.items[i]);
     if (st != LILM_OK) return lilm_cli_fail("run", st);
     if (a.minutes > 0) cfg.budget.minutes = a.minutes;

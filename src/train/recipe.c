@@ -30,16 +30,19 @@ static const char tiny_yaml[] =
     "        checkpoint_every_seconds: 0}\n"
     "budget: {minutes: 0.5, mode: time}\n";
 
+static const char cpu_yaml[] = "model: {context: 256}\ntrain: {batch_size: 16, accum_batch: 16}\n";
+
 static const lilm_recipe recipes[] = {
     {"babylm", "the reference's BabyLM baseline (12K unigram, packed 512-token blocks)", babylm_yaml, "babylm",
-     "data/babylm/train/strict_2024_100M_snippets", "index%100<1", "baby_unigram_12K.model", "data/babylm", NULL},
+     "data/babylm/train/strict_2024_100M_snippets", "index%100<1", "baby_unigram_12K.model", "data/babylm", NULL,
+     cpu_yaml},
     {"tinystories", "the SimpleStories baseline model on TinyStories (8K unigram, one story per row)", stories_yaml,
-     "tinystories", "data/tinystories", NULL, "unigram_8K.model", "data/tinystories", NULL},
+     "tinystories", "data/tinystories", NULL, "unigram_8K.model", "data/tinystories", NULL, cpu_yaml},
     {"simplestories", "the reference's SimpleStories baseline (8K unigram, one story per row)", stories_yaml,
      "simplestories", NULL, NULL, "unigram_8K.model", "data/simplestories",
-     "lilm data fetch SimpleStories/SimpleStories"},
+     "lilm data fetch SimpleStories/SimpleStories", cpu_yaml},
     {"tiny", "a 2-layer bytes model on the TinyStories sample: seconds, for smoke tests", tiny_yaml, NULL,
-     "data/tinystories/train/tinystories_v1_train_head.txt", NULL, "bytes", NULL, NULL},
+     "data/tinystories/train/tinystories_v1_train_head.txt", NULL, "bytes", NULL, NULL, NULL},
 };
 
 const lilm_recipe *lilm_recipes(size_t *count)
@@ -61,10 +64,11 @@ const char *lilm_recipe_shared_root(void)
     return s && *s ? s : "../shared";
 }
 
-lilm_status lilm_recipe_config(const lilm_recipe *r, lilm_config *cfg)
+lilm_status lilm_recipe_config(const lilm_recipe *r, int on_cpu, lilm_config *cfg)
 {
     lilm_config_defaults(cfg);
     LILM_TRY(lilm_config_load_yaml_string(cfg, r->name, r->yaml, strlen(r->yaml)));
+    if (on_cpu && r->cpu_yaml) LILM_TRY(lilm_config_load_yaml_string(cfg, r->name, r->cpu_yaml, strlen(r->cpu_yaml)));
     const char *shared = lilm_recipe_shared_root();
     if (strcmp(r->tokenizer, "bytes") == 0)
         snprintf(cfg->data.tokenizer, sizeof cfg->data.tokenizer, "bytes");

@@ -12,7 +12,11 @@
  *   simplestories  the reference's SimpleStories baseline; needs
  *                  `lilm data fetch SimpleStories/SimpleStories` first
  *   tiny           a 2-layer bytes model on raw text: seconds, for smoke tests
- * $LILM_SHARED defaults to ../shared.
+ * $LILM_SHARED defaults to ../shared. The reference's recipes were made for a
+ * GPU: on CPU, babylm/tinystories/simplestories train on 256-token blocks with
+ * 16 sequences per step (4x fewer tokens per step at 1/2 the attention
+ * length), so that a CPU budget holds enough optimizer steps for the
+ * one-cycle schedule to mean something. --set overrides either.
  */
 #ifndef LILM_TRAIN_RECIPE_H
 #define LILM_TRAIN_RECIPE_H
@@ -32,6 +36,7 @@ typedef struct lilm_recipe {
     const char *tokenizer;      /* under $LILM_SHARED/tokenizers, or "bytes" */
     const char *dataset_dir;    /* where the prepared dataset goes */
     const char *fetch_hint;     /* how to get the data when it is missing (NULL: always present) */
+    const char *cpu_yaml;       /* applied over `yaml` when the run is on CPU (NULL: none) */
 } lilm_recipe;
 
 /* The recipe called `name`, or NULL. */
@@ -42,8 +47,8 @@ const lilm_recipe *lilm_recipes(size_t *count);
 /* The shared data root ($LILM_SHARED or ../shared). */
 const char *lilm_recipe_shared_root(void);
 
-/* Defaults, then the recipe's YAML, with data.dataset / data.tokenizer
- * resolved to real paths. */
-lilm_status lilm_recipe_config(const lilm_recipe *r, lilm_config *cfg);
+/* Defaults, then the recipe's YAML (and its CPU overrides when on_cpu), with
+ * data.dataset / data.tokenizer resolved to real paths. */
+lilm_status lilm_recipe_config(const lilm_recipe *r, int on_cpu, lilm_config *cfg);
 
 #endif
