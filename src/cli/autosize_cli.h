@@ -7,6 +7,7 @@
 #define LILM_CLI_AUTOSIZE_CLI_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cli/opts.h"
@@ -41,5 +42,8 @@ typedef struct lilm_cli_autosize_args {
  * into out_dir. Prints errors; returns 0, or the exit status. */
 int lilm_cli_autosize(const char *cmd, const lilm_cli_autosize_args *a, const char *out_dir, int quiet,
                       volatile sig_atomic_t *stop, lilm_config *cfg);
+
+/* out = given, or "runs/PREFIX-<UTC yyyymmdd-hhmmss>" when given is NULL. */
+void lilm_cli_run_dir(const char *given, const char *prefix, char *out, size_t n);
 
 #endif

@@ -38,6 +38,20 @@ int lilm_cli_autosize(const char *cmd, const lilm_cli_autosize_args *a, const ch
     return 0;
 }
 
+void lilm_cli_run_dir(const char *given, const char *prefix, char *out, size_t n)
+{
+    if (given) {
+        snprintf(out, n, "%s", given);
+        return;
+    }
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(out, n, "runs/%s-%s", prefix, stamp);
+}
+
 typedef struct autosize_args {
     const char *config;
     lilm_opt_list set;
@@ -83,16 +97,7 @@ int lilm_cmd_autosize(int argc, char **argv)
     lilm_status st = lilm_config_validate(&cfg);
     if (st != LILM_OK) return lilm_cli_fail("autosize", st);
     char out[LILM_PATH_MAX];
-    if (a.out) {
-        snprintf(out, sizeof out, "%s", a.out);
-    } else {
-        char stamp[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        snprintf(out, sizeof out, "runs/autosize-%s", stamp);
-    }
+    lilm_cli_run_dir(a.out, "autosize", out, sizeof out);
     if ((rc = lilm_cli_autosize("autosize", &a.as, out, a.quiet, lilm_cli_stop_flag(), &cfg)) != 0) return rc;
     printf("%s/autosize.yaml\n", out);
     return 0;

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/autosize_cli.h"
 #include "cli/cli_common.h"
@@ -156,16 +155,7 @@ int lilm_cmd_run(int argc, char **argv)
     if ((st = lilm_config_validate(&cfg)) != LILM_OK) return lilm_cli_fail("run", st);
 
     char out[LILM_PATH_MAX];
-    if (a.out) {
-        snprintf(out, sizeof out, "%s", a.out);
-    } else {
-        char stamp[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        snprintf(out, sizeof out, "runs/%s-%s", r->name, stamp);
-    }
+    lilm_cli_run_dir(a.out, r->name, out, sizeof out);
     const char *db = a.db ? a.db : getenv("LILM_RUNS_DB");
     if (!db) db = "runs/runs.db";
     if (strcmp(db, "none") == 0) db = NULL;
