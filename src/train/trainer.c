@@ -309,7 +309,15 @@ void lilm_trainer_free(lilm_trainer *t)
 
 /* ---- validation ---- */
 
+/* Validation on at most max_batches batches (the first ones of the split). */
+static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches, lilm_val_result *r);
+
 lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r)
+{
+    return validate_upto(t, full, t->cfg.train.val_batches, r);
+}
+
+static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches, lilm_val_result *r)
 {
     memset(r, 0, sizeof *r);
     if (full) {
@@ -334,7 +342,7 @@ lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r)
     r->full = full;
     double sum = 0;
     int64_t counted = 0;
-    int64_t limit = full ? INT64_MAX : t->cfg.train.val_batches;
+    int64_t limit = full ? INT64_MAX : max_batches;
     if (t->text_mode) {
         /* the held-out stream in order; a full pass covers it once */
         lilm_text_source *s = &t->text;
@@ -538,10 +546,12 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         /* in time mode, validate once right after the timing probe, so that the
          * time reserved for the final validation comes from a measurement */
         int calibrate = !steps_mode && t->val_batch_s == 0 && t->state.step - start_step == probe_skip + probe_len;
-        int val_due = calibrate || (c->train.val_every > 0 && t->state.step % c->train.val_every == 0) ||
-                      (c->train.val_every_seconds > 0 && now_rel - t->last_val_t >= c->train.val_every_seconds);
+        int val_due_regular = (c->train.val_every > 0 && t->state.step % c->train.val_every == 0) ||
+                              (c->train.val_every_seconds > 0 && now_rel - t->last_val_t >= c->train.val_every_seconds);
+        int val_due = calibrate || val_due_regular;
         if (val_due) {
-            st = lilm_trainer_validate(t, 0, &val);
+            /* the calibration needs a timing, not a score: a few batches do */
+            st = validate_upto(t, 0, calibrate && !val_due_regular ? 3 : c->train.val_batches, &val);
             if (st != LILM_OK) break;
             have_val = 1;
             t->last_val_t = mono_now() - t->t0;
