@@ -67,7 +67,7 @@ int lilm_cmd_sample(int argc, char **argv)
         return 2;
     }
     lilm_loaded_model lm;
-    lilm_status st = lilm_eval_load(a.target, a.checkpoint ? checkpoints[a.checkpoint] : NULL, a.device,
+    lilm_status st = lilm_eval_load(a.target, a.checkpoint ? checkpoints[a.checkpoint] : NULL, NULL, a.device,
                                     (int)a.threads, 1, 1, &lm);
     if (st != LILM_OK) return lilm_cli_fail("sample", st);
     lilm_sample_opts so;

@@ -173,13 +173,17 @@ void lilm_eval_unload(lilm_loaded_model *lm)
     memset(lm, 0, sizeof *lm);
 }
 
-lilm_status lilm_eval_load(const char *target, const char *checkpoint, const char *device, int threads, size_t B,
-                           size_t T, lilm_loaded_model *lm)
+lilm_status lilm_eval_load(const char *target, const char *checkpoint, const char *data, const char *device,
+                           int threads, size_t B, size_t T, lilm_loaded_model *lm)
 {
     memset(lm, 0, sizeof *lm);
     LILM_TRY(find_checkpoint(target, checkpoint, lm->checkpoint, sizeof lm->checkpoint));
     lilm_model_config mc;
     LILM_TRY(lilm_checkpoint_read_config(lm->checkpoint, &mc, &lm->cfg));
+    if (data) {
+        snprintf(lm->cfg.data.dataset, sizeof lm->cfg.data.dataset, "%s", data);
+        lm->cfg.data.text[0] = '\0';
+    }
     char tokpath[LILM_PATH_MAX];
     LILM_TRY(resolve_tokenizer(&lm->cfg, tokpath, sizeof tokpath));
     lilm_device_choice dev;
@@ -201,13 +205,9 @@ lilm_status lilm_eval_run(const lilm_eval_opts *o, lilm_eval_result *r)
 {
     memset(r, 0, sizeof *r);
     lilm_loaded_model lm;
-    LILM_TRY(lilm_eval_load(o->target, o->checkpoint, o->device, o->threads, o->batch, 0, &lm));
+    LILM_TRY(lilm_eval_load(o->target, o->checkpoint, o->data, o->device, o->threads, o->batch, 0, &lm));
     lilm_config *cfg = &lm.cfg;
     snprintf(r->checkpoint, sizeof r->checkpoint, "%s", lm.checkpoint);
-    if (o->data) {
-        snprintf(cfg->data.dataset, sizeof cfg->data.dataset, "%s", o->data);
-        cfg->data.text[0] = '\0';
-    }
     size_t B = lm.model.max_B, T = lm.model.max_T;
     lilm_dataset *ds = NULL;
     lilm_text_source text;

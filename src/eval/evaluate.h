@@ -76,9 +76,12 @@ typedef struct lilm_loaded_model {
 
 /* Loads a run dir's checkpoint (`checkpoint` NULL: final, else best, else
  * last) or a checkpoint file, planned for micro-batches up to (B, T) (0: the
- * run's batch size / the model's context). device NULL / threads < 0: the run's. */
-lilm_status lilm_eval_load(const char *target, const char *checkpoint, const char *device, int threads, size_t B,
-                           size_t T, lilm_loaded_model *out);
+ * run's batch size / the model's context). `data` (NULL: the run's) replaces
+ * data.dataset before the tokenizer is resolved, so a checkpoint without a
+ * run config (e.g. from bench/torch_train.py) takes the dataset's tokenizer.
+ * device NULL / threads < 0: the run's. */
+lilm_status lilm_eval_load(const char *target, const char *checkpoint, const char *data, const char *device,
+                           int threads, size_t B, size_t T, lilm_loaded_model *out);
 void lilm_eval_unload(lilm_loaded_model *lm);
 
 /* Builds the model from the checkpoint, loads it, evaluates. A run dir
