@@ -37,13 +37,14 @@ void lilm__cpu_grad_sanitize(lilm_backend *be, float *g, size_t n, double *sumsq
         lilm__cpu_split(n, cnt, tid, 16, &lo, &hi);
         double s = 0.0;
         int64_t bad = 0;
+#pragma omp simd reduction(+ : s, bad)
         for (size_t i = lo; i < hi; i++) {
             float x = g[i];
-            if (!isfinite(x)) {
-                g[i] = 0.0f;
-                bad++;
-                continue;
-            }
+            union { float f; uint32_t u; } bits = {.f = x};
+            int ok = (bits.u & 0x7f800000u) != 0x7f800000u; /* isfinite, branch-free */
+            x = ok ? x : 0.0f;
+            g[i] = x;
+            bad += !ok;
             s += (double)x * (double)x;
         }
         part_sum[tid] = s;
@@ -69,6 +70,7 @@ void lilm__cpu_scale(lilm_backend *be, float *x, size_t n, float s)
         x[i] *= s;
 }
 
+__attribute__((optimize("no-math-errno")))
 void lilm__cpu_adamw(lilm_backend *be, const lilm_adamw_tensor *tensors, size_t n_tensors,
                      const lilm_adamw_hparams *hp)
 {

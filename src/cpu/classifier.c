@@ -68,26 +68,25 @@ void lilm__cpu_classifier_xent(lilm_backend *be, float *losses, void *dx_, float
                     continue;
                 }
                 float mx = l[0];
+#pragma omp simd reduction(max : mx)
                 for (size_t j = 1; j < V; j++)
                     mx = l[j] > mx ? l[j] : mx;
                 double sum = 0.0;
                 float lt = l[tgt];
-                if (dx) {
+                /* e = exp(l - max) in place (kept for the gradient), then
+                 * its sum in double */
+#pragma omp simd
+                for (size_t j = 0; j < V; j++)
+                    l[j] = lilm__cpu_expf(l[j] - mx);
 #pragma omp simd reduction(+ : sum)
-                    for (size_t j = 0; j < V; j++) {
-                        float e = lilm__cpu_expf(l[j] - mx);
-                        l[j] = e;
-                        sum += e;
-                    }
+                for (size_t j = 0; j < V; j++)
+                    sum += (double)l[j];
+                if (dx) {
                     float g = (float)((double)dloss_scale / sum);
 #pragma omp simd
                     for (size_t j = 0; j < V; j++)
                         l[j] *= g;
                     l[tgt] -= dloss_scale;
-                } else {
-#pragma omp simd reduction(+ : sum)
-                    for (size_t j = 0; j < V; j++)
-                        sum += lilm__cpu_expf(l[j] - mx);
                 }
                 losses[c0 + r] = (float)((double)mx + log(sum) - (double)lt);
             }

@@ -26,6 +26,13 @@
 
 #include "ops/backend.h"
 
+/* GCC's -O2 "very cheap" vectoriser cost model leaves the `omp simd`
+ * reductions of the row loops (norms, softmax sums) scalar; the dynamic
+ * model vectorises them. sqrtf setting errno (never, for our inputs >= 0)
+ * blocks vectorising AdamW. Every src/cpu file includes this header first,
+ * so these apply to the whole CPU backend and nothing else. */
+#pragma GCC optimize("vect-cost-model=dynamic", "no-math-errno")
+
 /* Query rows per attention tile: the (block, Tk) score tile of one thread
  * stays in L2 (64 x 512 x 4 B = 128 KiB). */
 #define LILM_CPU_ATTN_BLOCK 64
