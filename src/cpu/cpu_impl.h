@@ -42,7 +42,8 @@
 #define LILM_CPU_ALIGN 64
 
 typedef struct lilm_cpu_state {
-    int threads;                 /* OpenMP and OpenBLAS thread count */
+    int threads;                 /* OpenMP threads of every op, fixed at creation
+                                  * (be->threads is an informational copy) */
     lilm_backend_plan plan;      /* the largest plan reserved so far */
     float *scratch;              /* the one scratch block (see above) */
     size_t scratch_floats;
