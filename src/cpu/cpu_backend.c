@@ -11,11 +11,14 @@
  * OpenBLAS core: OpenBLAS picks its kernels from the CPU at load time
  * (AVX-512 "Cooperlake" on the 2-core dev machine) unless OPENBLAS_CORETYPE
  * forces one; forcing "Haswell" (AVX2) makes sgemm about 1.9x slower on an
- * AVX-512 machine (see docs/cpu-backend.md).
+ * AVX-512 machine. lilm_cpu_blas_redetect (cpu.h) re-runs the detection of a
+ * DYNAMIC_ARCH OpenBLAS through its exported gotoblas_dynamic_init; the
+ * references are weak, so another OpenBLAS build still links.
  *
  * Memory: alloc() returns 64-byte aligned, zero-filled blocks with a 64-byte
  * header holding the size, so peak_bytes() can count what is live.
  */
+#include "cpu/cpu.h"
 #include "cpu/cpu_impl.h"
 
 #include <cblas.h>
@@ -24,6 +27,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Exported by DYNAMIC_ARCH builds of OpenBLAS only. */
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+lilm_status lilm_cpu_blas_redetect(const char **core)
+{
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) {
+        if (core)
+            *core = lilm_cpu_blas_core();
+        return lilm_errorf(LILM_ERR_UNSUPPORTED,
+                           "this OpenBLAS (%s) has one fixed kernel set; it cannot re-detect the CPU",
+                           lilm_cpu_blas_core());
+    }
+    if (unsetenv("OPENBLAS_CORETYPE") != 0)
+        return lilm_errorf(LILM_ERR_INTERNAL, "cannot remove OPENBLAS_CORETYPE from the environment");
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    if (core)
+        *core = lilm_cpu_blas_core();
+    return LILM_OK;
+}
+
+const char *lilm_cpu_blas_core(void)
+{
+    const char *name = openblas_get_corename();
+    return name ? name : "unknown";
+}
 
 void lilm__cpu_fail(lilm_backend *be, lilm_status s, const char *fmt, ...)
 {

@@ -35,7 +35,9 @@
 
 /* Query rows per attention tile: the (block, Tk) score tile of one thread
  * stays in L2 (64 x 512 x 4 B = 128 KiB). */
+#ifndef LILM_CPU_ATTN_BLOCK
 #define LILM_CPU_ATTN_BLOCK 64
+#endif
 
 /* Bytes every allocation and scratch area is aligned to (one cache line,
  * one AVX-512 vector). */
