@@ -847,6 +847,19 @@ static void test_adamw(lilm_test *t)
     LT_NEAR(t, p1, 0.89, 1e-6);
     LT_NEAR(t, m1, 0.05, 3e-8); /* 1 - 0.9f is 0.100000024 in fp32 */
     LT_NEAR(t, v1, 0.0125, 1e-8);
+    /* the vector body and the scalar tail give the same bits: one tensor of
+     * 37 elements against 37 tensors of one element */
+    float a[4][37], b[4][37];
+    for (int j = 0; j < 4; j++)
+        fill(&r, a[j], 37, j == 3 ? 0.0 : -1.0, 1.0);
+    memcpy(b, a, sizeof a);
+    lilm_adamw_tensor whole = {a[0], a[1], a[2], a[3], 37, 0.02f}, single[37];
+    for (int j = 0; j < 37; j++)
+        single[j] = (lilm_adamw_tensor){&b[0][j], &b[1][j], &b[2][j], &b[3][j], 1, 0.02f};
+    hp.step = 4;
+    be->adamw(be, &whole, 1, &hp);
+    be->adamw(be, single, 37, &hp);
+    LT_TRUE(t, memcmp(a, b, sizeof a) == 0);
     for (int i = 0; i < 2; i++)
         free(p[i]), free(g[i]), free(m[i]), free(v[i]), free(rp[i]), free(rm[i]), free(rv[i]);
     free_backend(t, be);
