@@ -5,8 +5,9 @@
  * region, static schedules). OpenBLAS is set to ONE thread and every sgemm is
  * called from inside our own parallel regions on a slice of output rows, so
  * OpenBLAS's pthread pool and OpenMP's pool never compete for the cores
- * (Debian's default OpenBLAS is libopenblas0-pthread; a busy-waiting pool of
- * each kind on 2 cores halves the speed of the other).
+ * (Debian's default OpenBLAS is libopenblas0-pthread, whose workers spin for
+ * a while after each call, as idle OpenMP workers do), and every output
+ * element is computed by one thread in a fixed order.
  *
  * OpenBLAS core: OpenBLAS picks its kernels from the CPU at load time
  * (AVX-512 "Cooperlake" on the 2-core dev machine) unless OPENBLAS_CORETYPE
