@@ -26,6 +26,7 @@
 #include "test.h"
 
 #include "core/status.h"
+#include "cpu/cpu.h"
 #include "ops/backend.h"
 
 #include <stdint.h>
@@ -949,6 +950,23 @@ static void test_backend_object(lilm_test *t)
 #endif
 }
 
+/* Re-detecting OpenBLAS's kernels keeps the results right (runs last: it
+ * changes the process's kernel set). */
+static void test_blas_redetect(lilm_test *t)
+{
+    const char *before = lilm_cpu_blas_core(), *after = NULL;
+    LT_TRUE(t, before && before[0]);
+    lilm_status s = lilm_cpu_blas_redetect(&after);
+    LT_CHECK(t, s == LILM_OK || s == LILM_ERR_UNSUPPORTED, "redetect: %s", lilm_last_error());
+    LT_TRUE(t, after && after[0]);
+    LT_TRUE(t, getenv("OPENBLAS_CORETYPE") == NULL || s != LILM_OK);
+    lilm_backend *be = make_backend(t, 2);
+    rng r = {11};
+    matmul_case(t, be, &r, 70, 33, 65, LILM_ACT_GELU, 1, 1);
+    attention_case(t, be, &r, 2, 70, 2, 16, 8, 0);
+    free_backend(t, be);
+}
+
 static const lilm_test_case cases[] = {
     {"embedding", test_embedding},
     {"norm", test_norm},
@@ -961,5 +979,6 @@ static const lilm_test_case cases[] = {
     {"adamw", test_adamw},
     {"determinism", test_determinism},
     {"backend_object", test_backend_object},
+    {"blas_redetect", test_blas_redetect},
 };
 LILM_TEST_MAIN(cases)

@@ -26,7 +26,7 @@ void lilm__cpu_grad_sanitize(lilm_backend *be, float *g, size_t n, double *sumsq
 {
     double part_sum[LILM_CPU_MAX_THREADS];
     int64_t part_bad[LILM_CPU_MAX_THREADS];
-    int nt = be->threads < LILM_CPU_MAX_THREADS ? be->threads : LILM_CPU_MAX_THREADS;
+    int nt = lilm__cpu(be)->threads < LILM_CPU_MAX_THREADS ? lilm__cpu(be)->threads : LILM_CPU_MAX_THREADS;
     if (n < 65536)
         nt = 1;
     int used = 1;
@@ -37,13 +37,14 @@ void lilm__cpu_grad_sanitize(lilm_backend *be, float *g, size_t n, double *sumsq
         lilm__cpu_split(n, cnt, tid, 16, &lo, &hi);
         double s = 0.0;
         int64_t bad = 0;
+#pragma omp simd reduction(+ : s, bad)
         for (size_t i = lo; i < hi; i++) {
             float x = g[i];
-            if (!isfinite(x)) {
-                g[i] = 0.0f;
-                bad++;
-                continue;
-            }
+            union { float f; uint32_t u; } bits = {.f = x};
+            int ok = (bits.u & 0x7f800000u) != 0x7f800000u; /* isfinite, branch-free */
+            x = ok ? x : 0.0f;
+            g[i] = x;
+            bad += !ok;
             s += (double)x * (double)x;
         }
         part_sum[tid] = s;
@@ -63,7 +64,7 @@ void lilm__cpu_grad_sanitize(lilm_backend *be, float *g, size_t n, double *sumsq
 
 void lilm__cpu_scale(lilm_backend *be, float *x, size_t n, float s)
 {
-    int nt = n < 16384 ? 1 : be->threads;
+    int nt = n < 16384 ? 1 : lilm__cpu(be)->threads;
 #pragma omp parallel for simd num_threads(nt) schedule(static)
     for (size_t i = 0; i < n; i++)
         x[i] *= s;
@@ -77,6 +78,7 @@ void lilm__cpu_axpy(lilm_backend *be, float *y, const float *x, size_t n, float 
         y[i] += a * x[i];
 }
 
+__attribute__((optimize("no-math-errno")))
 void lilm__cpu_adamw(lilm_backend *be, const lilm_adamw_tensor *tensors, size_t n_tensors,
                      const lilm_adamw_hparams *hp)
 {
@@ -95,7 +97,7 @@ void lilm__cpu_adamw(lilm_backend *be, const lilm_adamw_tensor *tensors, size_t 
         float *m = tt->m, *v = tt->v;  // (n)
         float decay = (float)(1.0 - (double)hp->lr * (double)tt->weight_decay);
         size_t n = tt->n;
-        int nt = n < 16384 ? 1 : be->threads;
+        int nt = n < 16384 ? 1 : lilm__cpu(be)->threads;
 #pragma omp parallel for simd num_threads(nt) schedule(static)
         for (size_t i = 0; i < n; i++) {
             float pi = p[i] * decay;

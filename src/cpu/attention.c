@@ -74,6 +74,7 @@ void lilm__cpu_attention_forward(lilm_backend *be, void *out_, float *lse,
                 float *s = S + r * ld;                 // (kend) scores of one query
                 size_t vis = pos0 + q0 + r + 1;        // keys [0, vis) are visible
                 float mx = s[0];
+#pragma omp simd reduction(max : mx)
                 for (size_t j = 1; j < vis; j++)
                     mx = s[j] > mx ? s[j] : mx;
                 float sum = 0.0f;
