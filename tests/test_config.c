@@ -218,6 +218,12 @@ static void test_set(lilm_test *t)
     LT_NEAR(t, c.train.lr, 3e-3, 0);
     LT_OK(t, lilm_config_set(&c, "model.norm=none"));
     LT_EQ_INT(t, c.model.norm, LILM_NORM_NONE);
+    LT_OK(t, lilm_config_set(&c, "train.steps=1e6")); /* a whole number written as a float */
+    LT_EQ_INT(t, c.train.steps, 1000000);
+    LT_OK(t, lilm_config_set(&c, "train.batch_size=32.0"));
+    LT_EQ_INT(t, c.train.batch_size, 32);
+    LT_STATUS(t, lilm_config_set(&c, "train.steps=1.5e0"), LILM_ERR_CONFIG);
+    LT_STATUS(t, lilm_config_set(&c, "train.steps=1e300"), LILM_ERR_CONFIG);
     LT_OK(t, lilm_config_set(&c, "data.text=a=b.txt")); /* only the first '=' splits */
     LT_TRUE(t, strcmp(c.data.text, "a=b.txt") == 0);
     LT_OK(t, lilm_config_set(&c, "data.text="));
@@ -235,6 +241,8 @@ static void test_set(lilm_test *t)
     LT_STATUS(t, lilm_config_set(&c, "model.n_layers=0"), LILM_ERR_CONFIG);
     LT_STATUS(t, lilm_config_set(&c, "model.n_layers=-3"), LILM_ERR_CONFIG);
     LT_STATUS(t, lilm_config_set(&c, "train.schedule=linear"), LILM_ERR_CONFIG);
+    LT_STATUS(t, lilm_config_set(&c, "data.text=bad\xff"), LILM_ERR_CONFIG);
+    LT_TRUE(t, strstr(lilm_last_error(), "must be valid UTF-8 (bad byte 0xff at offset 3)") != NULL);
     LT_TRUE(t, lilm_config_equal(&c, &before));
 }
 
@@ -280,6 +288,8 @@ static void test_round_trip(lilm_test *t)
          "data.text=quote \" back\\slash \t tab: # hash", "model.pad_id=-1", "train.beta2=0.99999999999999989", NULL},
         {"data.dataset=üñí©ødé/路径", "data.tokenizer=- dash", "train.device=cuda", "model.norm=layer",
          "model.activation=none", "train.schedule=cosine", "budget.mode=steps", NULL},
+        {"data.text=nel\xc2\x85 ls\xe2\x80\xa8 ps\xe2\x80\xa9 c1\xc2\x80 bom\xef\xbb\xbf nonchar\xef\xbf\xbe",
+         "data.tokenizer=\x01\x7f\r\n emoji \xf0\x9f\x98\x80", "data.dataset='single' #x", NULL},
         {"data.text=", "data.tokenizer=null", "data.dataset=~", "train.weight_decay=0", "budget.minutes=1e-9",
          "data.val_fraction=0.3333333333333333", "train.lr=1", NULL},
     };
@@ -339,7 +349,42 @@ static void test_help_and_docs(lilm_test *t)
     free(doc);
 }
 
+/* format_value -> --set gives back every field; from_cli applies file, sets, checks. */
+static void test_format_and_cli(lilm_test *t)
+{
+    lilm_config a, b;
+    lilm_config_defaults(&a);
+    LT_OK(t, lilm_config_load_yaml(&a, "configs/tiny.yaml"));
+    LT_OK(t, lilm_config_set(&a, "train.adam_eps=1.2345678901234567e-7"));
+    lilm_config_defaults(&b);
+    size_t n;
+    const lilm_cfg_opt *opts = lilm_config_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        char val[1200], assign[1400];
+        lilm_config_format_value(&a, &opts[i], val, sizeof val);
+        snprintf(assign, sizeof assign, "%s=%s", opts[i].key, val);
+        LT_OK(t, lilm_config_set(&b, assign));
+        LT_TRUE(t, lilm_config_find(opts[i].key) == &opts[i]);
+    }
+    LT_TRUE(t, lilm_config_equal(&a, &b));
+    LT_TRUE(t, lilm_config_find("train.nope") == NULL);
+
+    const char *sets[] = {"train.lr=1e-3", "model.n_layers=3"};
+    LT_OK(t, lilm_config_from_cli(&a, "configs/babylm.yaml", sets, 2));
+    LT_NEAR(t, a.train.lr, 1e-3, 0);
+    LT_EQ_INT(t, a.model.n_layers, 3);
+    LT_EQ_INT(t, a.model.d_model, 192);
+    LT_OK(t, lilm_config_from_cli(&a, NULL, NULL, 0));
+    LT_EQ_INT(t, a.model.d_model, 288);
+    const char *bad[] = {"train.batch_size=48"};
+    LT_STATUS(t, lilm_config_from_cli(&a, NULL, bad, 1), LILM_ERR_CONFIG);
+    const char *bad2[] = {"train.lr=x"};
+    LT_STATUS(t, lilm_config_from_cli(&a, "configs/tiny.yaml", bad2, 1), LILM_ERR_CONFIG);
+    LT_TRUE(t, strstr(lilm_last_error(), "--set train.lr=x") != NULL);
+}
+
 static const lilm_test_case cases[] = {
+    {"format_and_cli", test_format_and_cli},
     {"defaults", test_defaults},
     {"table_covers_struct", test_table_covers_struct},
     {"param_counts", test_param_counts},

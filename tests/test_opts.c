@@ -38,8 +38,12 @@ static const lilm_opt my_opts[] = {
     {"out", 'o', LILM_OPT_STRING, offsetof(my_args, out), "runs", 0, 0, "output directory"},
     {"set", 0, LILM_OPT_LIST, offsetof(my_args, set), NULL, 0, 0, "override a config key (train.lr=3e-3)"},
 };
-static const lilm_opt_spec my_spec = LILM_OPT_SPEC("train", "train a model from a YAML config", my_opts,
-                                                   "example: lilm train configs/tiny.yaml -m 1");
+static void extra_help(FILE *f)
+{
+    fprintf(f, "config keys: (the table would follow)\n");
+}
+static const lilm_opt_spec my_spec = LILM_OPT_SPEC_EXTRA("train", "train a model from a YAML config", my_opts,
+                                                         "example: lilm train configs/tiny.yaml -m 1", extra_help);
 
 /* Parses a NULL-terminated argument list (argv[0] = "train"). */
 static lilm_status parse(my_args *a, int *help, const char *const *args)
@@ -98,6 +102,9 @@ static void test_forms(lilm_test *t)
     LT_EQ_INT(t, a.device, 1);
     LT_EQ_INT(t, a.quiet, 0);
     LT_EQ_INT(t, a.verbose, 0);
+    const char *args5[] = {"c", "--steps", "2e3", NULL};
+    LT_OK(t, parse(&a, &help, args5));
+    LT_EQ_INT(t, a.steps, 2000);
     const char *args3[] = {"-qv", "-m-0", "c", NULL}; /* bundled bools; "-0" is a value */
     LT_OK(t, parse(&a, &help, args3));
     LT_EQ_INT(t, a.quiet, 1);
@@ -190,6 +197,7 @@ static void test_help(lilm_test *t)
         "(repeatable)",
         "-h, --help",
         "example: lilm train configs/tiny.yaml -m 1",
+        "config keys: (the table would follow)",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         LT_CHECK(t, strstr(buf, want[i]) != NULL, "help lacks '%s':\n%s", want[i], buf);

@@ -11,8 +11,8 @@
  */
 #include "cli/opts.h"
 
-#include <errno.h>
-#include <math.h>
+#include "core/config.h" /* lilm_config_parse_int/_float, lilm_config_edit_distance */
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,25 +70,20 @@ static lilm_status set_value(const lilm_opt *o, const char *who, const char *tex
 {
     char *field = (char *)out + o->offset;
     char range[128];
-    char *end = NULL;
     range_text(o, range, sizeof range);
-    int lead_space = text[0] == ' ' || text[0] == '\t';
     switch (row_type(o)) {
     case LILM_OPT_INT: {
-        errno = 0;
-        long long v = lead_space ? 0 : strtoll(text, &end, 10);
-        if (lead_space || end == text || *end != '\0' || errno == ERANGE)
+        int64_t x;
+        if (!lilm_config_parse_int(text, &x))
             return lilm_errorf(LILM_ERR_ARG, "%s: must be an integer%s, got '%s'", who, range, text);
-        if (has_range(o) && ((double)v < o->min || (double)v > o->max))
-            return lilm_errorf(LILM_ERR_ARG, "%s: must be an integer%s, got %lld", who, range, v);
-        int64_t x = (int64_t)v;
+        if (has_range(o) && ((double)x < o->min || (double)x > o->max))
+            return lilm_errorf(LILM_ERR_ARG, "%s: must be an integer%s, got %lld", who, range, (long long)x);
         memcpy(field, &x, sizeof x);
         return LILM_OK;
     }
     case LILM_OPT_FLOAT: {
-        errno = 0;
-        double v = lead_space ? 0 : strtod(text, &end);
-        if (lead_space || end == text || *end != '\0' || !isfinite(v) || (errno == ERANGE && fabs(v) > 1))
+        double v;
+        if (!lilm_config_parse_float(text, &v))
             return lilm_errorf(LILM_ERR_ARG, "%s: must be a number%s, got '%s'", who, range, text);
         if (has_range(o) && (v < o->min || v > o->max))
             return lilm_errorf(LILM_ERR_ARG, "%s: must be a number%s, got %s", who, range, text);
@@ -108,7 +103,8 @@ static lilm_status set_value(const lilm_opt *o, const char *who, const char *tex
         return LILM_OK;
     case LILM_OPT_CHOICE: {
         int i = choice_index(o->def ? o->def : "", text);
-        if (i < 0) return lilm_errorf(LILM_ERR_ARG, "%s: must be one of %s, got '%s'", who, o->def, text);
+        if (i < 0)
+            return lilm_errorf(LILM_ERR_ARG, "%s: must be one of %s, got '%s'", who, o->def ? o->def : "(none)", text);
         memcpy(field, &i, sizeof i);
         return LILM_OK;
     }
@@ -151,31 +147,13 @@ static lilm_status set_defaults(const lilm_opt_spec *spec, void *out)
     return LILM_OK;
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    size_t prev[64], cur[64];
-    for (size_t j = 0; j <= lb; j++) prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
-    }
-    return prev[lb];
-}
-
 static lilm_status unknown_option(const lilm_opt_spec *spec, const char *arg, const char *name)
 {
     size_t best = 99;
     const char *best_name = NULL;
     for (size_t i = 0; i < spec->n_opts; i++) {
         if (is_positional(&spec->opts[i])) continue;
-        size_t d = edit_distance(name, spec->opts[i].name);
+        size_t d = lilm_config_edit_distance(name, spec->opts[i].name);
         if (d < best) {
             best = d;
             best_name = spec->opts[i].name;
@@ -409,6 +387,10 @@ void lilm_opts_print_help(const lilm_opt_spec *spec, FILE *f)
     }
     fprintf(f, "  %-*s  %s\n", width, "-h, --help", "show this help and exit");
     if (spec->epilog) fprintf(f, "\n%s\n", spec->epilog);
+    if (spec->help_extra) {
+        fputc('\n', f);
+        spec->help_extra(f);
+    }
 }
 
 int lilm_opts_parse_cli(const lilm_opt_spec *spec, int argc, char **argv, void *out)

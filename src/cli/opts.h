@@ -80,10 +80,15 @@ typedef struct lilm_opt_spec {
     const lilm_opt *opts;
     size_t n_opts;
     const char *epilog;   /* printed after the options (examples), or NULL */
+    void (*help_extra)(FILE *f); /* prints more help at the end (e.g. the config keys), or NULL */
 } lilm_opt_spec;
 
 #define LILM_OPT_SPEC(cmd, summary, table, epilog) \
-    {(cmd), (summary), (table), sizeof(table) / sizeof((table)[0]), (epilog)}
+    {(cmd), (summary), (table), sizeof(table) / sizeof((table)[0]), (epilog), NULL}
+/* The same with a function that appends to the help, e.g. one that calls
+ * lilm_config_print_help(f, NULL) for commands that take --set. */
+#define LILM_OPT_SPEC_EXTRA(cmd, summary, table, epilog, extra) \
+    {(cmd), (summary), (table), sizeof(table) / sizeof((table)[0]), (epilog), (extra)}
 
 /* Fills `out` with the defaults, then parses argv[1..argc-1] (argv[0] is the
  * subcommand's name). `-h`/`--help` sets *help_requested to 1 and stops.

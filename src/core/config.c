@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 #include <yaml.h>
 
 #include "core/fileio.h"
@@ -200,6 +201,41 @@ static int in_range(const lilm_cfg_opt *o, double v)
     return 1;
 }
 
+static int leading_space(const char *text)
+{
+    return text[0] == ' ' || text[0] == '\t' || text[0] == '\n' || text[0] == '\r';
+}
+
+int lilm_config_parse_int(const char *text, int64_t *out)
+{
+    char *end = NULL;
+    if (leading_space(text)) return 0;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || errno == ERANGE) return 0;
+    if (*end == '.' || *end == 'e' || *end == 'E') {
+        /* "1e6" or "64.0": accepted when the number is a whole one (and exact in a double) */
+        double d = strtod(text, &end);
+        if (*end != '\0' || !isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0) return 0;
+        v = (long long)d;
+    }
+    if (*end != '\0') return 0;
+    *out = (int64_t)v;
+    return 1;
+}
+
+int lilm_config_parse_float(const char *text, double *out)
+{
+    char *end = NULL;
+    if (leading_space(text)) return 0;
+    errno = 0;
+    double v = strtod(text, &end);
+    /* ERANGE on underflow (1e-400) gives a tiny number, which is fine; on overflow it gives inf */
+    if (end == text || *end != '\0' || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
 /* Parses `text` into the field of `o` in `cfg`. On failure writes the reason
  * ("must be a number in (0, 1], got 'abc'") to why and returns 0. */
 static int parse_value(const lilm_cfg_opt *o, const char *text, lilm_config *cfg, char *why, size_t whyn)
@@ -208,20 +244,18 @@ static int parse_value(const lilm_cfg_opt *o, const char *text, lilm_config *cfg
     char *field = (char *)cfg + o->offset;
     char *end = NULL;
     range_text(o, range, sizeof range);
-    int has_space = text[0] == ' ' || text[0] == '\t' || text[0] == '\n';
+    int has_space = leading_space(text);
     switch (o->type) {
     case LILM_CFG_INT: {
-        errno = 0;
-        long long v = has_space ? 0 : strtoll(text, &end, 10);
-        if (has_space || end == text || *end != '\0' || errno == ERANGE) {
+        int64_t x;
+        if (!lilm_config_parse_int(text, &x)) {
             snprintf(why, whyn, "must be an integer in %s, got '%s'", range, text);
             return 0;
         }
-        if (!in_range(o, (double)v)) {
-            snprintf(why, whyn, "must be an integer in %s, got %lld", range, v);
+        if (!in_range(o, (double)x)) {
+            snprintf(why, whyn, "must be an integer in %s, got %lld", range, (long long)x);
             return 0;
         }
-        int64_t x = (int64_t)v;
         memcpy(field, &x, sizeof x);
         return 1;
     }
@@ -238,9 +272,8 @@ static int parse_value(const lilm_cfg_opt *o, const char *text, lilm_config *cfg
         return 1;
     }
     case LILM_CFG_FLOAT: {
-        errno = 0;
-        double v = has_space ? 0 : strtod(text, &end);
-        if (has_space || end == text || *end != '\0' || !isfinite(v) || (errno == ERANGE && fabs(v) > 1)) {
+        double v;
+        if (!lilm_config_parse_float(text, &v)) {
             snprintf(why, whyn, "must be a number in %s, got '%s'", range, text);
             return 0;
         }
@@ -281,6 +314,16 @@ static int parse_value(const lilm_cfg_opt *o, const char *text, lilm_config *cfg
             }
         }
         size_t len = strlen(text);
+        const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)text;
+        for (size_t i = 0; i < len;) {
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t k = utf8proc_iterate(u + i, (utf8proc_ssize_t)(len - i), &cp);
+            if (k <= 0) {
+                snprintf(why, whyn, "must be valid UTF-8 (bad byte 0x%02x at offset %zu)", u[i], i);
+                return 0;
+            }
+            i += (size_t)k;
+        }
         if (len >= o->size) {
             snprintf(why, whyn, "must be at most %zu bytes long, got %zu bytes", o->size - 1, len);
             return 0;
@@ -303,8 +346,13 @@ static const lilm_cfg_opt *find_opt(const char *key)
     return NULL;
 }
 
+const lilm_cfg_opt *lilm_config_find(const char *key)
+{
+    return find_opt(key);
+}
+
 /* Edit distance, capped: enough to suggest "train.lr" for "train.lrr". */
-static size_t edit_distance(const char *a, const char *b)
+size_t lilm_config_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63) return 99;
@@ -331,8 +379,8 @@ static void suggest_key(const char *key, char *buf, size_t n)
     const char *best_key = NULL;
     for (size_t i = 0; i < LILM_CFG_COUNT; i++) {
         const char *k = lilm_cfg_table[i].key;
-        size_t d1 = edit_distance(key, k);
-        size_t d2 = edit_distance(name, strchr(k, '.') + 1);
+        size_t d1 = lilm_config_edit_distance(key, k);
+        size_t d2 = lilm_config_edit_distance(name, strchr(k, '.') + 1);
         size_t d = d1 < d2 ? d1 : d2;
         if (d < best) {
             best = d;
@@ -569,6 +617,14 @@ lilm_status lilm_config_load_yaml_string(lilm_config *cfg, const char *label, co
     return load_text(cfg, label, text, n);
 }
 
+lilm_status lilm_config_from_cli(lilm_config *cfg, const char *path, const char *const *sets, size_t n_sets)
+{
+    lilm_config_defaults(cfg);
+    if (path) LILM_TRY(lilm_config_load_yaml(cfg, path));
+    for (size_t i = 0; i < n_sets; i++) LILM_TRY(lilm_config_set(cfg, sets[i]));
+    return lilm_config_validate(cfg);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Cross-field rules                                                       */
 
@@ -666,16 +722,38 @@ static void value_text(const lilm_cfg_opt *o, const lilm_config *cfg, char *buf,
     buf[0] = '\0';
 }
 
-/* A YAML double-quoted scalar: printable UTF-8 as is, the rest escaped. */
+void lilm_config_format_value(const lilm_config *cfg, const lilm_cfg_opt *opt, char *buf, size_t n)
+{
+    value_text(opt, cfg, buf, n);
+}
+
+/* A YAML double-quoted scalar: printable UTF-8 as is, everything YAML would
+ * not read back byte for byte escaped: ", \, C0 and C1 controls, DEL, the
+ * characters YAML folds as line breaks (U+0085, U+2028, U+2029), the BOM and
+ * the non-characters U+FFFE/U+FFFF. Strings are valid UTF-8 (parse_value). */
 static void write_quoted(FILE *f, const char *s)
 {
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(s);
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\x%02x", *p);
-        else fputc(*p, f);
+    while (left > 0) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(p, left, &cp);
+        if (k <= 0) { /* not reachable for validated strings; keep the byte visible */
+            fprintf(f, "\\x%02x", *p);
+            p++;
+            left--;
+            continue;
+        }
+        if (cp == '"' || cp == '\\') fprintf(f, "\\%c", (char)cp);
+        else if (cp == '\n') fputs("\\n", f);
+        else if (cp == '\t') fputs("\\t", f);
+        else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff ||
+                 cp == 0xfffe || cp == 0xffff)
+            fprintf(f, "\\u%04x", (unsigned)cp);
+        else fwrite(p, 1, (size_t)k, f);
+        p += k;
+        left -= k;
     }
     fputc('"', f);
 }
@@ -788,7 +866,9 @@ int64_t lilm_model_config_param_count(const lilm_model_config *m)
     if (m->norm == LILM_NORM_RMS) norm = C;
     else if (m->norm == LILM_NORM_LAYER) norm = 2 * C;
     int64_t layer = 0;
-    layer += 2 * norm;                       /* attention_norm, feedforward_norm */
+    /* attention_norm; feedforward_norm only with a feed-forward block: activation
+     * "none" removes the block and its norm (SEED_REFERENCE: "identity removes the FFN") */
+    layer += m->activation != LILM_ACTKIND_NONE ? 2 * norm : norm;
     layer += C * qk + qk;                    /* q */
     if (m->latent_dim > 0)                   /* kv.0: C -> p, kv.1: p -> H*(qk+v) */
         layer += C * m->latent_dim + m->latent_dim + m->latent_dim * kv + kv;

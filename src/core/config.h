@@ -117,6 +117,25 @@ typedef struct lilm_cfg_opt {
 /* The option table (every lilm_config field has exactly one row). */
 const lilm_cfg_opt *lilm_config_options(size_t *count);
 
+/* The row for "section.key", or NULL. */
+const lilm_cfg_opt *lilm_config_find(const char *key);
+
+/* The field's value as text, exactly as write_yaml writes it (strings
+ * unquoted): what parsing it back with lilm_config_set gives bit for bit.
+ * For run summaries and the runs database. */
+void lilm_config_format_value(const lilm_config *cfg, const lilm_cfg_opt *opt, char *buf, size_t n);
+
+/* Strict number parsing shared by the config and the CLI option parser: the
+ * whole text must be the number (no surrounding space, no trailing junk, no
+ * overflow, no nan/inf). An integer may be written as a whole float ("1e6",
+ * "64.0"). Return 1 on success, 0 otherwise. */
+int lilm_config_parse_int(const char *text, int64_t *out);
+int lilm_config_parse_float(const char *text, double *out);
+
+/* Levenshtein distance between two short strings (99 past 63 bytes); used to
+ * suggest "did you mean" names for unknown keys and options. */
+size_t lilm_config_edit_distance(const char *a, const char *b);
+
 /* Fills every field with its default from the option table. */
 void lilm_config_defaults(lilm_config *cfg);
 
@@ -133,6 +152,11 @@ lilm_status lilm_config_load_yaml_string(lilm_config *cfg, const char *label, co
 /* Applies "section.key=value" (e.g. "train.lr=3e-3") with the same checks;
  * messages start with "--set ASSIGNMENT: ". *cfg is unchanged on failure. */
 lilm_status lilm_config_set(lilm_config *cfg, const char *assignment);
+
+/* What a subcommand does with `CONFIG --set k=v ...`: defaults, then the
+ * file (when path is not NULL), then each assignment in order, then
+ * lilm_config_validate. */
+lilm_status lilm_config_from_cli(lilm_config *cfg, const char *path, const char *const *sets, size_t n_sets);
 
 /* Cross-field checks (qk_dim even, accum_batch a multiple of batch_size,
  * 0 <= latent_dim < d_model, pad_id < vocab_size, vocab >= 260 with the bytes
