@@ -37,24 +37,4 @@ static inline int32_t lilm__ds_token(const struct lilm_dataset *ds, int64_t pos)
     return (int32_t)v;
 }
 
-/* xoshiro256**: the loader's RNG (state is 4 x u64, never all zero). */
-static inline uint64_t lilm__rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-static inline uint64_t lilm__rng_next(uint64_t s[4])
-{
-    uint64_t r = lilm__rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = lilm__rotl(s[3], 45);
-    return r;
-}
-/* Uniform integer in [0, n), n > 0 (Lemire's multiply-shift, unbiased enough
- * for shuffling: bias < n / 2^64). */
-static inline uint64_t lilm__rng_below(uint64_t s[4], uint64_t n)
-{
-    return (uint64_t)(((unsigned __int128)lilm__rng_next(s) * n) >> 64);
-}
-
 #endif
