@@ -9,7 +9,6 @@
 #define LILM_DATA_IMPL_H
 
 #include <stdint.h>
-#include <string.h>
 
 #include "core/fileio.h"
 #include "data/dataset.h"
@@ -24,17 +23,12 @@ struct lilm_dataset {
     char path[1100];          /* <dir>/<split>.tokens, for messages */
 };
 
-/* Token at position pos (no range check). */
+/* Token at position pos (no range check); the file is little-endian. */
 static inline int32_t lilm__ds_token(const struct lilm_dataset *ds, int64_t pos)
 {
-    if (ds->token_bytes == 2) {
-        uint16_t v;
-        memcpy(&v, ds->tokens + 2 * (size_t)pos, 2);
-        return (int32_t)v;
-    }
-    uint32_t v;
-    memcpy(&v, ds->tokens + 4 * (size_t)pos, 4);
-    return (int32_t)v;
+    const uint8_t *p = ds->tokens + (size_t)ds->token_bytes * (size_t)pos;
+    if (ds->token_bytes == 2) return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8);
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
 }
 
 #endif
