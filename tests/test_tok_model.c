@@ -187,16 +187,50 @@ static void test_bad_charsmap(lilm_test *t)
     uint8_t big[8] = {0xff, 0xff, 0, 0, 1, 2, 3, 4};
     ns.precompiled_charsmap = (lilm_sp_bytes){big, sizeof big};
     LT_STATUS(t, lilm_normalizer_init(&nz, &ns, false), LILM_ERR_FORMAT);
-    /* a trie of garbage units with outputs: must not crash, whatever it yields */
-    uint8_t junk[4 + 64 + 8];
+    /* a trie of garbage units: rejected by the structural check */
+    uint8_t junk[4 + 1024 + 8];
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)(i * 37 + 11);
-    junk[0] = 64; junk[1] = junk[2] = junk[3] = 0;
+    junk[0] = 0; junk[1] = 4; junk[2] = junk[3] = 0;
     ns.precompiled_charsmap = (lilm_sp_bytes){junk, sizeof junk};
-    LT_OK(t, lilm_normalizer_init(&nz, &ns, false));
-    char *out = NULL;
-    size_t cap = 0, n = 0;
-    LT_OK(t, lilm_normalizer_normalize(&nz, "hello \x01\x80 world", 15, &out, &cap, &n, NULL, NULL));
-    free(out);
+    LT_STATUS(t, lilm_normalizer_init(&nz, &ns, false), LILM_ERR_FORMAT);
+    /* a real charsmap with bytes flipped: a format error or a working
+     * normaliser, never a crash or an out-of-bounds read */
+    char *data;
+    size_t n;
+    if (read_shared(t, "unigram_1K", &data, &n)) {
+        lilm_sp_model real;
+        LT_OK(t, lilm_sp_model_parse(&real, (const uint8_t *)data, n));
+        lilm_sp_bytes *cm = &real.normalizer_spec.precompiled_charsmap;
+        LT_TRUE(t, cm->len > 4096);
+        uint8_t *copy = malloc(cm->len);
+        char *out = NULL;
+        size_t cap = 0, on = 0;
+        int ok = 0, bad = 0;
+        uint32_t rng = 12345;
+        for (int round = 0; round < 300 && copy; round++) {
+            memcpy(copy, cm->data, cm->len);
+            for (int f = 0; f < 1 + round % 4; f++) {
+                rng = rng * 1103515245u + 12345u;
+                copy[4 + (rng >> 8) % (cm->len - 4)] ^= (uint8_t)(1u << (rng % 8));
+            }
+            ns = real.normalizer_spec;
+            ns.precompiled_charsmap = (lilm_sp_bytes){copy, cm->len};
+            lilm_status s = lilm_normalizer_init(&nz, &ns, false);
+            if (s == LILM_OK) {
+                ok++;
+                const char *txt = "Hello W\xc3\xb6rld \xef\xac\x81 \xe2\x91\xa0 \xef\xbc\xa1 \xff\x80 x";
+                LT_OK(t, lilm_normalizer_normalize(&nz, txt, strlen(txt), &out, &cap, &on, NULL, NULL));
+            } else {
+                bad++;
+                LT_EQ_INT(t, s, LILM_ERR_FORMAT);
+            }
+        }
+        LT_TRUE(t, ok > 0 && bad > 0);
+        free(out);
+        free(copy);
+        lilm_sp_model_free(&real);
+        free(data);
+    }
     lilm_sp_model_free(&m);
 }
 

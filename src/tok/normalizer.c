@@ -37,6 +37,39 @@ size_t lilm_utf8_valid_len(const char *s, size_t len)
     return 0;
 }
 
+static inline uint32_t unit_at(const lilm_normalizer *nz, size_t i)
+{
+    const uint8_t *p = nz->units + 4 * i;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline size_t unit_offset(uint32_t u) { return (size_t)(u >> 10) << ((u & 0x200u) >> 6); }
+static inline uint32_t unit_label(uint32_t u) { return u & 0x800000ffu; }
+static inline int unit_has_leaf(uint32_t u) { return (u >> 8) & 1; }
+
+/* The structural checks sentencepiece applies before using a charsmap trie:
+ * the root is a plain node with children in range, every inner node's
+ * children lie inside the array, a leaf flag points at a value unit, and every
+ * value is an offset inside the outputs area. */
+static int charsmap_valid(const lilm_normalizer *nz)
+{
+    size_t n = nz->n_units;
+    if (n == 0) return 0;
+    uint32_t root = unit_at(nz, 0);
+    if (unit_label(root) != 0 || unit_has_leaf(root) || unit_offset(root) == 0 || (unit_offset(root) | 0xFF) >= n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        uint32_t u = unit_at(nz, i);
+        if (unit_label(u) <= 0xFF) {
+            if (((i ^ unit_offset(u)) | 0xFF) >= n) return 0;
+            if (unit_has_leaf(u) && unit_label(unit_at(nz, i ^ unit_offset(u))) <= 0xFF) return 0;
+        } else if ((u & 0x7fffffffu) >= nz->outputs_len && nz->outputs_len <= 0x7fffffffu) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 lilm_status lilm_normalizer_init(lilm_normalizer *nz, const lilm_sp_normalizer_spec *spec,
                                  bool treat_whitespace_as_suffix)
 {
@@ -51,47 +84,43 @@ lilm_status lilm_normalizer_init(lilm_normalizer *nz, const lilm_sp_normalizer_s
     if (n <= 4)
         return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap is %zu bytes, too short for its header", n);
     uint32_t trie_size = (uint32_t)blob[0] | (uint32_t)blob[1] << 8 | (uint32_t)blob[2] << 16 | (uint32_t)blob[3] << 24;
-    if ((size_t)trie_size >= n)
-        return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap: trie size %u exceeds the blob (%zu bytes)",
+    if ((size_t)trie_size >= n - 4)
+        return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap: trie size %u does not fit in the %zu-byte blob",
                            trie_size, n);
-    if (n - 4 < trie_size)
-        return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap: trie size %u runs past the blob", trie_size);
+    if (trie_size < 1024 || (trie_size & 0x3FF) != 0)
+        return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap: trie size %u is not a positive multiple of 1024",
+                           trie_size);
     nz->units = blob + 4;
     nz->n_units = trie_size / 4;
     nz->outputs = (const char *)blob + 4 + trie_size;
     nz->outputs_len = n - 4 - trie_size;
+    if (!charsmap_valid(nz)) {
+        nz->units = NULL;
+        nz->n_units = 0;
+        return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap: the trie is corrupt (a node points outside it)");
+    }
     return LILM_OK;
 }
 
-static inline uint32_t unit_at(const lilm_normalizer *nz, size_t i)
-{
-    const uint8_t *p = nz->units + 4 * i;
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline size_t unit_offset(uint32_t u) { return (size_t)(u >> 10) << ((u & 0x200u) >> 6); }
-
-/* Longest charsmap rule at the start of s: its input length (0 if none) and
- * output offset. */
+/* Longest charsmap rule at the start of s among the first 32 keys found (as
+ * sentencepiece caps it): its input length (0 if none) and output offset. */
 static size_t charsmap_match(const lilm_normalizer *nz, const char *s, size_t len, size_t *value)
 {
     if (nz->n_units == 0) return 0;
-    size_t best = 0;
+    size_t best = 0, found = 0;
     size_t pos = unit_offset(unit_at(nz, 0));
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len && found < 32; i++) {
         unsigned char c = (unsigned char)s[i];
         pos ^= c;
         if (pos >= nz->n_units) break;
         uint32_t u = unit_at(nz, pos);
-        if ((u & 0x800000ffu) != c) break;
+        if (unit_label(u) != c) break;
         pos ^= unit_offset(u);
-        if ((u >> 8) & 1) {
-            if (pos >= nz->n_units) break;
-            size_t v = unit_at(nz, pos) & 0x7fffffffu;
-            if (v < nz->outputs_len) {
-                best = i + 1;
-                *value = v;
-            }
+        if (pos >= nz->n_units) break;
+        if (unit_has_leaf(u)) {
+            found++;
+            best = i + 1;
+            *value = unit_at(nz, pos) & 0x7fffffffu;
         }
     }
     return best;
@@ -110,7 +139,7 @@ size_t lilm_normalizer_prefix(const lilm_normalizer *nz, const char *in, size_t 
     }
     size_t value = 0;
     size_t m = charsmap_match(nz, in, len, &value);
-    if (m > 0) {
+    if (m > 0 && value < nz->outputs_len) {
         const char *o = nz->outputs + value;
         *out = o;
         *out_len = strnlen(o, nz->outputs_len - value);

@@ -592,16 +592,22 @@ static bool is_normal_class(int32_t type)
     return type == LILM_SP_NORMAL || type == LILM_SP_USER_DEFINED || type == LILM_SP_UNUSED;
 }
 
+bool lilm_sp_piece_skipped(const lilm_sp_model *m, size_t i)
+{
+    const lilm_sp_piece *sp = &m->pieces[i];
+    return sp->len == 1 && sp->piece[0] == '\0' && (sp->type == LILM_SP_UNUSED || m->trainer_spec.byte_fallback);
+}
+
 typedef struct piece_key {
     const lilm_sp_piece *p;
     size_t id;
+    int cls; /* 0 or 1: pieces may repeat across classes (unigram only) */
 } piece_key;
 
 static int cmp_piece_key(const void *a, const void *b)
 {
     const piece_key *x = a, *y = b;
-    int cx = is_normal_class(x->p->type), cy = is_normal_class(y->p->type);
-    if (cx != cy) return cx - cy;
+    if (x->cls != y->cls) return x->cls - y->cls;
     size_t n = x->p->len < y->p->len ? x->p->len : y->p->len;
     int c = memcmp(x->p->piece, y->p->piece, n);
     if (c) return c;
@@ -613,14 +619,22 @@ lilm_status lilm_sp_model_validate(const lilm_sp_model *m)
 {
     const lilm_sp_trainer_spec *ts = &m->trainer_spec;
     if (m->n_pieces == 0) return lilm_errorf(LILM_ERR_FORMAT, "the model has no pieces");
-    if (m->n_pieces > INT32_MAX) return lilm_errorf(LILM_ERR_FORMAT, "the model has too many pieces");
+    if (m->n_pieces > INT32_MAX / 2) return lilm_errorf(LILM_ERR_FORMAT, "the model has too many pieces");
+    if (ts->model_type < LILM_SP_MODEL_UNIGRAM || ts->model_type > LILM_SP_MODEL_CHAR)
+        return lilm_errorf(LILM_ERR_FORMAT, "unknown model_type %d", (int)ts->model_type);
+    const bool unigram = ts->model_type == LILM_SP_MODEL_UNIGRAM;
     bool bytes_seen[256] = {false};
     int64_t unk = -1;
     for (size_t i = 0; i < m->n_pieces; i++) {
         const lilm_sp_piece *sp = &m->pieces[i];
-        if (!sp->piece || sp->len == 0) return lilm_errorf(LILM_ERR_FORMAT, "piece %zu is empty", i);
         if (sp->type < LILM_SP_NORMAL || sp->type > LILM_SP_BYTE)
-            return lilm_errorf(LILM_ERR_FORMAT, "piece %zu has invalid type %d", i, (int)sp->type);
+            return lilm_errorf(LILM_ERR_FORMAT, "piece %zu has invalid type %d (valid: 1..6)", i, (int)sp->type);
+        if (sp->len >= 8000) return lilm_errorf(LILM_ERR_FORMAT, "piece %zu is too long (%zu bytes)", i, sp->len);
+        if (!sp->piece || sp->len == 0) return lilm_errorf(LILM_ERR_FORMAT, "piece %zu is empty", i);
+        if (lilm_sp_piece_skipped(m, i)) continue;
+        if (memchr(sp->piece, 0, sp->len)) return lilm_errorf(LILM_ERR_FORMAT, "piece %zu contains a NUL byte", i);
+        if (unigram && (sp->score != sp->score || sp->score > 3.4e38f || sp->score < -3.4e38f))
+            return lilm_errorf(LILM_ERR_FORMAT, "piece %zu has a NaN or infinite score", i);
         if (sp->type == LILM_SP_UNKNOWN) {
             if (unk >= 0) return lilm_errorf(LILM_ERR_FORMAT, "pieces %lld and %zu are both UNKNOWN", (long long)unk, i);
             unk = (int64_t)i;
@@ -633,22 +647,23 @@ lilm_status lilm_sp_model_validate(const lilm_sp_model *m)
             bytes_seen[b] = true;
         }
     }
-    if (unk < 0) return lilm_errorf(LILM_ERR_FORMAT, "the model has no UNKNOWN (<unk>) piece");
+    if (unk < 0 && !ts->byte_fallback)
+        return lilm_errorf(LILM_ERR_FORMAT, "the model has no UNKNOWN (<unk>) piece");
     if (ts->byte_fallback)
         for (int b = 0; b < 256; b++)
             if (!bytes_seen[b])
                 return lilm_errorf(LILM_ERR_FORMAT, "byte_fallback is set but the byte piece <0x%02X> is missing", b);
-    if (ts->model_type < LILM_SP_MODEL_UNIGRAM || ts->model_type > LILM_SP_MODEL_CHAR)
-        return lilm_errorf(LILM_ERR_FORMAT, "unknown model_type %d", (int)ts->model_type);
     piece_key *keys = malloc(m->n_pieces * sizeof *keys);
     if (!keys) return lilm_errorf(LILM_ERR_OOM, "out of memory validating %zu pieces", m->n_pieces);
-    for (size_t i = 0; i < m->n_pieces; i++) keys[i] = (piece_key){&m->pieces[i], i};
-    qsort(keys, m->n_pieces, sizeof *keys, cmp_piece_key);
+    size_t k = 0;
+    for (size_t i = 0; i < m->n_pieces; i++)
+        if (!lilm_sp_piece_skipped(m, i))
+            keys[k++] = (piece_key){&m->pieces[i], i, unigram ? is_normal_class(m->pieces[i].type) : 0};
+    qsort(keys, k, sizeof *keys, cmp_piece_key);
     lilm_status s = LILM_OK;
-    for (size_t i = 1; i < m->n_pieces && s == LILM_OK; i++) {
+    for (size_t i = 1; i < k && s == LILM_OK; i++) {
         const lilm_sp_piece *a = keys[i - 1].p, *b = keys[i].p;
-        if (is_normal_class(a->type) == is_normal_class(b->type) && a->len == b->len &&
-            memcmp(a->piece, b->piece, a->len) == 0)
+        if (keys[i - 1].cls == keys[i].cls && a->len == b->len && memcmp(a->piece, b->piece, a->len) == 0)
             s = lilm_errorf(LILM_ERR_FORMAT, "piece \"%s\" is defined twice (ids %zu and %zu)", a->piece, keys[i - 1].id,
                             keys[i].id);
     }

@@ -175,11 +175,17 @@ lilm_status lilm_sp_model_serialize(const lilm_sp_model *m, uint8_t **out, size_
 /* Writes a .model file atomically. */
 lilm_status lilm_sp_model_write(const lilm_sp_model *m, const char *path);
 
-/* SentencePiece's load-time rules: every piece non-empty, unique among its
- * class (normal/user-defined/unused vs. control/unknown/byte), exactly one
- * UNKNOWN piece, BYTE pieces named <0xXX> and only with byte_fallback, all 256
- * of them when byte_fallback is set, known piece types. LILM_ERR_FORMAT. */
+/* SentencePiece's (0.2.3) load-time rules: known piece types (1..6) and
+ * model type; every piece non-empty, shorter than 8000 bytes, without NUL
+ * bytes (a piece that is exactly "\0" is ignored when it is UNUSED or
+ * byte_fallback is set); unique (for unigram, separately among
+ * normal/user-defined/unused and control/unknown/byte pieces; for the others,
+ * among all); at most one UNKNOWN piece, required unless byte_fallback; BYTE
+ * pieces named <0xXX>, only with byte_fallback, all 256 of them then; finite
+ * scores for unigram. LILM_ERR_FORMAT naming the piece. */
 lilm_status lilm_sp_model_validate(const lilm_sp_model *m);
+/* True for a piece sentencepiece ignores (see above). */
+bool lilm_sp_piece_skipped(const lilm_sp_model *m, size_t i);
 
 /* Appends a piece (copied). has_score is set; has_type when type != NORMAL,
  * as spm_train writes them. */
