@@ -14,8 +14,9 @@ What it does, from shared/SEED_REFERENCE.md:
           64 sequences; a micro-batch whose loss is over 10x the median of the
           last 100 is skipped; NaN grads zeroed, global norm clipped to 1.0;
           bf16 autocast on CUDA. The number of optimizer steps for the budget is
-          estimated from a timing probe (a few steps of a throw-away copy), then
-          the loop runs that schedule and stops early only if the budget ends.
+          estimated from a timing probe (a few micro-batch steps of a throw-away
+          copy, outside the budget), then the loop runs that schedule and stops
+          early only if the budget ends.
   eval    full validation BPB = sum CE nats / (ln 2 * UTF-8 bytes of the
           validation documents): the validation token stream (EOS after every
           document) is cut into windows of T+1 tokens overlapping by one, so every
@@ -301,15 +302,18 @@ class Trainer:
 
 
 def probe_step_time(cfg, loader, device, lr, micro_batch, accum_batch, compile, steps=3):
-    """Seconds per optimizer step, timed on a throw-away copy (1 warm-up step)."""
-    t = Trainer(cfg, loader, device, lr, 1000, micro_batch, accum_batch, compile)
+    """Seconds per optimizer step, estimated on a throw-away copy: one warm-up
+    then `steps` timed steps of a single micro-batch each, times the number of
+    micro-batches per optimizer step (slightly high: the clip and AdamW update
+    are counted once per micro-batch)."""
+    t = Trainer(cfg, loader, device, lr, 1000, micro_batch, micro_batch, compile)
     t.step()
     t.sync()
     t0 = time.perf_counter()
     for _ in range(steps):
         t.step()
     t.sync()
-    return (time.perf_counter() - t0) / steps
+    return (time.perf_counter() - t0) / steps * (accum_batch // micro_batch)
 
 
 def train_budgeted(cfg, train_data, val_data, device, minutes, lr=6e-3, micro_batch=8,
