@@ -51,7 +51,14 @@ void lilm_svg_format_tick(char *buf, size_t n, double v, double step)
         snprintf(buf, n, "%.2g%s", sv, suffix);
         return;
     }
-    snprintf(buf, n, "%.*f%s", dec, sv, suffix);
+    char num[48];
+    snprintf(num, sizeof num, "%.*f", dec, sv);
+    if (strchr(num, '.')) {   /* "2.50" -> "2.5", "2.0" -> "2" */
+        size_t l = strlen(num);
+        while (l > 0 && num[l - 1] == '0') num[--l] = '\0';
+        if (l > 0 && num[l - 1] == '.') num[--l] = '\0';
+    }
+    snprintf(buf, n, "%s%s", num, suffix);
 }
 
 /* ---- axes ---- */
