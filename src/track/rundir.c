@@ -199,9 +199,10 @@ static lilm_status read_run_json(reader *rd)
     if (s != LILM_OK)
         return lilm_error_context(s, "cannot register the run in %s: ", rd->dir);
     if (root->type != LILM_JSON_OBJECT) {
+        s = lilm_errorf(LILM_ERR_FORMAT, "%s: a JSON object was expected, not %s\nHINT: see docs/run-dir.md for its fields",
+                        path, lilm_json_type_name(root->type));
         lilm_json_free(root);
-        return lilm_errorf(LILM_ERR_FORMAT, "%s: a JSON object was expected, not %s\nHINT: see docs/run-dir.md for its fields",
-                           path, lilm_json_type_name(root->type));
+        return s;
     }
     lilm_run *r = &rd->rec->run;
     for (size_t i = 0; i < sizeof run_fields / sizeof run_fields[0]; i++) read_field(rd, root, &run_fields[i], r);
