@@ -44,11 +44,10 @@ static void reference_runs(lilm_run *runs, size_t *n)
 
 static void models(const lilm_leaderboard *lb, char *out, size_t n)
 {
+    size_t len = 0;
     out[0] = '\0';
-    for (size_t r = 0; r < lb->n_rows; r++) {
-        strncat(out, lb->rows[r].model, n - strlen(out) - 1);
-        strncat(out, "|", n - strlen(out) - 1);
-    }
+    for (size_t r = 0; r < lb->n_rows && len < n; r++)
+        len += (size_t)snprintf(out + len, n - len, "%s|", lb->rows[r].model);
 }
 
 static void test_leaderboard(lilm_test *t)

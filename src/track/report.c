@@ -10,11 +10,13 @@
  */
 #include "track/report.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 #include "core/json.h"
@@ -711,6 +713,35 @@ static void run_page(lilm_strbuf *b, const lilm_run_record *rec, const char *err
 
 /* ---- the whole report ---- */
 
+/* 1 when `file` is the page of one of the runs. */
+static int is_current_page(const lilm_run_list *runs, const char *file)
+{
+    char slug[200], want[220];
+    for (size_t i = 0; i < runs->n; i++) {
+        lilm_report_slug(runs->runs[i].name, slug, sizeof slug);
+        snprintf(want, sizeof want, "%s.html", slug);
+        if (strcmp(file, want) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Deletes OUT/runs/<x>.html pages of runs no longer in the db (deleted with
+ * `lilm runs delete`), so the site matches the db. Only *.html files. */
+static void remove_stale_pages(const char *runs_dir, const lilm_run_list *runs)
+{
+    DIR *d = opendir(runs_dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".html") != 0 || is_current_page(runs, e->d_name)) continue;
+        char path[1500];
+        snprintf(path, sizeof path, "%s/%s", runs_dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
 static lilm_status write_page(const char *dir, const char *file, lilm_strbuf *b)
 {
     LILM_TRY(lilm_strbuf_status(b));
@@ -757,9 +788,9 @@ lilm_status lilm_report_write(lilm_runs_db *db, const char *out_dir, lilm_report
         }
         lilm_strbuf_reset(&page);
         run_page(&page, &rec, g != LILM_OK ? error : NULL);
-        char file[300];
-        lilm_report_slug(r->name, file, sizeof file - 6);
-        strncat(file, ".html", sizeof file - strlen(file) - 1);
+        char slug[200], file[220];
+        lilm_report_slug(r->name, slug, sizeof slug);
+        snprintf(file, sizeof file, "%s.html", slug);
         s = write_page(runs_dir, file, &page);
         if (s == LILM_OK) st.n_pages++;
         if (g == LILM_OK) {
@@ -790,6 +821,7 @@ lilm_status lilm_report_write(lilm_runs_db *db, const char *out_dir, lilm_report
         page_end(&page);
         s = write_page(out_dir, "index.html", &page);
     }
+    if (s == LILM_OK) remove_stale_pages(runs_dir, &runs);
     lilm_strbuf_free(&page);
     for (size_t i = 0; i < n_sets; i++) free(sets[i].pts);
     free(sets);

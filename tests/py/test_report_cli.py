@@ -222,6 +222,30 @@ def report_files():
         # no temp files left behind
         left = [f for r, _, fs in os.walk(out) for f in fs if ".tmp." in f]
         assert not left, left
+        # a deleted run's page goes away with it
+        lilm("runs", "delete", "vocab-1k", "--db", db)
+        lilm("report", "-o", out, "--db", db)
+        assert not os.path.exists(os.path.join(out, "runs", "vocab-1k.html"))
+        assert os.path.exists(os.path.join(out, "runs", "vocab-4k.html"))
+
+
+@case
+def report_sync_live_run():
+    with tempfile.TemporaryDirectory() as tmp:
+        db, dirs = imported_db(tmp)
+        live = [d for d in dirs if d.endswith("baseline-babylm-now")][0]
+        with open(os.path.join(live, "metrics.jsonl"), "a") as f:
+            f.write(json.dumps({"kind": "train", "step": 777, "loss": 2.0}) + "\n")
+        out = os.path.join(tmp, "site")
+        lilm("report", "-o", out, "--db", db)
+        assert "240 train" in lilm("runs", "show", "baseline-babylm-now", "--db", db).stdout
+        lilm("report", "-o", out, "--db", db, "--sync")
+        assert "241 train" in lilm("runs", "show", "baseline-babylm-now", "--db", db).stdout
+        # a run dir that vanished keeps its stored row
+        import shutil
+        shutil.rmtree(dirs[0])
+        lilm("report", "-o", out, "--db", db, "--sync")
+        assert "compiled-babylm" in lilm("runs", "list", "--db", db).stdout
 
 
 @case
