@@ -148,6 +148,10 @@ static void test_format(lilm_test *t)
     LT_TRUE(t, strcmp(b, "0.0015") == 0);
     lilm_svg_format_tick(b, sizeof b, 3e6, 1e6);
     LT_TRUE(t, strcmp(b, "3M") == 0);
+    lilm_svg_format_tick(b, sizeof b, 2.5e6, 5e5);
+    LT_TRUE(t, strcmp(b, "2.5M") == 0);
+    lilm_svg_format_tick(b, sizeof b, 1500, 500);
+    LT_TRUE(t, strcmp(b, "1500") == 0);
     lilm_svg_format_tick(b, sizeof b, 1e-17, 0.5);
     LT_TRUE(t, strcmp(b, "0") == 0);
     char key[64], label[64];
@@ -200,7 +204,7 @@ static void test_svg(lilm_test *t)
     LT_TRUE(t, strstr(svg, "train &lt;loss&gt;") != NULL);
     LT_TRUE(t, strstr(svg, "Loss &amp; more") != NULL);
     LT_TRUE(t, count(svg, " L") <= LILM_SVG_MAX_POINTS + 40);   /* long series are thinned */
-    LT_TRUE(t, count(svg, "<g class=\"xticks\"") == 1 && count(svg, ">2k<") == 1 && count(svg, ">2.5k<") == 1);
+    LT_TRUE(t, count(svg, "<g class=\"xticks\"") == 1 && count(svg, ">2000<") == 1 && count(svg, ">2500<") == 1);
     LT_TRUE(t, strstr(svg, "nan") == NULL && strstr(svg, "inf") == NULL);
 
     /* log x: decade ticks; non-positive x dropped */

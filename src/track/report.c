@@ -26,6 +26,8 @@
 
 /* The tokens-per-parameter target of the reference's depth search. */
 #define TOKENS_PER_PARAM_TARGET 70.0
+/* Index sweep plots carry a legend beside them: narrower, so two fit a row. */
+#define SWEEP_PLOT_WIDTH 380
 
 static const char page_css[] =
     "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d1d1f;background:#f6f7f9}"
@@ -48,7 +50,11 @@ static const char page_css[] =
     ".plots{display:flex;flex-wrap:wrap;gap:14px}.plots svg{border:1px solid #e3e6ea;border-radius:6px;max-width:100%;height:auto}"
     "pre{background:#f6f8fa;border:1px solid #e3e6ea;border-radius:6px;padding:10px;overflow:auto;font-size:12.5px;max-height:480px}"
     ".warn{background:#fff8e1;border-color:#f3d37a}.warn pre{background:#fffdf5}"
-    ".facts td:first-child{color:#5f6368}.sample{margin:0 0 10px}.sample b{color:#5f6368;font-weight:600}"
+    ".facts td:first-child{color:#5f6368}"
+    ".facts-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:0 22px;font-size:13.5px}"
+    ".facts-grid div{display:flex;justify-content:space-between;gap:10px;padding:5px 2px;border-bottom:1px solid #eceef1}"
+    ".facts-grid .k{color:#5f6368;white-space:nowrap}.facts-grid .v{text-align:right;word-break:break-all}"
+    ".wide{grid-column:1/-1}.sample{margin:0 0 10px}.sample b{color:#5f6368;font-weight:600}"
     ".muted{color:#5f6368;font-size:13px}";
 
 static const char sort_js[] =
@@ -437,11 +443,14 @@ static void sweeps_section(lilm_strbuf *b, const lilm_run_list *runs, const swee
             lilm_plot p;
             lilm_plot_init(&p, "Learning-rate sweep", "peak learning rate (log)", "validation loss");
             p.log_x = 1;
+            p.width = SWEEP_PLOT_WIDTH;
             sweep_plot(b, sets, n_sets, LILM_SWEEP_LR, &p, LILM_PLOT_LINE_POINTS);
         }
         if (has_depth) {
             lilm_plot p;
-            lilm_plot_init(&p, "Depth sweep", "layers", "tokens per parameter in budget");
+            lilm_plot_init(&p, "Depth sweep", "layers", "tokens per parameter (log)");
+            p.log_y = 1;
+            p.width = SWEEP_PLOT_WIDTH;
             p.hline = TOKENS_PER_PARAM_TARGET;
             p.hline_label = "target 70";
             sweep_plot(b, sets, n_sets, LILM_SWEEP_DEPTH, &p, LILM_PLOT_LINE_POINTS);
@@ -454,13 +463,16 @@ static void sweeps_section(lilm_strbuf *b, const lilm_run_list *runs, const swee
 
 /* ---- run page ---- */
 
-static void fact_text(lilm_strbuf *b, const char *k, const char *v)
+/* One "key: value" cell of the summary grid; `wide` spans the whole row. */
+static void fact_cell(lilm_strbuf *b, const char *k, const char *v, int wide)
 {
-    lilm_strbuf_printf(b, "<tr><td>%s</td><td>", k);
+    lilm_strbuf_printf(b, "<div%s><span class=\"k\">%s</span><span class=\"v\">", wide ? " class=\"wide\"" : "", k);
     if (v && *v) lilm_strbuf_html(b, v);
     else lilm_strbuf_puts(b, "<span class=\"na\">n/a</span>");
-    lilm_strbuf_puts(b, "</td></tr>\n");
+    lilm_strbuf_puts(b, "</span></div>\n");
 }
+
+static void fact_text(lilm_strbuf *b, const char *k, const char *v) { fact_cell(b, k, v, 0); }
 
 static void fact_num(lilm_strbuf *b, const char *k, double v, const char *fmt)
 {
@@ -478,11 +490,12 @@ static void fact_int(lilm_strbuf *b, const char *k, int64_t v)
 
 static void facts_table(lilm_strbuf *b, const lilm_run *r)
 {
-    char key[64], label[64], params[32];
-    lilm_leaderboard_dataset_name(r->dataset, key, label);
-    lilm_strbuf_puts(b, "<section><h2>Summary</h2><table class=\"facts\" id=\"facts\">\n");
-    lilm_strbuf_printf(b, "<tr><td>status</td><td class=\"st-%s\">%s</td></tr>\n", lilm_run_status_name(r->status),
-                       lilm_run_status_name(r->status));
+    char params[32];
+    lilm_strbuf_puts(b, "<section><h2>Summary</h2><div class=\"facts-grid\" id=\"facts\">\n");
+    lilm_strbuf_printf(b, "<div><span class=\"k\">status</span><span class=\"v st-%s\">%s</span></div>\n",
+                       lilm_run_status_name(r->status), lilm_run_status_name(r->status));
+    fact_num(b, "validation BPB", r->val_bpb, "%.4f");
+    fact_num(b, "validation loss", r->val_loss, "%.4f");
     fact_text(b, "model", r->model);
     fact_text(b, "model type", r->model_type);
     if (r->params >= 0) {
@@ -501,15 +514,13 @@ static void facts_table(lilm_strbuf *b, const lilm_run *r)
     fact_num(b, "elapsed (minutes)", r->elapsed_s / 60, "%.1f");
     fact_int(b, "steps", r->steps);
     fact_int(b, "tokens", r->tokens);
-    fact_num(b, "validation loss", r->val_loss, "%.4f");
-    fact_num(b, "validation BPB", r->val_bpb, "%.4f");
     fact_text(b, "started", r->started_at);
     fact_text(b, "finished", r->finished_at);
     fact_text(b, "lilm commit", r->git_commit);
     fact_text(b, "lilm version", r->lilm_version);
-    fact_text(b, "config sha256", r->config_sha256);
-    fact_text(b, "run dir", r->run_dir);
-    lilm_strbuf_puts(b, "</table></section>\n");
+    fact_cell(b, "config sha256", r->config_sha256, 1);
+    fact_cell(b, "run dir", r->run_dir, 1);
+    lilm_strbuf_puts(b, "</div></section>\n");
 }
 
 /* x/y columns pulled out of the metric points. */
@@ -597,7 +608,8 @@ static void run_sweeps(lilm_strbuf *b, const lilm_run_record *rec)
     lilm_strbuf_puts(b, "<section><h2>Autosize</h2><div class=\"plots\">\n");
     lilm_plot p;
     if (has_depth) {
-        lilm_plot_init(&p, "Depth probes", "layers", "tokens per parameter in budget");
+        lilm_plot_init(&p, "Depth probes", "layers", "tokens per parameter (log)");
+        p.log_y = 1;
         p.hline = TOKENS_PER_PARAM_TARGET;
         p.hline_label = "target 70";
         sweep_plot(b, &set, 1, LILM_SWEEP_DEPTH, &p, LILM_PLOT_LINE_POINTS);

@@ -26,39 +26,32 @@ void lilm_plot_init(lilm_plot *p, const char *title, const char *xlabel, const c
     p->title = title;
     p->xlabel = xlabel;
     p->ylabel = ylabel;
-    p->width = 560;
-    p->height = 330;
+    p->width = 520;
+    p->height = 310;
     p->hline = NAN;
 }
 
 void lilm_svg_format_tick(char *buf, size_t n, double v, double step)
 {
-    double a = fabs(v);
-    if (a < step * 1e-9) {
+    if (fabs(v) < step * 1e-9) {
         snprintf(buf, n, "0");
         return;
     }
+    /* the unit follows the step, so one axis never mixes "500" and "1.0k" */
     const char *suffix = "";
     double scale = 1;
-    if (a >= 1e9) { suffix = "G"; scale = 1e9; }
-    else if (a >= 1e6) { suffix = "M"; scale = 1e6; }
-    else if (a >= 1e3) { suffix = "k"; scale = 1e3; }
+    if (step >= 1e8) { suffix = "G"; scale = 1e9; }
+    else if (step >= 1e5) { suffix = "M"; scale = 1e6; }
+    else if (step >= 1e3) { suffix = "k"; scale = 1e3; }
     double sv = v / scale, ss = step / scale;
-    /* enough decimals to tell neighbouring ticks apart */
+    /* enough decimals to tell neighbouring ticks apart, the same for the whole axis */
     int dec = ss > 0 ? (int)ceil(-log10(ss) - 1e-9) : 0;
     if (dec < 0) dec = 0;
     if (dec > 8) {
         snprintf(buf, n, "%.2g%s", sv, suffix);
         return;
     }
-    char num[48];
-    snprintf(num, sizeof num, "%.*f", dec, sv);
-    if (strchr(num, '.')) {   /* "2.50" -> "2.5", "2.0" -> "2" */
-        size_t l = strlen(num);
-        while (l > 0 && num[l - 1] == '0') num[--l] = '\0';
-        if (l > 0 && num[l - 1] == '.') num[--l] = '\0';
-    }
-    snprintf(buf, n, "%s%s", num, suffix);
+    snprintf(buf, n, "%.*f%s", dec, sv, suffix);
 }
 
 /* ---- axes ---- */
@@ -153,7 +146,7 @@ static size_t points_in(const lilm_plot *p, const lilm_plot_series *series, size
 
 lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_series *series, size_t n_series)
 {
-    int W = p->width > 0 ? p->width : 560, H = p->height > 0 ? p->height : 330;
+    int W = p->width > 0 ? p->width : 520, H = p->height > 0 ? p->height : 310;
     /* legend size; more than LEGEND_INSIDE_MAX entries go outside, on the right */
     size_t n_legend = 0, longest = 0;
     for (size_t s = 0; s < n_series; s++)

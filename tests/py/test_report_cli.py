@@ -51,7 +51,9 @@ def make_run(root, name, model, mtype, dataset, params, bpb, vocab, status, inde
     os.makedirs(d, exist_ok=True)
     rng = random.Random(index)
     final = 2.2 + 0.1 * index
-    val_loss = bpb * math.log(2) * 3.9 if bpb else None
+    val_end = final + 0.08 + 6.0 * math.exp(-6)           # the last validation loss of the curve below
+    val_loss = val_end if bpb else None
+    bytes_per_token = val_end / (math.log(2) * (bpb or 1.4))   # so that the curve ends at the run's BPB
     run = {
         "name": name, "status": status, "model": model, "model_type": mtype,
         "started_at": "2026-11-%02dT%02d:00:00Z" % (10 + index, index),
@@ -77,7 +79,7 @@ def make_run(root, name, model, mtype, dataset, params, bpb, vocab, status, inde
         if s % 40 == 0:
             vl = final + 0.08 + 6.0 * math.exp(-s / (steps / 6))
             lines.append(json.dumps({"kind": "val", "step": s, "tokens": s * 32768, "val_loss": vl,
-                                     "val_bpb": vl / (math.log(2) * 3.9), "elapsed_s": s * 7.5}))
+                                     "val_bpb": vl / (math.log(2) * bytes_per_token), "elapsed_s": s * 7.5}))
     write(os.path.join(d, "metrics.jsonl"), "\n".join(lines) + "\n")
     if status == "done" and index < 4:   # the main runs went through autosize
         tpp = lambda L: 16000 / L ** 2 * (1 + 0.3 * index)
