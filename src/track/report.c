@@ -261,20 +261,13 @@ static void runs_section(lilm_strbuf *b, const lilm_run_list *runs)
                             "or import run dirs (<code>lilm runs import runs/*/</code>).</p></section>\n");
         return;
     }
+    /* the columns, in the order the cells below are written; 1 = numeric */
+    static const struct { const char *label; int numeric; } cols[] = {
+        {"run", 0}, {"status", 0}, {"model", 0}, {"dataset", 0}, {"params", 1}, {"vocab", 1}, {"steps", 1},
+        {"tokens", 1}, {"val loss", 1}, {"BPB", 1}, {"minutes", 1}, {"device", 0}, {"started", 0},
+    };
     lilm_strbuf_puts(b, "<div class=\"tablewrap\"><table id=\"runs\" class=\"sortable\"><thead><tr>");
-    th(b, "run", 0);
-    th(b, "status", 0);
-    th(b, "model", 0);
-    th(b, "dataset", 0);
-    th(b, "params", 1);
-    th(b, "vocab", 1);
-    th(b, "steps", 1);
-    th(b, "tokens", 1);
-    th(b, "val loss", 1);
-    th(b, "BPB", 1);
-    th(b, "minutes", 1);
-    th(b, "device", 0);
-    th(b, "started", 0);
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) th(b, cols[c].label, cols[c].numeric);
     lilm_strbuf_puts(b, "</tr></thead><tbody>\n");
     for (size_t i = 0; i < runs->n; i++) {
         const lilm_run *r = &runs->runs[i];
@@ -523,6 +516,22 @@ static void facts_table(lilm_strbuf *b, const lilm_run *r)
     lilm_strbuf_puts(b, "</div></section>\n");
 }
 
+/* One curve box against step, <div id=ID><svg/></div>. Unless `always`, it
+ * is left out when no series has a finite value (a metric never logged). */
+static void step_plot(lilm_strbuf *b, const char *id, const char *title, const char *ylabel,
+                      const lilm_plot_series *series, size_t n_series, int always)
+{
+    int any = always;
+    for (size_t s = 0; s < n_series && !any; s++)
+        for (size_t i = 0; i < series[s].n && !any; i++) any = isfinite(series[s].y[i]);
+    if (!any) return;
+    lilm_plot p;
+    lilm_plot_init(&p, title, "step", ylabel);
+    lilm_strbuf_printf(b, "<div id=\"%s\">", id);
+    lilm_svg_plot(b, &p, series, n_series);
+    lilm_strbuf_puts(b, "</div>\n");
+}
+
 /* x/y columns pulled out of the metric points. */
 static void metric_plots(lilm_strbuf *b, const lilm_run_record *rec)
 {
@@ -556,41 +565,17 @@ static void metric_plots(lilm_strbuf *b, const lilm_run_record *rec)
             nt++;
         }
     }
+    lilm_plot_series loss[2] = {{"train loss", tx, tl, nt, LILM_PLOT_LINE}, {"validation loss", vx, vl, nv, LILM_PLOT_LINE_POINTS}};
+    lilm_plot_series bpb = {"validation BPB", vx, vb, nv, LILM_PLOT_LINE_POINTS};
+    lilm_plot_series tps_s = {"tokens/s", tx, tps, nt, LILM_PLOT_LINE};
+    lilm_plot_series lr_s = {"learning rate", tx, lr, nt, LILM_PLOT_LINE};
+    lilm_plot_series gn_s = {"gradient norm", tx, gn, nt, LILM_PLOT_LINE};
     lilm_strbuf_puts(b, "<div class=\"plots\">\n");
-    lilm_plot p;
-    lilm_plot_series s[2] = {{"train loss", tx, tl, nt, LILM_PLOT_LINE}, {"validation loss", vx, vl, nv, LILM_PLOT_LINE_POINTS}};
-    lilm_plot_init(&p, "Loss", "step", "cross-entropy (nats/token)");
-    lilm_strbuf_puts(b, "<div id=\"plot-loss\">");
-    lilm_svg_plot(b, &p, s, 2);
-    lilm_strbuf_puts(b, "</div>\n");
-    int any_bpb = 0;
-    for (size_t i = 0; i < nv; i++) any_bpb |= isfinite(vb[i]);
-    if (any_bpb) {
-        lilm_plot_series sb = {"validation BPB", vx, vb, nv, LILM_PLOT_LINE_POINTS};
-        lilm_plot_init(&p, "Validation bits per byte", "step", "BPB");
-        lilm_strbuf_puts(b, "<div id=\"plot-bpb\">");
-        lilm_svg_plot(b, &p, &sb, 1);
-        lilm_strbuf_puts(b, "</div>\n");
-    }
-    lilm_plot_series st = {"tokens/s", tx, tps, nt, LILM_PLOT_LINE};
-    lilm_plot_init(&p, "Throughput", "step", "tokens per second");
-    lilm_strbuf_puts(b, "<div id=\"plot-tps\">");
-    lilm_svg_plot(b, &p, &st, 1);
-    lilm_strbuf_puts(b, "</div>\n");
-    lilm_plot_series sl = {"learning rate", tx, lr, nt, LILM_PLOT_LINE};
-    lilm_plot_init(&p, "Learning rate", "step", "lr");
-    lilm_strbuf_puts(b, "<div id=\"plot-lr\">");
-    lilm_svg_plot(b, &p, &sl, 1);
-    lilm_strbuf_puts(b, "</div>\n");
-    int any_gn = 0;
-    for (size_t i = 0; i < nt; i++) any_gn |= isfinite(gn[i]);
-    if (any_gn) {
-        lilm_plot_series sg = {"gradient norm", tx, gn, nt, LILM_PLOT_LINE};
-        lilm_plot_init(&p, "Gradient norm (before clipping)", "step", "global L2 norm");
-        lilm_strbuf_puts(b, "<div id=\"plot-gradnorm\">");
-        lilm_svg_plot(b, &p, &sg, 1);
-        lilm_strbuf_puts(b, "</div>\n");
-    }
+    step_plot(b, "plot-loss", "Loss", "cross-entropy (nats/token)", loss, 2, 1);
+    step_plot(b, "plot-bpb", "Validation bits per byte", "BPB", &bpb, 1, 0);
+    step_plot(b, "plot-tps", "Throughput", "tokens per second", &tps_s, 1, 0);
+    step_plot(b, "plot-lr", "Learning rate", "lr", &lr_s, 1, 0);
+    step_plot(b, "plot-gradnorm", "Gradient norm (before clipping)", "global L2 norm", &gn_s, 1, 0);
     lilm_strbuf_puts(b, "</div></section>\n");
     free(buf);
 }
