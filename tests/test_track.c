@@ -387,13 +387,14 @@ static void test_rundir(lilm_test *t)
     write_file(rd, "run.json",
                "{\"name\": \"a\", \"status\": \"done\", \"model_type\": \"latent\", \"params\": 10600000,"
                " \"dataset\": \"datasets/babylm\", \"val_bpb\": null, \"val_loss\": 2.5, \"steps\": 3, \"budget_minutes\": 30,"
-               " \"started_at\": \"2026-11-26T10:00:00Z\", \"git_commit\": \"abc\"}");
+               " \"started_at\": \"2026-11-26T10:00:00Z\", \"git_commit\": \"abc\", \"layers\": 7}");
     write_file(rd, "config.yaml", "model:\n  vocab_size: 8000\n  n_layers: 5\n  d_model: 288\ntrain:\n  lr: 6e-3\n");
     write_file(rd, "metrics.jsonl",
                "{\"kind\": \"train\", \"step\": 1, \"loss\": 9.0, \"lr\": 1e-3, \"tokens\": 100}\n"
                "\n"
                "{\"kind\": \"train\", \"step\": 2, \"loss\": 8.0}\n"
-               "{\"kind\": \"val\", \"step\": 2, \"val_loss\": 8.5, \"val_bpb\": 2.1}\n");
+               "{\"kind\": \"val\", \"step\": 2, \"val_loss\": 8.5, \"val_bpb\": 2.1}\n"
+               "{\"kind\": \"val\", \"step\": 2, \"val_loss\": 8.6, \"val_bpb\": 2.2, \"val_full\": true}\n");
     write_file(rd, "autosize_lr.jsonl", "{\"lr\": 0.006, \"val_loss\": 3.1, \"steps\": 60}\n");
     write_file(rd, "autosize_depth.jsonl", "{\"layers\": 5, \"params\": 7300000, \"tokens_per_param\": 80, \"ok\": true}\n");
     write_file(rd, "samples.txt", "### the dog \nthe dog ran.\n");
@@ -406,12 +407,13 @@ static void test_rundir(lilm_test *t)
     LT_NEAR(t, rec.run.val_bpb, 0.57, 1e-12);   /* null in run.json: taken from eval.json */
     LT_NEAR(t, rec.run.val_loss, 2.5, 1e-12);
     LT_EQ_INT(t, rec.run.vocab_size, 8000);
-    LT_EQ_INT(t, rec.run.n_layers, 5);
+    LT_EQ_INT(t, rec.run.n_layers, 7);   /* run.json (after autosize) wins over config.yaml */
     LT_EQ_INT(t, rec.run.d_model, 288);
     LT_EQ_INT(t, strlen(rec.run.config_sha256), 64);
-    LT_EQ_INT(t, rec.n_metrics, 3);
+    LT_EQ_INT(t, rec.n_metrics, 4);
     LT_EQ_INT(t, rec.n_sweeps, 2);
-    if (rec.n_metrics == 3) {
+    if (rec.n_metrics == 4) {
+        LT_EQ_INT(t, rec.metrics[3].kind, LILM_METRIC_VAL_FULL);
         LT_EQ_INT(t, rec.metrics[2].kind, LILM_METRIC_VAL);
         LT_NEAR(t, rec.metrics[2].val_bpb, 2.1, 1e-12);
         LT_EQ_INT(t, rec.metrics[0].tokens, 100);

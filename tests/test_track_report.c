@@ -159,6 +159,14 @@ static void test_format(lilm_test *t)
     LT_TRUE(t, strcmp(key, "simplestories") == 0 && strcmp(label, "SimpleStories") == 0);
     lilm_leaderboard_dataset_name("", key, label);
     LT_TRUE(t, strcmp(key, "unknown") == 0);
+    lilm_leaderboard_dataset_name("../shared/data/tinystories/train/tinystories_v1_train_head.txt", key, label);
+    LT_CHECK(t, strcmp(key, "tinystories") == 0 && strcmp(label, "TinyStories") == 0, "%s", key);
+    lilm_leaderboard_dataset_name("babylm/train.jsonl", key, label);
+    LT_TRUE(t, strcmp(key, "babylm") == 0);
+    lilm_leaderboard_dataset_name("corpus.txt", key, label);
+    LT_TRUE(t, strcmp(key, "corpus.txt") == 0);   /* nothing above it: the file's name */
+    lilm_leaderboard_dataset_name("data/train", key, label);
+    LT_TRUE(t, strcmp(key, "data") == 0);
     lilm_strbuf s;
     lilm_strbuf_init(&s);
     lilm_strbuf_html(&s, "<a href=\"x\">'&'</a>");

@@ -519,7 +519,7 @@ static void facts_table(lilm_strbuf *b, const lilm_run *r)
 /* One curve box against step, <div id=ID><svg/></div>. Unless `always`, it
  * is left out when no series has a finite value (a metric never logged). */
 static void step_plot(lilm_strbuf *b, const char *id, const char *title, const char *ylabel,
-                      const lilm_plot_series *series, size_t n_series, int always)
+                      const lilm_plot_series *series, size_t n_series, int always, int log_y)
 {
     int any = always;
     for (size_t s = 0; s < n_series && !any; s++)
@@ -527,6 +527,7 @@ static void step_plot(lilm_strbuf *b, const char *id, const char *title, const c
     if (!any) return;
     lilm_plot p;
     lilm_plot_init(&p, title, "step", ylabel);
+    p.log_y = log_y;
     lilm_strbuf_printf(b, "<div id=\"%s\">", id);
     lilm_svg_plot(b, &p, series, n_series);
     lilm_strbuf_puts(b, "</div>\n");
@@ -541,17 +542,23 @@ static void metric_plots(lilm_strbuf *b, const lilm_run_record *rec)
         lilm_strbuf_puts(b, "<p class=\"muted\">No metrics recorded (metrics.jsonl missing or empty).</p></section>\n");
         return;
     }
-    double *buf = calloc(8 * n, sizeof *buf);
+    double *buf = calloc(11 * n, sizeof *buf);
     if (!buf) {
         lilm_strbuf_puts(b, "<p class=\"muted\">out of memory drawing the curves</p></section>\n");
         return;
     }
     double *tx = buf, *tl = buf + n, *vx = buf + 2 * n, *vl = buf + 3 * n, *vb = buf + 4 * n;
     double *tps = buf + 5 * n, *lr = buf + 6 * n, *gn = buf + 7 * n;
-    size_t nt = 0, nv = 0;
+    double *fx = buf + 8 * n, *fl = buf + 9 * n, *fb = buf + 10 * n;   /* full validations */
+    size_t nt = 0, nv = 0, nf = 0;
     for (size_t i = 0; i < n; i++) {
         const lilm_metric_point *m = &rec->metrics[i];
-        if (m->kind == LILM_METRIC_VAL) {
+        if (m->kind == LILM_METRIC_VAL_FULL) {
+            fx[nf] = (double)m->step;
+            fl[nf] = m->val_loss;
+            fb[nf] = m->val_bpb;
+            nf++;
+        } else if (m->kind == LILM_METRIC_VAL) {
             vx[nv] = (double)m->step;
             vl[nv] = m->val_loss;
             vb[nv] = m->val_bpb;
@@ -565,17 +572,22 @@ static void metric_plots(lilm_strbuf *b, const lilm_run_record *rec)
             nt++;
         }
     }
-    lilm_plot_series loss[2] = {{"train loss", tx, tl, nt, LILM_PLOT_LINE}, {"validation loss", vx, vl, nv, LILM_PLOT_LINE_POINTS}};
-    lilm_plot_series bpb = {"validation BPB", vx, vb, nv, LILM_PLOT_LINE_POINTS};
+    /* sampled validations as a line, full ones (the final evaluation) as their own points */
+    lilm_plot_series loss[3] = {{"train loss", tx, tl, nt, LILM_PLOT_LINE},
+                                {"validation loss", vx, vl, nv, LILM_PLOT_LINE_POINTS},
+                                {"full validation", fx, fl, nf, LILM_PLOT_POINTS}};
+    lilm_plot_series bpb[2] = {{"validation BPB", vx, vb, nv, LILM_PLOT_LINE_POINTS},
+                               {"full validation", fx, fb, nf, LILM_PLOT_POINTS}};
     lilm_plot_series tps_s = {"tokens/s", tx, tps, nt, LILM_PLOT_LINE};
     lilm_plot_series lr_s = {"learning rate", tx, lr, nt, LILM_PLOT_LINE};
     lilm_plot_series gn_s = {"gradient norm", tx, gn, nt, LILM_PLOT_LINE};
     lilm_strbuf_puts(b, "<div class=\"plots\">\n");
-    step_plot(b, "plot-loss", "Loss", "cross-entropy (nats/token)", loss, 2, 1);
-    step_plot(b, "plot-bpb", "Validation bits per byte", "BPB", &bpb, 1, 0);
-    step_plot(b, "plot-tps", "Throughput", "tokens per second", &tps_s, 1, 0);
-    step_plot(b, "plot-lr", "Learning rate", "lr", &lr_s, 1, 0);
-    step_plot(b, "plot-gradnorm", "Gradient norm (before clipping)", "global L2 norm", &gn_s, 1, 0);
+    /* log y for the loss: the first steps of a fresh model sit far above the rest */
+    step_plot(b, "plot-loss", "Loss", "cross-entropy (nats/token, log)", loss, nf ? 3 : 2, 1, 1);
+    step_plot(b, "plot-bpb", "Validation bits per byte", "BPB", bpb, nf ? 2 : 1, 0, 0);
+    step_plot(b, "plot-tps", "Throughput", "tokens per second", &tps_s, 1, 0, 0);
+    step_plot(b, "plot-lr", "Learning rate", "lr", &lr_s, 1, 0, 0);
+    step_plot(b, "plot-gradnorm", "Gradient norm (before clipping)", "global L2 norm", &gn_s, 1, 0, 0);
     lilm_strbuf_puts(b, "</div></section>\n");
     free(buf);
 }

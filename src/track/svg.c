@@ -5,7 +5,8 @@
  * top+ph] with y growing upward; on a log axis the mapping is applied to
  * log10 of the value. Ticks: a linear axis gets about 6 ticks at multiples of
  * a 1/2/5 x 10^k step; a log axis gets its decades, plus 2x and 5x when it
- * spans fewer than three decades.
+ * spans fewer than three decades, and linear 1/2/5 steps when even that
+ * gives fewer than three ticks.
  */
 #include "track/svg.h"
 
@@ -109,6 +110,15 @@ static void axis_setup(axis *a, double lo, double hi, int log_axis, double pad)
                 if (lv < lo - 1e-9 || lv > hi + 1e-9) continue;
                 a->ticks[a->n_ticks] = v;
                 a->steps[a->n_ticks++] = pow(10, d);
+            }
+        }
+        if (a->n_ticks < 3) {   /* a narrow range (2.5 .. 4, say): linear 1/2/5 steps, placed on the log scale */
+            double vlo = pow(10, lo), vhi = pow(10, hi), step = nice_step(vhi - vlo, 5);
+            a->n_ticks = 0;
+            for (double t = ceil(vlo / step) * step; t <= vhi + step * 1e-9 && a->n_ticks < 64; t += step) {
+                if (t <= 0) continue;
+                a->ticks[a->n_ticks] = t;
+                a->steps[a->n_ticks++] = step;
             }
         }
     }

@@ -80,6 +80,9 @@ def make_run(root, name, model, mtype, dataset, params, bpb, vocab, status, inde
             vl = final + 0.08 + 6.0 * math.exp(-s / (steps / 6))
             lines.append(json.dumps({"kind": "val", "step": s, "tokens": s * 32768, "val_loss": vl,
                                      "val_bpb": vl / (math.log(2) * bytes_per_token), "elapsed_s": s * 7.5}))
+    if status == "done":   # the final evaluation over the whole validation set
+        lines.append(json.dumps({"kind": "val", "step": steps, "tokens": steps * 32768, "val_loss": val_loss,
+                                 "val_bpb": bpb, "val_full": True, "elapsed_s": steps * 7.5 + 20}))
     write(os.path.join(d, "metrics.jsonl"), "\n".join(lines) + "\n")
     if status == "done" and index < 4:   # the main runs went through autosize
         tpp = lambda L: 16000 / L ** 2 * (1 + 0.3 * index)
@@ -153,7 +156,7 @@ def import_list_show():
             assert spec[0] in out, (spec[0], out)
         show = lilm("runs", "show", "baseline-babylm", "--db", db).stdout
         assert "Baseline transformer" in show and "1.3300" in show and "12000" in show, show
-        assert "240 train, 6 validation" in show, show
+        assert "240 train, 6 validation, 1 full validation" in show, show
         # the env var picks the db too
         env = dict(os.environ, LILM_RUNS_DB=db)
         assert "latent-babylm" in lilm("runs", env=env).stdout
