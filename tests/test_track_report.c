@@ -197,7 +197,7 @@ static void test_svg(lilm_test *t)
         y[i] = 5 * exp(-i / 500.0) + 2;
         y2[i] = i % 100 == 0 ? 2.5 : NAN;
     }
-    lilm_plot_series s[2] = {{"train <loss>", x, y, 3000, LILM_PLOT_LINE}, {"val", x, y2, 3000, LILM_PLOT_LINE_POINTS}};
+    lilm_plot_series s[2] = {{"train <loss>", x, y, 3000, LILM_PLOT_LINE, 0}, {"val", x, y2, 3000, LILM_PLOT_LINE_POINTS, 0}};
     lilm_plot p;
     lilm_plot_init(&p, "Loss & more", "step", "loss");
     lilm_strbuf out;
@@ -217,7 +217,7 @@ static void test_svg(lilm_test *t)
 
     /* log x: decade ticks; non-positive x dropped */
     double lx[5] = {1.45e-3, 3e-3, 6.6e-3, 1.45e-2, 0}, ly[5] = {3.2, 3.05, 3.0, 3.06, 9};
-    lilm_plot_series ls = {"lr", lx, ly, 5, LILM_PLOT_POINTS};
+    lilm_plot_series ls = {"lr", lx, ly, 5, LILM_PLOT_POINTS, 0};
     lilm_plot_init(&p, "lr", "lr", "loss");
     p.log_x = 1;
     lilm_strbuf_reset(&out);
@@ -226,13 +226,13 @@ static void test_svg(lilm_test *t)
     LT_TRUE(t, strstr(svg, ">0.002<") && strstr(svg, ">0.005<") && strstr(svg, ">0.01<"));
     LT_EQ_INT(t, count(svg, "<circle"), 4 + 1);
     /* no data: a frame that says so */
-    lilm_plot_series empty = {"x", lx, ly, 0, LILM_PLOT_LINE};
+    lilm_plot_series empty = {"x", lx, ly, 0, LILM_PLOT_LINE, 0};
     lilm_strbuf_reset(&out);
     LT_OK(t, lilm_svg_plot(&out, &p, &empty, 1));
     LT_TRUE(t, strstr(out.data, "no data") != NULL);
     /* one point: a window around it, no division by zero */
     double one = 5;
-    lilm_plot_series single = {"one", &one, &one, 1, LILM_PLOT_POINTS};
+    lilm_plot_series single = {"one", &one, &one, 1, LILM_PLOT_POINTS, 0};
     lilm_plot_init(&p, "one", "x", "y");
     lilm_strbuf_reset(&out);
     LT_OK(t, lilm_svg_plot(&out, &p, &single, 1));

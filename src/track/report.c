@@ -394,7 +394,7 @@ static void vocab_plot(lilm_strbuf *b, const lilm_run_list *runs)
             continue;
         }
         snprintf(labels[ns], sizeof labels[ns], "%s, %s", la, ma[0] ? ma : "runs");
-        series[ns] = (lilm_plot_series){labels[ns], xs + start, ys + start, off - start, LILM_PLOT_LINE_POINTS};
+        series[ns] = (lilm_plot_series){labels[ns], xs + start, ys + start, off - start, LILM_PLOT_LINE_POINTS, 0};
         ns++;
     }
     if (ns) {
@@ -573,14 +573,14 @@ static void metric_plots(lilm_strbuf *b, const lilm_run_record *rec)
         }
     }
     /* sampled validations as a line, full ones (the final evaluation) as their own points */
-    lilm_plot_series loss[3] = {{"train loss", tx, tl, nt, LILM_PLOT_LINE},
-                                {"validation loss", vx, vl, nv, LILM_PLOT_LINE_POINTS},
-                                {"full validation", fx, fl, nf, LILM_PLOT_POINTS}};
-    lilm_plot_series bpb[2] = {{"validation BPB", vx, vb, nv, LILM_PLOT_LINE_POINTS},
-                               {"full validation", fx, fb, nf, LILM_PLOT_POINTS}};
-    lilm_plot_series tps_s = {"tokens/s", tx, tps, nt, LILM_PLOT_LINE};
-    lilm_plot_series lr_s = {"learning rate", tx, lr, nt, LILM_PLOT_LINE};
-    lilm_plot_series gn_s = {"gradient norm", tx, gn, nt, LILM_PLOT_LINE};
+    lilm_plot_series loss[3] = {{"train loss", tx, tl, nt, LILM_PLOT_LINE, 0},
+                                {"validation loss", vx, vl, nv, LILM_PLOT_LINE_POINTS, 0},
+                                {"full validation", fx, fl, nf, LILM_PLOT_POINTS, 0}};
+    lilm_plot_series bpb[2] = {{"validation BPB", vx, vb, nv, LILM_PLOT_LINE_POINTS, 2},
+                               {"full validation", fx, fb, nf, LILM_PLOT_POINTS, 3}};   /* the loss plot's colours */
+    lilm_plot_series tps_s = {"tokens/s", tx, tps, nt, LILM_PLOT_LINE, 0};
+    lilm_plot_series lr_s = {"learning rate", tx, lr, nt, LILM_PLOT_LINE, 0};
+    lilm_plot_series gn_s = {"gradient norm", tx, gn, nt, LILM_PLOT_LINE, 0};
     lilm_strbuf_puts(b, "<div class=\"plots\">\n");
     /* log y for the loss: the first steps of a fresh model sit far above the rest */
     step_plot(b, "plot-loss", "Loss", "cross-entropy (nats/token, log)", loss, nf ? 3 : 2, 1, 1);

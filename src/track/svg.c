@@ -21,6 +21,12 @@ static const char *const palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7"
 
 enum { MARGIN_L = 70, MARGIN_R = 20, MARGIN_T = 34, MARGIN_B = 50, LEGEND_INSIDE_MAX = 3 };
 
+static const char *series_color(const lilm_plot_series *series, size_t s)
+{
+    size_t k = series[s].color > 0 ? (size_t)(series[s].color - 1) : s;
+    return palette[k % N_PALETTE];
+}
+
 void lilm_plot_init(lilm_plot *p, const char *title, const char *xlabel, const char *ylabel)
 {
     memset(p, 0, sizeof *p);
@@ -262,7 +268,7 @@ lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_
     /* the series (every usable point lies inside the axes' ranges) */
     for (size_t s = 0; s < n_series; s++) {
         const lilm_plot_series *se = &series[s];
-        const char *color = palette[s % N_PALETTE];
+        const char *color = series_color(series, s);
         size_t n = se->n;
         size_t bucket = n > LILM_SVG_MAX_POINTS ? (n + LILM_SVG_MAX_POINTS - 1) / LILM_SVG_MAX_POINTS : 1;
         lilm_strbuf_printf(out, "<g class=\"series\" data-series=\"%zu\">\n", s);
@@ -327,7 +333,7 @@ lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_
         for (size_t s = 0; s < n_series; s++) {
             if (!series[s].label) continue;
             double yy = ly + 14 + 16 * (double)row++;
-            const char *color = palette[s % N_PALETTE];
+            const char *color = series_color(series, s);
             if (series[s].style != LILM_PLOT_POINTS)
                 lilm_strbuf_printf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>",
                                    lx + 6, yy - 4, lx + 24, yy - 4, color);

@@ -31,6 +31,7 @@ typedef struct lilm_plot_series {
     const double *y;           /* (n) */
     size_t n;
     lilm_plot_style style;
+    int color;                 /* 1-based palette entry; 0 = by the series' position */
 } lilm_plot_series;
 
 typedef struct lilm_plot {
