@@ -109,10 +109,13 @@ static void print_record(const lilm_run_record *rec)
     show_line("git commit", r->git_commit);
     show_line("lilm version", r->lilm_version);
     show_line("config sha256", r->config_sha256);
-    size_t nt = 0, nv = 0, nlr = 0, nd = 0;
-    for (size_t i = 0; i < rec->n_metrics; i++) rec->metrics[i].kind == LILM_METRIC_VAL ? nv++ : nt++;
+    size_t nt = 0, nv = 0, nf = 0, nlr = 0, nd = 0;
+    for (size_t i = 0; i < rec->n_metrics; i++) {
+        int k = rec->metrics[i].kind;
+        k == LILM_METRIC_VAL ? nv++ : k == LILM_METRIC_VAL_FULL ? nf++ : nt++;
+    }
     for (size_t i = 0; i < rec->n_sweeps; i++) rec->sweeps[i].kind == LILM_SWEEP_LR ? nlr++ : nd++;
-    printf("%-16s %zu train, %zu validation\n", "metric points", nt, nv);
+    printf("%-16s %zu train, %zu validation, %zu full validation\n", "metric points", nt, nv, nf);
     printf("%-16s %zu learning rates, %zu depths\n", "autosize probes", nlr, nd);
     printf("%-16s %s\n", "samples", r->samples ? "yes" : "no");
     printf("%-16s %s\n", "eval", r->eval_json ? "yes" : "no");

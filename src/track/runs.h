@@ -87,7 +87,9 @@ typedef struct lilm_run_list {
 } lilm_run_list;
 void lilm_run_list_free(lilm_run_list *l);
 
-/* One line of metrics.jsonl. kind: 0 train, 1 val. Unknown fields NaN / -1. */
+/* One line of metrics.jsonl. kind: 0 train step, 1 validation on sampled
+ * batches, 2 validation over the whole validation set ("val_full": true,
+ * the final evaluation). Unknown fields NaN / -1. */
 typedef struct lilm_metric_point {
     int kind;
     int64_t step, tokens;
@@ -95,6 +97,7 @@ typedef struct lilm_metric_point {
 } lilm_metric_point;
 #define LILM_METRIC_TRAIN 0
 #define LILM_METRIC_VAL 1
+#define LILM_METRIC_VAL_FULL 2
 
 /* One autosize probe. kind LILM_SWEEP_LR: x = lr, y = val_loss, aux = steps.
  * kind LILM_SWEEP_DEPTH: x = layers, y = tokens_per_param, aux = params. */
