@@ -483,6 +483,10 @@ static void test_elementwise(lilm_test *t)
         ref[i] = (double)(b[i] * 0.375f);
     be->scale(be, b, n, 0.375f);
     check_close(t, "scale", b, ref, n, 0, 0);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = (double)(out[i] + -1.5f * a[i]);
+    be->axpy(be, out, a, n, -1.5f);
+    check_close(t, "axpy", out, ref, n, 0, 0);
     free(in), free(out), free(w), free(din), free(a), free(b), free(ref);
     free_backend(t, be);
 }

@@ -15,9 +15,11 @@ int lilm_cmd_sample(int argc, char **argv);      /* cmd_sample.c */
 int lilm_cmd_autosize(int argc, char **argv);    /* cmd_autosize.c */
 int lilm_cmd_run(int argc, char **argv);         /* cmd_run.c */
 int lilm_cmd_tok(int argc, char **argv);         /* cmd_tok.c */
+int lilm_cmd_tok_train(int argc, char **argv);   /* cmd_tok_train.c: `lilm tok train` */
 int lilm_cmd_data(int argc, char **argv);        /* cmd_data.c */
 int lilm_cmd_runs(int argc, char **argv);        /* cmd_runs.c */
 int lilm_cmd_leaderboard(int argc, char **argv); /* cmd_leaderboard.c */
 int lilm_cmd_report(int argc, char **argv);      /* cmd_report.c */
+int lilm_cmd_forward(int argc, char **argv);     /* cmd_forward.c */
 
 #endif

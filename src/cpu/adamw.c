@@ -2,13 +2,17 @@
  * adamw.c: the optimizer step and the gradient utilities, all fp32.
  *
  * AdamW follows PyTorch's single-tensor AdamW (torch.optim.AdamW, foreach and
- * fused off) operation for operation, so both produce the same bits:
+ * fused off) operation for operation, in the same order (the results can
+ * still differ in the last bit: beta1/beta2 arrive as fp32 here, and torch's
+ * vector kernels may contract to FMA):
  *   p *= 1 - lr*wd
  *   m  = m + (1-b1) (g - m)                 (torch's lerp, weight < 0.5)
  *   v  = b2 v + (1-b2) g^2
  *   p += -(lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
  * with the bias corrections and step size computed in double (Python floats
  * in torch) and rounded to fp32 once.
+ *
+ * axpy (y += a x) and scale are plain vector loops.
  *
  * grad_sanitize sums squares in double; each thread sums a fixed contiguous
  * slice and the per-thread partials are added in thread order, so a fixed
@@ -71,6 +75,14 @@ void lilm__cpu_scale(lilm_backend *be, float *x, size_t n, float s)
 #pragma omp parallel for simd num_threads(nt) schedule(static)
     for (size_t i = 0; i < n; i++)
         x[i] *= s;
+}
+
+void lilm__cpu_axpy(lilm_backend *be, float *y, const float *x, size_t n, float a)
+{
+    int nt = n < 16384 ? 1 : lilm__cpu(be)->threads;
+#pragma omp parallel for simd num_threads(nt) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i];
 }
 
 /* The per-step constants of one tensor's update. */

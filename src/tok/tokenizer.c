@@ -1,16 +1,21 @@
 /*
- * tokenizer.c: the tokenizer handle and the built-in bytes tokenizer.
+ * tokenizer.c: the tokenizer handle: the built-in bytes tokenizer and
+ * SentencePiece models (sp_vocab.c does the SentencePiece work).
  *
  * The bytes tokenizer needs no model file: ids 0..3 are unk, bos, eos and pad,
  * and byte b of the UTF-8 text is id 4 + b (vocab 260). It lets the whole
- * training loop run end to end on raw text. SentencePiece models are loaded
- * by the same lilm_tokenizer_load() (see the sp_* files).
+ * training loop run end to end on raw text. A SentencePiece tokenizer owns
+ * its lilm_sp_vocab; its hash is the SHA-256 of the .model bytes.
  */
 #include "tok/tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/fileio.h"
+#include "core/sha256.h"
+#include "tok/sp_vocab.h"
 
 #define LILM_BYTES_OFFSET 4
 #define LILM_BYTES_VOCAB (256 + LILM_BYTES_OFFSET)
@@ -23,6 +28,7 @@ struct lilm_tokenizer {
     int32_t unk_id, bos_id, eos_id, pad_id;
     char sha256[65];
     char pieces[LILM_BYTES_VOCAB][8]; /* bytes kind: printable piece names */
+    lilm_sp_vocab *sp;                /* SentencePiece kinds */
 };
 
 lilm_status lilm_tokenizer_bytes(lilm_tokenizer **out)
@@ -43,13 +49,74 @@ lilm_status lilm_tokenizer_bytes(lilm_tokenizer **out)
     return LILM_OK;
 }
 
+/* Takes *m, hashes `raw` (the model's bytes). */
+static lilm_status from_model(lilm_tokenizer **out, lilm_sp_model *m, const void *raw, size_t raw_n)
+{
+    lilm_tokenizer *t = calloc(1, sizeof *t);
+    lilm_sp_vocab *v = calloc(1, sizeof *v);
+    if (!t || !v) {
+        free(t);
+        free(v);
+        lilm_sp_model_free(m);
+        return lilm_errorf(LILM_ERR_OOM, "out of memory loading a tokenizer");
+    }
+    lilm_status s = lilm_sp_vocab_init(v, m);
+    if (s != LILM_OK) {
+        free(t);
+        free(v);
+        return s;
+    }
+    const lilm_sp_trainer_spec *ts = &v->model.trainer_spec;
+    t->kind = v->model_type == LILM_SP_MODEL_BPE ? LILM_TOK_BPE : LILM_TOK_UNIGRAM;
+    t->vocab_size = v->n;
+    t->unk_id = v->unk_id;
+    t->bos_id = ts->bos_id >= 0 && ts->bos_id < v->n ? ts->bos_id : -1;
+    t->eos_id = ts->eos_id >= 0 && ts->eos_id < v->n ? ts->eos_id : -1;
+    t->pad_id = ts->pad_id >= 0 && ts->pad_id < v->n ? ts->pad_id : -1;
+    lilm_sha256_hex(raw, raw_n, t->sha256);
+    t->sp = v;
+    *out = t;
+    return LILM_OK;
+}
+
+lilm_status lilm_tokenizer_from_model(lilm_tokenizer **out, lilm_sp_model *m)
+{
+    uint8_t *raw;
+    size_t n;
+    lilm_status s = lilm_sp_model_serialize(m, &raw, &n);
+    if (s != LILM_OK) {
+        lilm_sp_model_free(m);
+        return s;
+    }
+    s = from_model(out, m, raw, n);
+    free(raw);
+    return s;
+}
+
 lilm_status lilm_tokenizer_load(lilm_tokenizer **out, const char *path)
 {
     if (strcmp(path, "bytes") == 0) return lilm_tokenizer_bytes(out);
-    return lilm_errorf(LILM_ERR_UNSUPPORTED, "%s: SentencePiece models are not supported in this build", path);
+    char *data = NULL;
+    size_t n = 0;
+    LILM_TRY(lilm_read_file(path, &data, &n));
+    lilm_sp_model m;
+    lilm_status s = lilm_sp_model_parse(&m, (const uint8_t *)data, n);
+    if (s == LILM_OK) s = from_model(out, &m, data, n);
+    free(data);
+    if (s != LILM_OK)
+        return lilm_error_context(s, "%s: not a usable SentencePiece model: ", path);
+    return LILM_OK;
 }
 
-void lilm_tokenizer_free(lilm_tokenizer *tok) { free(tok); }
+void lilm_tokenizer_free(lilm_tokenizer *tok)
+{
+    if (!tok) return;
+    if (tok->sp) {
+        lilm_sp_vocab_free(tok->sp);
+        free(tok->sp);
+    }
+    free(tok);
+}
 
 lilm_tok_kind lilm_tokenizer_kind(const lilm_tokenizer *tok) { return tok->kind; }
 int32_t lilm_tokenizer_vocab_size(const lilm_tokenizer *tok) { return tok->vocab_size; }
@@ -58,6 +125,7 @@ int32_t lilm_tokenizer_bos_id(const lilm_tokenizer *tok) { return tok->bos_id; }
 int32_t lilm_tokenizer_eos_id(const lilm_tokenizer *tok) { return tok->eos_id; }
 int32_t lilm_tokenizer_pad_id(const lilm_tokenizer *tok) { return tok->pad_id; }
 const char *lilm_tokenizer_sha256(const lilm_tokenizer *tok) { return tok->sha256; }
+const lilm_sp_model *lilm_tokenizer_model(const lilm_tokenizer *tok) { return tok->sp ? &tok->sp->model : NULL; }
 
 static lilm_status grow(void **buf, size_t *cap, size_t need, size_t elem)
 {
@@ -71,11 +139,46 @@ static lilm_status grow(void **buf, size_t *cap, size_t need, size_t elem)
     return LILM_OK;
 }
 
+lilm_status lilm_tok_workspace_create(lilm_tok_workspace **ws)
+{
+    *ws = calloc(1, sizeof **ws);
+    if (!*ws) return lilm_errorf(LILM_ERR_OOM, "out of memory creating a tokenizer workspace");
+    return LILM_OK;
+}
+
+void lilm_tok_workspace_destroy(lilm_tok_workspace *ws)
+{
+    if (!ws) return;
+    lilm_tok_workspace_free(ws);
+    free(ws);
+}
+
+lilm_status lilm_tokenizer_encode_ws(const lilm_tokenizer *tok, lilm_tok_workspace *ws, const char *text,
+                                     size_t len, int32_t **ids, size_t *cap, size_t *n_out)
+{
+    if (tok->sp) return lilm_sp_vocab_encode(tok->sp, text, len, ws, ids, cap, n_out);
+    LILM_TRY(grow((void **)ids, cap, len ? len : 1, sizeof **ids));
+    for (size_t i = 0; i < len; i++) (*ids)[i] = LILM_BYTES_OFFSET + (unsigned char)text[i];
+    *n_out = len;
+    return LILM_OK;
+}
+
 lilm_status lilm_tokenizer_encode(const lilm_tokenizer *tok, const char *text, size_t len,
                                   int32_t **ids, size_t *cap, size_t *n_out)
 {
-    LILM_TRY(grow((void **)ids, cap, len ? len : 1, sizeof **ids));
-    for (size_t i = 0; i < len; i++) (*ids)[i] = LILM_BYTES_OFFSET + (unsigned char)text[i];
+    lilm_tok_workspace ws = {0};
+    lilm_status s = lilm_tokenizer_encode_ws(tok, &ws, text, len, ids, cap, n_out);
+    lilm_tok_workspace_free(&ws);
+    return s;
+}
+
+lilm_status lilm_tokenizer_normalize(const lilm_tokenizer *tok, const char *text, size_t len, char **out,
+                                     size_t *cap, size_t *n_out)
+{
+    if (tok->sp) return lilm_normalizer_normalize(&tok->sp->norm, text, len, out, cap, n_out, NULL, NULL);
+    LILM_TRY(grow((void **)out, cap, len + 1, 1));
+    if (len) memcpy(*out, text, len);
+    (*out)[len] = '\0';
     *n_out = len;
     return LILM_OK;
 }
@@ -83,6 +186,7 @@ lilm_status lilm_tokenizer_encode(const lilm_tokenizer *tok, const char *text, s
 lilm_status lilm_tokenizer_decode(const lilm_tokenizer *tok, const int32_t *ids, size_t n,
                                   char **out, size_t *cap, size_t *n_out)
 {
+    if (tok->sp) return lilm_sp_vocab_decode(tok->sp, ids, n, out, cap, n_out);
     LILM_TRY(grow((void **)out, cap, n + 1, 1));
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -96,5 +200,6 @@ lilm_status lilm_tokenizer_decode(const lilm_tokenizer *tok, const int32_t *ids,
 const char *lilm_tokenizer_piece(const lilm_tokenizer *tok, int32_t id)
 {
     if (id < 0 || id >= tok->vocab_size) return NULL;
+    if (tok->sp) return tok->sp->model.pieces[id].piece;
     return tok->pieces[id];
 }

@@ -1,0 +1,136 @@
+/*
+ * trainer.h: training SentencePiece tokenizers (unigram and BPE), `lilm tok train`.
+ *
+ * lilm_tok_train() reads the training text, normalises it the way the model
+ * will (nmt_nfkc_cf or identity), splits it into whitespace-prefixed words and
+ * counts them, then runs SentencePiece's unigram or BPE algorithm on the word
+ * table and fills a ModelProto (sp_model.h) that both lilm's encoder and the
+ * sentencepiece library load. Ids: the special pieces sit at the ids given
+ * (defaults unk=0 bos=1 eos=2 pad=3), then the 256 byte pieces <0x00>..<0xFF>
+ * when byte_fallback is set, then the learned pieces.
+ *
+ * Input formats: plain text (one sentence per line), JSONL (one object per line,
+ * the text in `jsonl_field`; newlines inside it split sentences). Lines longer
+ * than max_line_bytes (when > 0) are first cut at the last space before the
+ * limit; sentences longer than max_sentence_length bytes are then skipped, as
+ * spm_train does. Invalid UTF-8 is an error naming the file and line.
+ *
+ * Threads: the normalising/counting pass and the unigram E step run on
+ * `threads` OpenMP threads; results do not depend on the thread count.
+ */
+#ifndef LILM_TOK_TRAINER_H
+#define LILM_TOK_TRAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/status.h"
+#include "tok/sp_model.h"
+
+typedef enum lilm_train_format {
+    LILM_TRAIN_TEXT = 0,
+    LILM_TRAIN_JSONL = 1,
+} lilm_train_format;
+
+typedef struct lilm_tok_train_opts {
+    const char *const *inputs;      /* (n_inputs) paths */
+    size_t n_inputs;
+    lilm_train_format format;
+    const char *jsonl_field;        /* default "text" */
+    size_t max_line_bytes;          /* cut longer lines at spaces; 0 = never */
+    int32_t model_type;             /* LILM_SP_MODEL_UNIGRAM or LILM_SP_MODEL_BPE */
+    int32_t vocab_size;             /* default 8000 */
+    const char *normalization;      /* "nmt_nfkc_cf" (default) or "identity" */
+    double character_coverage;      /* (0, 1], default 0.9995 */
+    bool byte_fallback;             /* default false */
+    int32_t unk_id, bos_id, eos_id, pad_id; /* -1 = none (unk is required); defaults 0 1 2 3 */
+    int32_t max_sentence_length;    /* bytes, default 4192 */
+    int64_t input_sentence_size;    /* sample this many sentences; 0 = all */
+    int32_t max_sentencepiece_length; /* code points, default 16 */
+    int32_t seed_sentencepiece_size;  /* unigram seeds, default 1000000 */
+    double shrinking_factor;        /* unigram pruning, default 0.75 */
+    int32_t num_sub_iterations;     /* unigram EM steps per pruning, default 2 */
+    int threads;                    /* default 2 */
+    uint64_t seed;                  /* sampling seed, default 0 */
+    FILE *log;                      /* progress lines, or NULL for silence */
+} lilm_tok_train_opts;
+
+/* Sets every option to its default (inputs empty). */
+void lilm_tok_train_opts_init(lilm_tok_train_opts *o);
+
+/* Trains a model; *model is initialised here and owned by the caller
+ * (lilm_sp_model_free). Bad options or input: LILM_ERR_ARG / LILM_ERR_FORMAT
+ * with a message saying what to change. */
+lilm_status lilm_tok_train(const lilm_tok_train_opts *o, lilm_sp_model *model);
+
+/* ------------------------------------------------------------------------
+ * Internals shared by train_*.c (lilm__ prefix; not for other modules).
+ */
+
+#define LILM__WS 0x2581u   /* "▁", the escaped space */
+#define LILM__UNK_CHAR 0x2585u /* stands in for characters left out by character_coverage */
+
+/* Script ids (train_script.c); ANY = no script constraint. */
+#define LILM__SCRIPT_ANY (-1)
+#define LILM__SCRIPT_COMMON 0
+#define LILM__SCRIPT_INHERITED 1
+#define LILM__SCRIPT_HAN 2
+#define LILM__SCRIPT_HIRAGANA 3
+#define LILM__SCRIPT_KATAKANA 4
+int lilm__train_script(uint32_t cp);
+
+/* A word table: distinct normalised words with their counts, sorted by count
+ * (descending) then bytes. Words are UTF-8 in `pool`. */
+typedef struct lilm__words {
+    char *pool;          /* (pool_len) all word bytes */
+    size_t pool_len;
+    size_t *off;         /* (n) */
+    uint32_t *len;       /* (n) bytes */
+    int64_t *freq;       /* (n) */
+    size_t n;
+    uint32_t *chars;     /* (n_chars) required characters, most frequent first */
+    int64_t *char_freq;  /* (n_chars) */
+    size_t n_chars;
+    int64_t n_sentences; /* sentences used */
+    int64_t n_skipped;   /* too long or empty after normalisation */
+} lilm__words;
+
+void lilm__words_free(lilm__words *w);
+
+/* Reads, samples, normalises and counts the input (train_input.c). */
+lilm_status lilm__train_load(const lilm_tok_train_opts *o, const lilm_sp_normalizer_spec *ns,
+                             lilm__words *out);
+
+/* SentencePiece's piece-validity rule for code points cp[0..n): length, no
+ * unk char, "▁" only first, one script (Hiragana/Katakana count as Han,
+ * Inherited takes the previous script). */
+bool lilm__train_valid_piece(const uint32_t *cp, size_t n, int32_t max_len);
+
+/* Decodes well-formed UTF-8 (as checked at load) into code points; returns the count. */
+size_t lilm__utf8_decode(const char *s, size_t len, uint32_t *out);
+/* Encodes one code point; returns the byte count (1-4). */
+size_t lilm__utf8_encode(uint32_t cp, char *out);
+
+/* A learned piece (UTF-8, owned by the caller's pool) and its score. */
+typedef struct lilm__piece {
+    const char *s;
+    size_t len;
+    float score;
+} lilm__piece;
+
+/* Fills `model` from learned pieces, in order, after the special and byte
+ * pieces, plus the trainer and normaliser specs (train_common.c). */
+lilm_status lilm__train_assemble(const lilm_tok_train_opts *o, const lilm_sp_normalizer_spec *ns,
+                                 const lilm__piece *pieces, size_t n_pieces, lilm_sp_model *model);
+
+/* Number of special + byte pieces the options reserve. */
+int32_t lilm__train_n_meta(const lilm_tok_train_opts *o);
+
+lilm_status lilm__train_bpe(const lilm_tok_train_opts *o, const lilm__words *w,
+                            const lilm_sp_normalizer_spec *ns, lilm_sp_model *model);
+lilm_status lilm__train_unigram(const lilm_tok_train_opts *o, const lilm__words *w,
+                                const lilm_sp_normalizer_spec *ns, lilm_sp_model *model);
+
+#endif
