@@ -10,6 +10,7 @@ with multiprocessing (Pool.imap over chunks, which keeps the order), as a
 careful Python user would write it.
 
     python3 bench/data_prepare_ref.py MODEL OUT_DIR --val FILE... -- TRAIN_PATH...
+    (REF_PROCS=N sets the number of worker processes; default: all cores)
 """
 import json
 import multiprocessing as mp
@@ -92,7 +93,8 @@ def main():
     os.makedirs(out, exist_ok=True)
     t0 = time.time()
     total = 0
-    pool = mp.Pool(os.cpu_count(), initializer=_init, initargs=(model,))
+    procs = int(os.environ.get("REF_PROCS", "0")) or os.cpu_count()
+    pool = mp.Pool(procs, initializer=_init, initargs=(model,))
     if True:
         result = {}
         for split, paths in (("train", train), ("val", val)):
