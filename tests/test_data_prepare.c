@@ -188,6 +188,14 @@ static void test_up_to_date(lilm_test *t)
     LT_TRUE(t, !r.up_to_date);
     LT_EQ_INT(t, r.docs[0], 3);
     LT_EQ_INT(t, r.docs[1], 2);
+    /* dropping the validation split removes the old one */
+    o.val_rule = "none";
+    LT_OK(t, lilm_data_prepare(&o, &r));
+    lilm_dataset *gone = NULL;
+    LT_STATUS(t, lilm_dataset_open(&gone, out, "val"), LILM_ERR_NOT_FOUND);
+    o.val_rule = "index%4<1";
+    LT_OK(t, lilm_data_prepare(&o, &r));
+    LT_EQ_INT(t, r.docs[1], 2);
     /* a damaged shard is not "up to date" */
     char tok[400];
     snprintf(tok, sizeof tok, "%s/train.tokens", out);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 #include "core/json.h"
@@ -664,6 +665,13 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
         r->bytes[s] = sum[s].n_bytes;
     }
     if (st == LILM_OK) st = write_meta(o->out_dir, rc, column, rule, text_docs, o, tok, &in, sum, has_val, fp, r);
+    if (st == LILM_OK && !has_val) { /* a validation split from an earlier preparation is not this one's */
+        char stale[1100];
+        snprintf(stale, sizeof stale, "%s/val.tokens", o->out_dir);
+        unlink(stale);
+        snprintf(stale, sizeof stale, "%s/val.docs", o->out_dir);
+        unlink(stale);
+    }
     lilm_shard_writer_abort(wr[0]);
     lilm_shard_writer_abort(wr[1]);
     lilm_source_close(src);
