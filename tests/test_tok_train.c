@@ -182,7 +182,8 @@ static void test_bad_input(lilm_test *t)
     lilm_sp_model m;
     /* invalid UTF-8 names the line */
     snprintf(path, sizeof(path), "%s/bad.txt", dir);
-    LT_OK(t, lilm_write_atomic(path, "good line\nbad \xff\xfe line\n", 24));
+    const char *bad = "good line\nbad \xff\xfe line\n";
+    LT_OK(t, lilm_write_atomic(path, bad, strlen(bad)));
     train_small(t, LILM_SP_MODEL_BPE, path, 300, &m, LILM_ERR_FORMAT);
     LT_CHECK(t, strstr(lilm_last_error(), "bad.txt:2") != NULL, "message: %s", lilm_last_error());
     /* vocab smaller than the characters + specials */

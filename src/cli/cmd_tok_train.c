@@ -249,7 +249,7 @@ int lilm_cmd_tok_train(int argc, char **argv)
         fprintf(stderr, "tok train: wrote %s (%zu pieces) in %.1f s\n", a.output, model.n_pieces,
                 (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     }
-    if (st == LILM_OK || model.n_pieces) lilm_sp_model_free(&model);
+    lilm_sp_model_free(&model); /* safe after a failed train too: it is left zeroed */
     free(inputs);
     return rc;
 }

@@ -159,7 +159,11 @@ static lilm_status check_opts(const lilm_tok_train_opts *o)
 lilm_status lilm_tok_train(const lilm_tok_train_opts *o, lilm_sp_model *model)
 {
     lilm_sp_model_init(model);
-    LILM_TRY(check_opts(o));
+    lilm_status cs = check_opts(o);
+    if (cs != LILM_OK) {
+        lilm_sp_model_free(model); /* leaves it zeroed: freeing again is harmless */
+        return cs;
+    }
     lilm_sp_model scratch; /* only its normaliser spec is used */
     lilm_sp_model_init(&scratch);
     lilm_sp_normalizer_spec *ns = &scratch.normalizer_spec;

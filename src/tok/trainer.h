@@ -15,8 +15,9 @@
  * limit; sentences longer than max_sentence_length bytes are then skipped, as
  * spm_train does. Invalid UTF-8 is an error naming the file and line.
  *
- * Threads: the normalising/counting pass and the unigram E step run on
- * `threads` OpenMP threads; results do not depend on the thread count.
+ * Threads: the normalising/counting pass and the unigram E step and Viterbi
+ * passes run on `threads` OpenMP threads. Word counts and BPE do not depend
+ * on the thread count; unigram sums may differ in their last bits.
  */
 #ifndef LILM_TOK_TRAINER_H
 #define LILM_TOK_TRAINER_H
@@ -61,8 +62,9 @@ typedef struct lilm_tok_train_opts {
 void lilm_tok_train_opts_init(lilm_tok_train_opts *o);
 
 /* Trains a model; *model is initialised here and owned by the caller
- * (lilm_sp_model_free). Bad options or input: LILM_ERR_ARG / LILM_ERR_FORMAT
- * with a message saying what to change. */
+ * (lilm_sp_model_free). On failure it is left freed and zeroed. Bad options
+ * or input: LILM_ERR_ARG / LILM_ERR_FORMAT with a message saying what to
+ * change; unreadable files LILM_ERR_IO. */
 lilm_status lilm_tok_train(const lilm_tok_train_opts *o, lilm_sp_model *model);
 
 /* ------------------------------------------------------------------------
