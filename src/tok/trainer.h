@@ -10,7 +10,9 @@
  * when byte_fallback is set, then the learned pieces.
  *
  * Input formats: plain text (one sentence per line), JSONL (one object per line,
- * the text in `jsonl_field`; newlines inside it split sentences). Lines longer
+ * the text in `jsonl_field`), prepared documents (NUL-terminated records, as
+ * `lilm tok encode --null` reads); newlines inside a JSONL text or a document
+ * split sentences. Lines longer
  * than max_line_bytes (when > 0) are first cut at the last space before the
  * limit; sentences longer than max_sentence_length bytes are then skipped, as
  * spm_train does. Invalid UTF-8 is an error naming the file and line.
@@ -31,8 +33,9 @@
 #include "tok/sp_model.h"
 
 typedef enum lilm_train_format {
-    LILM_TRAIN_TEXT = 0,
-    LILM_TRAIN_JSONL = 1,
+    LILM_TRAIN_TEXT = 0,  /* one sentence per line */
+    LILM_TRAIN_JSONL = 1, /* one JSON object per line, text in jsonl_field */
+    LILM_TRAIN_DOCS = 2,  /* prepared documents: each ends with a NUL byte */
 } lilm_train_format;
 
 typedef struct lilm_tok_train_opts {
