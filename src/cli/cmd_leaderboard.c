@@ -45,7 +45,7 @@ int lilm_cmd_leaderboard(int argc, char **argv)
     int rc = lilm_opts_parse_cli(&spec, argc, argv, &a);
     if (rc >= 0) return rc;
     lilm_runs_db *db = NULL;
-    lilm_status s = lilm_runs_open(&db, lilm_runs_default_path(a.db));
+    lilm_status s = lilm_runs_open_existing(&db, lilm_runs_default_path(a.db));
     if (s != LILM_OK) return lilm_cli_fail("leaderboard", s);
     lilm_run_list runs;
     s = lilm_runs_list(db, &runs);

@@ -182,7 +182,8 @@ int lilm_cmd_runs(int argc, char **argv)
 
     const char *path = lilm_runs_default_path(db_flag);
     lilm_runs_db *db = NULL;
-    lilm_status s = lilm_runs_open(&db, path);
+    /* only import creates the db; the other actions need one that exists */
+    lilm_status s = strcmp(verb, "import") == 0 ? lilm_runs_open(&db, path) : lilm_runs_open_existing(&db, path);
     if (s != LILM_OK) {
         free(args);
         return lilm_cli_fail("runs", s);
