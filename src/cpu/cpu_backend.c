@@ -1,0 +1,242 @@
+/*
+ * cpu_backend.c: the CPU backend's op table, memory, scratch and threads.
+ *
+ * Threads: all parallelism comes from OpenMP (`num_threads(threads)` on every
+ * region, static schedules). OpenBLAS is set to ONE thread and every sgemm is
+ * called from inside our own parallel regions on a slice of output rows, so
+ * OpenBLAS's pthread pool and OpenMP's pool never compete for the cores
+ * (Debian's default OpenBLAS is libopenblas0-pthread; a busy-waiting pool of
+ * each kind on 2 cores halves the speed of the other).
+ *
+ * OpenBLAS core: Debian's OpenBLAS 0.3.21 is a DYNAMIC_ARCH build that does
+ * not know AMD Zen 5 and falls back to its AVX2 "Haswell" kernels; its AVX-512
+ * "SkylakeX" kernels are about 1.9x faster there. When the CPU has AVX-512
+ * (F, BW, DQ, VL), OpenBLAS picked an AVX2 core and the user did not set
+ * OPENBLAS_CORETYPE, lilm_cpu_backend_create re-selects SkylakeX through
+ * OpenBLAS's exported gotoblas_dynamic_init (weak references: a non-dynamic
+ * OpenBLAS simply keeps its core). Set OPENBLAS_CORETYPE to override.
+ *
+ * Memory: alloc() returns 64-byte aligned, zero-filled blocks with a 64-byte
+ * header holding the size, so peak_bytes() can count what is live.
+ */
+#include "cpu/cpu_impl.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Present only in DYNAMIC_ARCH builds of OpenBLAS. */
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+void lilm__cpu_fail(lilm_backend *be, lilm_status s, const char *fmt, ...)
+{
+    lilm_cpu_state *st = lilm__cpu(be);
+    if (st->error != LILM_OK)
+        return;
+    st->error = s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->error_msg, sizeof st->error_msg, fmt, ap);
+    va_end(ap);
+}
+
+/* Switches a DYNAMIC_ARCH OpenBLAS from its AVX2 kernels to AVX-512 ones
+ * where the CPU has them (see the module comment). */
+static void cpu_pick_blas_core(void)
+{
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE"))
+        return;
+    const char *core = openblas_get_corename();
+    if (!core || (strcmp(core, "Haswell") != 0 && strcmp(core, "Zen") != 0))
+        return;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
+        return;
+    if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) != 0)
+        return;
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
+static void cpu_destroy(lilm_backend *be)
+{
+    lilm_cpu_state *st = lilm__cpu(be);
+    free(st->scratch);
+    free(st);
+    free(be);
+}
+
+static size_t size_max(size_t a, size_t b) { return a > b ? a : b; }
+
+static lilm_status cpu_reserve(lilm_backend *be, const lilm_backend_plan *plan, size_t *scratch_bytes)
+{
+    lilm_cpu_state *st = lilm__cpu(be);
+    lilm_backend_plan p = st->plan;
+    p.max_rows = size_max(p.max_rows, plan->max_rows);
+    p.max_batch = size_max(p.max_batch, plan->max_batch);
+    p.max_seq = size_max(p.max_seq, plan->max_seq);
+    p.d_model = size_max(p.d_model, plan->d_model);
+    p.vocab = size_max(p.vocab, plan->vocab);
+    p.n_heads = size_max(p.n_heads, plan->n_heads);
+    p.qk_dim = size_max(p.qk_dim, plan->qk_dim);
+    p.v_dim = size_max(p.v_dim, plan->v_dim);
+    p.max_width = size_max(p.max_width, plan->max_width);
+
+    size_t nt = (size_t)st->threads;
+    size_t line = LILM_CPU_ALIGN / sizeof(float);
+    size_t seq = (p.max_seq + line - 1) / line * line;
+    size_t attn_tile = LILM_CPU_ATTN_BLOCK * seq;
+    /* xent chunk: enough rows for efficient sgemm, at most ~16 MiB of logits */
+    size_t xent_rows = p.vocab ? (size_t)(16u << 20) / (p.vocab * sizeof(float)) : 0;
+    xent_rows = xent_rows > 512 ? 512 : xent_rows < 64 ? 64 : xent_rows;
+    xent_rows = (xent_rows / 16) * 16;
+    size_t xent_floats = p.vocab ? xent_rows * ((p.vocab + line - 1) / line * line) : 0;
+    size_t width = size_max(p.d_model, p.max_width);
+    width = (width + line - 1) / line * line;
+    size_t total = nt * 2 * attn_tile + xent_floats + nt * 2 * width;
+
+    if (total > st->scratch_floats) {
+        float *mem = aligned_alloc(LILM_CPU_ALIGN, total * sizeof(float));
+        if (!mem)
+            return lilm_errorf(LILM_ERR_OOM, "cpu backend: cannot allocate %zu MiB of scratch",
+                               total * sizeof(float) >> 20);
+        memset(mem, 0, total * sizeof(float));
+        free(st->scratch);
+        st->scratch = mem;
+        st->scratch_floats = total;
+    }
+    st->plan = p;
+    st->attn = st->scratch;
+    st->attn_tile = attn_tile;
+    st->xent = st->attn + nt * 2 * attn_tile;
+    st->xent_rows = p.vocab ? xent_rows : 0;
+    st->partial = st->xent + xent_floats;
+    st->partial_width = width;
+    size_t bytes = st->scratch_floats * sizeof(float);
+    if (st->bytes_in_use + bytes > st->bytes_peak)
+        st->bytes_peak = st->bytes_in_use + bytes;
+    if (scratch_bytes)
+        *scratch_bytes = bytes;
+    return LILM_OK;
+}
+
+static lilm_status cpu_alloc(lilm_backend *be, void **ptr, size_t bytes)
+{
+    lilm_cpu_state *st = lilm__cpu(be);
+    size_t total = (bytes + 2 * LILM_CPU_ALIGN - 1) / LILM_CPU_ALIGN * LILM_CPU_ALIGN;
+    unsigned char *mem = aligned_alloc(LILM_CPU_ALIGN, total);
+    if (!mem) {
+        *ptr = NULL;
+        return lilm_errorf(LILM_ERR_OOM, "cpu backend: cannot allocate %zu bytes", bytes);
+    }
+    memset(mem, 0, total);
+    memcpy(mem, &bytes, sizeof bytes);
+    st->bytes_in_use += bytes;
+    size_t now = st->bytes_in_use + st->scratch_floats * sizeof(float);
+    if (now > st->bytes_peak)
+        st->bytes_peak = now;
+    *ptr = mem + LILM_CPU_ALIGN;
+    return LILM_OK;
+}
+
+static void cpu_free(lilm_backend *be, void *ptr)
+{
+    if (!ptr)
+        return;
+    unsigned char *mem = (unsigned char *)ptr - LILM_CPU_ALIGN;
+    size_t bytes;
+    memcpy(&bytes, mem, sizeof bytes);
+    lilm__cpu(be)->bytes_in_use -= bytes;
+    free(mem);
+}
+
+static lilm_status cpu_upload(lilm_backend *be, void *dst, const void *host_src, size_t bytes)
+{
+    memcpy(dst, host_src, bytes);
+    return LILM_OK;
+}
+
+static lilm_status cpu_download(lilm_backend *be, void *host_dst, const void *src, size_t bytes)
+{
+    memcpy(host_dst, src, bytes);
+    return LILM_OK;
+}
+
+static void cpu_zero(lilm_backend *be, void *ptr, size_t bytes) { memset(ptr, 0, bytes); }
+
+static lilm_status cpu_sync(lilm_backend *be)
+{
+    lilm_cpu_state *st = lilm__cpu(be);
+    if (st->error == LILM_OK)
+        return LILM_OK;
+    lilm_status s = st->error;
+    st->error = LILM_OK;
+    return lilm_errorf(s, "cpu backend: %s", st->error_msg);
+}
+
+static size_t cpu_peak_bytes(lilm_backend *be) { return lilm__cpu(be)->bytes_peak; }
+
+lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads)
+{
+    *out = NULL;
+    if (threads <= 0)
+        threads = omp_get_num_procs();
+    if (threads < 1)
+        threads = 1;
+    lilm_backend *be = calloc(1, sizeof *be);
+    lilm_cpu_state *st = calloc(1, sizeof *st);
+    if (!be || !st) {
+        free(be);
+        free(st);
+        return lilm_errorf(LILM_ERR_OOM, "cpu backend: out of memory");
+    }
+    cpu_pick_blas_core();
+    openblas_set_num_threads(1);
+    st->threads = threads;
+    st->error = LILM_OK;
+
+    be->name = "cpu";
+    be->device = LILM_DEVICE_CPU;
+    be->act_dtype = LILM_DTYPE_F32;
+    be->threads = threads;
+    be->impl = st;
+    be->destroy = cpu_destroy;
+    be->reserve = cpu_reserve;
+    be->alloc = cpu_alloc;
+    be->free = cpu_free;
+    be->upload = cpu_upload;
+    be->download = cpu_download;
+    be->zero = cpu_zero;
+    be->sync = cpu_sync;
+    be->peak_bytes = cpu_peak_bytes;
+    be->cast_to_act = lilm__cpu_cast_to_act;
+    be->cast_to_f32 = lilm__cpu_cast_to_f32;
+    be->embedding_forward = lilm__cpu_embedding_forward;
+    be->embedding_backward = lilm__cpu_embedding_backward;
+    be->norm_forward = lilm__cpu_norm_forward;
+    be->norm_backward = lilm__cpu_norm_backward;
+    be->matmul_forward = lilm__cpu_matmul_forward;
+    be->matmul_backward = lilm__cpu_matmul_backward;
+    be->act_forward = lilm__cpu_act_forward;
+    be->act_backward = lilm__cpu_act_backward;
+    be->add = lilm__cpu_add;
+    be->accumulate = lilm__cpu_accumulate;
+    be->copy = lilm__cpu_copy;
+    be->rope_forward = lilm__cpu_rope_forward;
+    be->rope_backward = lilm__cpu_rope_backward;
+    be->attention_forward = lilm__cpu_attention_forward;
+    be->attention_backward = lilm__cpu_attention_backward;
+    be->classifier_xent = lilm__cpu_classifier_xent;
+    be->classifier_logits = lilm__cpu_classifier_logits;
+    be->grad_sanitize = lilm__cpu_grad_sanitize;
+    be->scale = lilm__cpu_scale;
+    be->adamw = lilm__cpu_adamw;
+    *out = be;
+    return LILM_OK;
+}
