@@ -85,8 +85,8 @@ extern "C" void lilm__cuda_classifier_xent(lilm_backend *be, float *losses, void
                         "with the model's plan first", V, cu->xent_vocab);
         return;
     }
-    /* the chunk buffers hold xent_rows * xent_vocab elements */
-    size_t R = cu->xent_rows * cu->xent_vocab / V;
+    /* the chunk buffers hold xent_elems >= xent_vocab >= V elements */
+    size_t R = cu->xent_elems / V;
     const lilm__bf16 *xb = (const lilm__bf16 *)x; // (N, C)
     for (size_t r0 = 0; r0 < N; r0 += R) {
         size_t rows = N - r0 < R ? N - r0 : R;

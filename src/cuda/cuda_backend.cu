@@ -89,7 +89,7 @@ static void cuda_free_scratch(lilm__cuda *cu)
     cu->attn_delta = NULL;
     cu->xent_logits = NULL;
     cu->xent_dlogits = NULL;
-    cu->attn_delta_n = cu->xent_rows = cu->xent_vocab = 0;
+    cu->attn_delta_n = cu->xent_elems = cu->xent_vocab = 0;
 }
 
 static void cuda_destroy(lilm_backend *be)
@@ -114,20 +114,21 @@ static void cuda_destroy(lilm_backend *be)
 static lilm_status cuda_reserve(lilm_backend *be, const lilm_backend_plan *plan, size_t *scratch_bytes)
 {
     lilm__cuda *cu = lilm__cu(be);
-    if (!plan || plan->d_model == 0 || plan->vocab == 0 || plan->max_rows == 0)
-        return lilm_errorf(LILM_ERR_ARG, "cuda reserve: plan needs max_rows, d_model and vocab > 0");
+    if (!plan) return lilm_errorf(LILM_ERR_ARG, "cuda reserve: no plan");
     LILM_TRY(cuda_take_error(cu));
 
     /* attention backward: one fp32 per (b, h, t) */
     size_t rows = plan->max_rows;
     if (plan->max_batch * plan->max_seq > rows) rows = plan->max_batch * plan->max_seq;
-    size_t delta_n = rows * (plan->n_heads ? plan->n_heads : 1);
+    size_t delta_n = rows * plan->n_heads;
     /* classifier: R rows of fp32 logits + bf16 grads within the chunk budget */
-    size_t per_row = plan->vocab * (sizeof(float) + sizeof(lilm__bf16));
-    size_t xent_rows = LILM__XENT_CHUNK_BYTES / per_row;
-    if (xent_rows > 64) xent_rows -= xent_rows % 64;
-    if (xent_rows < 1) xent_rows = 1;
-    if (xent_rows > plan->max_rows) xent_rows = plan->max_rows;
+    size_t xent_rows = 0;
+    if (plan->vocab > 0 && plan->max_rows > 0) {
+        xent_rows = LILM__XENT_CHUNK_BYTES / (plan->vocab * (sizeof(float) + sizeof(lilm__bf16)));
+        if (xent_rows > 64) xent_rows -= xent_rows % 64;
+        if (xent_rows < 1) xent_rows = 1;
+        if (xent_rows > plan->max_rows) xent_rows = plan->max_rows;
+    }
 
     if (delta_n > cu->attn_delta_n) {
         if (cu->attn_delta) LILM__CU_OK(cu, cudaFree(cu->attn_delta));
@@ -137,24 +138,25 @@ static lilm_status cuda_reserve(lilm_backend *be, const lilm_backend_plan *plan,
             return cuda_take_error(cu);
         cu->attn_delta_n = delta_n;
     }
-    if (plan->vocab > cu->xent_vocab || xent_rows > cu->xent_rows) {
+    size_t elems = xent_rows * plan->vocab;
+    if (xent_rows > 0 && (plan->vocab > cu->xent_vocab || elems > cu->xent_elems)) {
+        size_t e = elems > cu->xent_elems ? elems : cu->xent_elems;
         size_t v = plan->vocab > cu->xent_vocab ? plan->vocab : cu->xent_vocab;
-        size_t r = xent_rows > cu->xent_rows ? xent_rows : cu->xent_rows;
         if (cu->xent_logits) LILM__CU_OK(cu, cudaFree(cu->xent_logits));
         if (cu->xent_dlogits) LILM__CU_OK(cu, cudaFree(cu->xent_dlogits));
         cu->xent_logits = NULL;
         cu->xent_dlogits = NULL;
-        cu->xent_rows = cu->xent_vocab = 0;
-        if (!LILM__CU_OK(cu, cudaMalloc((void **)&cu->xent_logits, r * v * sizeof(float))) ||
-            !LILM__CU_OK(cu, cudaMalloc((void **)&cu->xent_dlogits, r * v * sizeof(lilm__bf16))))
+        cu->xent_elems = cu->xent_vocab = 0;
+        if (!LILM__CU_OK(cu, cudaMalloc((void **)&cu->xent_logits, e * sizeof(float))) ||
+            !LILM__CU_OK(cu, cudaMalloc((void **)&cu->xent_dlogits, e * sizeof(lilm__bf16))))
             return cuda_take_error(cu);
-        cu->xent_rows = r;
+        cu->xent_elems = e;
         cu->xent_vocab = v;
     }
     cu->plan = *plan;
     cu->reserved = 1;
     cu->scratch_bytes = cu->gemm_ws_bytes + cu->attn_delta_n * sizeof(float) +
-                        cu->xent_rows * cu->xent_vocab * (sizeof(float) + sizeof(lilm__bf16));
+                        cu->xent_elems * (sizeof(float) + sizeof(lilm__bf16));
     cuda_note_usage(cu);
     if (scratch_bytes) *scratch_bytes = cu->scratch_bytes;
     return LILM_OK;

@@ -71,7 +71,8 @@ typedef struct lilm__cuda {
     size_t attn_delta_n;
     float *xent_logits;          /* (R, V) fp32 logits of one row chunk */
     lilm__bf16 *xent_dlogits;    /* (R, V) bf16 gradient of the same chunk */
-    size_t xent_rows, xent_vocab;
+    size_t xent_elems;           /* elements of each chunk buffer: R = xent_elems / V rows */
+    size_t xent_vocab;           /* the largest vocab planned */
     size_t scratch_bytes;
 
     /* grad_sanitize reduction: [0] sum of squares (double), [1] count (as u64 bits) */

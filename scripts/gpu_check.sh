@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# scripts/gpu_check.sh: the one script to run on a GPU machine (e.g. an H100):
+#   bash scripts/gpu_check.sh
+# Steps, each under its own time limit and all under one overall budget
+# (GPU_CHECK_BUDGET seconds, default 360), each logged to "$OUT"/<step>.log
+# (OUT defaults to ./out):
+#   env        nvidia-smi, nvcc version, the libraries the link needs
+#   build      make -j16 CUDA_ARCHS=$CUDA_ARCHS (default 90)
+#   test-cuda  make test-cuda: every CUDA op against the CPU backend
+#   test-cuda-noepilogue   only if test-cuda failed: the same binary with
+#              LILM_CUDA_EPILOGUE=0 (bias added by our kernel, not cuBLASLt),
+#              which tells a cuBLASLt epilogue problem from a kernel bug
+#   bench      bench/ops_cuda.sh: per-op timings at the reference shapes
+#   e2e        scripts/gpu_e2e.sh, if it exists (end-to-end checks added later)
+# summary.txt gets one line per step (exit status, seconds). At most 8 files
+# land in $OUT. The script exits non-zero if any step failed.
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-./out}
+mkdir -p "$OUT"
+CUDA_ARCHS=${CUDA_ARCHS:-90}
+BUDGET=${GPU_CHECK_BUDGET:-360}
+START=$(date +%s)
+SUMMARY="$OUT/summary.txt"
+: >"$SUMMARY"
+failed=0
+
+# step NAME LIMIT_SECONDS COMMAND...: runs COMMAND under `timeout`, never past the budget.
+step() {
+    local name=$1 limit=$2 left rc t0 t1
+    shift 2
+    left=$((BUDGET - ($(date +%s) - START)))
+    if [ "$left" -lt 10 ]; then
+        echo "$name: SKIPPED (overall budget of ${BUDGET}s used up)" | tee -a "$SUMMARY"
+        failed=1
+        return 1
+    fi
+    [ "$limit" -gt "$left" ] && limit=$left
+    t0=$(date +%s)
+    echo "== $name (limit ${limit}s): $*" | tee "$OUT/$name.log"
+    timeout --kill-after=10 "$limit" "$@" >>"$OUT/$name.log" 2>&1
+    rc=$?
+    t1=$(date +%s)
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "$name: TIMEOUT after ${limit}s (rc $rc)" | tee -a "$SUMMARY"
+    else
+        echo "$name: rc $rc in $((t1 - t0))s" | tee -a "$SUMMARY"
+    fi
+    tail -n 25 "$OUT/$name.log"
+    [ "$rc" -eq 0 ] || failed=1
+    return "$rc"
+}
+
+env_info() {
+    date -u
+    nvidia-smi || true
+    "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" --version || true
+    nproc
+    ldconfig -p | grep -E 'openblas|libyaml|sqlite3|utf8proc|libcurl|zstd|snappy|cublasLt' || true
+}
+
+step env 30 bash -c "$(declare -f env_info); env_info"
+if step build 240 make -j16 CUDA_ARCHS="$CUDA_ARCHS"; then
+    if ! step test-cuda 150 make CUDA_ARCHS="$CUDA_ARCHS" test-cuda; then
+        step test-cuda-noepilogue 90 env LILM_CUDA_EPILOGUE=0 build/tests/cuda/test_cuda_ops
+    fi
+    step bench 120 bash bench/ops_cuda.sh
+    if [ -f scripts/gpu_e2e.sh ]; then
+        step e2e 180 bash scripts/gpu_e2e.sh
+    fi
+fi
+echo "total $(($(date +%s) - START))s; logs in $OUT" | tee -a "$SUMMARY"
+exit "$failed"
