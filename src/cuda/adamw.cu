@@ -22,7 +22,8 @@
 #define ADAMW_CHUNK (ADAMW_THREADS * ADAMW_PER_THREAD)
 
 static __global__ void __launch_bounds__(ADAMW_THREADS)
-adamw_kernel(const lilm__adamw_desc *descs, int n_desc, float lr, float b1, float b2, float eps, float bc1, float bc2)
+adamw_kernel(const lilm__adamw_desc *descs, // (n_desc) by ascending block_start
+             int n_desc, float lr, float b1, float b2, float eps, float bc1, float bc2)
 {
     /* the last descriptor whose block_start <= blockIdx.x */
     int lo = 0, hi = n_desc - 1;

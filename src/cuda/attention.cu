@@ -47,7 +47,11 @@
 /* ---- forward ---- */
 
 static __global__ void __launch_bounds__(ATT_WARPS * 32)
-attn_forward_kernel(lilm__bf16 *out, float *lse, const lilm__bf16 *q, const lilm__bf16 *k, const lilm__bf16 *v,
+attn_forward_kernel(lilm__bf16 *out,     // (B, Tq, H, Dv)
+                    float *lse,          // (B, H, Tq) or NULL
+                    const lilm__bf16 *q, // (B*Tq rows of q_stride), head h at h*Dq
+                    const lilm__bf16 *k, // (B*Tk rows of kv_stride), head h at h*Dq
+                    const lilm__bf16 *v, // (B*Tk rows of kv_stride), head h at h*Dv
                     int H, int Tq, int Tk, int pos0, int Dq, int Dv, size_t q_stride, size_t kv_stride,
                     float qscale)
 {
@@ -135,7 +139,9 @@ attn_forward_kernel(lilm__bf16 *out, float *lse, const lilm__bf16 *q, const lilm
 /* ---- backward ---- */
 
 /* delta (B,H,T) = rowsum(dout * out); one warp per (b, t, h) row of out. */
-static __global__ void attn_delta_kernel(float *delta, const lilm__bf16 *dout, const lilm__bf16 *out,
+static __global__ void attn_delta_kernel(float *delta,            // (B, H, T)
+                                         const lilm__bf16 *dout, // (B, T, H, Dv)
+                                         const lilm__bf16 *out,  // (B, T, H, Dv)
                                          size_t rows, int T, int H, int Dv)
 {
     size_t row = blockIdx.x * (size_t)ATT_WARPS + threadIdx.x / 32;
@@ -152,8 +158,14 @@ static __global__ void attn_delta_kernel(float *delta, const lilm__bf16 *dout, c
 }
 
 static __global__ void __launch_bounds__(ATT_WARPS * 32)
-attn_dkdv_kernel(lilm__bf16 *dk, lilm__bf16 *dv, const lilm__bf16 *dout, const lilm__bf16 *q,
-                 const lilm__bf16 *k, const lilm__bf16 *v, const float *lse, const float *delta,
+attn_dkdv_kernel(lilm__bf16 *dk,         // (B*T rows of kv_stride), head h at h*Dq
+                 lilm__bf16 *dv,         // (B*T rows of kv_stride), head h at h*Dv
+                 const lilm__bf16 *dout, // (B, T, H, Dv)
+                 const lilm__bf16 *q,    // (B*T rows of q_stride)
+                 const lilm__bf16 *k,    // (B*T rows of kv_stride)
+                 const lilm__bf16 *v,    // (B*T rows of kv_stride)
+                 const float *lse,       // (B, H, T)
+                 const float *delta,     // (B, H, T)
                  int H, int T, int Dq, int Dv, size_t q_stride, size_t kv_stride, float scale)
 {
     extern __shared__ float smem[];
@@ -245,8 +257,13 @@ attn_dkdv_kernel(lilm__bf16 *dk, lilm__bf16 *dv, const lilm__bf16 *dout, const l
 }
 
 static __global__ void __launch_bounds__(ATT_WARPS * 32)
-attn_dq_kernel(lilm__bf16 *dq, const lilm__bf16 *dout, const lilm__bf16 *q, const lilm__bf16 *k,
-               const lilm__bf16 *v, const float *lse, const float *delta,
+attn_dq_kernel(lilm__bf16 *dq,         // (B*T rows of q_stride), head h at h*Dq
+               const lilm__bf16 *dout, // (B, T, H, Dv)
+               const lilm__bf16 *q,    // (B*T rows of q_stride)
+               const lilm__bf16 *k,    // (B*T rows of kv_stride)
+               const lilm__bf16 *v,    // (B*T rows of kv_stride)
+               const float *lse,       // (B, H, T)
+               const float *delta,     // (B, H, T)
                int H, int T, int Dq, int Dv, size_t q_stride, size_t kv_stride, float scale)
 {
     extern __shared__ float smem[];

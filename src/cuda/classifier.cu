@@ -30,8 +30,11 @@ static __device__ __forceinline__ void lse_merge(float *m, float *s, float m2, f
 }
 
 static __global__ void __launch_bounds__(XENT_THREADS)
-xent_kernel(float *losses, lilm__bf16 *dlogits, const float *logits, const int32_t *targets, size_t V,
-            int32_t ignore_id, float scale)
+xent_kernel(float *losses,          // (rows)
+            lilm__bf16 *dlogits,    // (rows, V) or NULL
+            const float *logits,    // (rows, V)
+            const int32_t *targets, // (rows)
+            size_t V, int32_t ignore_id, float scale)
 {
     __shared__ float s_m[XENT_THREADS / 32], s_s[XENT_THREADS / 32];
     __shared__ float s_lse;

@@ -15,45 +15,59 @@
 
 /* ---- kernels ---- */
 
-static __global__ void cast_to_bf16_kernel(lilm__bf16 *out, const float *in, size_t n)
+static __global__ void cast_to_bf16_kernel(lilm__bf16 *out, // (n)
+                                           const float *in, // (n)
+                                           size_t n)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] = lilm__bf(in[i]);
 }
 
-static __global__ void cast_to_f32_kernel(float *out, const lilm__bf16 *in, size_t n)
+static __global__ void cast_to_f32_kernel(float *out,           // (n)
+                                          const lilm__bf16 *in, // (n)
+                                          size_t n)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] = lilm__ld(in + i);
 }
 
-static __global__ void act_forward_kernel(lilm__bf16 *out, const lilm__bf16 *in, size_t n, int act)
+static __global__ void act_forward_kernel(lilm__bf16 *out,      // (n)
+                                          const lilm__bf16 *in, // (n)
+                                          size_t n, int act)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] = lilm__bf(lilm__act_f(lilm__ld(in + i), act));
 }
 
-static __global__ void act_backward_kernel(lilm__bf16 *din, const lilm__bf16 *dout, const lilm__bf16 *in,
+static __global__ void act_backward_kernel(lilm__bf16 *din,        // (n)
+                                           const lilm__bf16 *dout, // (n)
+                                           const lilm__bf16 *in,   // (n)
                                            size_t n, int act)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         din[i] = lilm__bf(lilm__act_grad(lilm__ld(in + i), act) * lilm__ld(dout + i));
 }
 
-static __global__ void add_kernel(lilm__bf16 *out, const lilm__bf16 *a, const lilm__bf16 *b, size_t n)
+static __global__ void add_kernel(lilm__bf16 *out,     // (n), may alias a
+                                  const lilm__bf16 *a, // (n)
+                                  const lilm__bf16 *b, // (n)
+                                  size_t n)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] = lilm__bf(lilm__ld(a + i) + lilm__ld(b + i));
 }
 
-static __global__ void scale_kernel(float *x, size_t n, float s)
+static __global__ void scale_kernel(float *x, // (n)
+                                    size_t n, float s)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         x[i] *= s;
 }
 
 /* red[0] += sum of squares (double), red[1] (as unsigned long long) += bad count. */
-static __global__ void sanitize_kernel(float *g, size_t n, double *red)
+static __global__ void sanitize_kernel(float *g,    // (n)
+                                       size_t n,
+                                       double *red) // (2) sum of squares, bad count
 {
     __shared__ double s_sum[LILM__EW_THREADS / 32];
     __shared__ unsigned long long s_bad[LILM__EW_THREADS / 32];

@@ -10,7 +10,9 @@
  */
 #include "cuda/cuda_impl.h"
 
-static __global__ void embedding_forward_kernel(lilm__bf16 *out, const int32_t *tokens, const lilm__bf16 *wte,
+static __global__ void embedding_forward_kernel(lilm__bf16 *out,       // (N, C)
+                                                const int32_t *tokens, // (N)
+                                                const lilm__bf16 *wte, // (V, C)
                                                 size_t N, size_t C)
 {
     size_t n = N * C;
@@ -20,7 +22,9 @@ static __global__ void embedding_forward_kernel(lilm__bf16 *out, const int32_t *
     }
 }
 
-static __global__ void embedding_backward_kernel(float *dwte, const lilm__bf16 *dout, const int32_t *tokens,
+static __global__ void embedding_backward_kernel(float *dwte,            // (V, C)
+                                                 const lilm__bf16 *dout, // (N, C)
+                                                 const int32_t *tokens,  // (N)
                                                  size_t N, size_t C, size_t V)
 {
     size_t n = N * C;

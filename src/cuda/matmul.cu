@@ -130,8 +130,10 @@ extern "C" int lilm__cuda_gemm(lilm__cuda *cu, int trans_a, int trans_b, size_t 
 
 /* pre (N*OC) += bias[col] when bias != NULL (stored back rounded to bf16);
  * out = act(pre). out may equal pre (act NONE, bias only). */
-static __global__ void bias_act_kernel(lilm__bf16 *out, lilm__bf16 *pre, const float *bias, size_t n, size_t OC,
-                                       int act)
+static __global__ void bias_act_kernel(lilm__bf16 *out,  // (N, OC)
+                                       lilm__bf16 *pre,  // (N, OC)
+                                       const float *bias, // (OC) or NULL
+                                       size_t n, size_t OC, int act)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         float x = lilm__ld(pre + i);
@@ -144,7 +146,9 @@ static __global__ void bias_act_kernel(lilm__bf16 *out, lilm__bf16 *pre, const f
 }
 
 /* dpre (n) = dout * act'(pre), in place over dout. */
-static __global__ void dact_kernel(lilm__bf16 *dout, const lilm__bf16 *pre, size_t n, int act)
+static __global__ void dact_kernel(lilm__bf16 *dout,      // (n)
+                                   const lilm__bf16 *pre, // (n)
+                                   size_t n, int act)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dout[i] = lilm__bf(lilm__ld(dout + i) * lilm__act_grad(lilm__ld(pre + i), act));
@@ -153,7 +157,9 @@ static __global__ void dact_kernel(lilm__bf16 *dout, const lilm__bf16 *pre, size
 /* dbias (OC) += column sums of dpre (N, OC). Block (32, 8): x = column,
  * y strides over rows; grid.y splits the rows, partial sums meet in atomics. */
 #define BG_ROWS 8
-static __global__ void bias_grad_kernel(float *dbias, const lilm__bf16 *dpre, size_t N, size_t OC)
+static __global__ void bias_grad_kernel(float *dbias,           // (OC)
+                                        const lilm__bf16 *dpre, // (N, OC)
+                                        size_t N, size_t OC)
 {
     __shared__ float part[BG_ROWS][33];
     size_t col = blockIdx.x * (size_t)32 + threadIdx.x;

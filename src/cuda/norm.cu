@@ -19,8 +19,13 @@
 
 #define NORM_WARPS 8
 
-static __global__ void norm_forward_kernel(lilm__bf16 *out, float *mean, float *rstd, const lilm__bf16 *in,
-                                           const float *weight, const float *bias, size_t N, size_t C, float eps)
+static __global__ void norm_forward_kernel(lilm__bf16 *out,      // (N, C)
+                                           float *mean,          // (N) or NULL (RMSNorm)
+                                           float *rstd,          // (N)
+                                           const lilm__bf16 *in, // (N, C)
+                                           const float *weight,  // (C)
+                                           const float *bias,    // (C) or NULL
+                                           size_t N, size_t C, float eps)
 {
     size_t row = blockIdx.x * (size_t)NORM_WARPS + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
@@ -58,9 +63,15 @@ static __global__ void norm_forward_kernel(lilm__bf16 *out, float *mean, float *
 }
 
 /* Dynamic shared memory: dweight partials (C) then dbias partials (C). */
-static __global__ void norm_backward_kernel(lilm__bf16 *din, float *dweight, float *dbias, const lilm__bf16 *dout,
-                                            const lilm__bf16 *in, const float *weight, const float *mean,
-                                            const float *rstd, size_t N, size_t C)
+static __global__ void norm_backward_kernel(lilm__bf16 *din,        // (N, C) +=
+                                            float *dweight,         // (C) +=
+                                            float *dbias,           // (C) += or NULL
+                                            const lilm__bf16 *dout, // (N, C)
+                                            const lilm__bf16 *in,   // (N, C)
+                                            const float *weight,    // (C)
+                                            const float *mean,      // (N) or NULL (RMSNorm)
+                                            const float *rstd,      // (N)
+                                            size_t N, size_t C)
 {
     extern __shared__ float smem[];
     float *s_dw = smem;      // (C)

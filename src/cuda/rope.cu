@@ -11,7 +11,8 @@
  */
 #include "cuda/cuda_impl.h"
 
-static __global__ void rope_kernel(lilm__bf16 *x, size_t N, size_t T, size_t H, size_t D, size_t stride,
+static __global__ void rope_kernel(lilm__bf16 *x, // (N rows of stride), head h at h*D
+                                   size_t N, size_t T, size_t H, size_t D, size_t stride,
                                    size_t pos0, float base, float sign)
 {
     size_t half = D / 2;

@@ -402,18 +402,18 @@ static void test_elementwise(lilm_test *t)
         p.ref->act_forward(p.ref, out.ref, a.ref, n, acts[i]);
         p.dev->act_forward(p.dev, out.dev, a.dev, n, acts[i]);
         snprintf(name, sizeof name, "act/fwd %s", names[i]);
-        compare(&p, name, &out, 1e-3, 1.0 / 128);
+        compare(&p, name, &out, BF_ATOL, BF_RTOL);
         p.ref->act_backward(p.ref, out.ref, b.ref, a.ref, n, acts[i]);
         p.dev->act_backward(p.dev, out.dev, b.dev, a.dev, n, acts[i]);
         snprintf(name, sizeof name, "act/bwd %s", names[i]);
-        compare(&p, name, &out, 1e-3, 1.0 / 128);
+        compare(&p, name, &out, BF_ATOL, BF_RTOL);
     }
     p.ref->add(p.ref, out.ref, a.ref, b.ref, n);
     p.dev->add(p.dev, out.dev, a.dev, b.dev, n);
-    compare(&p, "add", &out, 1e-3, 1.0 / 128);
+    compare(&p, "add", &out, BF_ATOL, BF_RTOL);
     p.ref->accumulate(p.ref, out.ref, a.ref, n);
     p.dev->accumulate(p.dev, out.dev, a.dev, n);
-    compare(&p, "accumulate (+=)", &out, 1e-3, 1.0 / 128);
+    compare(&p, "accumulate (+=)", &out, BF_ATOL, BF_RTOL);
     p.ref->copy(p.ref, out.ref, b.ref, n);
     p.dev->copy(p.dev, out.dev, b.dev, n);
     compare(&p, "copy", &out, 0.0, 0.0);
