@@ -46,6 +46,22 @@ typedef struct lilm__adamw_desc {
     float weight_decay;
 } lilm__adamw_desc;
 
+/* A cached cuBLASLt heuristic answer for one GEMM shape (matmul.cu). The key
+ * is compared with memcmp, so it is always zeroed before it is filled. */
+typedef struct lilm__gemm_key {
+    int32_t trans_a, trans_b, d_f32, has_bias;
+    uint32_t align_a, align_b, align_d, align_bias;
+    uint64_t m, n, k, lda, ldb, ldd;
+} lilm__gemm_key;
+
+typedef struct lilm__gemm_plan {
+    lilm__gemm_key key;
+    int found;                   /* 0: cuBLASLt has no algorithm for it */
+    cublasLtMatmulAlgo_t algo;
+} lilm__gemm_plan;
+
+#define LILM__GEMM_CACHE 128
+
 typedef struct lilm__cuda {
     int device;
     int sm_count;
@@ -57,6 +73,8 @@ typedef struct lilm__cuda {
     size_t gemm_ws_bytes;
     int use_bias_epilogue;       /* 1: fuse bias into the GEMM (LILM_CUDA_EPILOGUE=0 turns off) */
     int bias_epilogue_failed;    /* set once cuBLASLt rejected the fp32-bias epilogue */
+    lilm__gemm_plan gemm_cache[LILM__GEMM_CACHE]; /* heuristic answers by shape, round-robin */
+    int gemm_cache_n, gemm_cache_next;
 
     /* first error since the last sync() */
     lilm_status err;

@@ -48,6 +48,8 @@ static int gemm_lt(lilm__cuda *cu, int trans_a, int trans_b, size_t m, size_t n,
     cublasLtMatmulPreference_t pref = NULL;
     cublasLtMatmulHeuristicResult_t heur;
     cublasStatus_t hs;
+    lilm__gemm_key key;
+    lilm__gemm_plan *plan = NULL;
     int found = 0, result = -1;
     float alpha = 1.0f;
     cublasOperation_t opa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -78,13 +80,28 @@ static int gemm_lt(lilm__cuda *cu, int trans_a, int trans_b, size_t m, size_t n,
         !LILM__BLAS_OK(cu, cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d, sizeof al_d)) ||
         !LILM__BLAS_OK(cu, cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof al_d)))
         goto done;
-    /* "no algorithm" is not an error: the caller falls back */
-    hs = cublasLtMatmulAlgoGetHeuristic(cu->lt, op, la, lb, ld, ld, pref, 1, &heur, &found);
-    if (hs != CUBLAS_STATUS_SUCCESS || found < 1 || heur.state != CUBLAS_STATUS_SUCCESS) {
+    /* the heuristic costs microseconds per call: remember its answer per shape */
+    memset(&key, 0, sizeof key);
+    key.trans_a = trans_a, key.trans_b = trans_b, key.d_f32 = d_type == CUDA_R_32F, key.has_bias = bias != NULL;
+    key.align_a = al_a, key.align_b = al_b, key.align_d = al_d, key.align_bias = bias ? ptr_align(bias) : 0;
+    key.m = m, key.n = n, key.k = k, key.lda = lda, key.ldb = ldb, key.ldd = ldd;
+    for (int i = 0; i < cu->gemm_cache_n && !plan; i++)
+        if (memcmp(&cu->gemm_cache[i].key, &key, sizeof key) == 0) plan = &cu->gemm_cache[i];
+    if (!plan) {
+        /* "no algorithm" is not an error: the caller falls back */
+        hs = cublasLtMatmulAlgoGetHeuristic(cu->lt, op, la, lb, ld, ld, pref, 1, &heur, &found);
+        plan = &cu->gemm_cache[cu->gemm_cache_next];
+        cu->gemm_cache_next = (cu->gemm_cache_next + 1) % LILM__GEMM_CACHE;
+        if (cu->gemm_cache_n < LILM__GEMM_CACHE) cu->gemm_cache_n++;
+        plan->key = key;
+        plan->found = hs == CUBLAS_STATUS_SUCCESS && found >= 1 && heur.state == CUBLAS_STATUS_SUCCESS;
+        plan->algo = heur.algo;
+    }
+    if (!plan->found) {
         result = 0;
         goto done;
     }
-    if (!LILM__BLAS_OK(cu, cublasLtMatmul(cu->lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &heur.algo,
+    if (!LILM__BLAS_OK(cu, cublasLtMatmul(cu->lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &plan->algo,
                                           cu->gemm_ws, cu->gemm_ws_bytes, cu->stream)))
         goto done;
     result = 1;
