@@ -34,8 +34,9 @@
 
 #include <limits.h>
 
-#define ATT_BQ 32                       /* queries per tile */
-#define ATT_BK 32                       /* keys per tile (one per lane) */
+#define ATT_TILE 32                     /* rows per tile (= lanes of a warp) */
+#define ATT_BQ ATT_TILE                 /* queries per tile */
+#define ATT_BK ATT_TILE                 /* keys per tile (one per lane) */
 #define ATT_WARPS 8
 #define ATT_RPW (ATT_BQ / ATT_WARPS)    /* rows per warp */
 #define ATT_DMAX 128
@@ -43,6 +44,34 @@
 #define ATT_LOG2E 1.4426950408889634f
 #define ATT_LN2 0.69314718055994531f
 #define ATT_FULL 0xffffffffu
+
+/* Stages rows r0 .. r0+ATT_TILE-1 of one head into shared memory as fp32:
+ * dst[r*ld + d] = scale * src[(r0+r)*row_stride + d] for d < D, zero for rows
+ * at or past n_rows. src points at row 0 of the sequence, at the head. */
+static __device__ __forceinline__ void att_load_tile(float *dst,            // (ATT_TILE, ld)
+                                                     const lilm__bf16 *src, // (n_rows rows of row_stride)
+                                                     int ld, size_t row_stride, int r0, int n_rows, int D,
+                                                     float scale)
+{
+    for (int idx = threadIdx.x; idx < ATT_TILE * D; idx += blockDim.x) {
+        int r = idx / D, d = idx % D, s = r0 + r;
+        dst[r * ld + d] = s < n_rows ? lilm__ld(src + (size_t)s * row_stride + d) * scale : 0.0f;
+    }
+}
+
+/* sL = lse in log2 units and sD = delta for rows t0 .. t0+ATT_TILE-1 of one
+ * (b, h); rows at or past T get +inf (so p = 0) and 0. */
+static __device__ __forceinline__ void att_load_stats(float *sL, float *sD,  // (ATT_TILE)
+                                                      const float *lse,     // (T) of this (b, h)
+                                                      const float *delta,   // (T)
+                                                      int t0, int T)
+{
+    for (int idx = threadIdx.x; idx < ATT_TILE; idx += blockDim.x) {
+        int t = t0 + idx;
+        sL[idx] = t < T ? lse[t] * ATT_LOG2E : INFINITY;
+        sD[idx] = t < T ? delta[t] : 0.0f;
+    }
+}
 
 /* ---- forward ---- */
 
@@ -63,10 +92,10 @@ attn_forward_kernel(lilm__bf16 *out,     // (B, Tq, H, Dv)
     const int q0 = blockIdx.x * ATT_BQ;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
-    for (int idx = threadIdx.x; idx < ATT_BQ * Dq; idx += blockDim.x) {
-        int r = idx / Dq, d = idx % Dq, t = q0 + r;
-        sQ[idx] = t < Tq ? lilm__ld(q + ((size_t)b * Tq + t) * q_stride + (size_t)h * Dq + d) * qscale : 0.0f;
-    }
+    const lilm__bf16 *qb = q + (size_t)b * Tq * q_stride + (size_t)h * Dq;  // (Tq rows of q_stride)
+    const lilm__bf16 *kb = k + (size_t)b * Tk * kv_stride + (size_t)h * Dq; // (Tk rows of kv_stride)
+    const lilm__bf16 *vb = v + (size_t)b * Tk * kv_stride + (size_t)h * Dv; // (Tk rows of kv_stride)
+    att_load_tile(sQ, qb, Dq, q_stride, q0, Tq, Dq, qscale);
     float m[ATT_RPW], l[ATT_RPW], acc[ATT_RPW][ATT_DPL];
 #pragma unroll
     for (int j = 0; j < ATT_RPW; j++) {
@@ -80,14 +109,8 @@ attn_forward_kernel(lilm__bf16 *out,     // (B, Tq, H, Dv)
     if (kv_end > Tk) kv_end = Tk;
     for (int k0 = 0; k0 < kv_end; k0 += ATT_BK) {
         __syncthreads(); /* the previous tile is consumed (and sQ is written) */
-        for (int idx = threadIdx.x; idx < ATT_BK * Dq; idx += blockDim.x) {
-            int r = idx / Dq, d = idx % Dq, s = k0 + r;
-            sK[r * (Dq + 1) + d] = s < Tk ? lilm__ld(k + ((size_t)b * Tk + s) * kv_stride + (size_t)h * Dq + d) : 0.0f;
-        }
-        for (int idx = threadIdx.x; idx < ATT_BK * Dv; idx += blockDim.x) {
-            int r = idx / Dv, d = idx % Dv, s = k0 + r;
-            sV[idx] = s < Tk ? lilm__ld(v + ((size_t)b * Tk + s) * kv_stride + (size_t)h * Dv + d) : 0.0f;
-        }
+        att_load_tile(sK, kb, Dq + 1, kv_stride, k0, Tk, Dq, 1.0f);
+        att_load_tile(sV, vb, Dv, kv_stride, k0, Tk, Dv, 1.0f);
         __syncthreads();
 #pragma unroll
         for (int j = 0; j < ATT_RPW; j++) {
@@ -181,14 +204,12 @@ attn_dkdv_kernel(lilm__bf16 *dk,         // (B*T rows of kv_stride), head h at h
     const float qscale = scale * ATT_LOG2E;
     const size_t bh = (size_t)b * H + h;
 
-    for (int idx = threadIdx.x; idx < ATT_BK * Dq; idx += blockDim.x) {
-        int r = idx / Dq, d = idx % Dq, s = k0 + r;
-        sK[idx] = s < T ? lilm__ld(k + ((size_t)b * T + s) * kv_stride + (size_t)h * Dq + d) : 0.0f;
-    }
-    for (int idx = threadIdx.x; idx < ATT_BK * Dv; idx += blockDim.x) {
-        int r = idx / Dv, d = idx % Dv, s = k0 + r;
-        sV[idx] = s < T ? lilm__ld(v + ((size_t)b * T + s) * kv_stride + (size_t)h * Dv + d) : 0.0f;
-    }
+    const lilm__bf16 *qb = q + (size_t)b * T * q_stride + (size_t)h * Dq;      // (T rows of q_stride)
+    const lilm__bf16 *kb = k + (size_t)b * T * kv_stride + (size_t)h * Dq;     // (T rows of kv_stride)
+    const lilm__bf16 *vb = v + (size_t)b * T * kv_stride + (size_t)h * Dv;     // (T rows of kv_stride)
+    const lilm__bf16 *ob = dout + ((size_t)b * T * H + h) * Dv;                // (T rows of H*Dv)
+    att_load_tile(sK, kb, Dq, kv_stride, k0, T, Dq, 1.0f);
+    att_load_tile(sV, vb, Dv, kv_stride, k0, T, Dv, 1.0f);
     float dk_acc[ATT_RPW][ATT_DPL], dv_acc[ATT_RPW][ATT_DPL];
 #pragma unroll
     for (int j = 0; j < ATT_RPW; j++)
@@ -198,19 +219,9 @@ attn_dkdv_kernel(lilm__bf16 *dk,         // (B*T rows of kv_stride), head h at h
     /* queries before k0 cannot see any of these keys (ATT_BQ == ATT_BK) */
     for (int q0 = k0; q0 < T; q0 += ATT_BQ) {
         __syncthreads();
-        for (int idx = threadIdx.x; idx < ATT_BQ * Dq; idx += blockDim.x) {
-            int r = idx / Dq, d = idx % Dq, t = q0 + r;
-            sQ[r * (Dq + 1) + d] = t < T ? lilm__ld(q + ((size_t)b * T + t) * q_stride + (size_t)h * Dq + d) : 0.0f;
-        }
-        for (int idx = threadIdx.x; idx < ATT_BQ * Dv; idx += blockDim.x) {
-            int r = idx / Dv, d = idx % Dv, t = q0 + r;
-            sO[r * (Dv + 1) + d] = t < T ? lilm__ld(dout + (((size_t)b * T + t) * H + h) * Dv + d) : 0.0f;
-        }
-        for (int idx = threadIdx.x; idx < ATT_BQ; idx += blockDim.x) {
-            int t = q0 + idx;
-            sL[idx] = t < T ? lse[bh * T + t] * ATT_LOG2E : INFINITY;
-            sD[idx] = t < T ? delta[bh * T + t] : 0.0f;
-        }
+        att_load_tile(sQ, qb, Dq + 1, q_stride, q0, T, Dq, 1.0f);
+        att_load_tile(sO, ob, Dv + 1, (size_t)H * Dv, q0, T, Dv, 1.0f);
+        att_load_stats(sL, sD, lse + bh * T, delta + bh * T, q0, T);
         __syncthreads();
 #pragma unroll
         for (int j = 0; j < ATT_RPW; j++) {
@@ -279,19 +290,13 @@ attn_dq_kernel(lilm__bf16 *dq,         // (B*T rows of q_stride), head h at h*Dq
     const float qscale = scale * ATT_LOG2E;
     const size_t bh = (size_t)b * H + h;
 
-    for (int idx = threadIdx.x; idx < ATT_BQ * Dq; idx += blockDim.x) {
-        int r = idx / Dq, d = idx % Dq, t = q0 + r;
-        sQ[idx] = t < T ? lilm__ld(q + ((size_t)b * T + t) * q_stride + (size_t)h * Dq + d) : 0.0f;
-    }
-    for (int idx = threadIdx.x; idx < ATT_BQ * Dv; idx += blockDim.x) {
-        int r = idx / Dv, d = idx % Dv, t = q0 + r;
-        sO[idx] = t < T ? lilm__ld(dout + (((size_t)b * T + t) * H + h) * Dv + d) : 0.0f;
-    }
-    for (int idx = threadIdx.x; idx < ATT_BQ; idx += blockDim.x) {
-        int t = q0 + idx;
-        sL[idx] = t < T ? lse[bh * T + t] * ATT_LOG2E : INFINITY;
-        sD[idx] = t < T ? delta[bh * T + t] : 0.0f;
-    }
+    const lilm__bf16 *qb = q + (size_t)b * T * q_stride + (size_t)h * Dq;      // (T rows of q_stride)
+    const lilm__bf16 *kb = k + (size_t)b * T * kv_stride + (size_t)h * Dq;     // (T rows of kv_stride)
+    const lilm__bf16 *vb = v + (size_t)b * T * kv_stride + (size_t)h * Dv;     // (T rows of kv_stride)
+    const lilm__bf16 *ob = dout + ((size_t)b * T * H + h) * Dv;                // (T rows of H*Dv)
+    att_load_tile(sQ, qb, Dq, q_stride, q0, T, Dq, 1.0f);
+    att_load_tile(sO, ob, Dv, (size_t)H * Dv, q0, T, Dv, 1.0f);
+    att_load_stats(sL, sD, lse + bh * T, delta + bh * T, q0, T);
     float dq_acc[ATT_RPW][ATT_DPL];
 #pragma unroll
     for (int j = 0; j < ATT_RPW; j++)
@@ -302,14 +307,8 @@ attn_dq_kernel(lilm__bf16 *dq,         // (B*T rows of q_stride), head h at h*Dq
     if (kv_end > T) kv_end = T;
     for (int k0 = 0; k0 < kv_end; k0 += ATT_BK) {
         __syncthreads();
-        for (int idx = threadIdx.x; idx < ATT_BK * Dq; idx += blockDim.x) {
-            int r = idx / Dq, d = idx % Dq, s = k0 + r;
-            sK[r * (Dq + 1) + d] = s < T ? lilm__ld(k + ((size_t)b * T + s) * kv_stride + (size_t)h * Dq + d) : 0.0f;
-        }
-        for (int idx = threadIdx.x; idx < ATT_BK * Dv; idx += blockDim.x) {
-            int r = idx / Dv, d = idx % Dv, s = k0 + r;
-            sV[r * (Dv + 1) + d] = s < T ? lilm__ld(v + ((size_t)b * T + s) * kv_stride + (size_t)h * Dv + d) : 0.0f;
-        }
+        att_load_tile(sK, kb, Dq + 1, kv_stride, k0, T, Dq, 1.0f);
+        att_load_tile(sV, vb, Dv + 1, kv_stride, k0, T, Dv, 1.0f);
         __syncthreads();
 #pragma unroll
         for (int j = 0; j < ATT_RPW; j++) {
