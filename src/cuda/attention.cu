@@ -137,7 +137,7 @@ attn_forward_kernel(lilm__bf16 *out,     // (B, Tq, H, Dv)
 #pragma unroll
                 for (int i = 0; i < ATT_DPL; i++) {
                     int d = lane + 32 * i;
-                    if (d < Dv) acc[j][i] += pj * vr[d];
+                    if (32 * i < Dv && d < Dv) acc[j][i] += pj * vr[d]; /* first test warp-uniform */
                 }
             }
             m[j] = m_new;
@@ -245,8 +245,8 @@ attn_dkdv_kernel(lilm__bf16 *dk,         // (B*T rows of kv_stride), head h at h
 #pragma unroll
                 for (int i = 0; i < ATT_DPL; i++) {
                     int d = lane + 32 * i;
-                    if (d < Dv) dv_acc[j][i] += pj * orow[d];
-                    if (d < Dq) dk_acc[j][i] += dsj * qrow[d];
+                    if (32 * i < Dv && d < Dv) dv_acc[j][i] += pj * orow[d]; /* first tests warp-uniform */
+                    if (32 * i < Dq && d < Dq) dk_acc[j][i] += dsj * qrow[d];
                 }
             }
         }
@@ -332,7 +332,7 @@ attn_dq_kernel(lilm__bf16 *dq,         // (B*T rows of q_stride), head h at h*Dq
 #pragma unroll
                 for (int i = 0; i < ATT_DPL; i++) {
                     int d = lane + 32 * i;
-                    if (d < Dq) dq_acc[j][i] += dsj * krow[d];
+                    if (32 * i < Dq && d < Dq) dq_acc[j][i] += dsj * krow[d]; /* first test warp-uniform */
                 }
             }
         }
