@@ -20,18 +20,18 @@ CUDA_ARCHS ?= 80 90
 
 WARN    := -Wall -Wextra -Wstrict-prototypes -Wno-unused-parameter -Wno-format-truncation -Werror
 CFLAGS  ?= -O2 -g -march=native
-CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Isrc -MMD -MP $(WARN)
+override CFLAGS += -std=c11 -D_GNU_SOURCE -fopenmp -Isrc -MMD -MP $(WARN)
 ifeq ($(FAST),1)
-CFLAGS  += -ffast-math
+override CFLAGS += -ffast-math
 endif
 LDLIBS  := -lopenblas -lyaml -lsqlite3 -lutf8proc -lcurl -lzstd -lsnappy -lz -lm -lpthread
-LDFLAGS += -fopenmp
+override LDFLAGS += -fopenmp
 
 ifeq ($(CUDA),1)
 ifeq ($(NVCC),)
 $(error CUDA=1 but nvcc was not found; set NVCC or CUDA_HOME, or build with CUDA=0)
 endif
-CFLAGS  += -DLILM_USE_CUDA -I$(CUDA_HOME)/include
+override CFLAGS += -DLILM_USE_CUDA -I$(CUDA_HOME)/include
 NVFLAGS := -O3 -std=c++17 -Isrc -DLILM_USE_CUDA --expt-relaxed-constexpr -Xcompiler -Wall,-Werror \
            $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
 LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
@@ -88,6 +88,15 @@ $(BUILD)/tests/cuda/%: tests/cuda/%.c $(BUILD)/tests/test.o $(BUILD)/liblilm.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/tests/test.o $(BUILD)/liblilm.a $(LDLIBS)
 
+# The git commit is baked into version.o; the stamp file changes only when HEAD moves.
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(BUILD)/git-commit.stamp: FORCE
+	@mkdir -p $(@D); [ "$$(cat $@ 2>/dev/null)" = "$(GIT_COMMIT)" ] || echo "$(GIT_COMMIT)" > $@
+$(BUILD)/src/core/version.o: $(BUILD)/git-commit.stamp
+$(BUILD)/src/core/version.o: CFLAGS += -DLILM_GIT_COMMIT='"$(GIT_COMMIT)"'
+.PHONY: FORCE
+FORCE:
+
 test: all $(TEST_BIN)
 	@tests/run.sh $(BUILD)
 
@@ -105,7 +114,8 @@ fuzz-smoke:
 	@for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); mkdir -p build-fuzz; \
 	    clang -std=c11 -D_GNU_SOURCE -g -O1 -fopenmp -Isrc -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) -o build-fuzz/$$n $(filter-out -lopenblas,$(LDLIBS)) -lopenblas || exit 1; \
-	    build-fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-20} -rss_limit_mb=2048 tests/fuzz/corpus/$$n || exit 1; \
+	    mkdir -p build-fuzz/corpus-$$n; \
+	    build-fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-20} -rss_limit_mb=2048 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
 lint:

@@ -1,16 +1,237 @@
 /*
- * cmd_runs.c: `lilm runs`.
+ * cmd_runs.c: `lilm runs`: list, show, import, delete runs in runs.db.
  *
- * Placeholder until its issue lands; it reports that it is not available yet.
+ *   lilm runs [list]                 one line per run
+ *   lilm runs show NAME              everything stored about one run
+ *   lilm runs import DIR...          (re)register run dirs (reads run.json etc.)
+ *   lilm runs status NAME STATUS     set running|done|failed|killed
+ *   lilm runs delete NAME...         forget runs (their dirs are left alone)
+ * --db PATH picks the database (default $LILM_RUNS_DB, else runs/runs.db).
+ * Exit: 0 ok, 1 runtime failure (locked db, I/O), 2 bad usage or bad input.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "track/leaderboard.h"
+#include "track/runs.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lilm runs [list|show NAME|import DIR...|status NAME STATUS|delete NAME...] [--db PATH]\n\n"
+               "  list                 every run: name, status, model, dataset, params, steps, BPB, start time\n"
+               "  show NAME            everything runs.db holds about one run\n"
+               "  import DIR...        register or refresh runs from their run dirs (run.json, metrics.jsonl, ...)\n"
+               "  status NAME STATUS   set a run's status: running, done, failed or killed\n"
+               "  delete NAME...       remove runs from the db (their run dirs are not touched)\n\n"
+               "  --db PATH            the runs database (default: $LILM_RUNS_DB, else runs/runs.db)\n");
+}
+
+static int fail(const char *what, lilm_status s)
+{
+    fprintf(stderr, "lilm runs: %s: %s\n", what, lilm_last_error());
+    return s == LILM_ERR_ARG || s == LILM_ERR_FORMAT || s == LILM_ERR_NOT_FOUND || s == LILM_ERR_VERSION ? 2 : 1;
+}
+
+static void print_list(const lilm_run_list *l)
+{
+    if (!l->n) {
+        printf("no runs yet (train one with `lilm train`, or `lilm runs import DIR`)\n");
+        return;
+    }
+    int wn = 4, wm = 5, wd = 7;
+    for (size_t i = 0; i < l->n; i++) {
+        const lilm_run *r = &l->runs[i];
+        char key[64], label[64];
+        lilm_leaderboard_dataset_name(r->dataset, key, label);
+        if ((int)strlen(r->name) > wn) wn = (int)strlen(r->name);
+        if ((int)strlen(r->model) > wm) wm = (int)strlen(r->model);
+        if ((int)strlen(label) > wd) wd = (int)strlen(label);
+    }
+    printf("%-*s  %-7s  %-*s  %-*s  %7s  %8s  %7s  %s\n", wn, "name", "status", wm, "model", wd, "dataset", "params", "steps",
+           "BPB", "started");
+    for (size_t i = 0; i < l->n; i++) {
+        const lilm_run *r = &l->runs[i];
+        char key[64], label[64], params[32], steps[32], bpb[32];
+        lilm_leaderboard_dataset_name(r->dataset, key, label);
+        lilm_format_params(params, sizeof params, r->params);
+        if (r->steps >= 0) snprintf(steps, sizeof steps, "%lld", (long long)r->steps);
+        else snprintf(steps, sizeof steps, "n/a");
+        if (isfinite(r->val_bpb)) snprintf(bpb, sizeof bpb, "%.4f", r->val_bpb);
+        else snprintf(bpb, sizeof bpb, "n/a");
+        printf("%-*s  %-7s  %-*s  %-*s  %7s  %8s  %7s  %s%s\n", wn, r->name, lilm_run_status_name(r->status), wm,
+               r->model[0] ? r->model : "n/a", wd, r->dataset[0] ? label : "n/a", params, steps, bpb,
+               r->started_at[0] ? r->started_at : "n/a", r->warnings ? "  (warnings)" : "");
+    }
+}
+
+static void show_line(const char *k, const char *v) { printf("%-16s %s\n", k, v && *v ? v : "n/a"); }
+
+static void show_num(const char *k, double v, const char *fmt)
+{
+    char s[64] = "";
+    if (isfinite(v)) snprintf(s, sizeof s, fmt, v);
+    show_line(k, s);
+}
+
+static void show_int(const char *k, int64_t v)
+{
+    char s[64] = "";
+    if (v >= 0) snprintf(s, sizeof s, "%lld", (long long)v);
+    show_line(k, s);
+}
+
+static void print_record(const lilm_run_record *rec)
+{
+    const lilm_run *r = &rec->run;
+    show_line("name", r->name);
+    show_line("status", lilm_run_status_name(r->status));
+    show_line("run dir", r->run_dir);
+    show_line("model", r->model);
+    show_line("model type", r->model_type);
+    show_int("params", r->params);
+    show_int("layers", r->n_layers);
+    show_int("d_model", r->d_model);
+    show_int("vocab size", r->vocab_size);
+    show_line("dataset", r->dataset);
+    show_line("tokenizer", r->tokenizer);
+    show_line("device", r->device);
+    show_num("budget minutes", r->budget_minutes, "%.1f");
+    show_num("elapsed s", r->elapsed_s, "%.1f");
+    show_int("steps", r->steps);
+    show_int("tokens", r->tokens);
+    show_num("val loss", r->val_loss, "%.4f");
+    show_num("val BPB", r->val_bpb, "%.4f");
+    show_line("started", r->started_at);
+    show_line("finished", r->finished_at);
+    show_line("git commit", r->git_commit);
+    show_line("lilm version", r->lilm_version);
+    show_line("config sha256", r->config_sha256);
+    size_t nt = 0, nv = 0, nlr = 0, nd = 0;
+    for (size_t i = 0; i < rec->n_metrics; i++) rec->metrics[i].kind == LILM_METRIC_VAL ? nv++ : nt++;
+    for (size_t i = 0; i < rec->n_sweeps; i++) rec->sweeps[i].kind == LILM_SWEEP_LR ? nlr++ : nd++;
+    printf("%-16s %zu train, %zu validation\n", "metric points", nt, nv);
+    printf("%-16s %zu learning rates, %zu depths\n", "autosize probes", nlr, nd);
+    printf("%-16s %s\n", "samples", r->samples ? "yes" : "no");
+    printf("%-16s %s\n", "eval", r->eval_json ? "yes" : "no");
+    if (r->warnings) printf("\nwarnings from the run dir:\n%s", r->warnings);
+}
 
 int lilm_cmd_runs(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lilm runs: not available in this build yet\n");
-    return 2;
+    const char *db_flag = NULL;
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    int nargs = 0;
+    if (!args) {
+        fprintf(stderr, "lilm runs: out of memory\n");
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            free(args);
+            return 0;
+        } else if (strcmp(argv[i], "--db") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "lilm runs: --db needs a path\nHINT: lilm runs list --db runs/runs.db\n");
+                free(args);
+                return 2;
+            }
+            db_flag = argv[++i];
+        } else if (strncmp(argv[i], "--db=", 5) == 0) {
+            db_flag = argv[i] + 5;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "lilm runs: unknown option '%s'\nHINT: lilm runs --help\n", argv[i]);
+            free(args);
+            return 2;
+        } else {
+            args[nargs++] = argv[i];
+        }
+    }
+    const char *verb = nargs ? args[0] : "list";
+    int need_min = 0, need_max = 0;
+    if (strcmp(verb, "list") == 0) need_min = need_max = 0;
+    else if (strcmp(verb, "show") == 0) need_min = need_max = 1;
+    else if (strcmp(verb, "status") == 0) need_min = need_max = 2;
+    else if (strcmp(verb, "import") == 0 || strcmp(verb, "delete") == 0) need_min = 1, need_max = 1 << 30;
+    else {
+        fprintf(stderr, "lilm runs: unknown action '%s'\nHINT: actions: list, show, import, status, delete (lilm runs --help)\n", verb);
+        free(args);
+        return 2;
+    }
+    int nrest = nargs ? nargs - 1 : 0;
+    if (nrest < need_min || nrest > need_max) {
+        fprintf(stderr, "lilm runs %s: wrong number of arguments\n", verb);
+        usage(stderr);
+        free(args);
+        return 2;
+    }
+    char **rest = args + 1;
+    lilm_run_status new_status = LILM_RUN_RUNNING;
+    if (strcmp(verb, "status") == 0) {
+        lilm_status s = lilm_run_status_parse(rest[1], &new_status);
+        if (s != LILM_OK) {
+            free(args);
+            return fail("status", s);
+        }
+    }
+
+    const char *path = lilm_runs_default_path(db_flag);
+    lilm_runs_db *db = NULL;
+    lilm_status s = lilm_runs_open(&db, path);
+    if (s != LILM_OK) {
+        free(args);
+        return fail("opening the runs db", s);
+    }
+    int rc = 0;
+    if (strcmp(verb, "list") == 0) {
+        lilm_run_list l;
+        s = lilm_runs_list(db, &l);
+        if (s == LILM_OK) {
+            print_list(&l);
+            lilm_run_list_free(&l);
+        } else rc = fail("listing runs", s);
+    } else if (strcmp(verb, "show") == 0) {
+        lilm_run_record rec;
+        s = lilm_runs_get(db, rest[0], &rec);
+        if (s == LILM_OK) {
+            print_record(&rec);
+            lilm_run_record_free(&rec);
+        } else rc = fail("show", s);
+    } else if (strcmp(verb, "status") == 0) {
+        s = lilm_runs_set_status(db, rest[0], new_status);
+        if (s == LILM_OK) printf("%s: %s\n", rest[0], lilm_run_status_name(new_status));
+        else rc = fail("status", s);
+    } else if (strcmp(verb, "delete") == 0) {
+        for (int i = 0; i < nrest; i++) {
+            s = lilm_runs_delete(db, rest[i]);
+            if (s == LILM_OK) printf("deleted %s\n", rest[i]);
+            else {
+                int r = fail("delete", s);
+                if (r > rc) rc = r;
+            }
+        }
+    } else {   /* import: every dir, even after a failure; the exit status reports the worst */
+        size_t ok = 0;
+        for (int i = 0; i < nrest; i++) {
+            char *warnings = NULL;
+            s = lilm_runs_sync_dir(db, rest[i], &warnings);
+            if (s == LILM_OK) {
+                ok++;
+                printf("imported %s\n", rest[i]);
+                if (warnings) fprintf(stderr, "lilm runs import: warnings for %s:\n%s", rest[i], warnings);
+                free(warnings);
+            } else {
+                fprintf(stderr, "lilm runs import: skipped %s: %s\n", rest[i], lilm_last_error());
+                int r = s == LILM_ERR_IO || s == LILM_ERR_OOM ? 1 : 2;
+                if (r > rc) rc = r;
+            }
+        }
+        printf("%zu of %d run dirs imported into %s\n", ok, nrest, path);
+    }
+    lilm_runs_close(db);
+    free(args);
+    return rc;
 }

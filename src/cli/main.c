@@ -28,6 +28,7 @@ static const lilm_command lilm_commands[] = {
     {"runs", lilm_cmd_runs, "list, show and delete runs in runs.db"},
     {"leaderboard", lilm_cmd_leaderboard, "the leaderboard of runs, in the terminal"},
     {"report", lilm_cmd_report, "write the static HTML report of all runs"},
+    {"forward", lilm_cmd_forward, "logits of a token sequence from a weights file (for checks)"},
 };
 
 static void usage(FILE *f)

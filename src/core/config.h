@@ -88,26 +88,100 @@ typedef struct lilm_config {
     lilm_budget_config budget;
 } lilm_config;
 
+/* One row of the option table. Defaults are text parsed by the same code that
+ * parses YAML and --set, so a default can never disagree with its own range. */
+typedef enum lilm_cfg_type {
+    LILM_CFG_INT = 0, /* int64_t, range [min, max] */
+    LILM_CFG_U64,     /* uint64_t, any value 0 .. 2^64-1 */
+    LILM_CFG_FLOAT,   /* double, range [min, max] or open ends (flags) */
+    LILM_CFG_BOOL,    /* int, 0 or 1; YAML true/false */
+    LILM_CFG_STRING,  /* char[size]; with `names`: one of them */
+    LILM_CFG_ENUM,    /* a C enum (int); the value is names[i] -> i */
+} lilm_cfg_type;
+
+#define LILM_CFG_MIN_OPEN 1u /* range excludes min: (min, ... */
+#define LILM_CFG_MAX_OPEN 2u /* range excludes max: ..., max) */
+
+typedef struct lilm_cfg_opt {
+    const char *key;          /* "section.name", e.g. "train.lr" */
+    lilm_cfg_type type;
+    size_t offset;            /* offsetof(lilm_config, ...) */
+    size_t size;              /* sizeof the field */
+    const char *def;          /* default, as text */
+    double min, max;          /* INT and FLOAT */
+    unsigned flags;           /* LILM_CFG_MIN_OPEN | LILM_CFG_MAX_OPEN */
+    const char *const *names; /* ENUM (and restricted STRING): NULL-terminated */
+    const char *help;
+} lilm_cfg_opt;
+
+/* The option table (every lilm_config field has exactly one row). */
+const lilm_cfg_opt *lilm_config_options(size_t *count);
+
+/* The row for "section.key", or NULL. */
+const lilm_cfg_opt *lilm_config_find(const char *key);
+
+/* The field's value as text, exactly as write_yaml writes it (strings
+ * unquoted): what parsing it back with lilm_config_set gives bit for bit.
+ * For run summaries and the runs database. */
+void lilm_config_format_value(const lilm_config *cfg, const lilm_cfg_opt *opt, char *buf, size_t n);
+
+/* Strict number parsing shared by the config and the CLI option parser: the
+ * whole text must be the number (no surrounding space, no trailing junk, no
+ * overflow, no nan/inf). An integer may be written as a whole float ("1e6",
+ * "64.0"). Return 1 on success, 0 otherwise. */
+int lilm_config_parse_int(const char *text, int64_t *out);
+int lilm_config_parse_float(const char *text, double *out);
+
+/* Levenshtein distance between two short strings (99 past 63 bytes); used to
+ * suggest "did you mean" names for unknown keys and options. */
+size_t lilm_config_edit_distance(const char *a, const char *b);
+
 /* Fills every field with its default from the option table. */
 void lilm_config_defaults(lilm_config *cfg);
 
-/* Loads a YAML file over the current values. Unknown keys, wrong types, values
- * out of range: LILM_ERR_CONFIG with "FILE:LINE: key: what is wrong". */
+/* Loads a YAML file over the current values (keys it does not name keep their
+ * value). Unknown keys or sections, wrong types, values out of range, bad
+ * enum names, duplicate keys, malformed YAML or an unreadable file:
+ * LILM_ERR_CONFIG with one message "FILE:LINE: key 'train.lr': must be a
+ * number in (0, 1], got 'abc'", and *cfg unchanged. */
 lilm_status lilm_config_load_yaml(lilm_config *cfg, const char *path);
 
-/* Applies "section.key=value" (e.g. "train.lr=3e-3"). */
+/* The same from a string in memory; `label` stands for the file name in messages. */
+lilm_status lilm_config_load_yaml_string(lilm_config *cfg, const char *label, const char *text, size_t n);
+
+/* Applies "section.key=value" (e.g. "train.lr=3e-3") with the same checks;
+ * messages start with "--set ASSIGNMENT: ". *cfg is unchanged on failure. */
 lilm_status lilm_config_set(lilm_config *cfg, const char *assignment);
 
-/* Cross-field checks (e.g. qk_dim even, accum_batch % batch_size == 0). */
+/* What a subcommand does with `CONFIG --set k=v ...`: defaults, then the
+ * file (when path is not NULL), then each assignment in order, then
+ * lilm_config_validate. */
+lilm_status lilm_config_from_cli(lilm_config *cfg, const char *path, const char *const *sets, size_t n_sets);
+
+/* Cross-field checks (qk_dim even, accum_batch a multiple of batch_size,
+ * 0 <= latent_dim < d_model, pad_id < vocab_size, vocab >= 260 with the bytes
+ * tokenizer, steps > 0 in steps mode, not both data.dataset and data.text). */
 lilm_status lilm_config_validate(const lilm_config *cfg);
 
 /* Writes the whole config as YAML (every key, so a run dir is self-describing). */
 lilm_status lilm_config_write_yaml(const lilm_config *cfg, FILE *f);
 
+/* Writes the YAML to `path` atomically (temp file, fsync, rename). */
+lilm_status lilm_config_save(const lilm_config *cfg, const char *path);
+
 /* Prints the option table: key, type, range, default and help, one per line. */
 void lilm_config_print_help(FILE *f, const char *section_or_null);
 
-/* Parameter count of the model described (the reference's count: tied embedding once). */
+/* The same table as Markdown (one table per section), for docs/config.md. */
+void lilm_config_print_markdown(FILE *f);
+
+/* Equality of every field in the table (doubles compared bit for bit). */
+int lilm_config_equal(const lilm_config *a, const lilm_config *b);
+
+/* Parameter count of the model described (the reference's count: tied
+ * embedding once; q, kv (or kv.0 + kv.1), reproject, W1, W2 with biases; two
+ * norms per layer (weight; + bias for LayerNorm; none for norm none) and the
+ * final norm; activation none drops W1 and W2 but keeps feedforward_norm). */
 int64_t lilm_model_config_param_count(const lilm_model_config *m);
 
 #endif

@@ -69,6 +69,14 @@ void lilm__cpu_scale(lilm_backend *be, float *x, size_t n, float s)
         x[i] *= s;
 }
 
+void lilm__cpu_axpy(lilm_backend *be, float *y, const float *x, size_t n, float a)
+{
+    int nt = n < 16384 ? 1 : be->threads;
+#pragma omp parallel for simd num_threads(nt) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
 void lilm__cpu_adamw(lilm_backend *be, const lilm_adamw_tensor *tensors, size_t n_tensors,
                      const lilm_adamw_hparams *hp)
 {

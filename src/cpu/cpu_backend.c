@@ -236,6 +236,7 @@ lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads)
     be->classifier_logits = lilm__cpu_classifier_logits;
     be->grad_sanitize = lilm__cpu_grad_sanitize;
     be->scale = lilm__cpu_scale;
+    be->axpy = lilm__cpu_axpy;
     be->adamw = lilm__cpu_adamw;
     *out = be;
     return LILM_OK;

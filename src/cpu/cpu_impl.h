@@ -119,6 +119,7 @@ void lilm__cpu_classifier_logits(lilm_backend *be, float *logits, const void *x,
 /* adamw.c */
 void lilm__cpu_grad_sanitize(lilm_backend *be, float *g, size_t n, double *sumsq, int64_t *n_bad);
 void lilm__cpu_scale(lilm_backend *be, float *x, size_t n, float s);
+void lilm__cpu_axpy(lilm_backend *be, float *y, const float *x, size_t n, float a);
 void lilm__cpu_adamw(lilm_backend *be, const lilm_adamw_tensor *tensors, size_t n_tensors,
                      const lilm_adamw_hparams *hp);
 

@@ -323,6 +323,7 @@ extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_i
     be->classifier_logits = lilm__cuda_classifier_logits;
     be->grad_sanitize = lilm__cuda_grad_sanitize;
     be->scale = lilm__cuda_scale;
+    be->axpy = lilm__cuda_axpy;
     be->adamw = lilm__cuda_adamw;
     *out = be;
     return LILM_OK;

@@ -184,6 +184,7 @@ void lilm__cuda_accumulate(lilm_backend *be, void *out, const void *a, size_t n)
 void lilm__cuda_copy(lilm_backend *be, void *dst, const void *src, size_t n);
 void lilm__cuda_grad_sanitize(lilm_backend *be, float *g, size_t n, double *sumsq, int64_t *n_bad);
 void lilm__cuda_scale(lilm_backend *be, float *x, size_t n, float s);
+void lilm__cuda_axpy(lilm_backend *be, float *y, const float *x, size_t n, float a);
 
 void lilm__cuda_embedding_forward(lilm_backend *be, void *out, const int32_t *tokens,
                                   const void *wte, size_t N, size_t C);

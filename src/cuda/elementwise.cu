@@ -1,6 +1,6 @@
 /*
  * elementwise.cu: casts, activations, add/accumulate/copy, and the fp32
- * gradient utilities (sanitize + sum of squares, scale) of the CUDA backend.
+ * gradient utilities (sanitize + sum of squares, scale, axpy) of the CUDA backend.
  *
  * Every kernel is a grid-stride loop over n elements with size_t indices, so
  * any n works with a grid capped at 32 blocks per SM. bf16 values are widened
@@ -62,6 +62,14 @@ static __global__ void scale_kernel(float *x, // (n)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         x[i] *= s;
+}
+
+static __global__ void axpy_kernel(float *y,       // (n)
+                                   const float *x, // (n)
+                                   size_t n, float a)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] += a * x[i];
 }
 
 /* red[0] += sum of squares (double), red[1] (as unsigned long long) += bad count. */
@@ -182,6 +190,15 @@ extern "C" void lilm__cuda_scale(lilm_backend *be, float *x, size_t n, float s)
     LILM_ASSERT(x);
     scale_kernel<<<lilm__ew_grid(cu, n), LILM__EW_THREADS, 0, cu->stream>>>(x, n, s);
     lilm__cuda_rt_ok(cu, cudaGetLastError(), "scale_kernel", __FILE__, __LINE__);
+}
+
+extern "C" void lilm__cuda_axpy(lilm_backend *be, float *y, const float *x, size_t n, float a)
+{
+    lilm__cuda *cu = lilm__cu(be);
+    if (n == 0) return;
+    LILM_ASSERT(y && x);
+    axpy_kernel<<<lilm__ew_grid(cu, n), LILM__EW_THREADS, 0, cu->stream>>>(y, x, n, a);
+    lilm__cuda_rt_ok(cu, cudaGetLastError(), "axpy_kernel", __FILE__, __LINE__);
 }
 
 extern "C" void lilm__cuda_grad_sanitize(lilm_backend *be, float *g, size_t n, double *sumsq, int64_t *n_bad)

@@ -10,6 +10,24 @@
  *                             UTF-8 byte count of its original text (for BPB)
  * for each split ("train", "val"). The loader memory-maps a split and serves
  * (B, T+1) windows as int32 inputs/targets, packed or one document per row.
+ *
+ * Binary layouts (all integers little-endian; docs/data.md has the details):
+ *   <split>.tokens: 128-byte header
+ *     0 magic "LILMTOKS" | 8 u32 version (1) | 12 u32 bytes per token (2|4)
+ *     16 u32 vocab size | 20 i32 eos id | 24 i32 pad id (-1: none) | 28 u32 0
+ *     32 u64 tokens | 40 u64 docs | 48 u64 UTF-8 bytes | 56 u64 payload CRC-32
+ *     64 u8[32] tokenizer SHA-256 | 96..119 zero | 120 u64 CRC-32 of bytes 0..119
+ *   then the tokens (uint16 or uint32 each).
+ *   <split>.docs: 64-byte header
+ *     0 magic "LILMDOCS" | 8 u32 version (1) | 12 u32 0 | 16 u64 docs
+ *     24 u64 tokens | 32 u64 UTF-8 bytes | 40 u64 payload CRC-32 | 48 u64 0
+ *     56 u64 CRC-32 of bytes 0..55
+ *   then per document: u64 first token offset, u64 token count (with its EOS),
+ *   u64 UTF-8 byte count of its original text.
+ * Invariants checked on open: documents are contiguous and cover every
+ * token, each ends with EOS, every id < vocab size, counts and checksums agree,
+ * and the split's checksum matches the one meta.json recorded (so a crash
+ * between committing shards and meta.json is detected).
  */
 #ifndef LILM_DATA_DATASET_H
 #define LILM_DATA_DATASET_H
@@ -21,6 +39,12 @@
 #include "core/status.h"
 
 typedef struct lilm_dataset lilm_dataset; /* one memory-mapped split */
+
+#define LILM_DATASET_VERSION 1
+#define LILM_DATASET_TOKENS_MAGIC "LILMTOKS"
+#define LILM_DATASET_DOCS_MAGIC "LILMDOCS"
+#define LILM_DATASET_TOKENS_HEADER 128
+#define LILM_DATASET_DOCS_HEADER 64
 
 typedef struct lilm_dataset_info {
     int64_t n_docs;
@@ -41,6 +65,17 @@ void lilm_dataset_get_info(const lilm_dataset *ds, lilm_dataset_info *info);
 lilm_status lilm_dataset_doc(const lilm_dataset *ds, int64_t i, int32_t *dst, size_t *n,
                              int64_t *n_bytes);
 
+/* Where document i lies: first token, token count (with EOS), UTF-8 bytes. */
+void lilm_dataset_doc_span(const lilm_dataset *ds, int64_t i, int64_t *offset, int64_t *n_tokens,
+                           int64_t *n_bytes);
+/* Copies tokens [pos, pos + n) of the split (all documents back to back,
+ * each followed by EOS) into dst as int32; the range must lie inside. */
+void lilm_dataset_tokens(const lilm_dataset *ds, int64_t pos, size_t n, int32_t *dst);
+
+/* LILM_ERR_MISMATCH (with a HINT) unless the dataset was prepared with the
+ * tokenizer whose SHA-256 hex is `sha256` (see lilm_tokenizer_sha256). */
+lilm_status lilm_dataset_check_tokenizer(const lilm_dataset *ds, const char *sha256);
+
 /* ---- the batch loader ---- */
 typedef struct lilm_loader lilm_loader;
 
@@ -51,12 +86,15 @@ typedef struct lilm_batch {
     int64_t n_targets; /* targets that count (not pad) */
 } lilm_batch;
 
-/* The loader's position, saved in checkpoints and restored for exact resumes. */
+/* The loader's position, saved in checkpoints and restored for exact resumes.
+ * The order of an epoch is a pure function of the RNG state at its start, so
+ * the cursor holds that state and how far into the epoch the consumer got;
+ * restoring replays the shuffle bookkeeping (cheap: no token is touched). */
 typedef struct lilm_loader_cursor {
-    uint64_t rng_state[4];
+    uint64_t rng_state[4]; /* xoshiro256** state at the start of the epoch */
     int64_t epoch;
-    int64_t position;  /* next block/document index in the epoch's order */
-    int64_t buffered;  /* internal: shuffle-buffer fill (packed mode) */
+    int64_t position;  /* blocks (packed) / documents handed out in this epoch */
+    int64_t buffered;  /* the shuffle-buffer size it was made with (checked on restore) */
 } lilm_loader_cursor;
 
 lilm_status lilm_loader_create(lilm_loader **out, lilm_dataset *ds, lilm_loader_mode mode,
@@ -67,5 +105,25 @@ void lilm_loader_free(lilm_loader *ld);
 lilm_status lilm_loader_next(lilm_loader *ld, lilm_batch *batch);
 void lilm_loader_get_cursor(const lilm_loader *ld, lilm_loader_cursor *c);
 lilm_status lilm_loader_set_cursor(lilm_loader *ld, const lilm_loader_cursor *c);
+
+/* ---- evaluation: every token once ----
+ * Visits the split in order so that every token (EOS included) is a target
+ * exactly once: the total of n_targets over all batches equals n_tokens, and
+ * the bytes to divide by for BPB are info.n_bytes.
+ *   PACKED: the split as one stream with an EOS in front, cut into rows of
+ *     T+1 tokens overlapping by one (context crosses document boundaries, as
+ *     in packed training).
+ *   DOCUMENT: each document on its own rows, with an EOS in front (so its
+ *     first token is predicted too); a document longer than T continues on
+ *     the next row. Context never crosses documents.
+ * The last batch may be partly padding (pad targets do not count). */
+typedef struct lilm_eval_iter lilm_eval_iter;
+lilm_status lilm_eval_iter_create(lilm_eval_iter **out, const lilm_dataset *ds, lilm_loader_mode mode,
+                                  size_t B, size_t T);
+/* Fills the next batch and returns LILM_OK; *done = 1 (batch untouched)
+ * once everything was visited. */
+lilm_status lilm_eval_iter_next(lilm_eval_iter *it, lilm_batch *batch, int *done);
+void lilm_eval_iter_reset(lilm_eval_iter *it);
+void lilm_eval_iter_free(lilm_eval_iter *it);
 
 #endif

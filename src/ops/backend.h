@@ -212,6 +212,8 @@ struct lilm_backend {
     void (*grad_sanitize)(lilm_backend *be, float *g, size_t n, double *sumsq, int64_t *n_bad);
     /* x (n) *= s */
     void (*scale)(lilm_backend *be, float *x, size_t n, float s);
+    /* y (n) += a * x, fp32 (e.g. folding the classifier's weight gradient into the grads) */
+    void (*axpy)(lilm_backend *be, float *y, const float *x, size_t n, float a);
     /* Decoupled-weight-decay Adam over many tensors at once (PyTorch AdamW):
      * p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
      * p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). */

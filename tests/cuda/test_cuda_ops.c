@@ -421,6 +421,11 @@ static void test_elementwise(lilm_test *t)
     p.ref->scale(p.ref, g.ref, n, 0.37f);
     p.dev->scale(p.dev, g.dev, n, 0.37f);
     compare(&p, "scale", &g, 0.0, 1e-6);
+    tens gx = tens_new(&p, n, 0, -1, 1);
+    p.ref->axpy(p.ref, g.ref, gx.ref, n, -0.75f);
+    p.dev->axpy(p.dev, g.dev, gx.dev, n, -0.75f);
+    compare(&p, "axpy (+=)", &g, 1e-7, 1e-6);
+    tens_free(&p, &gx);
     tens_free(&p, &a);
     tens_free(&p, &b);
     tens_free(&p, &out);

@@ -1,0 +1,27 @@
+/*
+ * cli_common.h: what several subcommands share: loading a config from
+ * --config plus --set overrides, reporting library errors, stop signals.
+ */
+#ifndef LILM_CLI_COMMON_H
+#define LILM_CLI_COMMON_H
+
+#include <signal.h>
+
+#include "cli/opts.h"
+#include "core/config.h"
+#include "core/status.h"
+
+/* Defaults, then the YAML file (if path != NULL), then each "key=value" of
+ * `set`, then cross-field validation. Prints the error and returns 2 on
+ * failure, 0 on success. */
+int lilm_cli_load_config(const char *cmd, const char *path, const lilm_opt_list *set, lilm_config *cfg);
+
+/* Prints "lilm CMD: <status>: <detail>" (the detail carries its own HINT lines)
+ * and returns the exit code for it: 2 for bad input, 1 otherwise. */
+int lilm_cli_fail(const char *cmd, lilm_status st);
+
+/* Installs SIGINT/SIGTERM handlers that set the returned flag (once; the
+ * second signal kills as usual). */
+volatile sig_atomic_t *lilm_cli_stop_flag(void);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * model.c: model construction, the memory plan, weight sync and logits.
+ *
+ * lilm_model_init lays out every buffer the model needs for micro-batches up
+ * to (max_B, max_T) in two passes over one plan (count, then carve), so the
+ * printed plan and the real allocation can never disagree, and asks the
+ * backend to size its own scratch for the same shapes.
+ */
+#include "model/model_impl.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+float lilm__norm_eps(const lilm_model_config *c)
+{
+    if (c->norm_eps > 0) return (float)c->norm_eps;
+    return c->norm == LILM_NORM_LAYER ? 1e-5f : FLT_EPSILON; /* torch RMSNorm eps=None: finfo(float32).eps */
+}
+
+void lilm__layer_ptrs(const lilm_model *m, int layer, void *block, size_t esize, lilm_layer_ptrs *out)
+{
+    memset(out, 0, sizeof *out);
+    const lilm_model_config *c = &m->cfg;
+    int i = m->layer_first[layer];
+#define NEXT() ((char *)block + m->params[i++].offset * esize)
+    if (c->norm != LILM_NORM_NONE) {
+        out->norm1_w = NEXT();
+        if (c->norm == LILM_NORM_LAYER) out->norm1_b = NEXT();
+        if (c->activation != LILM_ACTKIND_NONE) {
+            out->norm2_w = NEXT();
+            if (c->norm == LILM_NORM_LAYER) out->norm2_b = NEXT();
+        }
+    }
+    out->q_w = NEXT();
+    out->q_b = NEXT();
+    if (c->latent_dim > 0) {
+        out->lat_w = NEXT();
+        out->lat_b = NEXT();
+    }
+    out->kv_w = NEXT();
+    out->kv_b = NEXT();
+    out->proj_w = NEXT();
+    out->proj_b = NEXT();
+    if (c->activation != LILM_ACTKIND_NONE) {
+        out->w1 = NEXT();
+        out->b1 = NEXT();
+        out->w2 = NEXT();
+        out->b2 = NEXT();
+    }
+#undef NEXT
+}
+
+/* ---- the activation plan ---- */
+
+typedef struct planner {
+    char *base;     /* NULL while counting */
+    size_t used;    /* bytes */
+} planner;
+
+static void *take(planner *pl, size_t bytes)
+{
+    size_t at = pl->used;
+    pl->used += (bytes + 255) & ~(size_t)255; /* 256-byte alignment for vector loads */
+    return pl->base ? pl->base + at : NULL;
+}
+
+static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
+{
+    const lilm_model_config *c = &m->cfg;
+    size_t N = B * T, C = (size_t)c->d_model, H = (size_t)c->n_heads;
+    size_t Q = H * (size_t)c->qk_dim, KV = H * (size_t)(c->qk_dim + c->v_dim), AV = H * (size_t)c->v_dim;
+    size_t F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim, L = (size_t)c->n_layers;
+    size_t a = m->act_size;
+    int has_norm = c->norm != LILM_NORM_NONE, layer = c->norm == LILM_NORM_LAYER;
+    int ffn = c->activation != LILM_ACTKIND_NONE;
+    for (size_t l = 0; l < L; l++) {
+        lilm_layer_acts *A = &m->acts[l];
+        A->x = take(pl, N * C * a);
+        A->h1 = has_norm ? take(pl, N * C * a) : A->x;
+        A->mean1 = layer ? take(pl, N * sizeof(float)) : NULL;
+        A->rstd1 = has_norm ? take(pl, N * sizeof(float)) : NULL;
+        A->q = take(pl, N * Q * a);
+        A->lat = P ? take(pl, N * P * a) : NULL;
+        A->kv = take(pl, N * KV * a);
+        A->att = take(pl, N * AV * a);
+        A->lse = take(pl, B * H * T * sizeof(float));
+        A->x2 = take(pl, N * C * a);
+        A->h2 = ffn && has_norm ? take(pl, N * C * a) : A->x2;
+        A->mean2 = ffn && layer ? take(pl, N * sizeof(float)) : NULL;
+        A->rstd2 = ffn && has_norm ? take(pl, N * sizeof(float)) : NULL;
+        A->pre = ffn ? take(pl, N * F * a) : NULL;
+        A->act = ffn ? take(pl, N * F * a) : NULL;
+    }
+    m->xf = take(pl, N * C * a);
+    m->hf = has_norm ? take(pl, N * C * a) : m->xf;
+    m->meanf = layer ? take(pl, N * sizeof(float)) : NULL;
+    m->rstdf = has_norm ? take(pl, N * sizeof(float)) : NULL;
+    m->losses = take(pl, N * sizeof(float));
+    m->tokens = take(pl, N * sizeof(int32_t));
+    m->targets = take(pl, N * sizeof(int32_t));
+    size_t wide = F > KV ? F : KV;
+    if (AV > wide) wide = AV;
+    if (Q > wide) wide = Q;
+    m->d_res = take(pl, N * C * a);
+    m->d_h = take(pl, N * C * a);
+    m->d_cls = take(pl, N * C * a);
+    m->d_wide = take(pl, N * wide * a);
+    m->d_q = take(pl, N * Q * a);
+    m->d_kv = take(pl, N * KV * a);
+    m->d_lat = P ? take(pl, N * P * a) : NULL;
+    m->dwte_cls = take(pl, (size_t)c->vocab_size * C * sizeof(float));
+    m->logits_dev = take(pl, B * (size_t)c->vocab_size * sizeof(float));
+}
+
+size_t lilm_model_plan_bytes(const lilm_model_config *cfg, lilm_dtype act_dtype, size_t B, size_t T)
+{
+    lilm_model m;
+    memset(&m, 0, sizeof m);
+    m.cfg = *cfg;
+    m.act_size = act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
+    m.acts = calloc((size_t)cfg->n_layers, sizeof *m.acts);
+    if (!m.acts) return 0;
+    planner pl = {NULL, 0};
+    plan_acts(&m, &pl, B, T);
+    free(m.acts);
+    if (lilm__model_build_table(&m) != LILM_OK) return 0;
+    size_t pbytes = m.n_elems * sizeof(float) * 4 + (act_dtype == LILM_DTYPE_F32 ? 0 : m.n_elems * m.act_size);
+    free(m.params);
+    free(m.layer_first);
+    return pl.used + pbytes;
+}
+
+lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_backend *be,
+                            size_t max_B, size_t max_T, uint64_t seed)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->be = be;
+    m->max_B = max_B;
+    m->max_T = max_T;
+    m->act_size = be->act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
+    const lilm_model_config *c = &m->cfg;
+    if (c->n_layers < 1 || c->d_model < 1 || c->n_heads < 1 || c->qk_dim < 2 || c->qk_dim % 2 || c->v_dim < 1 ||
+        c->vocab_size < 4 || (c->activation != LILM_ACTKIND_NONE && c->ffn_dim < 1) || c->latent_dim < 0)
+        return lilm_errorf(LILM_ERR_ARG, "invalid model shape (layers %lld, d %lld, heads %lld, qk %lld, v %lld, vocab %lld)",
+                           (long long)c->n_layers, (long long)c->d_model, (long long)c->n_heads,
+                           (long long)c->qk_dim, (long long)c->v_dim, (long long)c->vocab_size);
+    if (max_T > (size_t)c->context)
+        return lilm_errorf(LILM_ERR_ARG, "sequence length %zu exceeds the model context %lld", max_T, (long long)c->context);
+    lilm_status st = lilm__model_build_table(m);
+    if (st != LILM_OK) goto fail;
+
+    size_t pbytes = m->n_elems * sizeof(float);
+    void *p;
+    if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
+    m->param_block = p;
+    if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
+    m->grad_block = p;
+    if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
+    m->m_block = p;
+    if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
+    m->v_block = p;
+    if (be->act_dtype == LILM_DTYPE_F32) {
+        m->wc_block = m->param_block;
+        m->wc_is_alias = 1;
+    } else {
+        if ((st = be->alloc(be, &m->wc_block, m->n_elems * m->act_size)) != LILM_OK) goto fail;
+    }
+
+    m->acts = calloc((size_t)c->n_layers, sizeof *m->acts);
+    m->host_losses = malloc(max_B * max_T * sizeof(float));
+    if (!m->acts || !m->host_losses) {
+        st = lilm_errorf(LILM_ERR_OOM, "out of memory");
+        goto fail;
+    }
+    planner pl = {NULL, 0};
+    plan_acts(m, &pl, max_B, max_T);
+    m->act_bytes = pl.used;
+    if ((st = be->alloc(be, &m->act_block, m->act_bytes)) != LILM_OK) goto fail;
+    pl.base = m->act_block;
+    pl.used = 0;
+    plan_acts(m, &pl, max_B, max_T);
+
+    size_t KV = (size_t)(c->n_heads * (c->qk_dim + c->v_dim));
+    size_t wide = (size_t)c->ffn_dim > KV ? (size_t)c->ffn_dim : KV;
+    lilm_backend_plan bp = {
+        .max_rows = max_B * max_T, .max_batch = max_B, .max_seq = max_T,
+        .d_model = (size_t)c->d_model, .vocab = (size_t)c->vocab_size, .n_heads = (size_t)c->n_heads,
+        .qk_dim = (size_t)c->qk_dim, .v_dim = (size_t)c->v_dim, .max_width = wide,
+    };
+    if ((st = be->reserve(be, &bp, &m->scratch_bytes)) != LILM_OK) goto fail;
+
+    /* initial weights: built on the host, uploaded once */
+    float *host = malloc(pbytes);
+    if (!host) {
+        st = lilm_errorf(LILM_ERR_OOM, "out of memory initialising %zu parameters", m->n_elems);
+        goto fail;
+    }
+    lilm__model_init_weights(m, host, seed);
+    st = be->upload(be, m->param_block, host, pbytes);
+    free(host);
+    if (st != LILM_OK) goto fail;
+    lilm_model_sync_weights(m);
+    return be->sync(be);
+fail:
+    lilm_model_free(m);
+    return st;
+}
+
+void lilm_model_free(lilm_model *m)
+{
+    lilm_backend *be = m->be;
+    if (be) {
+        if (m->param_block) be->free(be, m->param_block);
+        if (m->grad_block) be->free(be, m->grad_block);
+        if (m->m_block) be->free(be, m->m_block);
+        if (m->v_block) be->free(be, m->v_block);
+        if (m->wc_block && !m->wc_is_alias) be->free(be, m->wc_block);
+        if (m->act_block) be->free(be, m->act_block);
+    }
+    free(m->params);
+    free(m->layer_first);
+    free(m->acts);
+    free(m->host_losses);
+    memset(m, 0, sizeof *m);
+}
+
+size_t lilm_model_bytes(const lilm_model *m)
+{
+    size_t pbytes = m->n_elems * sizeof(float);
+    return 4 * pbytes + (m->wc_is_alias ? 0 : m->n_elems * m->act_size) + m->act_bytes + m->scratch_bytes;
+}
+
+static double mib(size_t b) { return (double)b / (1024.0 * 1024.0); }
+
+void lilm_model_print_plan(const lilm_model *m, FILE *f)
+{
+    size_t pbytes = m->n_elems * sizeof(float);
+    fprintf(f, "memory plan (%s, micro-batch %zu x %zu):\n", m->be->name, m->max_B, m->max_T);
+    fprintf(f, "  parameters   %10zu  %8.1f MiB  fp32\n", m->n_elems, mib(pbytes));
+    fprintf(f, "  gradients                %8.1f MiB  fp32\n", mib(pbytes));
+    fprintf(f, "  AdamW m, v               %8.1f MiB  fp32\n", mib(2 * pbytes));
+    if (!m->wc_is_alias) fprintf(f, "  weight copy              %8.1f MiB  bf16\n", mib(m->n_elems * m->act_size));
+    fprintf(f, "  activations              %8.1f MiB\n", mib(m->act_bytes));
+    fprintf(f, "  backend scratch          %8.1f MiB\n", mib(m->scratch_bytes));
+    fprintf(f, "  total                    %8.1f MiB\n", mib(lilm_model_bytes(m)));
+}
+
+void lilm_model_sync_weights(lilm_model *m)
+{
+    if (!m->wc_is_alias) m->be->cast_to_act(m->be, m->wc_block, m->param_block, m->n_elems);
+}
+
+void lilm_model_zero_grad(lilm_model *m) { m->be->zero(m->be, m->grad_block, m->n_elems * sizeof(float)); }
+
+static lilm_status logits_rows(lilm_model *m, float *out, size_t first_row, size_t rows, size_t row_step)
+{
+    lilm_backend *be = m->be;
+    size_t C = (size_t)m->cfg.d_model, V = (size_t)m->cfg.vocab_size;
+    const void *wte = (char *)m->wc_block + m->params[m->emb_index].offset * m->act_size;
+    for (size_t r = 0; r < rows;) {
+        size_t chunk = rows - r < m->max_B ? rows - r : m->max_B;
+        if (row_step == 1) {
+            be->classifier_logits(be, m->logits_dev, lilm__act_at(m, m->hf, (first_row + r) * C), wte, chunk, C, V);
+        } else {
+            /* gather the rows into d_h (free outside backward), then one classifier call */
+            for (size_t k = 0; k < chunk; k++)
+                be->copy(be, lilm__act_at(m, m->d_h, k * C), lilm__act_at(m, m->hf, (first_row + (r + k) * row_step) * C), C);
+            be->classifier_logits(be, m->logits_dev, m->d_h, wte, chunk, C, V);
+        }
+        LILM_TRY(be->download(be, out + r * V, m->logits_dev, chunk * V * sizeof(float)));
+        r += chunk;
+    }
+    return be->sync(be);
+}
+
+lilm_status lilm_model_last_logits(lilm_model *m, float *logits)
+{
+    if (!m->cur_T) return lilm_errorf(LILM_ERR_ARG, "no forward pass to take logits from");
+    return logits_rows(m, logits, m->cur_T - 1, m->cur_B, m->cur_T);
+}
+
+lilm_status lilm_model_all_logits(lilm_model *m, float *logits)
+{
+    if (!m->cur_T) return lilm_errorf(LILM_ERR_ARG, "no forward pass to take logits from");
+    return logits_rows(m, logits, 0, m->cur_B * m->cur_T, 1);
+}
+
+double lilm_model_train_flops(const lilm_model_config *c, size_t B, size_t T)
+{
+    /* 6 FLOPs per parameter per token for the matmuls (the tied classifier
+     * counts through the embedding), plus attention: QK^T and AV, forward
+     * (2 each) and backward (4 each), counted over the full T x T square as
+     * is customary: 6 * T * H * (Dq + Dv) per token and layer. */
+    lilm_model tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *c;
+    if (lilm__model_build_table(&tmp) != LILM_OK) return 0;
+    double params = (double)tmp.n_elems;
+    free(tmp.params);
+    free(tmp.layer_first);
+    double tokens = (double)B * (double)T;
+    double attn = 6.0 * (double)T * (double)(c->n_heads * (c->qk_dim + c->v_dim)) * (double)c->n_layers;
+    return 6.0 * params * tokens + attn * tokens;
+}

@@ -1,0 +1,166 @@
+/*
+ * model.h: the reference transformer, its parameters and its memory plan.
+ *
+ * The model is the reference's baseline (see SEED_REFERENCE.md): a tied token
+ * embedding, L identical pre-norm layers
+ *     x = x + reproject(attention(norm1(x)))
+ *     x = x + W2(act(W1(norm2(x))))
+ * a final norm, and logits = norm(x) @ E^T. Attention uses q = Linear(C, H*Dq)
+ * and kv = Linear(C, H*(Dq+Dv)) (or, latent, Linear(C,p) then Linear(p, ...)),
+ * split as [k block | v block]; RoPE on q and k; causal softmax.
+ *
+ * Memory is planned once in lilm_model_init: one block each for parameters,
+ * gradients, AdamW moments (fp32), the weight compute copy (the backend's
+ * act dtype; aliases the parameters on CPU), and all activations for the
+ * largest micro-batch (B, T). Nothing is allocated by forward or backward.
+ * The parameter table lists tensors in the reference's state_dict order with
+ * the reference's names, so checkpoints load into PyTorch directly.
+ */
+#ifndef LILM_MODEL_MODEL_H
+#define LILM_MODEL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "ops/backend.h"
+
+#define LILM_PARAM_NAME_MAX 96
+
+/* One parameter tensor. Offsets are in elements from the start of the block. */
+typedef struct lilm_param {
+    char name[LILM_PARAM_NAME_MAX]; /* state_dict key, e.g. "transformer_stack.3.attention.q.weight" */
+    int ndim;                        /* 1 or 2 */
+    int64_t shape[2];                /* (out, in) for Linear weights; (n) for vectors */
+    size_t numel;
+    size_t offset;
+    int decay;                       /* 1: weight decay applies (matrices) */
+} lilm_param;
+
+/* Pointers of one layer's parameters into a block (params, grads or the compute copy).
+ * Pointers are `void *` for the compute copy and `float *` otherwise; absent ones NULL. */
+typedef struct lilm_layer_ptrs {
+    void *norm1_w, *norm1_b;  /* (C) */
+    void *q_w, *q_b;          /* (H*Dq, C), (H*Dq) */
+    void *lat_w, *lat_b;      /* latent only: (p, C), (p) */
+    void *kv_w, *kv_b;        /* (H*(Dq+Dv), C or p), (H*(Dq+Dv)) */
+    void *proj_w, *proj_b;    /* (C, H*Dv), (C) */
+    void *norm2_w, *norm2_b;  /* (C) */
+    void *w1, *b1;            /* (F, C), (F) */
+    void *w2, *b2;            /* (C, F), (C) */
+} lilm_layer_ptrs;
+
+/* Activations of one layer kept for the backward pass (backend memory, act dtype
+ * unless noted). N = B*T rows. */
+typedef struct lilm_layer_acts {
+    void *x;        /* (N, C) residual stream entering the layer */
+    void *h1;       /* (N, C) norm1(x) (aliases x with norm none) */
+    float *mean1, *rstd1; /* (N) fp32 */
+    void *q;        /* (N, H*Dq) rotated queries */
+    void *lat;      /* (N, p) latent projection (latent attention only) */
+    void *kv;       /* (N, H*(Dq+Dv)) [rotated keys | values] */
+    void *att;      /* (N, H*Dv) attention output */
+    float *lse;     /* (B, H, T) fp32 */
+    void *x2;       /* (N, C) residual after attention */
+    void *h2;       /* (N, C) norm2(x2) */
+    float *mean2, *rstd2; /* (N) fp32 */
+    void *pre;      /* (N, F) W1 pre-activation */
+    void *act;      /* (N, F) act(pre) */
+} lilm_layer_acts;
+
+typedef struct lilm_model {
+    lilm_model_config cfg;
+    lilm_backend *be;          /* not owned */
+    size_t max_B, max_T;
+
+    lilm_param *params;        /* table, state_dict order */
+    int n_params;
+    size_t n_elems;            /* total parameter count */
+    size_t act_size;           /* bytes per activation element */
+
+    float *param_block;        /* (n_elems) fp32 master weights */
+    float *grad_block;         /* (n_elems) */
+    float *m_block, *v_block;  /* (n_elems) AdamW moments */
+    void *wc_block;            /* (n_elems) compute copy (== param_block on CPU) */
+    int wc_is_alias;
+
+    int emb_index;             /* index of embedding.weight in params */
+    int final_norm_w, final_norm_b; /* indices (-1 if absent) */
+    int *layer_first;          /* (L) index of each layer's first tensor */
+
+    /* activation memory */
+    void *act_block;
+    size_t act_bytes;
+    lilm_layer_acts *acts;     /* (L) */
+    void *xf;                  /* (N, C) residual after the last layer */
+    void *hf;                  /* (N, C) final norm output */
+    float *meanf, *rstdf;      /* (N) */
+    float *losses;             /* (N) per-token loss, backend memory */
+    int32_t *tokens, *targets; /* (N) backend memory */
+    /* backward scratch (act dtype) */
+    void *d_res;               /* (N, C) gradient of the residual stream */
+    void *d_h;                 /* (N, C) gradient of a norm output */
+    void *d_wide;              /* (N, max(F, H*Dv, H*Dq, H*(Dq+Dv))) */
+    void *d_q;                 /* (N, H*Dq) */
+    void *d_kv;                /* (N, H*(Dq+Dv)) */
+    void *d_lat;               /* (N, p) */
+    void *d_cls;               /* (N, C) classifier gradient w.r.t. the final norm output */
+    float *dwte_cls;           /* (V, C) fp32 classifier gradient w.r.t. the embedding */
+    float *logits_dev;         /* (max_B, V) fp32 logits of a few rows */
+    float *host_losses;        /* (N) host copy */
+    int pending_backward;      /* a training forward awaits its backward */
+    size_t scratch_bytes;      /* backend scratch */
+
+    size_t cur_B, cur_T;       /* shape of the last forward */
+} lilm_model;
+
+/* Builds the parameter table and plans all memory for micro-batches up to
+ * (max_B, max_T). Weights are initialised as PyTorch's defaults from `seed`. */
+lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_backend *be,
+                            size_t max_B, size_t max_T, uint64_t seed);
+void lilm_model_free(lilm_model *m);
+
+/* Prints the memory plan (parameters, grads, moments, activations, scratch). */
+void lilm_model_print_plan(const lilm_model *m, FILE *f);
+/* Bytes the model holds on its backend (all blocks). */
+size_t lilm_model_bytes(const lilm_model *m);
+/* Bytes a model of this config would need for micro-batch (B, T), without building it. */
+size_t lilm_model_plan_bytes(const lilm_model_config *cfg, lilm_dtype act_dtype, size_t B, size_t T);
+
+/* Looks a parameter up by state_dict name; NULL if absent. */
+const lilm_param *lilm_model_find_param(const lilm_model *m, const char *name);
+
+/* Refreshes the compute copy of the weights from the fp32 master (after an
+ * update or a load). A no-op on CPU. */
+void lilm_model_sync_weights(lilm_model *m);
+
+/* Forward pass over host tokens (B, T) and targets (B, T) (targets may be NULL:
+ * no loss). Returns the sum of per-token losses over counted targets in
+ * *loss_sum and their number in *n_counted (either may be NULL).
+ * With grad_scale > 0 (training) the fused classifier also computes its
+ * gradients, for the loss sum scaled by grad_scale (1/counted tokens gives
+ * the mean), so that lilm_model_backward() can follow without recomputing the
+ * logits. The classifier's weight gradient is held aside until backward, so a
+ * micro-batch whose loss is rejected (a spike) can be dropped by simply not
+ * calling backward. */
+lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32_t *targets,
+                               size_t B, size_t T, float grad_scale, double *loss_sum,
+                               int64_t *n_counted);
+
+/* Backward pass of the last training forward; gradients are ACCUMULATED into
+ * grad_block. */
+lilm_status lilm_model_backward(lilm_model *m);
+
+void lilm_model_zero_grad(lilm_model *m);
+
+/* Logits of the last position of each sequence of the last forward, (B, V) fp32 host. */
+lilm_status lilm_model_last_logits(lilm_model *m, float *logits);
+/* Logits of every position of the last forward, (B*T, V) fp32 host (for checks). */
+lilm_status lilm_model_all_logits(lilm_model *m, float *logits);
+
+/* Model FLOPs of one training step on B*T tokens (6*N*params + attention). */
+double lilm_model_train_flops(const lilm_model_config *cfg, size_t B, size_t T);
+
+#endif

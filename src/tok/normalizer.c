@@ -1,0 +1,246 @@
+/*
+ * normalizer.c: sentencepiece-compatible normalisation (see normalizer.h).
+ *
+ * The charsmap is walked in place (no copy): darts-clone units are read as
+ * little-endian uint32 with every index checked against the blob, and a rule
+ * whose output offset falls outside the outputs area is ignored, so corrupt
+ * blobs degrade to "no rule" instead of reading out of bounds. Valid blobs
+ * give exactly sentencepiece's results.
+ */
+#include "tok/normalizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SPACE_SYMBOL "\xe2\x96\x81"
+
+size_t lilm_utf8_valid_len(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (len == 0) return 0;
+    if (p[0] < 0x80) return 1;
+    uint32_t cp;
+    if (len >= 2 && (p[0] & 0xE0) == 0xC0) {
+        cp = ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
+        if ((p[1] & 0xC0) == 0x80 && cp >= 0x80) return 2;
+    } else if (len >= 3 && (p[0] & 0xF0) == 0xE0) {
+        cp = ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+        if ((p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 && cp >= 0x800 && (cp < 0xD800 || cp >= 0xE000))
+            return 3;
+    } else if (len >= 4 && (p[0] & 0xF8) == 0xF0) {
+        cp = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) | ((uint32_t)(p[2] & 0x3F) << 6) |
+             (p[3] & 0x3F);
+        if ((p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80 && cp >= 0x10000 &&
+            cp <= 0x10FFFF)
+            return 4;
+    }
+    return 0;
+}
+
+lilm_status lilm_normalizer_init(lilm_normalizer *nz, const lilm_sp_normalizer_spec *spec,
+                                 bool treat_whitespace_as_suffix)
+{
+    memset(nz, 0, sizeof *nz);
+    nz->add_dummy_prefix = spec->add_dummy_prefix;
+    nz->remove_extra_whitespaces = spec->remove_extra_whitespaces;
+    nz->escape_whitespaces = spec->escape_whitespaces;
+    nz->treat_whitespace_as_suffix = treat_whitespace_as_suffix;
+    const uint8_t *blob = spec->precompiled_charsmap.data;
+    size_t n = spec->precompiled_charsmap.len;
+    if (n == 0) return LILM_OK;
+    if (n <= 4)
+        return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap is %zu bytes, too short for its header", n);
+    uint32_t trie_size = (uint32_t)blob[0] | (uint32_t)blob[1] << 8 | (uint32_t)blob[2] << 16 | (uint32_t)blob[3] << 24;
+    if ((size_t)trie_size >= n)
+        return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap: trie size %u exceeds the blob (%zu bytes)",
+                           trie_size, n);
+    if (n - 4 < trie_size)
+        return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap: trie size %u runs past the blob", trie_size);
+    nz->units = blob + 4;
+    nz->n_units = trie_size / 4;
+    nz->outputs = (const char *)blob + 4 + trie_size;
+    nz->outputs_len = n - 4 - trie_size;
+    return LILM_OK;
+}
+
+static inline uint32_t unit_at(const lilm_normalizer *nz, size_t i)
+{
+    const uint8_t *p = nz->units + 4 * i;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline size_t unit_offset(uint32_t u) { return (size_t)(u >> 10) << ((u & 0x200u) >> 6); }
+
+/* Longest charsmap rule at the start of s: its input length (0 if none) and
+ * output offset. */
+static size_t charsmap_match(const lilm_normalizer *nz, const char *s, size_t len, size_t *value)
+{
+    if (nz->n_units == 0) return 0;
+    size_t best = 0;
+    size_t pos = unit_offset(unit_at(nz, 0));
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        pos ^= c;
+        if (pos >= nz->n_units) break;
+        uint32_t u = unit_at(nz, pos);
+        if ((u & 0x800000ffu) != c) break;
+        pos ^= unit_offset(u);
+        if ((u >> 8) & 1) {
+            if (pos >= nz->n_units) break;
+            size_t v = unit_at(nz, pos) & 0x7fffffffu;
+            if (v < nz->outputs_len) {
+                best = i + 1;
+                *value = v;
+            }
+        }
+    }
+    return best;
+}
+
+size_t lilm_normalizer_prefix(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
+                              size_t *out_len)
+{
+    if (nz->user_defined) {
+        size_t m = lilm_trie_longest_prefix(nz->user_defined, in, len);
+        if (m > 0) {
+            *out = in;
+            *out_len = m;
+            return m;
+        }
+    }
+    size_t value = 0;
+    size_t m = charsmap_match(nz, in, len, &value);
+    if (m > 0) {
+        const char *o = nz->outputs + value;
+        *out = o;
+        *out_len = strnlen(o, nz->outputs_len - value);
+        return m;
+    }
+    size_t cl = lilm_utf8_valid_len(in, len);
+    if (cl == 0) {
+        *out = "\xEF\xBF\xBD";
+        *out_len = 3;
+        return 1;
+    }
+    *out = in;
+    *out_len = cl;
+    return cl;
+}
+
+typedef struct outbuf {
+    char *s;
+    size_t n, cap;
+    size_t *map; /* may be NULL */
+    size_t map_cap;
+    int oom;
+} outbuf;
+
+static void reserve(outbuf *o, size_t extra, int with_map)
+{
+    if (o->oom) return;
+    size_t need = o->n + extra + 1;
+    if (need > o->cap) {
+        size_t nc = o->cap ? o->cap : 64;
+        while (nc < need) nc *= 2;
+        char *p = realloc(o->s, nc);
+        if (!p) {
+            o->oom = 1;
+            return;
+        }
+        o->s = p;
+        o->cap = nc;
+    }
+    if (with_map && need > o->map_cap) {
+        size_t nc = o->map_cap ? o->map_cap : 64;
+        while (nc < need) nc *= 2;
+        size_t *m = realloc(o->map, nc * sizeof *m);
+        if (!m) {
+            o->oom = 1;
+            return;
+        }
+        o->map = m;
+        o->map_cap = nc;
+    }
+}
+
+static inline void put(outbuf *o, const char *s, size_t n, size_t orig, int with_map)
+{
+    reserve(o, n, with_map);
+    if (o->oom) return;
+    memcpy(o->s + o->n, s, n);
+    if (with_map)
+        for (size_t i = 0; i < n; i++) o->map[o->n + i] = orig;
+    o->n += n;
+}
+
+lilm_status lilm_normalizer_normalize(const lilm_normalizer *nz, const char *in, size_t len, char **out,
+                                      size_t *cap, size_t *n_out, size_t **norm_to_orig, size_t *map_cap)
+{
+    int with_map = norm_to_orig != NULL;
+    outbuf o = {*out, 0, *cap, with_map ? *norm_to_orig : NULL, with_map ? *map_cap : 0, 0};
+    size_t consumed = 0;
+    const char *rep;
+    size_t rep_len;
+    if (nz->remove_extra_whitespaces) {
+        while (len > 0) {
+            size_t m = lilm_normalizer_prefix(nz, in, len, &rep, &rep_len);
+            if (!(rep_len == 1 && rep[0] == ' ')) break;
+            in += m;
+            len -= m;
+            consumed += m;
+        }
+    }
+    if (len == 0) goto done;
+    reserve(&o, len * 3 + 8, with_map);
+    const char *ws = nz->escape_whitespaces ? SPACE_SYMBOL : " ";
+    size_t ws_len = nz->escape_whitespaces ? 3 : 1;
+    if (!nz->treat_whitespace_as_suffix && nz->add_dummy_prefix) put(&o, ws, ws_len, consumed, with_map);
+    bool prev_space = nz->remove_extra_whitespaces;
+    while (len > 0) {
+        size_t m = lilm_normalizer_prefix(nz, in, len, &rep, &rep_len);
+        while (prev_space && rep_len > 0 && rep[0] == ' ') {
+            rep++;
+            rep_len--;
+        }
+        if (rep_len > 0) {
+            reserve(&o, rep_len * 3, with_map);
+            if (o.oom) break;
+            for (size_t i = 0; i < rep_len; i++) {
+                if (rep[i] == ' ' && nz->escape_whitespaces) {
+                    put(&o, SPACE_SYMBOL, 3, consumed, with_map);
+                } else {
+                    o.s[o.n] = rep[i];
+                    if (with_map) o.map[o.n] = consumed;
+                    o.n++;
+                }
+            }
+            prev_space = rep[rep_len - 1] == ' ';
+        }
+        consumed += m;
+        in += m;
+        len -= m;
+        if (!nz->remove_extra_whitespaces) prev_space = false;
+    }
+    if (nz->remove_extra_whitespaces && !o.oom) {
+        while (o.n >= ws_len && memcmp(o.s + o.n - ws_len, ws, ws_len) == 0) {
+            o.n -= ws_len;
+            if (with_map) consumed = o.map[o.n];
+        }
+    }
+    if (nz->treat_whitespace_as_suffix && nz->add_dummy_prefix) put(&o, ws, ws_len, consumed, with_map);
+done:
+    reserve(&o, 1, with_map);
+    if (!o.oom) {
+        o.s[o.n] = '\0';
+        if (with_map) o.map[o.n] = consumed;
+    }
+    *out = o.s;
+    *cap = o.cap;
+    if (with_map) {
+        *norm_to_orig = o.map;
+        *map_cap = o.map_cap;
+    }
+    if (o.oom) return lilm_errorf(LILM_ERR_OOM, "out of memory normalising %zu bytes", len);
+    *n_out = o.n;
+    return LILM_OK;
+}

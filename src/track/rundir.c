@@ -1,0 +1,474 @@
+/*
+ * rundir.c: run dir -> lilm_run_record (see rundir.h and docs/run-dir.md).
+ *
+ * Field mapping from run.json is one table (json key, kind, offset in
+ * lilm_run). A key that is absent or null leaves the field unknown; a key of
+ * the wrong type leaves it unknown and adds a warning. Text stored in the db
+ * is made valid UTF-8 first (bad bytes become U+FFFD) so the HTML report never
+ * carries broken bytes. A few model facts (vocab size, depth, width) are read
+ * from config.yaml with libyaml for the sweep plots.
+ */
+#include "track/rundir.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "core/fileio.h"
+#include "core/json.h"
+#include "core/sha256.h"
+#include "track/strbuf.h"
+
+/* Warnings beyond this many per file are counted, not listed. */
+#define MAX_WARNINGS_PER_FILE 5
+
+typedef struct reader {
+    const char *dir;
+    lilm_run_record *rec;
+    lilm_strbuf warn;    /* "file:line: message\n" ... */
+} reader;
+
+static void warnf(reader *rd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warnf(reader *rd, const char *fmt, ...)
+{
+    char line[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    lilm_strbuf_puts(&rd->warn, line);
+    lilm_strbuf_puts(&rd->warn, "\n");
+}
+
+/* A malloc'd copy of s[0..n) with invalid UTF-8 sequences replaced by U+FFFD
+ * and NUL bytes dropped; *fixed = how many were replaced. */
+static char *utf8_clean(const char *s, size_t n, size_t *fixed)
+{
+    lilm_strbuf b;
+    lilm_strbuf_init(&b);
+    *fixed = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t bad = 0;
+        if (lilm_utf8_valid(s + i, n - i, &bad)) bad = n - i;   /* s[i, i+bad) is valid */
+        size_t start = i;
+        for (size_t j = i; j < i + bad; j++)
+            if (s[j] == '\0') {
+                lilm_strbuf_append(&b, s + start, j - start);
+                start = j + 1;
+                (*fixed)++;
+            }
+        lilm_strbuf_append(&b, s + start, i + bad - start);
+        i += bad;
+        if (i < n) {   /* s[i] starts an invalid sequence: replace one byte */
+            lilm_strbuf_puts(&b, "\xEF\xBF\xBD");
+            (*fixed)++;
+            i++;
+        }
+    }
+    if (!b.data) lilm_strbuf_append(&b, "", 0);
+    if (b.oom) {
+        lilm_strbuf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* Reads dir/name. 0 when absent (no warning), 1 with *data set, -1 on error
+ * (warned). */
+static int read_optional(reader *rd, const char *name, char **data, size_t *n)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", rd->dir, name);
+    *data = NULL;
+    *n = 0;
+    if (!lilm_path_exists(path)) return 0;
+    lilm_status s = lilm_read_file(path, data, n);
+    if (s != LILM_OK) {
+        warnf(rd, "%s: cannot read: %s", name, lilm_last_error());
+        return -1;
+    }
+    if (*n > LILM_RUNDIR_MAX_FILE) {
+        warnf(rd, "%s: %zu bytes, larger than the %u bytes read from a run dir; ignored", name, *n, LILM_RUNDIR_MAX_FILE);
+        free(*data);
+        *data = NULL;
+        return -1;
+    }
+    return 1;
+}
+
+/* Reads a text file as clean UTF-8 into *out (owned). */
+static void read_text(reader *rd, const char *name, char **out)
+{
+    char *data;
+    size_t n;
+    if (read_optional(rd, name, &data, &n) != 1) return;
+    size_t fixed = 0;
+    *out = utf8_clean(data, n, &fixed);
+    free(data);
+    if (fixed) warnf(rd, "%s: %zu invalid UTF-8 or NUL bytes replaced", name, fixed);
+}
+
+/* ---- run.json ---- */
+
+typedef enum field_kind { F_TEXT, F_INT, F_REAL } field_kind;
+typedef struct json_field {
+    const char *key;
+    field_kind kind;
+    size_t offset;
+    size_t size;
+} json_field;
+#define FT(k, f) {k, F_TEXT, offsetof(lilm_run, f), sizeof(((lilm_run *)0)->f)}
+#define FI(k, f) {k, F_INT, offsetof(lilm_run, f), 0}
+#define FR(k, f) {k, F_REAL, offsetof(lilm_run, f), 0}
+
+static const json_field run_fields[] = {
+    FT("name", name),
+    FT("model", model),
+    FT("model_type", model_type),
+    FT("dataset", dataset),
+    FT("tokenizer", tokenizer),
+    FT("device", device),
+    FT("started_at", started_at),
+    FT("finished_at", finished_at),
+    FT("git_commit", git_commit),
+    FT("lilm_version", lilm_version),
+    FI("params", params),
+    FI("steps", steps),
+    FI("tokens", tokens),
+    FR("budget_minutes", budget_minutes),
+    FR("elapsed_s", elapsed_s),
+    FR("val_loss", val_loss),
+    FR("val_bpb", val_bpb),
+};
+
+static void read_field(reader *rd, const lilm_json *obj, const json_field *f, lilm_run *r)
+{
+    const lilm_json *v = lilm_json_get(obj, f->key);
+    if (!v || v->type == LILM_JSON_NULL) return;
+    char *base = (char *)r + f->offset;
+    switch (f->kind) {
+    case F_TEXT:
+        if (v->type != LILM_JSON_STRING) {
+            warnf(rd, "run.json: \"%s\" should be a string, not %s; ignored", f->key, lilm_json_type_name(v->type));
+            return;
+        }
+        if (v->len >= f->size || strlen(v->str) != v->len) {
+            warnf(rd, "run.json: \"%s\" is longer than %zu bytes or holds NUL; truncated", f->key, f->size - 1);
+        }
+        snprintf(base, f->size, "%s", v->str);
+        return;
+    case F_INT:
+        if (v->type != LILM_JSON_NUMBER || !(v->is_int || (v->number == floor(v->number) && fabs(v->number) < 9e15))) {
+            warnf(rd, "run.json: \"%s\" should be an integer, not %s; ignored", f->key,
+                  v->type == LILM_JSON_NUMBER ? "a fraction" : lilm_json_type_name(v->type));
+            return;
+        }
+        {
+            int64_t x = v->is_int ? v->integer : (int64_t)v->number;
+            if (x < 0) {
+                warnf(rd, "run.json: \"%s\" = %lld is negative; ignored", f->key, (long long)x);
+                return;
+            }
+            memcpy(base, &x, sizeof x);
+        }
+        return;
+    case F_REAL:
+        if (v->type != LILM_JSON_NUMBER) {
+            warnf(rd, "run.json: \"%s\" should be a number, not %s; ignored", f->key, lilm_json_type_name(v->type));
+            return;
+        }
+        memcpy(base, &v->number, sizeof v->number);
+        return;
+    }
+}
+
+static lilm_status read_run_json(reader *rd)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/run.json", rd->dir);
+    if (!lilm_path_exists(path))
+        return lilm_errorf(LILM_ERR_NOT_FOUND, "%s has no run.json, so it is not a run dir\n"
+                           "HINT: pass the directory that `lilm train --out DIR` wrote", rd->dir);
+    lilm_json *root = NULL;
+    lilm_status s = lilm_json_parse_file(&root, path);
+    if (s != LILM_OK)
+        return lilm_error_context(s, "cannot register the run in %s: ", rd->dir);
+    if (root->type != LILM_JSON_OBJECT) {
+        lilm_json_free(root);
+        return lilm_errorf(LILM_ERR_FORMAT, "%s: a JSON object was expected, not %s\nHINT: see docs/run-dir.md for its fields",
+                           path, lilm_json_type_name(root->type));
+    }
+    lilm_run *r = &rd->rec->run;
+    for (size_t i = 0; i < sizeof run_fields / sizeof run_fields[0]; i++) read_field(rd, root, &run_fields[i], r);
+    const char *status = lilm_json_get_str(root, "status");
+    if (status && lilm_run_status_parse(status, &r->status) != LILM_OK)
+        warnf(rd, "run.json: unknown status \"%s\" (running, done, failed or killed); taken as running", status);
+    lilm_json_free(root);
+
+    if (!r->name[0]) {   /* fall back to the directory's name */
+        char tmp[1024];
+        snprintf(tmp, sizeof tmp, "%s", rd->dir);
+        size_t l = strlen(tmp);
+        while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
+        const char *base = strrchr(tmp, '/');
+        snprintf(r->name, sizeof r->name, "%s", base ? base + 1 : tmp);
+        warnf(rd, "run.json: no \"name\"; using the directory name \"%s\"", r->name);
+    }
+    if (!r->model[0]) snprintf(r->model, sizeof r->model, "%s", r->model_type);
+    return LILM_OK;
+}
+
+/* ---- config.yaml ---- */
+
+/* The integer scalar at section.key of a two-level YAML mapping, or -1. */
+static int64_t yaml_int(yaml_document_t *doc, const char *section, const char *key)
+{
+    yaml_node_t *root = yaml_document_get_root_node(doc);
+    if (!root || root->type != YAML_MAPPING_NODE) return -1;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key), *v = yaml_document_get_node(doc, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE || strcmp((char *)k->data.scalar.value, section) != 0) continue;
+        if (v->type != YAML_MAPPING_NODE) return -1;
+        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+            yaml_node_t *k2 = yaml_document_get_node(doc, q->key), *v2 = yaml_document_get_node(doc, q->value);
+            if (!k2 || !v2 || k2->type != YAML_SCALAR_NODE || v2->type != YAML_SCALAR_NODE) continue;
+            if (strcmp((char *)k2->data.scalar.value, key) != 0) continue;
+            char *end = NULL;
+            errno = 0;
+            long long x = strtoll((char *)v2->data.scalar.value, &end, 10);
+            if (errno || !end || *end || end == (char *)v2->data.scalar.value || x < 0) return -1;
+            return x;
+        }
+    }
+    return -1;
+}
+
+static void read_config(reader *rd)
+{
+    char *data;
+    size_t n;
+    if (read_optional(rd, "config.yaml", &data, &n) != 1) return;
+    lilm_run *r = &rd->rec->run;
+    lilm_sha256_hex(data, n, r->config_sha256);
+    size_t fixed = 0;
+    r->config_yaml = utf8_clean(data, n, &fixed);
+    if (fixed) warnf(rd, "config.yaml: %zu invalid UTF-8 or NUL bytes replaced", fixed);
+
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) {
+        free(data);
+        return;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, n);
+    if (!yaml_parser_load(&parser, &doc)) {
+        warnf(rd, "config.yaml:%zu:%zu: %s", parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+              parser.problem ? parser.problem : "YAML syntax error");
+    } else {
+        r->vocab_size = yaml_int(&doc, "model", "vocab_size");
+        r->n_layers = yaml_int(&doc, "model", "n_layers");
+        r->d_model = yaml_int(&doc, "model", "d_model");
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    free(data);
+}
+
+/* ---- JSONL files ---- */
+
+typedef void (*line_fn)(reader *rd, const char *file, size_t line_no, const lilm_json *obj, void *ctx);
+
+/* Calls fn for each line of dir/name that parses as a JSON object. */
+static void read_jsonl(reader *rd, const char *name, line_fn fn, void *ctx)
+{
+    char *data;
+    size_t n;
+    if (read_optional(rd, name, &data, &n) != 1) return;
+    size_t line_no = 0, bad = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && data[j] != '\n') j++;
+        line_no++;
+        size_t len = j - i;
+        int blank = 1;
+        for (size_t k = i; k < j; k++)
+            if (data[k] != ' ' && data[k] != '\t' && data[k] != '\r') blank = 0;
+        if (!blank) {
+            lilm_json *obj = NULL;
+            lilm_status s = lilm_json_parse(&obj, data + i, len, "");
+            if (s == LILM_OK && obj->type == LILM_JSON_OBJECT) {
+                fn(rd, name, line_no, obj, ctx);
+            } else if (++bad <= MAX_WARNINGS_PER_FILE) {
+                /* the parser says ":1:COL (byte B): what" for this one line */
+                const char *msg = lilm_last_error(), *what = strstr(msg, "): ");
+                unsigned col = 0;
+                if (s != LILM_OK && what && sscanf(msg, ":1:%u", &col) == 1)
+                    warnf(rd, "%s:%zu:%u: %s; line skipped", name, line_no, col, what + 3);
+                else if (s != LILM_OK) warnf(rd, "%s:%zu: %s; line skipped", name, line_no, msg);
+                else warnf(rd, "%s:%zu: not a JSON object; line skipped", name, line_no);
+            }
+            lilm_json_free(obj);
+        }
+        i = j + 1;
+    }
+    if (bad > MAX_WARNINGS_PER_FILE) warnf(rd, "%s: %zu more malformed lines skipped", name, bad - MAX_WARNINGS_PER_FILE);
+    free(data);
+}
+
+static double num_or_nan(const lilm_json *o, const char *key)
+{
+    double v;
+    return lilm_json_get_num(o, key, &v) ? v : NAN;
+}
+
+static int64_t int_or_neg(const lilm_json *o, const char *key)
+{
+    double v;
+    if (!lilm_json_get_num(o, key, &v) || !(v >= 0) || v > 9e18) return -1;
+    return (int64_t)v;
+}
+
+typedef struct grow {
+    size_t cap;
+} grow;
+
+static void *grow_array(void *arr, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap) return arr;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *p = realloc(arr, ncap * elem);
+    if (p) *cap = ncap;
+    return p;
+}
+
+static void metric_line(reader *rd, const char *file, size_t line_no, const lilm_json *o, void *ctx)
+{
+    grow *g = ctx;
+    lilm_run_record *rec = rd->rec;
+    const char *kind = lilm_json_get_str(o, "kind");
+    lilm_metric_point m;
+    m.kind = (kind && strcmp(kind, "val") == 0) || (!kind && lilm_json_get(o, "val_loss")) ? LILM_METRIC_VAL : LILM_METRIC_TRAIN;
+    m.step = int_or_neg(o, "step");
+    m.tokens = int_or_neg(o, "tokens");
+    m.lr = num_or_nan(o, "lr");
+    m.loss = num_or_nan(o, "loss");
+    m.grad_norm = num_or_nan(o, "grad_norm");
+    m.tokens_per_s = num_or_nan(o, "tokens_per_s");
+    m.elapsed_s = num_or_nan(o, "elapsed_s");
+    m.val_loss = num_or_nan(o, "val_loss");
+    m.val_bpb = num_or_nan(o, "val_bpb");
+    if (m.step < 0) {
+        warnf(rd, "%s:%zu: no \"step\"; line skipped", file, line_no);
+        return;
+    }
+    lilm_metric_point *p = grow_array(rec->metrics, rec->n_metrics, &g->cap, sizeof *p);
+    if (!p) {
+        warnf(rd, "%s: out of memory; later lines skipped", file);
+        return;
+    }
+    rec->metrics = p;
+    rec->metrics[rec->n_metrics++] = m;
+}
+
+static void add_sweep(reader *rd, grow *g, const char *file, lilm_sweep_point sp)
+{
+    lilm_run_record *rec = rd->rec;
+    lilm_sweep_point *p = grow_array(rec->sweeps, rec->n_sweeps, &g->cap, sizeof *p);
+    if (!p) {
+        warnf(rd, "%s: out of memory; later lines skipped", file);
+        return;
+    }
+    rec->sweeps = p;
+    rec->sweeps[rec->n_sweeps++] = sp;
+}
+
+static void lr_line(reader *rd, const char *file, size_t line_no, const lilm_json *o, void *ctx)
+{
+    lilm_sweep_point sp = {LILM_SWEEP_LR, num_or_nan(o, "lr"), num_or_nan(o, "val_loss"), num_or_nan(o, "steps"), 1};
+    if (!isfinite(sp.x)) {
+        warnf(rd, "%s:%zu: no \"lr\"; line skipped", file, line_no);
+        return;
+    }
+    add_sweep(rd, ctx, file, sp);
+}
+
+static void depth_line(reader *rd, const char *file, size_t line_no, const lilm_json *o, void *ctx)
+{
+    lilm_sweep_point sp = {LILM_SWEEP_DEPTH, num_or_nan(o, "layers"), num_or_nan(o, "tokens_per_param"), num_or_nan(o, "params"), 0};
+    const lilm_json *ok = lilm_json_get(o, "ok");
+    sp.ok = ok && ok->type == LILM_JSON_BOOL && ok->boolean;
+    if (!isfinite(sp.x)) {
+        warnf(rd, "%s:%zu: no \"layers\"; line skipped", file, line_no);
+        return;
+    }
+    add_sweep(rd, ctx, file, sp);
+}
+
+/* ---- eval.json ---- */
+
+static void read_eval(reader *rd)
+{
+    read_text(rd, "eval.json", &rd->rec->run.eval_json);
+    lilm_run *r = &rd->rec->run;
+    if (!r->eval_json) return;
+    lilm_json *root = NULL;
+    if (lilm_json_parse(&root, r->eval_json, strlen(r->eval_json), "eval.json") != LILM_OK) {
+        warnf(rd, "%s; not used", lilm_last_error());
+        return;
+    }
+    if (root->type != LILM_JSON_OBJECT) {
+        warnf(rd, "eval.json: a JSON object was expected; not used");
+    } else {
+        /* the final evaluation fills what run.json left unknown */
+        double v;
+        if (!isfinite(r->val_bpb) && lilm_json_get_num(root, "bpb", &v)) r->val_bpb = v;
+        if (!isfinite(r->val_loss) && lilm_json_get_num(root, "loss", &v)) r->val_loss = v;
+    }
+    lilm_json_free(root);
+}
+
+lilm_status lilm_rundir_read(const char *run_dir, lilm_run_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    lilm_run_init(&rec->run);
+    reader rd = {run_dir, rec, {0}};
+    lilm_strbuf_init(&rd.warn);
+    if (strlen(run_dir) >= sizeof rec->run.run_dir)
+        return lilm_errorf(LILM_ERR_ARG, "run dir path too long: %s", run_dir);
+    snprintf(rec->run.run_dir, sizeof rec->run.run_dir, "%s", run_dir);
+    lilm_status s = read_run_json(&rd);
+    if (s != LILM_OK) {
+        lilm_strbuf_free(&rd.warn);
+        return s;
+    }
+    read_config(&rd);
+    grow gm = {0}, gs = {0};
+    read_jsonl(&rd, "metrics.jsonl", metric_line, &gm);
+    read_jsonl(&rd, "autosize_lr.jsonl", lr_line, &gs);
+    read_jsonl(&rd, "autosize_depth.jsonl", depth_line, &gs);
+    read_text(&rd, "samples.txt", &rec->run.samples);
+    read_eval(&rd);
+    s = lilm_strbuf_status(&rd.warn);
+    if (s == LILM_OK && rd.warn.len) rec->run.warnings = rd.warn.data;
+    else lilm_strbuf_free(&rd.warn);
+    return s;
+}
+
+lilm_status lilm_runs_sync_dir(lilm_runs_db *db, const char *run_dir, char **warnings)
+{
+    if (warnings) *warnings = NULL;
+    lilm_run_record rec;
+    lilm_status s = lilm_rundir_read(run_dir, &rec);
+    if (s == LILM_OK) s = lilm_runs_upsert(db, &rec);
+    if (s == LILM_OK && warnings && rec.run.warnings) {
+        *warnings = rec.run.warnings;
+        rec.run.warnings = NULL;
+    }
+    lilm_run_record_free(&rec);
+    return s;
+}

@@ -1,0 +1,25 @@
+/*
+ * rundir.h: reading a run directory (docs/run-dir.md) into a run record.
+ *
+ * run.json is required (it names the run); every other file is optional.
+ * Problems that do not stop the run from being registered (a malformed
+ * metrics line, a field of the wrong type, invalid UTF-8 in samples.txt, a
+ * config.yaml that does not parse) are collected as warnings, one line each,
+ * "file:line: what is wrong", into rec->run.warnings, so the row is still
+ * written and the report shows the problem on the run's page.
+ */
+#ifndef LILM_TRACK_RUNDIR_H
+#define LILM_TRACK_RUNDIR_H
+
+#include "core/status.h"
+#include "track/runs.h"
+
+/* Largest text file read from a run dir (config, samples, eval, JSONL). */
+#define LILM_RUNDIR_MAX_FILE (256u << 20)
+
+/* Fills *rec (caller frees with lilm_run_record_free, also on failure).
+ * LILM_ERR_NOT_FOUND: no run.json; LILM_ERR_FORMAT: run.json is not a JSON
+ * object (the message names line and column). */
+lilm_status lilm_rundir_read(const char *run_dir, lilm_run_record *rec);
+
+#endif

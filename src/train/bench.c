@@ -1,0 +1,110 @@
+/*
+ * bench.c: timing whole training steps and the backend's matmul peak.
+ */
+#include "train/bench.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/rng.h"
+#include "model/model.h"
+#include "train/optimizer.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+lilm_status lilm_bench_matmul_peak(lilm_backend *be, size_t n, double *gflops)
+{
+    void *a = NULL, *w = NULL, *out = NULL;
+    size_t bytes = n * n * (be->act_dtype == LILM_DTYPE_BF16 ? 2 : 4);
+    lilm_status st = be->alloc(be, &a, bytes);
+    if (st == LILM_OK) st = be->alloc(be, &w, bytes);
+    if (st == LILM_OK) st = be->alloc(be, &out, bytes);
+    double best = 0;
+    for (int rep = 0; st == LILM_OK && rep < 5; rep++) {
+        be->sync(be);
+        double t0 = now_s();
+        int iters = 4;
+        for (int i = 0; i < iters; i++) be->matmul_forward(be, out, NULL, a, w, NULL, n, n, n, LILM_ACT_NONE);
+        st = be->sync(be);
+        double dt = now_s() - t0;
+        double g = 2.0 * (double)n * (double)n * (double)n * iters / dt / 1e9;
+        if (g > best) best = g;
+    }
+    if (a) be->free(be, a);
+    if (w) be->free(be, w);
+    if (out) be->free(be, out);
+    *gflops = best;
+    return st;
+}
+
+lilm_status lilm_bench_train_step(const lilm_config *cfg, lilm_backend *be, size_t B, size_t T,
+                                  int warmup, int steps, lilm_bench_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->B = B;
+    r->T = T;
+    r->steps = steps;
+    if (steps < 1) return lilm_errorf(LILM_ERR_ARG, "bench needs at least one timed step");
+    lilm_model m;
+    LILM_TRY(lilm_model_init(&m, &cfg->model, be, B, T, cfg->train.seed));
+    lilm_optimizer opt;
+    lilm_status st = lilm_optimizer_init(&opt, &m, &cfg->train);
+    if (st != LILM_OK) {
+        lilm_model_free(&m);
+        return st;
+    }
+    r->params = (int64_t)m.n_elems;
+    r->model_bytes = lilm_model_bytes(&m);
+    size_t N = B * T;
+    int32_t *in = malloc((N + 1) * sizeof *in);
+    double *times = malloc((size_t)steps * sizeof *times);
+    if (!in || !times) st = lilm_errorf(LILM_ERR_OOM, "out of memory");
+    lilm_rng rng;
+    lilm_rng_seed(&rng, 1234);
+    /* a random token stream with some repetition so the loss can fall */
+    for (size_t i = 0; in && i <= N; i++)
+        in[i] = (int32_t)(4 + lilm_rng_below(&rng, (uint64_t)(cfg->model.vocab_size - 4)));
+    for (int s = 0; st == LILM_OK && s < warmup + steps; s++) {
+        double t0 = now_s(), loss = 0;
+        lilm_model_zero_grad(&m);
+        st = lilm_model_forward(&m, in, in + 1, B, T, (float)(1.0 / (double)N), &loss, NULL);
+        if (st == LILM_OK) st = lilm_model_backward(&m);
+        if (st == LILM_OK) st = lilm_optimizer_step(&opt, &m, cfg->train.lr * 0.1, NULL);
+        if (st == LILM_OK) st = be->sync(be);
+        double dt = now_s() - t0;
+        if (s >= warmup) times[s - warmup] = dt;
+        r->final_loss = loss / (double)N;
+    }
+    if (st == LILM_OK) {
+        qsort(times, (size_t)steps, sizeof *times, cmp_double);
+        r->ms_median = 1e3 * times[(steps - 1) / 2];
+        if (steps % 2 == 0) r->ms_median = 1e3 * 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
+        r->ms_min = 1e3 * times[0];
+        r->ms_max = 1e3 * times[steps - 1];
+        r->tokens_per_s = (double)N / (r->ms_median / 1e3);
+        r->step_gflop = lilm_model_train_flops(&cfg->model, B, T) / 1e9;
+    }
+    free(in);
+    free(times);
+    lilm_optimizer_free(&opt);
+    lilm_model_free(&m);
+    if (st == LILM_OK) {
+        size_t n = be->device == LILM_DEVICE_CUDA ? 4096 : 1024;
+        st = lilm_bench_matmul_peak(be, n, &r->peak_gflops);
+        if (st == LILM_OK && r->peak_gflops > 0)
+            r->mfu = r->step_gflop / (r->ms_median / 1e3) / r->peak_gflops;
+    }
+    return st;
+}

@@ -1,0 +1,453 @@
+/*
+ * trainer.c: the budgeted training loop, validation, metrics and run files.
+ *
+ * Time accounting: state.elapsed_s is the run's training wall time summed
+ * over sessions (a resumed run continues its budget). In `time` mode the
+ * schedule position is elapsed/budget of a long virtual schedule, so the lr
+ * reaches its final value exactly when the budget ends, whatever the step
+ * rate; periodic validation counts against the budget. In `steps` mode the
+ * schedule runs over train.steps and everything is deterministic.
+ */
+#include "train/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
+#include "core/json.h"
+#include "core/progress.h"
+#include "core/version.h"
+#include "track/runs.h"
+
+#define LILM_TIME_MODE_STEPS 1000000 /* virtual schedule length in time mode */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void iso_now(char *buf, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static double elapsed(const lilm_trainer *t) { return t->elapsed_base + (mono_now() - t->t0); }
+
+/* ---- data ---- */
+
+static lilm_status dataset_next(void *ctx, lilm_batch *b)
+{
+    lilm_trainer *t = ctx;
+    return lilm_loader_next(t->loader, b);
+}
+
+static lilm_status setup_data(lilm_trainer *t)
+{
+    lilm_config *c = &t->cfg;
+    size_t B = (size_t)c->train.batch_size, T = (size_t)c->model.context;
+    if (c->data.dataset[0]) {
+        LILM_TRY(lilm_dataset_open(&t->train_ds, c->data.dataset, "train"));
+        LILM_TRY(lilm_dataset_check_tokenizer(t->train_ds, lilm_tokenizer_sha256(t->tok)));
+        lilm_status st = lilm_dataset_open(&t->val_ds, c->data.dataset, "val");
+        if (st != LILM_OK)
+            return lilm_error_context(st, "the dataset has no validation split: ");
+        lilm_dataset_info info;
+        lilm_dataset_get_info(t->val_ds, &info);
+        t->val_bytes_per_token = info.n_tokens ? (double)info.n_bytes / (double)info.n_tokens : 1.0;
+        if (info.vocab_size > c->model.vocab_size)
+            return lilm_errorf(LILM_ERR_MISMATCH, "the dataset's vocabulary (%d) is larger than model.vocab_size (%lld)",
+                               info.vocab_size, (long long)c->model.vocab_size);
+        LILM_TRY(lilm_loader_create(&t->loader, t->train_ds, c->data.mode, B, T, (size_t)c->data.shuffle_buffer,
+                                    c->train.seed, 1));
+        LILM_TRY(lilm_eval_iter_create(&t->val_iter, t->val_ds, c->data.mode, B, T));
+        t->src.ctx = t;
+        t->src.next = dataset_next;
+        return LILM_OK;
+    }
+    if (!c->data.text[0])
+        return lilm_errorf(LILM_ERR_CONFIG, "no training data: set data.dataset (a prepared dataset dir) or data.text");
+    LILM_TRY(lilm_text_source_open(&t->text, c->data.text, t->tok, c->data.val_fraction, B, T, c->train.seed));
+    t->text_mode = 1;
+    size_t val_tokens = t->text.n_tokens - t->text.n_train;
+    t->val_bytes_per_token = val_tokens ? (double)t->text.val_bytes / (double)val_tokens : 1.0;
+    t->src.ctx = &t->text;
+    t->src.next = lilm_text_source_next;
+    return LILM_OK;
+}
+
+/* ---- run files ---- */
+
+static lilm_status write_run_json(lilm_trainer *t, const char *status, const lilm_val_result *val)
+{
+    char path[LILM_PATH_MAX + 32], started[32], finished[32];
+    snprintf(path, sizeof path, "%s/run.json", t->dir);
+    /* keep started_at from an existing run.json (resumes) */
+    started[0] = '\0';
+    lilm_json *old = NULL;
+    if (lilm_json_parse_file(&old, path) == LILM_OK) {
+        const char *s = lilm_json_get_str(old, "started_at");
+        if (s) snprintf(started, sizeof started, "%s", s);
+    }
+    lilm_json_free(old);
+    if (!started[0]) iso_now(started, sizeof started);
+    iso_now(finished, sizeof finished);
+    const char *name = strrchr(t->dir, '/');
+    name = name ? name + 1 : t->dir;
+    lilm_json_writer w;
+    lilm_json_writer_init(&w, 1);
+    lilm_json_begin_object(&w);
+    lilm_json_key(&w, "name"); lilm_json_str(&w, name);
+    lilm_json_key(&w, "status"); lilm_json_str(&w, status);
+    lilm_json_key(&w, "started_at"); lilm_json_str(&w, started);
+    lilm_json_key(&w, "finished_at");
+    if (strcmp(status, "running") == 0) lilm_json_null(&w); else lilm_json_str(&w, finished);
+    lilm_json_key(&w, "device"); lilm_json_str(&w, t->be->name);
+    lilm_json_key(&w, "params"); lilm_json_int(&w, t->params);
+    lilm_json_key(&w, "dataset"); lilm_json_str(&w, t->cfg.data.dataset[0] ? t->cfg.data.dataset : t->cfg.data.text);
+    lilm_json_key(&w, "tokenizer"); lilm_json_str(&w, t->cfg.data.tokenizer);
+    lilm_json_key(&w, "tokenizer_sha256"); lilm_json_str(&w, lilm_tokenizer_sha256(t->tok));
+    lilm_json_key(&w, "git_commit"); lilm_json_str(&w, lilm_git_commit());
+    lilm_json_key(&w, "lilm_version"); lilm_json_str(&w, lilm_version());
+    lilm_json_key(&w, "model_type"); lilm_json_str(&w, t->cfg.model.latent_dim > 0 ? "latent attention" : "baseline transformer");
+    lilm_json_key(&w, "layers"); lilm_json_int(&w, t->cfg.model.n_layers);
+    lilm_json_key(&w, "steps"); lilm_json_int(&w, t->state.step);
+    lilm_json_key(&w, "tokens"); lilm_json_int(&w, t->state.tokens);
+    lilm_json_key(&w, "val_loss");
+    if (val) lilm_json_double(&w, val->loss); else lilm_json_null(&w);
+    lilm_json_key(&w, "val_bpb");
+    if (val) lilm_json_double(&w, val->bpb); else lilm_json_null(&w);
+    lilm_json_key(&w, "budget_minutes"); lilm_json_double(&w, t->cfg.budget.minutes);
+    lilm_json_key(&w, "budget_mode"); lilm_json_str(&w, t->cfg.budget.mode == LILM_BUDGET_TIME ? "time" : "steps");
+    lilm_json_key(&w, "elapsed_s"); lilm_json_double(&w, t->state.elapsed_s);
+    if (t->probe_step_s > 0 && t->state.step > 0) {
+        /* the reference's method: steps = budget / (step time measured by a probe) */
+        double budget_s = t->cfg.budget.minutes * 60.0;
+        double est_steps = floor(budget_s / t->probe_step_s);
+        double real_step_s = t->state.elapsed_s / (double)t->state.step;
+        lilm_json_key(&w, "probe_step_s"); lilm_json_double(&w, t->probe_step_s);
+        lilm_json_key(&w, "probe_estimated_steps"); lilm_json_double(&w, est_steps);
+        lilm_json_key(&w, "probe_estimated_wall_s"); lilm_json_double(&w, est_steps * real_step_s);
+    }
+    lilm_json_end_object(&w);
+    char *text = NULL;
+    size_t n = 0;
+    lilm_status st = lilm_json_writer_finish(&w, &text, &n);
+    if (st == LILM_OK) st = lilm_write_atomic(path, text, n);
+    free(text);
+    if (st == LILM_OK && t->opts.runs_db) {
+        lilm_runs_db *db = NULL;
+        char *warnings = NULL;
+        if (lilm_runs_open(&db, t->opts.runs_db) == LILM_OK) {
+            if (lilm_runs_sync_dir(db, t->dir, &warnings) != LILM_OK)
+                fprintf(stderr, "lilm: warning: could not record the run in %s: %s\n", t->opts.runs_db, lilm_last_error());
+            lilm_runs_close(db);
+        } else {
+            fprintf(stderr, "lilm: warning: cannot open %s: %s\n", t->opts.runs_db, lilm_last_error());
+        }
+        free(warnings);
+    }
+    return st;
+}
+
+/* Keeps only metrics lines up to `step` (a resumed run rewrites what followed its checkpoint). */
+static lilm_status open_metrics(lilm_trainer *t, int64_t keep_upto)
+{
+    char path[LILM_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", t->dir);
+    if (t->opts.resume && lilm_path_exists(path)) {
+        char *text = NULL;
+        size_t n = 0;
+        LILM_TRY(lilm_read_file(path, &text, &n));
+        lilm_atomic_file af;
+        lilm_status st = lilm_atomic_open(&af, path);
+        for (size_t i = 0; st == LILM_OK && i < n;) {
+            size_t j = i;
+            while (j < n && text[j] != '\n') j++;
+            lilm_json *line = NULL;
+            int64_t step = 0;
+            if (lilm_json_parse(&line, text + i, j - i, "metrics.jsonl") == LILM_OK &&
+                lilm_json_get_int(line, "step", &step) && step <= keep_upto)
+                fwrite(text + i, 1, j - i + (j < n), af.f);
+            lilm_json_free(line);
+            i = j + 1;
+        }
+        free(text);
+        if (st == LILM_OK) st = lilm_atomic_commit(&af);
+        LILM_TRY(st);
+    }
+    t->metrics = fopen(path, "a");
+    if (!t->metrics) return lilm_errorf(LILM_ERR_IO, "cannot open %s for writing", path);
+    return LILM_OK;
+}
+
+static void metric_line(lilm_trainer *t, const char *kind, double lr, double loss, double gnorm, double tps,
+                        const lilm_val_result *val)
+{
+    if (!t->metrics) return;
+    fprintf(t->metrics, "{\"kind\": \"%s\", \"step\": %lld, \"tokens\": %lld, \"elapsed_s\": %.3f", kind,
+            (long long)t->state.step, (long long)t->state.tokens, elapsed(t));
+    if (!val) {
+        fprintf(t->metrics, ", \"lr\": %.6g, \"loss\": %.6f, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f", lr, loss,
+                gnorm, tps);
+    } else {
+        fprintf(t->metrics, ", \"val_loss\": %.6f, \"val_bpb\": %.6f, \"val_full\": %s", val->loss, val->bpb,
+                val->full ? "true" : "false");
+    }
+    fputs("}\n", t->metrics);
+    fflush(t->metrics);
+}
+
+/* ---- init ---- */
+
+lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lilm_trainer_options *o)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    t->opts = *o;
+    t->state.best_val_loss = INFINITY;
+    lilm_config *c = &t->cfg;
+    LILM_TRY(lilm_config_validate(c));
+    snprintf(t->dir, sizeof t->dir, "%s", o->out_dir);
+    char ck[LILM_PATH_MAX + 32];
+    snprintf(ck, sizeof ck, "%s/checkpoints", t->dir);
+    if (o->resume) {
+        char last[LILM_PATH_MAX + 64];
+        snprintf(last, sizeof last, "%s/last.safetensors", ck);
+        if (!lilm_path_exists(last))
+            return lilm_errorf(LILM_ERR_NOT_FOUND, "%s has no checkpoint to resume from (%s)\nHINT: start a new run with --out", t->dir, last);
+    }
+    LILM_TRY(lilm_mkdirs(ck));
+
+    lilm_device_choice dev;
+    LILM_TRY(lilm_device_choice_parse(c->train.device, &dev));
+    LILM_TRY(lilm_backend_create(&t->be, dev, (int)c->train.threads));
+    LILM_TRY(lilm_tokenizer_load(&t->tok, c->data.tokenizer));
+    if (lilm_tokenizer_vocab_size(t->tok) > c->model.vocab_size)
+        return lilm_errorf(LILM_ERR_CONFIG, "model.vocab_size %lld is smaller than the tokenizer's vocabulary (%d)\nHINT: --set model.vocab_size=%d",
+                           (long long)c->model.vocab_size, lilm_tokenizer_vocab_size(t->tok), lilm_tokenizer_vocab_size(t->tok));
+    LILM_TRY(setup_data(t));
+
+    t->n_micro = (int)(c->train.accum_batch / c->train.batch_size);
+    LILM_TRY(lilm_model_init(&t->model, &c->model, t->be, (size_t)c->train.batch_size, (size_t)c->model.context,
+                             c->train.seed));
+    t->model_ready = 1;
+    t->params = (int64_t)t->model.n_elems;
+    LILM_TRY(lilm_optimizer_init(&t->opt, &t->model, &c->train));
+    LILM_TRY(lilm_spike_guard_init(&t->guard, (int)c->train.spike_window, c->train.spike_factor));
+    t->state.total_steps = c->budget.mode == LILM_BUDGET_STEPS ? c->train.steps : LILM_TIME_MODE_STEPS;
+    lilm_schedule_from_config(&t->sched, &c->train, t->state.total_steps);
+
+    if (o->resume) {
+        char last[LILM_PATH_MAX + 64];
+        snprintf(last, sizeof last, "%s/last.safetensors", ck);
+        LILM_TRY(lilm_checkpoint_load(last, &t->model, &t->opt, &t->state));
+        t->guard.n = t->state.spike_n < t->guard.cap ? t->state.spike_n : t->guard.cap;
+        t->guard.head = t->state.spike_head % t->guard.cap;
+        memcpy(t->guard.window, t->state.spike_window, (size_t)t->guard.n * sizeof(double));
+        if (t->text_mode) memcpy(t->text.rng.s, t->state.rng, sizeof t->state.rng);
+        else if (t->state.has_cursor) LILM_TRY(lilm_loader_set_cursor(t->loader, &t->state.cursor));
+    }
+    char cfgpath[LILM_PATH_MAX + 32];
+    snprintf(cfgpath, sizeof cfgpath, "%s/config.yaml", t->dir);
+    LILM_TRY(lilm_config_save(c, cfgpath));
+    LILM_TRY(open_metrics(t, t->state.step));
+    return write_run_json(t, "running", NULL);
+}
+
+void lilm_trainer_free(lilm_trainer *t)
+{
+    if (t->metrics) fclose(t->metrics);
+    lilm_spike_guard_free(&t->guard);
+    lilm_optimizer_free(&t->opt);
+    if (t->model_ready) lilm_model_free(&t->model);
+    if (t->val_iter) lilm_eval_iter_free(t->val_iter);
+    if (t->loader) lilm_loader_free(t->loader);
+    if (t->val_ds) lilm_dataset_close(t->val_ds);
+    if (t->train_ds) lilm_dataset_close(t->train_ds);
+    if (t->text_mode) lilm_text_source_close(&t->text);
+    if (t->tok) lilm_tokenizer_free(t->tok);
+    if (t->be) lilm_backend_free(t->be);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- validation ---- */
+
+lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->full = full;
+    double sum = 0;
+    int64_t counted = 0;
+    int64_t limit = full ? INT64_MAX : t->cfg.train.val_batches;
+    if (t->text_mode) {
+        /* the held-out stream in order; a full pass covers it once */
+        lilm_text_source *s = &t->text;
+        s->val_pos = s->n_train;
+        size_t val_tokens = s->n_tokens - s->n_train;
+        int64_t batches = full ? (int64_t)((val_tokens - 1 + s->B * s->T - 1) / (s->B * s->T)) : limit;
+        for (int64_t b = 0; b < batches; b++) {
+            lilm_batch batch;
+            int wrapped = 0;
+            LILM_TRY(lilm_text_source_next_val(s, &batch, &wrapped));
+            double ls = 0;
+            int64_t n = 0;
+            LILM_TRY(lilm_model_forward(&t->model, batch.inputs, batch.targets, batch.B, batch.T, 0.0f, &ls, &n));
+            sum += ls;
+            counted += n;
+        }
+        r->bytes = 0;
+    } else {
+        lilm_eval_iter_reset(t->val_iter);
+        for (int64_t b = 0; b < limit; b++) {
+            lilm_batch batch;
+            int done = 0;
+            LILM_TRY(lilm_eval_iter_next(t->val_iter, &batch, &done));
+            if (done) break;
+            double ls = 0;
+            int64_t n = 0;
+            LILM_TRY(lilm_model_forward(&t->model, batch.inputs, batch.targets, batch.B, batch.T, 0.0f, &ls, &n));
+            sum += ls;
+            counted += n;
+        }
+        if (full) {
+            lilm_dataset_info info;
+            lilm_dataset_get_info(t->val_ds, &info);
+            r->bytes = info.n_bytes;
+        }
+    }
+    r->tokens = counted;
+    r->loss = counted ? sum / (double)counted : 0;
+    if (r->bytes > 0) r->bpb = sum / (M_LN2 * (double)r->bytes);
+    else r->bpb = r->loss / (M_LN2 * t->val_bytes_per_token);
+    return LILM_OK;
+}
+
+/* ---- checkpoints ---- */
+
+static lilm_status save(lilm_trainer *t, const char *name)
+{
+    lilm_run_state *s = &t->state;
+    s->elapsed_s = elapsed(t);
+    s->spike_n = t->guard.n;
+    s->spike_head = t->guard.head;
+    int n = t->guard.n < LILM_STATE_WINDOW_MAX ? t->guard.n : LILM_STATE_WINDOW_MAX;
+    memcpy(s->spike_window, t->guard.window, (size_t)n * sizeof(double));
+    if (t->text_mode) {
+        memcpy(s->rng, t->text.rng.s, sizeof s->rng);
+        s->has_cursor = 0;
+    } else {
+        lilm_loader_get_cursor(t->loader, &s->cursor);
+        s->has_cursor = 1;
+    }
+    char dir[LILM_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/checkpoints", t->dir);
+    return lilm_checkpoint_save(dir, name, &t->model, &t->opt, &t->cfg, s);
+}
+
+/* ---- the loop ---- */
+
+static int stop_requested(const lilm_trainer *t)
+{
+    if (t->opts.stop && *t->opts.stop) return 1;
+    return t->opts.stop_after_steps > 0 && t->state.step >= t->opts.stop_after_steps;
+}
+
+lilm_status lilm_trainer_run(lilm_trainer *t)
+{
+    lilm_config *c = &t->cfg;
+    double budget_s = c->budget.minutes * 60.0;
+    int steps_mode = c->budget.mode == LILM_BUDGET_STEPS;
+    lilm_progress prog;
+    lilm_progress_init(&prog, "train", "steps", steps_mode ? c->train.steps : 0);
+    prog.quiet = prog.quiet || t->opts.quiet;
+    t->t0 = mono_now();
+    t->elapsed_base = t->state.elapsed_s;
+    t->last_val_t = t->last_ckpt_t = 0;
+    double probe_t0 = 0;
+    const int probe_skip = 2, probe_len = 10; /* warm-up steps, then the timing probe */
+    int64_t start_step = t->state.step;
+    lilm_val_result val = {0};
+    int have_val = 0;
+    lilm_status st = LILM_OK;
+    const char *final_status = "done";
+    double tps = 0;
+    for (;;) {
+        double el = elapsed(t);
+        if (steps_mode ? t->state.step >= c->train.steps : el >= budget_s) break;
+        if (stop_requested(t)) {
+            final_status = "killed";
+            break;
+        }
+        double pos = steps_mode ? (double)t->state.step : el / budget_s * (double)(t->state.total_steps - 1);
+        double lr = lilm_schedule_lr(&t->sched, pos);
+        double ts = mono_now();
+        lilm_step_result res;
+        st = lilm_train_step(&t->model, &t->opt, &t->guard, &t->src, t->n_micro, lr, &res);
+        if (st != LILM_OK) break;
+        double dt = mono_now() - ts;
+        t->state.step++;
+        t->state.tokens += res.tokens;
+        tps = dt > 0 ? (double)res.tokens / dt : 0;
+        if (t->state.step - start_step == probe_skip) probe_t0 = mono_now();
+        if (t->state.step - start_step == probe_skip + probe_len && t->probe_step_s == 0)
+            t->probe_step_s = (mono_now() - probe_t0) / probe_len;
+        metric_line(t, "train", lr, res.loss, res.stats.grad_norm, tps, NULL);
+        if (res.n_skipped)
+            fprintf(stderr, "\nlilm: step %lld: skipped %d micro-batch(es) with a loss spike\n",
+                    (long long)t->state.step, res.n_skipped);
+        if (!isfinite(res.loss)) {
+            st = lilm_errorf(LILM_ERR_INTERNAL, "the loss is not finite at step %lld\nHINT: lower train.lr",
+                             (long long)t->state.step);
+            break;
+        }
+        double now_rel = mono_now() - t->t0;
+        int val_due = (c->train.val_every > 0 && t->state.step % c->train.val_every == 0) ||
+                      (c->train.val_every_seconds > 0 && now_rel - t->last_val_t >= c->train.val_every_seconds);
+        if (val_due) {
+            st = lilm_trainer_validate(t, 0, &val);
+            if (st != LILM_OK) break;
+            have_val = 1;
+            t->last_val_t = mono_now() - t->t0;
+            metric_line(t, "val", lr, 0, 0, 0, &val);
+            if (val.loss < t->state.best_val_loss) {
+                t->state.best_val_loss = val.loss;
+                if ((st = save(t, "best")) != LILM_OK) break;
+            }
+        }
+        if (c->train.checkpoint_every_seconds > 0 && now_rel - t->last_ckpt_t >= c->train.checkpoint_every_seconds) {
+            t->last_ckpt_t = now_rel;
+            if ((st = save(t, "last")) != LILM_OK) break;
+        }
+        char valtxt[32] = "", lefttxt[32] = "";
+        if (have_val) snprintf(valtxt, sizeof valtxt, "  val %.4f", val.loss);
+        if (!steps_mode) snprintf(lefttxt, sizeof lefttxt, "  %.0fs left", fmax(0.0, budget_s - elapsed(t)));
+        lilm_progress_update(&prog, t->state.step);
+        lilm_progress_status(&prog, "loss %.4f%s  lr %.2e  %.0f tok/s%s", res.loss, valtxt, lr, tps, lefttxt);
+    }
+    lilm_progress_finish(&prog);
+    t->state.elapsed_s = elapsed(t);
+    if (st != LILM_OK) {
+        lilm_status e = st;
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", lilm_last_error());
+        save(t, "last");
+        write_run_json(t, "failed", have_val ? &val : NULL);
+        return lilm_errorf(e, "%s", msg);
+    }
+    LILM_TRY(save(t, "last"));
+    if (strcmp(final_status, "done") == 0) {
+        LILM_TRY(save(t, "final"));
+        LILM_TRY(lilm_trainer_validate(t, 1, &val));
+        have_val = 1;
+        metric_line(t, "val", 0, 0, 0, 0, &val);
+    }
+    return write_run_json(t, final_status, have_val ? &val : NULL);
+}

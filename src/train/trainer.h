@@ -1,0 +1,86 @@
+/*
+ * trainer.h: a whole training run inside a wall-clock or step budget.
+ *
+ * lilm_trainer_init sets a run up from a config: the backend, the tokenizer,
+ * the data (a prepared dataset dir, or raw text with the bytes tokenizer),
+ * the model with its memory plan, AdamW, the schedule and the spike guard;
+ * with `resume` it restores everything from DIR/checkpoints/last.
+ * lilm_trainer_run then trains until the budget ends (`time`: the schedule
+ * follows elapsed time, so it completes exactly at the end; `steps`: a fixed,
+ * deterministic step count), validating every N steps or seconds, writing
+ * metrics.jsonl, checkpointing (last, best, final) and keeping run.json's
+ * status current. A stop request (SIGINT/SIGTERM in the CLI) ends the run
+ * cleanly with a checkpoint.
+ */
+#ifndef LILM_TRAIN_TRAINER_H
+#define LILM_TRAIN_TRAINER_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "core/config.h"
+#include "data/dataset.h"
+#include "model/model.h"
+#include "ops/backend.h"
+#include "tok/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/optimizer.h"
+#include "train/schedule.h"
+#include "train/step.h"
+#include "train/text_source.h"
+
+typedef struct lilm_trainer_options {
+    const char *out_dir;       /* run directory */
+    int resume;                /* continue from out_dir/checkpoints/last */
+    int quiet;                 /* no progress line */
+    const char *runs_db;       /* runs.db to register in (NULL: none) */
+    volatile sig_atomic_t *stop; /* set to non-zero to stop gracefully (may be NULL) */
+    int64_t stop_after_steps;  /* testing aid: behave as if stopped after this step (0 = never) */
+} lilm_trainer_options;
+
+typedef struct lilm_val_result {
+    double loss;               /* mean loss per counted token */
+    double bpb;                /* bits per UTF-8 byte */
+    int64_t tokens, bytes;
+    int full;                  /* 1: the whole split; 0: the first K batches (bpb from bytes/token) */
+} lilm_val_result;
+
+typedef struct lilm_trainer {
+    lilm_config cfg;
+    lilm_trainer_options opts;
+    char dir[LILM_PATH_MAX];
+    lilm_backend *be;
+    lilm_tokenizer *tok;
+    lilm_model model;
+    int model_ready;
+    lilm_optimizer opt;
+    lilm_spike_guard guard;
+    lilm_schedule sched;
+    int n_micro;
+
+    /* data: a prepared dataset ... */
+    lilm_dataset *train_ds, *val_ds;
+    lilm_loader *loader;
+    lilm_eval_iter *val_iter;
+    /* ... or raw text */
+    int text_mode;
+    lilm_text_source text;
+    lilm_batch_source src;
+    double val_bytes_per_token;
+
+    lilm_run_state state;
+    double probe_step_s;       /* step time measured over the first steps (the reference's probe) */
+    double t0;                 /* monotonic start of this session */
+    double elapsed_base;       /* training time of earlier sessions (resumes) */
+    double last_val_t, last_ckpt_t;
+    FILE *metrics;
+    int64_t params;
+} lilm_trainer;
+
+lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lilm_trainer_options *o);
+lilm_status lilm_trainer_run(lilm_trainer *t);
+/* Validation: `full` visits the whole validation split; else the first val_batches batches. */
+lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r);
+void lilm_trainer_free(lilm_trainer *t);
+
+#endif

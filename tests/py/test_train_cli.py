@@ -1,0 +1,209 @@
+"""test_train_cli.py: `lilm train` as a user runs it.
+
+- smoke: 200 steps of a tiny model on ../shared/data/tinystories read as bytes
+  lower the training loss by at least 40% from its start;
+- bad configs (unknown key, wrong type, out of range, bad enum, missing file,
+  unreadable file, missing data): exit status 2, one message naming file:line
+  and the key, and nothing written;
+- a run killed with SIGKILL at a random moment and resumed ends, in `steps`
+  mode, with weights bit-identical to an uninterrupted run;
+- SIGTERM stops gracefully: a checkpoint and run.json status "killed";
+- an unwritable run directory is a clear error.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+
+from safetensors.numpy import load_file
+
+from harness import case, lilm_bin, run, shared
+
+TEXT = shared("data/tinystories/train/tinystories_v1_train_head.txt")
+
+
+def config(path, steps=200, extra=""):
+    with open(path, "w") as f:
+        f.write(f"""model:
+  vocab_size: 260
+  d_model: 64
+  n_layers: 2
+  n_heads: 2
+  qk_dim: 32
+  v_dim: 32
+  ffn_dim: 128
+  context: 64
+data:
+  text: "{TEXT}"
+  tokenizer: bytes
+  val_fraction: 0.02
+train:
+  batch_size: 8
+  accum_batch: 8
+  lr: 4e-3
+  steps: {steps}
+  val_every: 100
+  val_batches: 2
+  threads: 2
+budget:
+  mode: steps
+{extra}""")
+
+
+def lilm(*args, timeout=600, **kw):
+    return subprocess.run([lilm_bin(), *args], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def losses(run_dir):
+    out = []
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        for line in f:
+            m = json.loads(line)
+            if m["kind"] == "train":
+                out.append(m["loss"])
+    return out
+
+
+@case
+def smoke_200_steps_lower_the_loss():
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "tiny.yaml")
+        config(cfg)
+        r = lilm("train", "--config", cfg, "--out", os.path.join(d, "run"), "--db", "none", "--quiet")
+        check(r.returncode == 0, r.stderr)
+        ls = losses(os.path.join(d, "run"))
+        check(len(ls) == 200, f"{len(ls)} train lines")
+        first, last = sum(ls[:5]) / 5, sum(ls[-10:]) / 10
+        print(f"  loss {first:.3f} -> {last:.3f} ({100 * (1 - last / first):.0f}% lower)")
+        check(last <= 0.6 * first, f"loss fell only from {first:.3f} to {last:.3f}")
+        info = json.load(open(os.path.join(d, "run", "run.json")))
+        check(info["status"] == "done" and info["steps"] == 200, info)
+        check(info["val_bpb"] is not None and 0 < info["val_bpb"] < 8, info)
+        for name in ("final", "last"):
+            check(os.path.exists(os.path.join(d, "run", "checkpoints", name + ".safetensors")), name)
+
+
+BAD = [
+    ("unknown key", "train:\n  lr: 1e-3\n  learning_rate: 2\n", "learning_rate"),
+    ("wrong type", "train:\n  batch_size: many\n", "batch_size"),
+    ("out of range", "train:\n  lr: -1\n", "lr"),
+    ("bad enum", "model:\n  norm: batchnorm\n", "norm"),
+    ("unknown section", "trainer:\n  lr: 1\n", "trainer"),
+]
+
+
+@case
+def bad_configs_exit_2_and_write_nothing():
+    with tempfile.TemporaryDirectory() as d:
+        for what, text, key in BAD:
+            cfg = os.path.join(d, "bad.yaml")
+            with open(cfg, "w") as f:
+                f.write(text)
+            out = os.path.join(d, "run-" + what.replace(" ", "_"))
+            r = lilm("train", "--config", cfg, "--out", out, "--db", "none")
+            check(r.returncode == 2, f"{what}: exit {r.returncode}: {r.stderr}")
+            check("bad.yaml:" in r.stderr and key in r.stderr, f"{what}: message lacks file:line or key: {r.stderr}")
+            check(not os.path.exists(out), f"{what}: {out} was created")
+        # missing and unreadable config files
+        r = lilm("train", "--config", os.path.join(d, "nope.yaml"), "--out", os.path.join(d, "x"), "--db", "none")
+        check(r.returncode == 2 and "nope.yaml" in r.stderr, r.stderr)
+        cfg = os.path.join(d, "locked.yaml")
+        config(cfg)
+        os.chmod(cfg, 0)
+        if os.geteuid() != 0:  # root reads anything
+            r = lilm("train", "--config", cfg, "--out", os.path.join(d, "x"), "--db", "none")
+            check(r.returncode == 2, r.stderr)
+        os.chmod(cfg, stat.S_IRUSR | stat.S_IWUSR)
+        # data that does not exist
+        r = lilm("train", "--config", cfg, "--set", "data.text=/nonexistent.txt", "--out", os.path.join(d, "x"),
+                 "--db", "none")
+        check(r.returncode == 2 and "/nonexistent.txt" in r.stderr, r.stderr)
+        # a bad --set
+        r = lilm("train", "--config", cfg, "--set", "train.lr=abc", "--out", os.path.join(d, "x"), "--db", "none")
+        check(r.returncode == 2 and "train.lr" in r.stderr, r.stderr)
+        check(not os.path.exists(os.path.join(d, "x")), "x was created")
+
+
+def final_weights(run_dir):
+    return load_file(os.path.join(run_dir, "checkpoints", "final.safetensors"))
+
+
+@case
+def sigkill_and_resume_is_bit_identical():
+    rng = random.Random(int(time.time()))
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "r.yaml")
+        config(cfg, steps=40)
+        base = ["--config", cfg, "--db", "none", "--quiet", "--set", "train.checkpoint_every_seconds=0.2"]
+        t0 = time.time()
+        r = lilm("train", *base, "--out", os.path.join(d, "whole"))
+        check(r.returncode == 0, r.stderr)
+        whole_s = time.time() - t0
+        ref = final_weights(os.path.join(d, "whole"))
+        out = os.path.join(d, "killed")
+        last = os.path.join(out, "checkpoints", "last.safetensors")
+        killed_at = None
+        for attempt in range(3):
+            shutil.rmtree(out, ignore_errors=True)
+            p = subprocess.Popen([lilm_bin(), "train", *base, "--out", out], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            while p.poll() is None and not os.path.exists(last):
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.5 * whole_s))
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+                killed_at = json.loads(open(os.path.join(out, "metrics.jsonl")).read().splitlines()[-1])["step"]
+                break
+            p.wait()
+        check(killed_at is not None, "the run always finished before it could be killed")
+        print(f"  killed with SIGKILL near step {killed_at} of 40")
+        r = lilm("train", "--resume", out, "--db", "none", "--quiet")
+        check(r.returncode == 0, r.stderr)
+        got = final_weights(out)
+        check(set(got) == set(ref), "different tensors")
+        for k in ref:
+            check((got[k] == ref[k]).all(), f"{k} differs after resume")
+        info = json.load(open(os.path.join(out, "run.json")))
+        check(info["steps"] == 40 and info["status"] == "done", info)
+
+
+@case
+def sigterm_stops_with_a_checkpoint():
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "t.yaml")
+        config(cfg, steps=100000)
+        out = os.path.join(d, "run")
+        p = subprocess.Popen([lilm_bin(), "train", "--config", cfg, "--out", out, "--db", "none", "--quiet"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+        check(p.returncode == 1, f"exit {p.returncode}: {err}")
+        info = json.load(open(os.path.join(out, "run.json")))
+        check(info["status"] == "killed" and info["steps"] > 0, info)
+        check(os.path.exists(os.path.join(out, "checkpoints", "last.safetensors")), "no last checkpoint")
+        check(os.path.exists(os.path.join(out, "checkpoints", "last.optim.safetensors")), "no optimizer state")
+
+
+@case
+def unwritable_run_dir_is_a_clear_error():
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "u.yaml")
+        config(cfg, steps=5)
+        r = lilm("train", "--config", cfg, "--out", "/proc/lilm-cannot-write-here", "--db", "none")
+        check(r.returncode != 0 and "/proc/lilm-cannot-write-here" in r.stderr, r.stderr)
+
+
+if __name__ == "__main__":
+    run()

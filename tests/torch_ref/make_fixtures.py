@@ -1,0 +1,159 @@
+"""make_fixtures.py: writes the PyTorch parity fixtures lilm's C tests read.
+
+    python3 tests/torch_ref/make_fixtures.py [--out tests/fixtures] [--case NAME ...]
+
+One safetensors file per case (format: docs/reference-parity.md). Each case
+builds the reference model with a fixed seed (PyTorch default init, fp32),
+then computes in float64: logits and loss for one batch, every parameter's
+gradient, and three AdamW + one-cycle steps on the same batch. Results are
+rounded to fp32 when stored. The two "shape" cases use the real SimpleStories
+and BabyLM layer dimensions; to keep all fixtures under 5 MB their weights are
+stored as BF16 (the model's weights ARE those bf16 values, so nothing is lost)
+and their gradients and step-3 weights are stored at 1024 sampled positions
+per large tensor (`idx.<key>` holds the flat indices).
+"""
+import argparse
+import copy
+import json
+import os
+import sys
+
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model as M  # noqa: E402
+
+TRAIN = {"lr": 1e-2, "total_steps": 20, "pct_start": 0.1, "div_factor": 6.0,
+         "final_div_factor": 20.0, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8,
+         "weight_decay": 0.02, "grad_clip": 1.0}
+N_STEPS = 3
+SAMPLE_N = 1024  # sampled elements per tensor in the shape cases
+FP32_EPS = float(torch.finfo(torch.float32).eps)
+
+TINY = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, qk_dim=8, v_dim=12, ffn_dim=48,
+            context=32)
+CASES = {
+    # every layer latent (p = 10), RMSNorm, GELU
+    "tiny_latent": dict(cfg=dict(TINY, latent_dim=10, norm="rmsnorm", activation="gelu",
+                                 norm_eps=FP32_EPS), B=2, T=16, seed=1, sampled=False),
+    # standard attention, LayerNorm, ReLU
+    "tiny_layernorm_relu": dict(cfg=dict(TINY, norm="layernorm", activation="relu", norm_eps=1e-5),
+                                B=2, T=16, seed=2, sampled=False),
+    # no norm, no FFN (activation none)
+    "tiny_nonorm_noffn": dict(cfg=dict(TINY, norm="none", activation="none"),
+                              B=2, T=16, seed=3, sampled=False),
+    "simplestories_shape": dict(cfg=dict(M.SIMPLESTORIES, n_layers=1, vocab_size=256, context=64,
+                                         norm_eps=FP32_EPS), B=2, T=32, seed=4, sampled=True),
+    "babylm_shape": dict(cfg=dict(M.BABYLM, n_layers=2, vocab_size=256, context=64,
+                                  norm_eps=FP32_EPS), B=2, T=32, seed=5, sampled=True),
+}
+
+
+def make_batch(cfg, B, T, gen):
+    """inputs/targets (B, T) int32: random tokens; row 1 ends in padding (inputs
+    and targets = pad after its document), plus a few pad targets in row 0."""
+    pad = cfg.pad_id
+    seq = torch.randint(0, cfg.vocab_size, (B, T + 1), generator=gen)
+    seq[seq == pad] = pad + 1  # pad appears only where placed below
+    inputs, targets = seq[:, :-1].clone(), seq[:, 1:].clone()
+    if B > 1:
+        end = T - T // 4
+        targets[1, end:] = pad
+        inputs[1, end + 1:] = pad
+    pos = torch.randperm(T, generator=gen)[:3]
+    targets[0, pos] = pad
+    return inputs.to(torch.int32), targets.to(torch.int32)
+
+
+def train_steps(model, inputs, targets, train, n_steps):
+    """n_steps of the reference recipe on one batch. Returns per-step
+    (loss, lr, grad_norm) and the gradients of the first step."""
+    opt = M.build_optimizer(model, train["lr"], weight_decay=train["weight_decay"],
+                            betas=(train["beta1"], train["beta2"]), eps=train["eps"])
+    sched = M.build_schedule(opt, train["lr"], train["total_steps"], train["pct_start"],
+                             train["div_factor"], train["final_div_factor"])
+    losses, lrs, norms, first_logits, first_grads = [], [], [], None, None
+    for step in range(n_steps):
+        opt.zero_grad(set_to_none=True)
+        logits = model(inputs)
+        loss = torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), targets.flatten().long(), ignore_index=model.cfg.pad_id)
+        loss.backward()
+        if step == 0:
+            first_logits = logits.detach().clone()
+            first_grads = {k: p.grad.detach().clone() for k, p in model.named_parameters()}
+        norms.append(float(M.clean_and_clip(model, train["grad_clip"])))
+        lrs.append(opt.param_groups[0]["lr"])
+        losses.append(loss.item())
+        opt.step()
+        sched.step()
+    return first_logits, first_grads, losses, lrs, norms
+
+
+def build_case(name, spec, dtype=torch.float64):
+    """Returns (tensors, metadata) for one case; compute dtype float64 (or
+    float32, which the tests use to estimate what an fp32 implementation reaches)."""
+    cfg = M.Config(**spec["cfg"])
+    torch.manual_seed(spec["seed"])
+    model = M.Transformer(cfg)
+    if spec["sampled"]:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.bfloat16().float())
+    init = {k: p.detach().clone() for k, p in model.named_parameters()}
+    gen = torch.Generator().manual_seed(1000 + spec["seed"])
+    inputs, targets = make_batch(cfg, spec["B"], spec["T"], gen)
+    work = copy.deepcopy(model).to(dtype)
+    logits, grads, losses, lrs, norms = train_steps(work, inputs, targets, TRAIN, N_STEPS)
+    loss0 = torch.tensor([losses[0]], dtype=torch.float32)
+    after = {k: p.detach() for k, p in work.named_parameters()}
+
+    t = {"inputs": inputs, "targets": targets, "logits": logits.float().contiguous(),
+         "loss": loss0,
+         "step_loss": torch.tensor(losses, dtype=torch.float32),
+         "step_lr": torch.tensor(lrs, dtype=torch.float32),
+         "step_grad_norm": torch.tensor(norms, dtype=torch.float32)}
+    for k, w in init.items():
+        t["param." + k] = w.bfloat16() if spec["sampled"] else w.float()
+        g, s = grads[k].float(), after[k].float()
+        if spec["sampled"] and w.numel() > SAMPLE_N:
+            idx = torch.randperm(w.numel(), generator=gen)[:SAMPLE_N].sort().values
+            t["idx." + k] = idx.to(torch.int32)
+            g, s = g.flatten()[idx], s.flatten()[idx]
+        t["grad." + k] = g.contiguous()
+        t["step3." + k] = s.contiguous()
+    meta = {"lilm_model": json.dumps(cfg.to_meta()),
+            "lilm_train": json.dumps(TRAIN),
+            "lilm_fixture": json.dumps({"case": name, "seed": spec["seed"], "B": spec["B"],
+                                        "T": spec["T"], "steps": N_STEPS,
+                                        "param_dtype": "BF16" if spec["sampled"] else "F32",
+                                        "sampled": spec["sampled"],
+                                        "computed_in": str(dtype).replace("torch.", "")})}
+    return t, meta
+
+
+def write_case(out_dir, name, spec):
+    tensors, meta = build_case(name, spec)
+    path = os.path.join(out_dir, name + ".safetensors")
+    tmp = path + ".tmp"
+    save_file(tensors, tmp, metadata=meta)
+    os.replace(tmp, path)
+    return path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "fixtures"))
+    ap.add_argument("--case", action="append", choices=sorted(CASES),
+                    help="only this case (repeatable); default all")
+    a = ap.parse_args(argv)
+    os.makedirs(a.out, exist_ok=True)
+    torch.set_num_threads(1)  # float64 reductions in one fixed order
+    for name in a.case or CASES:
+        path = write_case(a.out, name, CASES[name])
+        print(f"{path}: {os.path.getsize(path)} bytes")
+
+
+if __name__ == "__main__":
+    main()
