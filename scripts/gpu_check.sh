@@ -5,15 +5,18 @@
 # (GPU_CHECK_BUDGET seconds, default 360), each logged to "$OUT"/<step>.log
 # (OUT defaults to ./out):
 #   env        nvidia-smi, nvcc version, the libraries the link needs
-#   build      make -j16 CUDA_ARCHS=$CUDA_ARCHS (default 90)
-#   test-cuda  make test-cuda: every CUDA op against the CPU backend
-#   test-cuda-noepilogue   only if test-cuda failed: the same binary with
+#   build      make -j16 CUDA_ARCHS=$CUDA_ARCHS (default 90) and the CUDA tests
+#   test-cuda-ops    every CUDA op against the CPU backend (tests/cuda/test_cuda_ops.c)
+#   test-cuda-noepilogue   only if test-cuda-ops failed: the same binary with
 #              LILM_CUDA_EPILOGUE=0 (bias added by our kernel, not cuBLASLt),
 #              which tells a cuBLASLt epilogue problem from a kernel bug
+#   test-cuda-model  the whole model, CUDA against CPU (tests/cuda/test_cuda_model.c)
 #   bench      bench/ops_cuda.sh: per-op timings at the reference shapes
 #   e2e        scripts/gpu_e2e.sh, if it exists (end-to-end checks added later)
 # summary.txt gets one line per step (exit status, seconds). At most 8 files
-# land in $OUT. The script exits non-zero if any step failed.
+# land in $OUT (the most the device tool brings back). The two test binaries
+# run separately, not through `make test-cuda`, so a failure in one still
+# leaves the other's report. The script exits non-zero if any step failed.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-./out}
@@ -60,10 +63,12 @@ env_info() {
 }
 
 step env 30 bash -c "$(declare -f env_info); env_info"
-if step build 240 make -j16 CUDA_ARCHS="$CUDA_ARCHS"; then
-    if ! step test-cuda 150 make CUDA_ARCHS="$CUDA_ARCHS" test-cuda; then
+if step build 240 make -j16 CUDA_ARCHS="$CUDA_ARCHS" all build/tests/cuda/test_cuda_ops \
+        build/tests/cuda/test_cuda_model; then
+    if ! step test-cuda-ops 120 build/tests/cuda/test_cuda_ops; then
         step test-cuda-noepilogue 90 env LILM_CUDA_EPILOGUE=0 build/tests/cuda/test_cuda_ops
     fi
+    step test-cuda-model 120 build/tests/cuda/test_cuda_model
     step bench 120 bash bench/ops_cuda.sh
     if [ -f scripts/gpu_e2e.sh ]; then
         step e2e 180 bash scripts/gpu_e2e.sh
