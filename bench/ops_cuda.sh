@@ -14,3 +14,6 @@ echo
 build/bench_ops_cuda babylm 16 512
 echo
 build/bench_ops_cuda babylm 64 512
+echo
+echo "babylm 16x512 again with the warp-per-row attention kernels (LILM_CUDA_ATTN=warp):"
+LILM_CUDA_ATTN=warp build/bench_ops_cuda babylm 16 512

@@ -29,6 +29,10 @@
  * dq: one block per query tile walks the key tiles up to it:
  * dq_t = scale * sum_s dS k_s. Both recompute p instead of storing it, and
  * both WRITE (=) their outputs, so no atomics and the result is deterministic.
+ *
+ * Heads with Dq, Dv <= 32 go to attention_small.cu (one thread per row) from
+ * the launchers below, unless LILM_CUDA_ATTN=warp; delta is computed here for
+ * both paths.
  */
 #include "cuda/cuda_impl.h"
 
@@ -373,6 +377,10 @@ extern "C" void lilm__cuda_attention_forward(lilm_backend *be, void *out, float 
     LILM_ASSERT(Tk == pos0 + Tq && Tk <= INT_MAX);
     LILM_ASSERT(q_stride >= H * Dq && kv_stride >= H * Dq && kv_stride >= H * Dv);
     LILM_ASSERT(B * H <= 65535);
+    if (lilm__cuda_attention_small_ok(cu, Dq, Dv)) {
+        lilm__cuda_attention_small_forward(cu, out, lse, q, k, v, B, Tq, Tk, pos0, H, Dq, Dv, q_stride, kv_stride);
+        return;
+    }
     size_t smem = (ATT_BQ * Dq + ATT_BK * (Dq + 1) + ATT_BK * Dv) * sizeof(float);
     if (!attn_smem_ok(cu, (const void *)attn_forward_kernel, smem, "attn_forward_kernel smem")) return;
     dim3 grid((unsigned)((Tq + ATT_BQ - 1) / ATT_BQ), (unsigned)(B * H));
@@ -409,6 +417,11 @@ extern "C" void lilm__cuda_attention_backward(lilm_backend *be, void *dq, void *
     attn_delta_kernel<<<(unsigned)((rows + ATT_WARPS - 1) / ATT_WARPS), ATT_WARPS * 32, 0, cu->stream>>>(
         delta, (const lilm__bf16 *)dout, (const lilm__bf16 *)out, rows, (int)T, (int)H, (int)Dv);
     if (!lilm__cuda_rt_ok(cu, cudaGetLastError(), "attn_delta_kernel", __FILE__, __LINE__)) return;
+    if (lilm__cuda_attention_small_ok(cu, Dq, Dv)) {
+        lilm__cuda_attention_small_backward(cu, dq, dk, dv, dout, q, k, v, lse, delta, B, T, H, Dq, Dv, q_stride,
+                                            kv_stride);
+        return;
+    }
 
     dim3 grid((unsigned)((T + ATT_BK - 1) / ATT_BK), (unsigned)(B * H));
     size_t smem_kv = (ATT_BK * Dq + ATT_BK * Dv + ATT_BQ * (Dq + 1) + ATT_BQ * (Dv + 1) + 2 * ATT_BQ) * sizeof(float);

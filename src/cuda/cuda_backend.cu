@@ -258,6 +258,8 @@ static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index)
     cu->gemm_ws_bytes = LILM__GEMM_WS_BYTES;
     const char *epi = getenv("LILM_CUDA_EPILOGUE");
     cu->use_bias_epilogue = !(epi && strcmp(epi, "0") == 0);
+    const char *attn = getenv("LILM_CUDA_ATTN");
+    cu->attn_small = !(attn && strcmp(attn, "warp") == 0);
     cuda_note_usage(cu);
     return LILM_OK;
 }

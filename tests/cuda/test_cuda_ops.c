@@ -16,7 +16,8 @@
  * FFN 4x), odd sizes, Dq != Dv, Dq = 128, the interleaved kv layout (k and v
  * of all heads in one (B*T, H*(Dq+Dv)) buffer), the KV-cache form of
  * attention (pos0 > 0) and a classifier large enough to need several row
- * chunks on the GPU.
+ * chunks on the GPU. Attention runs through both of its kernel families
+ * (thread-per-row for heads <= 32, warp-per-row for any head up to 128).
  *
  * Needs a GPU: without one the binary fails (it is run by `make test-cuda`,
  * not `make test`). LILM_CUDA_TEST_SELF=1 replaces the GPU by a second CPU
@@ -537,6 +538,21 @@ static void test_attention(lilm_test *t)
     pair_close(&p);
 }
 
+/* Heads <= 32 normally take attention_small.cu; LILM_CUDA_ATTN=warp (read when
+ * the backend is created) sends them through the warp-per-row kernels too. */
+static void test_attention_warp_path(lilm_test *t)
+{
+    pair p;
+    setenv("LILM_CUDA_ATTN", "warp", 1);
+    int ok = pair_open(&p, t, 21);
+    unsetenv("LILM_CUDA_ATTN");
+    if (!ok) return;
+    attention_case(&p, 2, 128, 6, 32, 32);
+    attention_case(&p, 1, 7, 2, 8, 8);
+    attention_cache_case(&p, 2, 50, 7, 3, 32, 32);
+    pair_close(&p);
+}
+
 static void xent_case(pair *p, size_t N, size_t C, size_t V, int training)
 {
     char name[128];
@@ -699,6 +715,7 @@ static const lilm_test_case cases[] = {
     {"elementwise", test_elementwise},
     {"rope", test_rope},
     {"attention", test_attention},
+    {"attention_warp_path", test_attention_warp_path},
     {"classifier", test_classifier},
     {"grad_sanitize", test_grad_sanitize},
     {"adamw", test_adamw},

@@ -1,6 +1,6 @@
 /*
  * emu_kernels.c: runs the real CUDA kernels of src/cuda/attention.cu,
- * norm.cu, classifier.cu, rope.cu and adamw.cu on the CPU emulator (emu.h) and compares them
+ * attention_small.cu, norm.cu, classifier.cu, rope.cu and adamw.cu on the CPU emulator (emu.h) and compares them
  * with the CPU backend, on a machine without a GPU.
  *
  * run_emu.sh extracts the kernel sections of those files (everything before
@@ -25,6 +25,7 @@ typedef struct lilm__adamw_desc {
 
 #include "adamw_kernels.inc"
 #include "attention_kernels.inc"
+#include "attention_small_kernels.inc"
 #include "classifier_kernels.inc"
 #include "norm_kernels.inc"
 #include "rope_kernels.inc"
@@ -144,10 +145,32 @@ static void dq_body(void *p)
                    a->scale);
 }
 
-static void attention_case(lilm_backend *be, size_t B, size_t Tq, size_t pos0, size_t H, size_t Dq, size_t Dv)
+static void small_fwd_body(void *p)
+{
+    att_args *a = p;
+    attn_small_forward_kernel(a->out, a->lse, a->q, a->k, a->v, a->H, a->Tq, a->Tk, a->pos0, a->Dq, a->Dv, a->qs,
+                              a->kvs, a->qscale);
+}
+static void small_dkdv_body(void *p)
+{
+    att_args *a = p;
+    attn_small_dkdv_kernel(a->dk, a->dv, a->dout, a->q, a->k, a->v, a->lse, a->delta, a->H, a->Tq, a->Dq, a->Dv,
+                           a->qs, a->kvs, a->scale);
+}
+static void small_dq_body(void *p)
+{
+    att_args *a = p;
+    attn_small_dq_kernel(a->dq, a->dout, a->q, a->k, a->v, a->lse, a->delta, a->H, a->Tq, a->Dq, a->Dv, a->qs,
+                         a->kvs, a->scale);
+}
+
+/* small = 1: the thread-per-row kernels of attention_small.cu (heads <= 32) */
+static void attention_case(lilm_backend *be, size_t B, size_t Tq, size_t pos0, size_t H, size_t Dq, size_t Dv,
+                           int small)
 {
     size_t Tk = pos0 + Tq, qs = H * Dq, kvs = H * (Dq + Dv);
-    printf("attention B=%zu Tq=%zu pos0=%zu H=%zu Dq=%zu Dv=%zu\n", B, Tq, pos0, H, Dq, Dv);
+    printf("attention%s B=%zu Tq=%zu pos0=%zu H=%zu Dq=%zu Dv=%zu\n", small ? " (small heads)" : "", B, Tq, pos0, H,
+           Dq, Dv);
     float *q = fill(B * Tq * qs, -2, 2), *kv = fill(B * Tk * kvs, -2, 2);
     float *out_c = f_nan(B * Tq * H * Dv), *lse_c = f_nan(B * H * Tq);
     be->attention_forward(be, out_c, lse_c, q, kv, kv + H * Dq, B, Tq, Tk, pos0, H, Dq, Dv, qs, kvs);
@@ -159,7 +182,11 @@ static void attention_case(lilm_backend *be, size_t B, size_t Tq, size_t pos0, s
                   .Tk = (int)Tk, .pos0 = (int)pos0, .Dq = (int)Dq, .Dv = (int)Dv, .qs = qs, .kvs = kvs,
                   .qscale = ATT_LOG2E / sqrtf((float)Dq), .scale = 1.0f / sqrtf((float)Dq)};
     size_t smem = (ATT_BQ * Dq + ATT_BK * (Dq + 1) + ATT_BK * Dv) * sizeof(float);
-    emu_launch((unsigned)((Tq + ATT_BQ - 1) / ATT_BQ), (unsigned)(B * H), ATT_WARPS * 32, smem, fwd_body, &a);
+    if (small)
+        emu_launch((unsigned)((Tq + AS_ROWS - 1) / AS_ROWS), (unsigned)(B * H), AS_ROWS,
+                   2 * AS_ROWS * AS_D * sizeof(float), small_fwd_body, &a);
+    else
+        emu_launch((unsigned)((Tq + ATT_BQ - 1) / ATT_BQ), (unsigned)(B * H), ATT_WARPS * 32, smem, fwd_body, &a);
     float *out_g = from_bf(out, B * Tq * H * Dv);
     compare("fwd out", out_c, out_g, B * Tq * H * Dv, 1, 1, 1e-2, 1.6e-2);
     compare("fwd lse", lse_c, lse, B * H * Tq, 1, 1, 1e-4, 1e-3);
@@ -183,10 +210,18 @@ static void attention_case(lilm_backend *be, size_t B, size_t Tq, size_t pos0, s
         emu_launch((unsigned)((a.rows + ATT_WARPS - 1) / ATT_WARPS), 1, ATT_WARPS * 32, 0, delta_body, &a);
         size_t smem_kv =
             (ATT_BK * Dq + ATT_BK * Dv + ATT_BQ * (Dq + 1) + ATT_BQ * (Dv + 1) + 2 * ATT_BQ) * sizeof(float);
-        emu_launch((unsigned)((T + ATT_BK - 1) / ATT_BK), (unsigned)(B * H), ATT_WARPS * 32, smem_kv, dkdv_body, &a);
         size_t smem_q =
             (ATT_BQ * Dq + ATT_BQ * Dv + ATT_BK * (Dq + 1) + ATT_BK * (Dv + 1) + 2 * ATT_BQ) * sizeof(float);
-        emu_launch((unsigned)((T + ATT_BK - 1) / ATT_BK), (unsigned)(B * H), ATT_WARPS * 32, smem_q, dq_body, &a);
+        if (small) {
+            unsigned gx = (unsigned)((T + AS_ROWS - 1) / AS_ROWS);
+            emu_launch(gx, (unsigned)(B * H), AS_ROWS, (2 * AS_ROWS * AS_D + 2 * AS_ROWS) * sizeof(float),
+                       small_dkdv_body, &a);
+            emu_launch(gx, (unsigned)(B * H), AS_ROWS, 2 * AS_ROWS * AS_D * sizeof(float), small_dq_body, &a);
+        } else {
+            emu_launch((unsigned)((T + ATT_BK - 1) / ATT_BK), (unsigned)(B * H), ATT_WARPS * 32, smem_kv, dkdv_body,
+                       &a);
+            emu_launch((unsigned)((T + ATT_BK - 1) / ATT_BK), (unsigned)(B * H), ATT_WARPS * 32, smem_q, dq_body, &a);
+        }
         float *dq_g = from_bf(dq, B * T * qs), *dkv_g = from_bf(dkv, B * T * kvs);
         compare("bwd dq", dq_c, dq_g, B * T * qs, 1, 1, 2e-2, 3.2e-2);
         compare("bwd dk,dv (interleaved)", dkv_c, dkv_g, B * T * kvs, 1, 1, 2e-2, 3.2e-2);
@@ -396,12 +431,16 @@ int main(void)
                               .n_heads = 6, .qk_dim = 128, .v_dim = 128, .max_width = 2048};
     size_t bytes;
     if (be->reserve(be, &plan, &bytes) != LILM_OK) return 1;
-    attention_case(be, 1, 70, 0, 2, 32, 32);
-    attention_case(be, 1, 33, 0, 1, 128, 64);
-    attention_case(be, 1, 40, 0, 1, 16, 128);
-    attention_case(be, 2, 5, 0, 1, 8, 8);
-    attention_case(be, 1, 7, 50, 2, 32, 32);
-    attention_case(be, 1, 1, 45, 1, 96, 96);
+    attention_case(be, 1, 70, 0, 2, 32, 32, 0);
+    attention_case(be, 1, 33, 0, 1, 128, 64, 0);
+    attention_case(be, 1, 40, 0, 1, 16, 128, 0);
+    attention_case(be, 2, 5, 0, 1, 8, 8, 0);
+    attention_case(be, 1, 7, 50, 2, 32, 32, 0);
+    attention_case(be, 1, 1, 45, 1, 96, 96, 0);
+    attention_case(be, 1, 150, 0, 2, 32, 32, 1); /* three row tiles, the last partial */
+    attention_case(be, 2, 20, 0, 1, 8, 12, 1);
+    attention_case(be, 1, 7, 70, 2, 32, 32, 1);  /* KV cache across a tile boundary */
+    attention_case(be, 1, 1, 45, 1, 32, 16, 1);
     norm_case(be, 50, 77, 0, 3);
     norm_case(be, 50, 77, 1, 3);
     norm_case(be, 19, 192, 1, 1);

@@ -11,7 +11,7 @@ extract() {
     awk '/#include "cuda\/cuda_impl.h"/ {on = 1; next} /^extern "C"/ || /---- launchers ----/ || /^static (void|int) [a-z_]+\(lilm/ {exit} on' "src/cuda/$1.cu" |
         sed 's/extern __shared__ float smem\[\];/float *smem = (float *)emu_dyn_smem;/' >"build/emu/$1_kernels.inc"
 }
-for f in attention norm classifier rope adamw; do extract "$f"; done
+for f in attention attention_small norm classifier rope adamw; do extract "$f"; done
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 gcc -O2 -g -std=c11 -D_GNU_SOURCE -pthread -fopenmp -Wall -Wno-unknown-pragmas -Wno-unused-function \
     -Isrc -Itests/cuda/emu -Ibuild/emu tests/cuda/emu/emu_kernels.c build/liblilm.a \
