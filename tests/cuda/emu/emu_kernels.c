@@ -1,6 +1,7 @@
 /*
  * emu_kernels.c: runs the real CUDA kernels of src/cuda/attention.cu,
- * attention_small.cu, norm.cu, classifier.cu, rope.cu and adamw.cu on the CPU emulator (emu.h) and compares them
+ * attention_small.cu, norm.cu, classifier.cu, rope.cu, adamw.cu, matmul.cu
+ * (its own kernels, not cuBLASLt), elementwise.cu and embedding.cu on the CPU emulator (emu.h) and compares them
  * with the CPU backend, on a machine without a GPU.
  *
  * run_emu.sh extracts the kernel sections of those files (everything before
@@ -23,10 +24,17 @@ typedef struct lilm__adamw_desc {
     float weight_decay;
 } lilm__adamw_desc;
 
+#include "ops/backend.h" /* lilm_act, used by the activation helpers */
+
+#include "impl_helpers.inc"
+
 #include "adamw_kernels.inc"
 #include "attention_kernels.inc"
 #include "attention_small_kernels.inc"
 #include "classifier_kernels.inc"
+#include "elementwise_kernels.inc"
+#include "embedding_kernels.inc"
+#include "matmul_kernels.inc"
 #include "norm_kernels.inc"
 #include "rope_kernels.inc"
 
@@ -420,6 +428,126 @@ static void adamw_case(lilm_backend *be)
     }
 }
 
+/* ---- matmul's own kernels, elementwise, embedding ---- */
+
+typedef struct ew_args {
+    lilm__bf16 *a, *b, *c;
+    float *f, *g, *h;
+    double *red;
+    const int32_t *tok;
+    size_t n, N, C, V;
+    int act;
+} ew_args;
+
+static void bias_act_body(void *p)
+{
+    ew_args *a = p;
+    bias_act_kernel(a->a, a->b, a->f, a->n, a->C, a->act);
+}
+static void dact_body(void *p)
+{
+    ew_args *a = p;
+    dact_kernel(a->a, a->b, a->n, a->act);
+}
+static void bias_grad_body(void *p)
+{
+    ew_args *a = p;
+    bias_grad_kernel(a->f, a->a, a->N, a->C);
+}
+static void sanitize_body(void *p)
+{
+    ew_args *a = p;
+    sanitize_kernel(a->f, a->n, a->red);
+}
+static void emb_bwd_body(void *p)
+{
+    ew_args *a = p;
+    embedding_backward_kernel(a->f, a->a, a->tok, a->N, a->C, a->V);
+}
+static void axpy_body(void *p)
+{
+    ew_args *a = p;
+    axpy_kernel(a->f, a->g, a->n, -0.5f);
+}
+
+static double gelu_ref(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+static double gelu_grad_ref(double x) { return 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2.0 * M_PI); }
+
+static void small_kernels_case(lilm_backend *be)
+{
+    printf("matmul epilogue kernels, elementwise, embedding\n");
+    size_t N = 37, OC = 70, n = N * OC;
+    float *pre = fill(n, -3, 3), *bias = fill(OC, -1, 1);
+    /* bias_act with GELU: pre += bias (bf16), out = gelu(pre) */
+    lilm__bf16 *preb = to_bf(pre, n), *out = bf_nan(n);
+    ew_args a = {.a = out, .b = preb, .f = bias, .n = n, .C = OC, .act = LILM_ACT_GELU};
+    emu_launch(3, 1, 64, 0, bias_act_body, &a);
+    float *want = malloc(n * sizeof(float)), *want_pre = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)pre[i] + bias[i % OC];
+        want_pre[i] = (float)x;
+        want[i] = (float)gelu_ref(x);
+    }
+    float *got = from_bf(out, n), *got_pre = from_bf(preb, n);
+    compare("bias_act gelu: out", want, got, n, 1, 1, 1e-2, 1.6e-2);
+    compare("bias_act gelu: pre (+= bias)", want_pre, got_pre, n, 1, 1, 1e-2, 1.6e-2);
+    free(got), free(got_pre);
+    /* dact (GELU), in place over dout */
+    float *dout = fill(n, -1, 1);
+    lilm__bf16 *doutb = to_bf(dout, n);
+    a = (ew_args){.a = doutb, .b = preb, .n = n, .act = LILM_ACT_GELU};
+    emu_launch(2, 1, 96, 0, dact_body, &a);
+    for (size_t i = 0; i < n; i++) want[i] = (float)(dout[i] * gelu_grad_ref(lilm__ld(preb + i)));
+    got = from_bf(doutb, n);
+    compare("dact gelu", want, got, n, 1, 1, 1e-2, 1.6e-2);
+    free(got);
+    /* bias_grad: dbias += column sums, (32, 8) blocks, 2 row slices */
+    float *dbias = fill(OC, -1, 1);
+    for (size_t c = 0; c < OC; c++) {
+        double s = dbias[c];
+        for (size_t r = 0; r < N; r++) s += lilm__ld(doutb + r * OC + c);
+        want[c] = (float)s;
+    }
+    a = (ew_args){.a = doutb, .f = dbias, .N = N, .C = OC};
+    emu_launch2((unsigned)((OC + 31) / 32), 2, 32, 8, 0, bias_grad_body, &a);
+    compare("bias_grad (+=)", want, dbias, OC, 1, 1, 1e-5, 1e-5);
+    /* sanitize: NaN/Inf zeroed and counted, sum of squares */
+    size_t m = 3001;
+    float *g = fill(m, -1, 1), *g0 = malloc(m * sizeof(float));
+    g[7] = NAN, g[100] = INFINITY, g[m - 1] = -INFINITY;
+    memcpy(g0, g, m * sizeof(float));
+    double red[2] = {0, 0}, ss = 0;
+    a = (ew_args){.f = g, .n = m, .red = red};
+    emu_launch(2, 1, LILM__EW_THREADS, 0, sanitize_body, &a);
+    for (size_t i = 0; i < m; i++) ss += isfinite(g0[i]) ? (double)g0[i] * g0[i] : 0.0;
+    unsigned long long bad;
+    memcpy(&bad, &red[1], sizeof bad);
+    int zeroed = g[7] == 0.0f && g[100] == 0.0f && g[m - 1] == 0.0f && g[8] == g0[8];
+    printf("  %-44s sumsq %.9g want %.9g, bad %llu want 3 %s\n", "grad_sanitize", red[0], ss, bad,
+           fabs(red[0] - ss) <= 1e-9 * ss && bad == 3 && zeroed ? "ok" : "FAIL");
+    if (!(fabs(red[0] - ss) <= 1e-9 * ss && bad == 3 && zeroed)) failures++;
+    /* axpy */
+    float *y = fill(m, -1, 1), *x = fill(m, -1, 1);
+    float *ywant = malloc(m * sizeof(float));
+    for (size_t i = 0; i < m; i++) ywant[i] = y[i] + -0.5f * x[i];
+    a = (ew_args){.f = y, .g = x, .n = m};
+    emu_launch(1, 1, 128, 0, axpy_body, &a);
+    compare("axpy", ywant, y, m, 1, 1, 0, 1e-6);
+    /* embedding backward against the CPU backend (repeated tokens) */
+    size_t V = 50, C = 40, NT = 64;
+    int32_t tok[64];
+    for (size_t i = 0; i < NT; i++) tok[i] = (int32_t)((i * 7) % 13);
+    float *de = fill(NT * C, -1, 1), *dw_c = fill(V * C, -1, 1), *dw_g = malloc(V * C * sizeof(float));
+    memcpy(dw_g, dw_c, V * C * sizeof(float));
+    be->embedding_backward(be, dw_c, de, tok, NT, C, V);
+    lilm__bf16 *deb = to_bf(de, NT * C);
+    a = (ew_args){.a = deb, .f = dw_g, .tok = tok, .N = NT, .C = C, .V = V};
+    emu_launch(4, 1, 64, 0, emb_bwd_body, &a);
+    compare("embedding backward (+=)", dw_c, dw_g, V * C, 1, 1, 1e-6, 1e-5);
+    free(pre), free(bias), free(preb), free(out), free(want), free(want_pre), free(dout), free(doutb), free(dbias);
+    free(g), free(g0), free(y), free(x), free(ywant), free(de), free(dw_c), free(dw_g), free(deb);
+}
+
 int main(void)
 {
     lilm_backend *be = NULL;
@@ -448,6 +576,7 @@ int main(void)
     rope_case(be, 2, 9, 3, 32, 3 * (32 + 48), 0);
     rope_case(be, 1, 4, 2, 96, 2 * 96, 300);
     adamw_case(be);
+    small_kernels_case(be);
     be->destroy(be);
     printf("emu_kernels: %d failure(s)\n", failures);
     return failures != 0;

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# tests/cuda/emu/run_emu.sh: runs the attention, norm, cross-entropy, rope and AdamW CUDA
-# kernels on the CPU emulator (emu.h) against the CPU backend; no GPU needed.
+# tests/cuda/emu/run_emu.sh: runs the CUDA kernels of src/cuda/ (all but the
+# cuBLASLt calls) on the CPU emulator (emu.h) against the CPU backend or host
+# loops; no GPU needed.
 # Run `make` first (it needs build/liblilm.a). Takes a minute or two.
 set -eu
 cd "$(dirname "$0")/../../.."
 mkdir -p build/emu
-# the kernel section of a .cu file: after its cuda_impl.h include, up to its
-# first extern "C" launcher; dynamic shared memory becomes the emulator's buffer
+# the kernel section of a .cu file: from its "---- kernels ----" line (or its
+# cuda_impl.h include) up to its launchers (the "---- launchers ----" line, the
+# first extern "C" or host function); dynamic shared memory becomes the
+# emulator's buffer
 extract() {
-    awk '/#include "cuda\/cuda_impl.h"/ {on = 1; next} /^extern "C"/ || /---- launchers ----/ || /^static (void|int) [a-z_]+\(lilm/ {exit} on' "src/cuda/$1.cu" |
+    local start='/#include "cuda\/cuda_impl.h"/'
+    grep -q -- '---- kernels ----' "src/cuda/$1.cu" && start='/---- kernels ----/'
+    awk "$start"' {on = 1; next} on && (/^extern "C"/ || /---- launchers ----/ || /^static (void|int) [a-z_]+\(lilm/) {exit} on' \
+        "src/cuda/$1.cu" |
         sed 's/extern __shared__ float smem\[\];/float *smem = (float *)emu_dyn_smem;/' >"build/emu/$1_kernels.inc"
 }
-for f in attention attention_small norm classifier rope adamw; do extract "$f"; done
+for f in attention attention_small norm classifier rope adamw matmul elementwise embedding; do extract "$f"; done
+# the device helpers of cuda_impl.h that kernels call (activations, block size)
+{
+    grep '^#define LILM__EW_THREADS' src/cuda/cuda_impl.h
+    awk '/^\/\* Exact GELU/ {on = 1} /^\/\* ---- GEMM/ {exit} on' src/cuda/cuda_impl.h
+} >build/emu/impl_helpers.inc
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 gcc -O2 -g -std=c11 -D_GNU_SOURCE -pthread -fopenmp -Wall -Wno-unknown-pragmas -Wno-unused-function \
     -Isrc -Itests/cuda/emu -Ibuild/emu tests/cuda/emu/emu_kernels.c build/liblilm.a \
