@@ -6,8 +6,10 @@ set -eu
 cd "$(dirname "$0")/.."
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 mkdir -p build
-cc -O2 -g -std=c11 -D_GNU_SOURCE -fopenmp -Isrc bench/ops_cuda.c build/liblilm.a \
-   -lopenblas -lm -lpthread -L"$CUDA_HOME/lib64" -Wl,-rpath,"$CUDA_HOME/lib64" \
+# LILM_DEPS_CFLAGS/LILM_DEPS_LDFLAGS: set by scripts/gpu_check.sh when it builds
+# against its carried library bundle
+cc -O2 -g -std=c11 -D_GNU_SOURCE -fopenmp -Isrc ${LILM_DEPS_CFLAGS:-} bench/ops_cuda.c build/liblilm.a \
+   ${LILM_DEPS_LDFLAGS:-} -lopenblas -lm -lpthread -L"$CUDA_HOME/lib64" -Wl,-rpath,"$CUDA_HOME/lib64" \
    -lcublasLt -lcublas -lcudart -lstdc++ -o build/bench_ops_cuda
 build/bench_ops_cuda simplestories 16 512
 echo
