@@ -119,22 +119,23 @@ def check_model(path, model_type, vocab):
     assert sp.decode(sp.encode(text)) == norm, (sp.decode(sp.encode(text)), norm)
 
 
+def compare_with_sentencepiece(model_type):
+    out = os.path.join(TMP, f"{model_type}.model")
+    lilm_train(out, [SWB_TRAIN], "--model-type", model_type, "--vocab-size", "2000", *COMMON)
+    check_model(out, model_type, 2000)
+    ref_model = spm_train(os.path.join(TMP, f"ref_{model_type}"), model_type, 2000)
+    ours, ref = bytes_per_token(out), bytes_per_token(ref_model)
+    assert ours >= 0.98 * ref, f"lilm {model_type} {ours:.4f} bytes/token vs sentencepiece {ref:.4f}"
+
+
 @case
 def bpe_model_loads_and_compresses_like_sentencepiece():
-    out = os.path.join(TMP, "bpe.model")
-    lilm_train(out, [SWB_TRAIN], "--model-type", "bpe", "--vocab-size", "2000", *COMMON)
-    check_model(out, "bpe", 2000)
-    ours, ref = bytes_per_token(out), bytes_per_token(spm_train(os.path.join(TMP, "ref_bpe"), "bpe", 2000))
-    assert ours >= 0.98 * ref, f"lilm BPE {ours:.4f} bytes/token vs sentencepiece {ref:.4f}"
+    compare_with_sentencepiece("bpe")
 
 
 @case
 def unigram_model_loads_and_compresses_like_sentencepiece():
-    out = os.path.join(TMP, "unigram.model")
-    lilm_train(out, [SWB_TRAIN], "--model-type", "unigram", "--vocab-size", "2000", *COMMON)
-    check_model(out, "unigram", 2000)
-    ours, ref = bytes_per_token(out), bytes_per_token(spm_train(os.path.join(TMP, "ref_uni"), "unigram", 2000))
-    assert ours >= 0.98 * ref, f"lilm unigram {ours:.4f} bytes/token vs sentencepiece {ref:.4f}"
+    compare_with_sentencepiece("unigram")
 
 
 @case
