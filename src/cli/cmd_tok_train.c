@@ -61,7 +61,7 @@ static const opt_row k_opts[] = {
     {"max-sentence-length", OPT_INT32, T(max_sentence_length), 1, 1e9, NULL, "skip sentences longer than this many bytes (default 4192)"},
     {"input-sentence-size", OPT_INT64, T(input_sentence_size), 0, 1e12, NULL, "train on a random sample of this many sentences; 0 = all (default 0)"},
     {"max-sentencepiece-length", OPT_INT32, T(max_sentencepiece_length), 1, 512, NULL, "longest piece in characters (default 16)"},
-    {"seed-sentencepiece-size", OPT_INT32, T(seed_sentencepiece_size), 1000, 1e8, NULL, "unigram seed pieces (default 1000000)"},
+    {"seed-sentencepiece-size", OPT_INT32, T(seed_sentencepiece_size), 1000, 5e6, NULL, "unigram seed pieces (default 1000000)"},
     {"shrinking-factor", OPT_DOUBLE, T(shrinking_factor), 0.5, 0.95, NULL, "unigram pruning keeps this share per round (default 0.75)"},
     {"num-sub-iterations", OPT_INT32, T(num_sub_iterations), 1, 10, NULL, "unigram EM steps per round (default 2)"},
     {"threads", OPT_INT32, T(threads), 1, 256, NULL, "worker threads (default 2)"},

@@ -254,7 +254,7 @@ static lilm_status seed(ug *u)
         }
     }
     if (st != LILM_OK) goto done;
-    qsort(cands, n_cand, sizeof(*cands), cmp_cand);
+    if (n_cand) qsort(cands, n_cand, sizeof(*cands), cmp_cand);
     size_t max_seeds = (size_t)o->seed_sentencepiece_size;
     size_t n_sub = n_cand;
     if (n_chars + n_sub > max_seeds) n_sub = max_seeds > n_chars ? max_seeds - n_chars : 0;
