@@ -57,6 +57,9 @@ static uint64_t seq_hash(const uint32_t *s, size_t n)
         h *= 1099511628211ULL;
         h ^= h >> 29;
     }
+    h ^= h >> 33; /* final avalanche: the table indexes by the low bits */
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
     return h;
 }
 
@@ -376,10 +379,11 @@ static lilm_status merge_casefold(rulemap *m)
             m->pool[ru->val_off + i] = simple_fold(m->pool[ru->val_off + i]);
     }
     for (uint32_t cp = 1; cp <= MAX_UNICODE; cp++) {
-        if (!is_unicode_char(cp) || rm_find(m, &cp, 1)) continue;
-        /* an erased rule (FULLWIDTH TILDE) is not "found": same as a std::map erase */
+        if (!is_unicode_char(cp)) continue;
         uint32_t t = simple_fold(cp);
-        if (t != cp) LILM_TRY(rm_set(m, &cp, 1, &t, 1));
+        /* an erased rule (FULLWIDTH TILDE) is not "found": same as a std::map erase */
+        if (t == cp || rm_find(m, &cp, 1)) continue;
+        LILM_TRY(rm_set(m, &cp, 1, &t, 1));
     }
     return drop_redundant(m);
 }
