@@ -146,6 +146,9 @@ static lilm_status seed(ug *u)
 {
     const lilm__words *w = u->w;
     const lilm_tok_train_opts *o = u->o;
+    if (o->max_sentencepiece_length > 255) /* an edge keeps the length in 8 bits */
+        return lilm_errorf(LILM_ERR_ARG, "unigram training supports max_sentencepiece_length up to 255, not %d",
+                           o->max_sentencepiece_length);
     size_t total = 0;
     for (size_t i = 0; i < w->n; i++) total += w->len[i] + 1;
     u->arr = malloc((total + 1) * sizeof(*u->arr));
