@@ -29,7 +29,7 @@ typedef struct cli_args {
     const char *vocab_out;
     const char *model_type;
     const char *format;
-    int quiet;
+    bool quiet;
 } cli_args;
 
 typedef struct opt_row {
@@ -127,7 +127,6 @@ static int set_opt(cli_args *a, const opt_row *r, const char *v)
             fprintf(stderr, "lilm tok train: --%s takes true or false, not '%s'\n", r->name, v);
             return -1;
         }
-        if (strcmp(r->name, "quiet") == 0) a->quiet = *(bool *)(void *)base; /* quiet is an int */
         return 0;
     case OPT_DOUBLE: {
         double d = strtod(v, &end);
@@ -169,8 +168,6 @@ int lilm_cmd_tok_train(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof(*inputs));
     size_t n_inputs = 0;
     if (!inputs) return 1;
-    /* bool fields the table sets through a bool pointer: keep `quiet` in an int */
-    bool quiet_b = false;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
@@ -205,21 +202,11 @@ int lilm_cmd_tok_train(int argc, char **argv)
             free(inputs);
             return 2;
         }
-        if (r->offset == offsetof(cli_args, quiet)) {
-            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0 && strcmp(v, "1") != 0 && strcmp(v, "0") != 0) {
-                fprintf(stderr, "lilm tok train: --quiet takes true or false\n");
-                free(inputs);
-                return 2;
-            }
-            quiet_b = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
-            continue;
-        }
         if (set_opt(&a, r, v) != 0) {
             free(inputs);
             return 2;
         }
     }
-    a.quiet = quiet_b;
     if (!a.output || n_inputs == 0) {
         fprintf(stderr, "lilm tok train: %s\n", !a.output ? "--output FILE.model is required" : "no input files given");
         usage(stderr);
