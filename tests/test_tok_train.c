@@ -284,7 +284,7 @@ static void test_damaged_input(lilm_test *t)
             o.normalization = "identity";
             o.model_type = it % 3 == 0 ? LILM_SP_MODEL_UNIGRAM : LILM_SP_MODEL_BPE;
             o.vocab_size = 40;
-            o.character_coverage = 1.0;
+            o.byte_fallback = false;
             lilm_sp_model m;
             lilm_status s = lilm_tok_train(&o, &m);
             LT_CHECK(t, s == LILM_OK || s == LILM_ERR_FORMAT || s == LILM_ERR_ARG, "iteration %d format %d: %s: %s",
