@@ -9,11 +9,13 @@
  * longer rule only when the shorter rules would normalise its key
  * differently.
  *
- * The double array is laid out breadth-first: each node gets a base b not
- * used by any other node such that b ^ label is free for every child label
- * (label 0 = the leaf holding the value). Unused units get the label
- * (pos ^ u) & 0xFF, where u is a base byte no node in that 256-unit block
- * uses, so no lookup can ever match them.
+ * The double array is laid out breadth-first from a byte trie of the sorted
+ * keys. Identical subtrees (same labels, same leaf values below) are found
+ * bottom-up and share one base, as darts-clone's DAWG does; every other node
+ * gets a base b no other subtree uses such that b ^ label is free for every
+ * child label (label 0 = the leaf holding the value). Unused units get the
+ * label (pos ^ u) & 0xFF, where u is a base byte no node in that 256-unit
+ * block uses, so no lookup can ever match them.
  */
 #include "tok/charsmap_build.h"
 
