@@ -18,7 +18,9 @@
 #              which tells a cuBLASLt epilogue problem from a kernel bug
 #   test-cuda-model  the whole model, CUDA against CPU (tests/cuda/test_cuda_model.c)
 #   bench      bench/ops_cuda.sh: per-op timings at the reference shapes
-#   e2e        scripts/gpu_e2e.sh, if it exists (end-to-end checks added later)
+#   e2e        scripts/gpu_e2e.sh, if it exists (end-to-end checks added later);
+#              it gets LILM_GPU_BIN (the directory holding lilm: build or the
+#              unpacked bundle's) and LILM_GPU_RUN (the prefix to run it with)
 # summary.txt gets one line per step (exit status, seconds). At most 8 files
 # land in $OUT (the most the device tool brings back). The two test binaries
 # run separately, not through `make test-cuda`, so a failure in one still
