@@ -5,6 +5,9 @@
 # (GPU_CHECK_BUDGET seconds, default 360), each logged to "$OUT"/<step>.log
 # (OUT defaults to ./out):
 #   env        nvidia-smi, nvcc version, the libraries the link needs
+#   unpack     if .gpu/bundle.tar.xz exists (scripts/gpu_bundle.sh, built on the
+#              build machine): unpack it and use its binaries, with its lib/ on
+#              LD_LIBRARY_PATH for our binaries only; no build on the GPU machine
 #   build      make -j16 CUDA_ARCHS=$CUDA_ARCHS (default 90) and the CUDA tests;
 #              if that fails, again without -Werror and, when .deps was carried
 #              along (scripts/gpu_deps.sh), against its bundle of the C
@@ -15,7 +18,9 @@
 #              which tells a cuBLASLt epilogue problem from a kernel bug
 #   test-cuda-model  the whole model, CUDA against CPU (tests/cuda/test_cuda_model.c)
 #   bench      bench/ops_cuda.sh: per-op timings at the reference shapes
-#   e2e        scripts/gpu_e2e.sh, if it exists (end-to-end checks added later)
+#   e2e        scripts/gpu_e2e.sh, if it exists (end-to-end checks added later);
+#              it gets LILM_GPU_BIN (the directory holding lilm: build or the
+#              unpacked bundle's) and LILM_GPU_RUN (the prefix to run it with)
 # summary.txt gets one line per step (exit status, seconds). At most 8 files
 # land in $OUT (the most the device tool brings back). The two test binaries
 # run separately, not through `make test-cuda`, so a failure in one still
@@ -82,7 +87,20 @@ use_deps() {
 step env 30 bash -c "$(declare -f env_info); env_info"
 targets="all build/tests/cuda/test_cuda_ops build/tests/cuda/test_cuda_model"
 built=0
-if step build 240 make -j16 CUDA_ARCHS="$CUDA_ARCHS" $targets; then
+BIN=build # where the binaries are
+RUN=()    # what runs them: with a prebuilt bundle, its libraries on LD_LIBRARY_PATH (ours only)
+if [ -f .gpu/bundle.tar.xz ]; then
+    # binaries and libraries built elsewhere by scripts/gpu_bundle.sh: no build here
+    if LOG=build step unpack 60 bash -c 'rm -rf .gpu/run && mkdir -p .gpu/run && tar -C .gpu/run -xJf .gpu/bundle.tar.xz'
+    then
+        BIN=.gpu/run/build-gpu
+        RUN=(env "LD_LIBRARY_PATH=$PWD/.gpu/run/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+        built=1
+    fi
+fi
+if [ "$built" = 1 ]; then
+    :
+elif step build 240 make -j16 CUDA_ARCHS="$CUDA_ARCHS" $targets; then
     built=1
 else
     # Again, without -Werror (another gcc may warn where ours does not) and,
@@ -101,13 +119,20 @@ else
         WARN="-Wall -Wextra -Wno-unused-parameter -Wno-format-truncation" "${extra[@]}" $targets && built=1
 fi
 if [ "$built" = 1 ]; then
-    if ! step test-cuda-ops 120 build/tests/cuda/test_cuda_ops; then
-        step test-cuda-noepilogue 90 env LILM_CUDA_EPILOGUE=0 build/tests/cuda/test_cuda_ops
+    if ! step test-cuda-ops 120 "${RUN[@]}" "$BIN/tests/cuda/test_cuda_ops"; then
+        step test-cuda-noepilogue 90 "${RUN[@]}" env LILM_CUDA_EPILOGUE=0 "$BIN/tests/cuda/test_cuda_ops"
     fi
-    step test-cuda-model 120 build/tests/cuda/test_cuda_model
-    step bench 120 bash bench/ops_cuda.sh
+    step test-cuda-model 120 "${RUN[@]}" "$BIN/tests/cuda/test_cuda_model"
+    if [ "$BIN" = build ]; then
+        step bench 120 bash bench/ops_cuda.sh
+    elif [ -x "$BIN/bench_ops_cuda" ]; then
+        step bench 120 "${RUN[@]}" env BENCH_OPS_CUDA="$BIN/bench_ops_cuda" bash bench/ops_cuda.sh
+    else
+        echo "bench: skipped (the bundle has no bench_ops_cuda)" | tee -a "$SUMMARY"
+    fi
     if [ -f scripts/gpu_e2e.sh ]; then
-        step e2e 180 bash scripts/gpu_e2e.sh
+        # LILM_GPU_BIN: the directory with lilm; LILM_GPU_RUN: the prefix that runs it
+        step e2e 180 env LILM_GPU_BIN="$BIN" LILM_GPU_RUN="${RUN[*]}" bash scripts/gpu_e2e.sh
     fi
 fi
 echo "total $(($(date +%s) - START))s; logs in $OUT" | tee -a "$SUMMARY"

@@ -97,6 +97,7 @@ static void cuda_destroy(lilm_backend *be)
     if (!be) return;
     lilm__cuda *cu = lilm__cu(be);
     if (cu) {
+        /* teardown: failures here have no caller left to report to, so they are not checked */
         if (cu->stream) cudaStreamSynchronize(cu->stream);
         cuda_free_scratch(cu);
         lilm__cuda_adamw_release(cu);

@@ -15,7 +15,12 @@
  * in bf16 against fp32 at these shapes gives loss 1e-4, logits 4e-3 and worst
  * grad 1.4e-2 (q.weight of layer 0), so the bounds leave ~7x room; a wrong
  * stride, transpose, mask or sign gives errors of order 1. It prints the
- * measured errors per config and the worst tensor.
+ * measured errors per config and the worst tensor. Then both take one
+ * optimizer step (sanitize, clip, AdamW, weight-copy refresh): the gradient
+ * norms must agree to 5%, and in every tensor at least 90% of the weights
+ * whose gradient is clear of bf16 noise must move alike (within half the
+ * learning rate; at step 1 AdamW moves each weight by about +-lr, so a
+ * skipped or misplaced tensor fails this).
  *
  * Needs a GPU (LILM_CUDA_TEST_SELF=1: a second CPU backend instead).
  */
@@ -24,6 +29,7 @@
 #include "core/safetensors.h"
 #include "model/model.h"
 #include "train/checkpoint.h"
+#include "train/optimizer.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -54,6 +60,9 @@ typedef struct run {
     int64_t counted;
     float *logits; // (B*T, V) host
     float *grads;  // (n_elems) host
+    float *before; // (n_elems) host weights before the optimizer step
+    float *after;  // (n_elems) host weights after it
+    double grad_norm;
 } run;
 
 static int run_model(lilm_test *t, run *r, lilm_backend *be, const lilm_model_config *mc, size_t B, size_t T,
@@ -77,6 +86,21 @@ static int run_model(lilm_test *t, run *r, lilm_backend *be, const lilm_model_co
     LT_OK(t, lilm_model_backward(&r->m));
     LT_OK(t, be->sync(be));
     LT_OK(t, be->download(be, r->grads, r->m.grad_block, n * sizeof(float)));
+    /* one optimizer step (sanitize, clip, AdamW, weight copy refresh) with the default settings */
+    r->before = malloc(n * sizeof(float));
+    r->after = malloc(n * sizeof(float));
+    if (!r->before || !r->after) abort();
+    LT_OK(t, be->download(be, r->before, r->m.param_block, n * sizeof(float)));
+    lilm_config cfg;
+    lilm_config_defaults(&cfg);
+    lilm_optimizer opt;
+    LT_OK(t, lilm_optimizer_init(&opt, &r->m, &cfg.train));
+    lilm_step_stats st;
+    LT_OK(t, lilm_optimizer_step(&opt, &r->m, 1e-3, &st));
+    r->grad_norm = st.grad_norm;
+    lilm_optimizer_free(&opt);
+    LT_OK(t, be->sync(be));
+    LT_OK(t, be->download(be, r->after, r->m.param_block, n * sizeof(float)));
     return 1;
 }
 
@@ -85,6 +109,8 @@ static void run_free(run *r)
     if (r->be) lilm_model_free(&r->m);
     free(r->logits);
     free(r->grads);
+    free(r->before);
+    free(r->after);
 }
 
 static void compare_models(lilm_test *t, const char *name, const lilm_model_config *mc, size_t B, size_t T)
@@ -120,8 +146,39 @@ static void compare_models(lilm_test *t, const char *name, const lilm_model_conf
             LT_CHECK(t, e <= 1e-1, "%s: grad of %s: scaled error %.3g", name, p->name, e);
             if (!(e <= e_grad)) e_grad = e, worst = p->name;
         }
-        printf("  %-28s B=%zu T=%zu: loss cpu %.6f gpu %.6f (rel %.2e), logits %.2e, grads %.2e (worst %s)\n", name, B,
-               T, lc, lg, e_loss, e_logits, e_grad, worst);
+        /* After one AdamW step every weight moved by about lr (m/sqrt(v) = +-1 at step 1), so the
+         * two backends must agree on the move of the weights whose gradient stands clear of
+         * bf16's noise: |g| >= 3% of the tensor's largest and >= 1e-4 of the model's largest
+         * (the k part of the kv bias, for one, has a gradient that is zero but for rounding). */
+        double gmax_all = 0;
+        for (size_t j = 0; j < rc.m.n_elems; j++)
+            if (fabs((double)rc.grads[j]) > gmax_all) gmax_all = fabs((double)rc.grads[j]);
+        double worst_agree = 1.0;
+        const char *worst_step = "-";
+        for (int i = 0; i < rc.m.n_params; i++) {
+            const lilm_param *p = &rc.m.params[i];
+            double gmax = 0;
+            for (size_t j = p->offset; j < p->offset + p->numel; j++)
+                if (fabs((double)rc.grads[j]) > gmax) gmax = fabs((double)rc.grads[j]);
+            double floor = fmax(3e-2 * gmax, 1e-4 * gmax_all);
+            size_t agree = 0, counted = 0;
+            for (size_t j = p->offset; j < p->offset + p->numel; j++) {
+                if (!(fabs((double)rc.grads[j]) >= floor) || floor == 0) continue;
+                double mc = (double)rc.after[j] - rc.before[j], mg = (double)rg.after[j] - rg.before[j];
+                agree += fabs(mg - mc) <= 5e-4; /* half the learning rate */
+                counted++;
+            }
+            if (counted == 0) continue;
+            double frac = (double)agree / (double)counted;
+            LT_CHECK(t, frac >= 0.9, "%s: AdamW step of %s: only %.1f%% of the weights moved alike", name, p->name,
+                     100.0 * frac);
+            if (frac < worst_agree) worst_agree = frac, worst_step = p->name;
+        }
+        double e_norm = fabs(rg.grad_norm - rc.grad_norm) / rc.grad_norm;
+        printf("  %-28s B=%zu T=%zu: loss cpu %.6f gpu %.6f (rel %.2e), logits %.2e, grads %.2e (worst %s), "
+               "grad norm %.2e, AdamW moves alike %.1f%% (worst %s)\n", name, B, T, lc, lg, e_loss, e_logits, e_grad,
+               worst, e_norm, 100.0 * worst_agree, worst_step);
+        LT_CHECK(t, e_norm <= 5e-2, "%s: grad norm %.6g vs cpu %.6g", name, rg.grad_norm, rc.grad_norm);
         LT_EQ_INT(t, rg.counted, rc.counted);
         LT_CHECK(t, e_loss <= 2e-2, "%s: loss %.6f vs cpu %.6f", name, lg, lc);
         LT_CHECK(t, e_logits <= 3e-2, "%s: logits scaled error %.3g", name, e_logits);

@@ -698,6 +698,13 @@ static void test_backend_object(lilm_test *t)
     for (size_t i = 0; i < sizeof host; i++) zero &= host[i] == 0;
     LT_TRUE(t, zero); /* alloc zero-fills */
     LT_TRUE(t, be->peak_bytes(be) >= (1 << 20));
+    /* an op that needs reserve()d scratch records an error that the next sync returns */
+    float *losses = (float *)buf;
+    int32_t *tg = (int32_t *)((char *)buf + 4096);
+    void *x = (char *)buf + 8192, *wte = (char *)buf + 16384;
+    be->classifier_xent(be, losses, NULL, NULL, x, wte, tg, 4, 8, 16, -100, 1.0f);
+    LT_STATUS(t, be->sync(be), LILM_ERR_INTERNAL);
+    LT_OK(t, be->sync(be)); /* reported once */
     be->free(be, buf);
     LT_OK(t, be->sync(be));
     lilm_backend_free(be);
