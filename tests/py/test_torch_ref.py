@@ -343,7 +343,8 @@ def split_rule_and_packed_loader():
     ld = TR.PackedLoader(tr, T, batch=4, buffer=8, seed=1)
     stream = tr.stream()
     n = ld.n_blocks
-    in_order = [tuple(stream[i * (T + 1):(i + 1) * (T + 1)]) for i in range(n)]
+    check(n == (len(stream) - 1) // T, "windows of T+1 at stride T")
+    in_order = [tuple(stream[i * T:i * T + T + 1]) for i in range(n)]
     blocks = set(in_order)
     seen = []
     while len(seen) < n:
@@ -364,15 +365,19 @@ def validation_windows_predict_every_token_once_and_bpb():
     docs, nb = toy_data(12, seed=3)
     va = TR.TokenData(docs, nb, 64)
     T = 16
+    s = va.stream()
     w = TR.val_windows(va, T)
     targets = w[:, 1:].flatten()
-    targets = targets[targets != M.PAD_ID]
-    s = va.stream()
-    check(targets.tolist() == s[1:].tolist(), "targets = the stream after its first token")
+    check(targets[targets != M.PAD_ID].tolist() == s.tolist() and w[0, 0] == TR.EOS_ID,
+          "packed: EOS first, then every token of the stream is a target once")
+    wd = TR.val_windows(va, T, mode="docs")
+    td = wd[:, 1:].flatten()
+    check(td[td != M.PAD_ID].tolist() == s.tolist(), "docs: every token a target once")
+    check(int((wd[:, 0] == TR.EOS_ID).sum()) >= len(docs), "docs: each document starts after an EOS")
     torch.manual_seed(0)
     m = M.Transformer(M.Config(**dict(MF.TINY, context=T)))
     r = TR.evaluate(m, w, torch.device("cpu"), batch=5, n_bytes=sum(nb))
-    check(r["tokens"] == len(s) - 1, "every predicted token counted")
+    check(r["tokens"] == len(s), "every validation token counted, EOS included")
     check(abs(r["bpb"] - r["sum_nats"] / (math.log(2) * sum(nb))) < 1e-12, "BPB formula")
     with torch.no_grad():
         manual = sum(float(torch.nn.functional.cross_entropy(

@@ -2,9 +2,10 @@
 
 What it does, from shared/SEED_REFERENCE.md:
   data    documents -> SentencePiece ids + EOS. "packed" (BabyLM): the train
-          documents are concatenated and cut into blocks of T+1 tokens
-          (inputs = block[:-1], targets = block[1:]), streamed through a
-          1024-block shuffle buffer, a new order each epoch. "docs"
+          documents are concatenated and cut into windows of T+1 tokens that
+          share one token with the next (inputs = w[:-1], targets = w[1:], so
+          every token but the first is a target once per epoch), streamed
+          through a 1024-block shuffle buffer, a new order each epoch. "docs"
           (SimpleStories): one document per row, truncated to T+1, padded with
           pad id 3 (pad targets are ignored by the loss).
   split   a document is validation when its index satisfies the split rule
@@ -18,9 +19,12 @@ What it does, from shared/SEED_REFERENCE.md:
           copy, outside the budget), then the loop runs that schedule and stops
           early only if the budget ends.
   eval    full validation BPB = sum CE nats / (ln 2 * UTF-8 bytes of the
-          validation documents): the validation token stream (EOS after every
-          document) is cut into windows of T+1 tokens overlapping by one, so every
-          token but the first is predicted exactly once.
+          validation documents). As lilm's eval (docs/data.md): an EOS is put
+          before the validation stream (packed) or before each document (docs),
+          which is then cut into windows of T+1 tokens overlapping by one, so
+          every validation token, EOS included, is predicted exactly once.
+Windows and evaluation follow lilm's loader and evaluator (docs/data.md), so
+both systems train on the same kind of windows and score the same targets.
 """
 import glob
 import hashlib
@@ -142,13 +146,14 @@ def split_data(docs, n_bytes, vocab_size, rule):
 # ---------------------------------------------------------------- batches
 
 class PackedLoader:
-    """Blocks of T+1 tokens cut from the packed train stream, shuffled through
-    a `buffer`-block shuffle buffer; endless (a new order every epoch)."""
+    """Windows of T+1 tokens cut from the packed train stream at stride T,
+    shuffled through a `buffer`-block shuffle buffer; endless (a new order
+    every epoch)."""
 
     def __init__(self, data, T, batch, buffer=1024, seed=42):
         self.stream = data.stream()
         self.T, self.batch, self.buffer = T, batch, buffer
-        self.n_blocks = len(self.stream) // (T + 1)
+        self.n_blocks = (len(self.stream) - 1) // T
         if self.n_blocks < batch:
             raise ValueError(f"{len(self.stream)} train tokens make {self.n_blocks} blocks of {T + 1}; "
                              f"need at least a batch of {batch}")
@@ -160,7 +165,7 @@ class PackedLoader:
         while True:
             buf = []
             for b in range(self.n_blocks):
-                blk = self.stream[b * (self.T + 1):(b + 1) * (self.T + 1)]
+                blk = self.stream[b * self.T:b * self.T + self.T + 1]
                 if len(buf) < self.buffer:
                     buf.append(blk)
                     continue
@@ -198,16 +203,26 @@ class DocLoader:
         return torch.from_numpy(x[:, :-1]), torch.from_numpy(x[:, 1:])
 
 
-def val_windows(data, T):
-    """(N, T+1) windows of the validation stream overlapping by one token (the
-    last one padded); every token but the first is a target exactly once."""
-    s = data.stream().astype(np.int64)
+def _windows(s, T, pad):
+    """Rows of T+1 tokens from `s` at stride T (the last one padded)."""
     rows = []
     for start in range(0, max(len(s) - 1, 0), T):
         w = s[start:start + T + 1]
         if len(w) < T + 1:
-            w = np.concatenate([w, np.full(T + 1 - len(w), data.pad_id, np.int64)])
+            w = np.concatenate([w, np.full(T + 1 - len(w), pad, np.int64)])
         rows.append(w)
+    return rows
+
+
+def val_windows(data, T, mode="packed"):
+    """(N, T+1) evaluation windows. packed: EOS + the whole validation stream;
+    docs: EOS + each document on its own rows. Every token is a target once."""
+    eos = np.array([data.eos_id], np.int64)
+    if mode == "packed":
+        rows = _windows(np.concatenate([eos, data.stream().astype(np.int64)]), T, data.pad_id)
+    else:
+        rows = [r for d in data.docs
+                for r in _windows(np.concatenate([eos, d.astype(np.int64)]), T, data.pad_id)]
     return torch.from_numpy(np.stack(rows))
 
 
@@ -332,7 +347,7 @@ def train_budgeted(cfg, train_data, val_data, device, minutes, lr=6e-3, micro_ba
     if max_steps:
         total_steps = min(total_steps, max_steps)
     tr = Trainer(cfg, mk(seed), device, lr, total_steps, micro_batch, accum_batch, compile, seed)
-    windows = val_windows(val_data, T)
+    windows = val_windows(val_data, T, mode)
     history, best_val = [], None
     tr.sync()
     t0 = time.perf_counter()
