@@ -15,8 +15,9 @@ reports full-validation BPB. Prints the result JSON (without the per-step
 history, which --out keeps) and optionally saves the weights as safetensors
 with the reference's state_dict names and "lilm_model" metadata.
 
-A lilm prepared dataset dir (`lilm data prepare`) is not read yet: its binary
-format was not published when this was written; use the text path.
+--dataset DIR reads a lilm prepared dataset instead (`lilm data prepare`:
+<split>.tokens and <split>.docs, format in src/data/dataset.h), so both
+systems train and validate on exactly the same token ids and byte counts.
 """
 import argparse
 import json
@@ -24,6 +25,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "torch_ref"))
@@ -31,12 +33,32 @@ import model as M  # noqa: E402
 import train as TR  # noqa: E402
 
 
+def read_lilm_split(d, split):
+    """One split of a lilm dataset dir as (docs with their EOS, byte counts, vocab)."""
+    with open(os.path.join(d, split + ".tokens"), "rb") as f:
+        head = f.read(128)
+        if head[:8] != b"LILMTOKS":
+            raise ValueError(f"{d}/{split}.tokens is not a lilm token shard")
+        width, vocab = np.frombuffer(head[12:20], "<u4")
+        n_tokens = int(np.frombuffer(head[32:40], "<u8")[0])
+        toks = np.frombuffer(f.read(n_tokens * int(width)), "<u2" if width == 2 else "<u4").astype(np.int32)
+    with open(os.path.join(d, split + ".docs"), "rb") as f:
+        head = f.read(64)
+        if head[:8] != b"LILMDOCS":
+            raise ValueError(f"{d}/{split}.docs is not a lilm document index")
+        n_docs = int(np.frombuffer(head[16:24], "<u8")[0])
+        idx = np.frombuffer(f.read(n_docs * 24), "<u8").reshape(n_docs, 3)
+    docs = [toks[o:o + n] for o, n in zip(idx[:, 0].astype(np.int64), idx[:, 1].astype(np.int64))]
+    return docs, [int(b) for b in idx[:, 2]], int(vocab)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", choices=sorted(M.PRESETS), default="babylm")
-    ap.add_argument("--data", nargs="+", required=True, help=".jsonl/.txt files or directories")
+    ap.add_argument("--data", nargs="+", help=".jsonl/.txt files or directories")
+    ap.add_argument("--dataset", help="a lilm prepared dataset dir (train and val splits) instead of --data")
     ap.add_argument("--text-key", default="text", help="jsonl field (SimpleStories: story)")
-    ap.add_argument("--tokenizer", required=True, help="SentencePiece .model")
+    ap.add_argument("--tokenizer", help="SentencePiece .model (with --data)")
     ap.add_argument("--val-rule", default="index % 10000 < 100")
     ap.add_argument("--mode", choices=("packed", "docs"), default=None,
                     help="packed blocks (BabyLM, default) or one document per row (SimpleStories)")
@@ -64,12 +86,21 @@ def main():
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
     t0 = time.perf_counter()
-    texts, files = TR.read_documents(a.data, a.text_key)
-    if a.max_docs:
-        texts = texts[:a.max_docs]
-    docs, n_bytes, vocab = TR.tokenize(texts, a.tokenizer, threads=a.threads,
-                                       cache_dir=a.cache_dir, sources=files)
-    train_data, val_data = TR.split_data(docs, n_bytes, vocab, a.val_rule)
+    if a.dataset:
+        tr_docs, tr_bytes, vocab = read_lilm_split(a.dataset, "train")
+        va_docs, va_bytes, _ = read_lilm_split(a.dataset, "val")
+        train_data = TR.TokenData(tr_docs, tr_bytes, vocab)
+        val_data = TR.TokenData(va_docs, va_bytes, vocab)
+        a.val_rule = "the dataset's val split"
+    else:
+        if not a.data or not a.tokenizer:
+            ap.error("give --dataset DIR, or --data FILES with --tokenizer MODEL")
+        texts, files = TR.read_documents(a.data, a.text_key)
+        if a.max_docs:
+            texts = texts[:a.max_docs]
+        docs, n_bytes, vocab = TR.tokenize(texts, a.tokenizer, threads=a.threads,
+                                           cache_dir=a.cache_dir, sources=files)
+        train_data, val_data = TR.split_data(docs, n_bytes, vocab, a.val_rule)
     prep_s = time.perf_counter() - t0
 
     kw = dict(M.PRESETS[a.config], vocab_size=vocab, context=a.context, latent_dim=a.latent_dim,

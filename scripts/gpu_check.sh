@@ -132,7 +132,7 @@ if [ "$built" = 1 ]; then
     fi
     if [ -f scripts/gpu_e2e.sh ]; then
         # LILM_GPU_BIN: the directory with lilm; LILM_GPU_RUN: the prefix that runs it
-        step e2e 180 env LILM_GPU_BIN="$BIN" LILM_GPU_RUN="${RUN[*]}" bash scripts/gpu_e2e.sh
+        step e2e 300 env LILM_GPU_BIN="$BIN" LILM_GPU_RUN="${RUN[*]}" bash scripts/gpu_e2e.sh
     fi
 fi
 echo "total $(($(date +%s) - START))s; logs in $OUT" | tee -a "$SUMMARY"
