@@ -8,7 +8,8 @@ AdamW (decay on matrices only), one-cycle scheduler step: the reference recipe
 of tests/torch_ref/model.py, fp32, one micro-batch of random tokens. Prints one
 JSON line with the median step time and tokens/s (predicted tokens = batch x seq)
 over --steps timed steps after --warmup untimed ones (and the best step, and
-the 1-minute load average before/after: on a shared machine other jobs slow it). bench/torch_step.sh runs
+the 1-minute load average before/after, and the process CPU seconds per step:
+on a shared machine other jobs slow the wall clock down). bench/torch_step.sh runs
 it with tcmalloc or jemalloc preloaded, as the reference's CPU numbers were.
 """
 import argparse
@@ -55,10 +56,10 @@ def main():
             torch.cuda.synchronize()
 
     load_before = os.getloadavg()[0]
-    times = []
+    times, cpu = [], []
     for i in range(a.warmup + a.steps):
         sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
         loss = model.loss(inputs, targets)
         loss.backward()
@@ -68,6 +69,7 @@ def main():
         sync()
         if i >= a.warmup:
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     step_s = statistics.median(times)
     tokens = a.batch * a.seq
     preload = os.path.basename(os.environ.get("LD_PRELOAD", "")) or "none"
@@ -78,6 +80,7 @@ def main():
                       "tokens_per_s": round(tokens / step_s, 1),
                       "tokens_per_s_best": round(tokens / min(times), 1),
                       "step_s_all": [round(t, 4) for t in times],
+                      "cpu_s_median": round(statistics.median(cpu), 4),
                       "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                       "loss_last": round(loss.item(), 4),
                       "allocator": preload, "torch": torch.__version__,

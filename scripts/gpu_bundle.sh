@@ -5,8 +5,8 @@
 #   .gpu/bundle.tar.xz   build-gpu/ (./lilm and the CUDA tests, built for
 #                        CUDA_ARCHS, default 90 = H100/H200) + lib/ (the shared
 #                        libraries they load, except glibc's and CUDA's own)
-#   .gpu/babylm/         a prepared BabyLM dataset (baby_unigram_12K), if
-#                        ../shared is there
+#   .gpu/babylm/         a prepared BabyLM dataset (baby_unigram_12K) and the
+#                        tokenizer itself, if ../shared is there
 # scripts/gpu_check.sh unpacks it when it finds it. .gpu/ is git-ignored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,7 @@ done | sort -u | grep -vE '/(libc|libm|libdl|librt|libpthread|libresolv|ld-linux
     while read -r lib; do cp -L "$lib" .gpu/stage/lib/; done
 tar -C .gpu/stage -cJf .gpu/bundle.tar.xz .
 rm -rf .gpu/stage
+cp ../shared/tokenizers/baby_unigram_12K.model .gpu/ 2>/dev/null || true
 if [ -d ../shared/data/babylm ] && [ ! -f .gpu/babylm/meta.json ]; then
     build/lilm data prepare babylm --tokenizer ../shared/tokenizers/baby_unigram_12K.model --out .gpu/babylm \
         ../shared/data/babylm/train --val ../shared/data/babylm/dev --quiet

@@ -468,6 +468,21 @@ static void test_rundir(lilm_test *t)
     lilm_runs_close(db);
 }
 
+static void test_open_existing(lilm_test *t)
+{
+    char dir[256], path[512];
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/none/runs.db", dir);
+    lilm_runs_db *db = NULL;
+    LT_STATUS(t, lilm_runs_open_existing(&db, path), LILM_ERR_NOT_FOUND);
+    LT_TRUE(t, strstr(lilm_last_error(), "HINT") != NULL);
+    LT_TRUE(t, !lilm_path_exists(path));
+    LT_OK(t, lilm_runs_open(&db, path));   /* the writer's open creates it */
+    lilm_runs_close(db);
+    LT_OK(t, lilm_runs_open_existing(&db, path));
+    lilm_runs_close(db);
+}
+
 static void test_default_path(lilm_test *t)
 {
     unsetenv("LILM_RUNS_DB");
@@ -486,6 +501,7 @@ static const lilm_test_case cases[] = {
     {"locked", test_locked},
     {"concurrent", test_concurrent},
     {"rundir", test_rundir},
+    {"open_existing", test_open_existing},
     {"default_path", test_default_path},
 };
 LILM_TEST_MAIN(cases)

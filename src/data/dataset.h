@@ -97,6 +97,11 @@ typedef struct lilm_loader_cursor {
     int64_t buffered;  /* the shuffle-buffer size it was made with (checked on restore) */
 } lilm_loader_cursor;
 
+/* A loader of (B, T) batches over `ds` (which must outlive it). PACKED:
+ * (T+1)-token windows overlapping by one, through a shuffle buffer of
+ * `shuffle_buffer` blocks (the reference uses 1024); DOCUMENT: one document
+ * per row, truncated to T+1 and padded (shuffle_buffer is ignored). `seed`
+ * fixes the order; prefetch = 1 fills batches ahead on a thread. */
 lilm_status lilm_loader_create(lilm_loader **out, lilm_dataset *ds, lilm_loader_mode mode,
                                size_t B, size_t T, size_t shuffle_buffer, uint64_t seed,
                                int prefetch);

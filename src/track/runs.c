@@ -380,6 +380,17 @@ lilm_status lilm_runs_open(lilm_runs_db **out, const char *path)
     return lilm_runs_open_ex(out, path, busy_ms);
 }
 
+lilm_status lilm_runs_open_existing(lilm_runs_db **out, const char *path)
+{
+    *out = NULL;
+    if (path && *path && !lilm_path_exists(path))
+        return lilm_errorf(LILM_ERR_NOT_FOUND,
+                           "no runs database at %s\n"
+                           "HINT: train a run (lilm train), import run dirs (lilm runs import runs/*/), "
+                           "or point --db / LILM_RUNS_DB at an existing runs.db", path);
+    return lilm_runs_open(out, path);
+}
+
 void lilm_runs_close(lilm_runs_db *db)
 {
     if (!db) return;

@@ -126,6 +126,9 @@ void lilm_run_record_free(lilm_run_record *rec);
  * lilm_runs_open waits LILM_RUNS_BUSY_MS, or $LILM_RUNS_BUSY_MS if set. */
 lilm_status lilm_runs_open(lilm_runs_db **out, const char *path);
 lilm_status lilm_runs_open_ex(lilm_runs_db **out, const char *path, int busy_ms);
+/* The same for readers (leaderboard, report, runs list): a missing file is
+ * LILM_ERR_NOT_FOUND with a hint, instead of a new empty db. */
+lilm_status lilm_runs_open_existing(lilm_runs_db **out, const char *path);
 void lilm_runs_close(lilm_runs_db *db);
 const char *lilm_runs_path(const lilm_runs_db *db);
 

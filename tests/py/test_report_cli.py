@@ -285,6 +285,19 @@ def bad_run_dirs():
 
 
 @case
+def missing_db():
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "nowhere", "runs.db")
+        for cmd in (["runs", "list"], ["leaderboard"], ["report", "-o", os.path.join(tmp, "site")]):
+            p = lilm(*cmd, "--db", db, check=False)
+            assert p.returncode == 2 and "no runs database at" in p.stderr and "HINT" in p.stderr, (cmd, p.stderr)
+        assert not os.path.exists(os.path.dirname(db)), "readers must not create the db"
+        d = make_run(os.path.join(tmp, "runs"), "one", "M", "baseline", "babylm", 10, 1.0, 1000, "done", index=0)
+        lilm("runs", "import", d, "--db", db)   # import creates it
+        assert "one" in lilm("runs", "list", "--db", db).stdout
+
+
+@case
 def corrupt_db():
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "runs.db")
