@@ -551,6 +551,8 @@ static void test_rope(lilm_test *t)
     rope_case(t, be, &r, 2, 9, 3, 8, 24, 0);
     rope_case(t, be, &r, 3, 17, 2, 6, 20, 5);  /* stride > H*D: q-like rows inside a wider buffer */
     rope_case(t, be, &r, 1, 4, 4, 32, 128, 290);
+    rope_case(t, be, &r, 2, 3, 2, 16, 32, 400); /* beyond max_seq: no table */
+    rope_case(t, be, &r, 2, 9, 3, 8, 24, 0);    /* back to a D seen before */
     free_backend(t, be);
 }
 

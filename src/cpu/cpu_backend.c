@@ -104,7 +104,8 @@ static lilm_status cpu_reserve(lilm_backend *be, const lilm_backend_plan *plan, 
     size_t xent_floats = p.vocab ? xent_rows * ((p.vocab + line - 1) / line * line) : 0;
     size_t width = size_max(p.d_model, p.max_width);
     width = (width + line - 1) / line * line;
-    size_t total = nt * 2 * attn_tile + xent_floats + nt * 2 * width;
+    size_t rope_floats = p.max_seq * (p.qk_dim / 2) * 2;
+    size_t total = nt * 2 * attn_tile + xent_floats + nt * 2 * width + rope_floats;
 
     if (total > st->scratch_floats) {
         float *mem = aligned_alloc(LILM_CPU_ALIGN, total * sizeof(float));
@@ -123,6 +124,8 @@ static lilm_status cpu_reserve(lilm_backend *be, const lilm_backend_plan *plan, 
     st->xent_rows = p.vocab ? xent_rows : 0;
     st->partial = st->xent + xent_floats;
     st->partial_width = width;
+    st->rope = rope_floats ? st->partial + nt * 2 * width : NULL;
+    st->rope_d = 0; /* the table is refilled on first use */
     size_t bytes = st->scratch_floats * sizeof(float);
     if (st->bytes_in_use + bytes > st->bytes_peak)
         st->bytes_peak = st->bytes_in_use + bytes;

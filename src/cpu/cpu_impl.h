@@ -12,7 +12,9 @@
  *              (scores/probabilities and their gradient);
  *   - xent:    (xent_rows, vocab) floats, the logits of one row chunk;
  *   - partial: per thread, 2 * max(d_model, max_width) floats for the
- *              ordered reduction of parameter gradients (norm weights, bias).
+ *              ordered reduction of parameter gradients (norm weights, bias);
+ *   - rope:    (max_seq, qk_dim/2) pairs (cos, sin), filled by the first
+ *              rope call with a given (D, base) and reused while they match.
  * Ops never allocate; an op called with shapes beyond the plan records
  * LILM_ERR_ARG, does nothing, and the next sync() reports it.
  *
@@ -55,6 +57,9 @@ typedef struct lilm_cpu_state {
     size_t xent_rows;
     float *partial;              /* (threads, 2, partial_width) */
     size_t partial_width;
+    float *rope;                 /* (max_seq, qk_dim/2, 2) cos, sin of the last (D, base) */
+    size_t rope_d;               /* head dim the table holds (0: none yet) */
+    float rope_base;
     size_t bytes_in_use;         /* alloc()ed bytes now */
     size_t bytes_peak;           /* ... at their peak, scratch included */
     lilm_status error;           /* first error recorded by an op, reported by sync() */
