@@ -182,7 +182,8 @@ static void test_bad_input(lilm_test *t)
     lilm_sp_model m;
     /* invalid UTF-8 names the line */
     snprintf(path, sizeof(path), "%s/bad.txt", dir);
-    LT_OK(t, lilm_write_atomic(path, "good line\nbad \xff\xfe line\n", 24));
+    const char *bad = "good line\nbad \xff\xfe line\n";
+    LT_OK(t, lilm_write_atomic(path, bad, strlen(bad)));
     train_small(t, LILM_SP_MODEL_BPE, path, 300, &m, LILM_ERR_FORMAT);
     LT_CHECK(t, strstr(lilm_last_error(), "bad.txt:2") != NULL, "message: %s", lilm_last_error());
     /* vocab smaller than the characters + specials */
@@ -226,6 +227,30 @@ static void test_bad_input(lilm_test *t)
     o.jsonl_field = "body";
     o.format = LILM_TRAIN_JSONL;
     LT_STATUS(t, lilm_tok_train(&o, &m), LILM_ERR_FORMAT);
+    /* prepared documents: NUL-terminated, newlines split sentences */
+    snprintf(path, sizeof(path), "%s/docs.nul", dir);
+    f = fopen(path, "wb");
+    LT_TRUE(t, f != NULL);
+    if (!f) return;
+    for (int i = 0; i < 300; i++) {
+        fprintf(f, "the cat sat on the mat %d\nthen the hat\nother brother %d", i % 13, i % 7);
+        fputc(0, f);
+    }
+    fputs("bad \xff", f);
+    fputc(0, f);
+    fclose(f);
+    o.format = LILM_TRAIN_DOCS;
+    LT_STATUS(t, lilm_tok_train(&o, &m), LILM_ERR_FORMAT);
+    LT_CHECK(t, strstr(lilm_last_error(), "document 301") != NULL, "message: %s", lilm_last_error());
+    f = fopen(path, "wb"); /* the same without the bad document */
+    for (int i = 0; f && i < 300; i++) {
+        fprintf(f, "the cat sat on the mat %d\nthen the hat\nother brother %d", i % 13, i % 7);
+        fputc(0, f);
+    }
+    if (f) fclose(f);
+    LT_OK(t, lilm_tok_train(&o, &m));
+    LT_EQ_INT(t, m.n_pieces, 300);
+    lilm_sp_model_free(&m);
 }
 
 static const lilm_test_case cases[] = {

@@ -5,6 +5,7 @@
  *   lilm tok decode --model M [FILES...]
  *   lilm tok normalize --model M [FILES...]
  *   lilm tok info --model M [--json]
+ *   lilm tok rewrite --model M --output OUT [--rebuild]
  *   lilm tok train ...        (cmd_tok_train.c)
  *
  * encode reads lines (NUL-separated records with --null) from the files or
@@ -34,7 +35,10 @@ typedef struct tok_opts {
     tok_out out;
     int threads;
     int null_sep;
+    int null_out;
     int json;
+    int rebuild;
+    const char *output;
     char **files;
     int n_files;
 } tok_opts;
@@ -70,8 +74,11 @@ static void usage(FILE *f)
                "       lilm tok decode --model M [FILES...]        (one line of ids per text)\n"
                "       lilm tok normalize --model M [FILES...]     (sentencepiece's normalised text)\n"
                "       lilm tok info --model M [--json]\n"
+               "       lilm tok rewrite --model M --output OUT [--rebuild]   (read and write back a .model;\n"
+               "                        --rebuild: through a model built afresh from the interpreted fields)\n"
                "       lilm tok train --help\n"
-               "Reads stdin when no FILES are given. --null: records end with NUL bytes instead of newlines.\n"
+               "Reads stdin when no FILES are given. --null: input records end with NUL bytes instead of\n"
+               "newlines; --null-output: output records do. --threads N (default: all cores).\n"
                "M is a SentencePiece .model file, or \"bytes\" for the built-in byte tokenizer.\n");
 }
 
@@ -114,6 +121,14 @@ static int parse_opts(int argc, char **argv, tok_opts *o, const char *sub)
             i++;
         } else if (strcmp(a, "--null") == 0 || strcmp(a, "-0") == 0) {
             o->null_sep = 1;
+        } else if (strcmp(a, "--null-output") == 0) {
+            o->null_out = 1;
+        } else if (strcmp(a, "--rebuild") == 0 && strcmp(sub, "rewrite") == 0) {
+            o->rebuild = 1;
+        } else if (strcmp(a, "--output") == 0 && strcmp(sub, "rewrite") == 0) {
+            if (!val) goto missing;
+            o->output = val;
+            i++;
         } else if (strcmp(a, "--json") == 0 && strcmp(sub, "info") == 0) {
             o->json = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -218,14 +233,14 @@ static int process_record(const lilm_tokenizer *tok, const tok_opts *o, worker *
                 if (i) *p++ = ' ';
                 p = fmt_int(p, w->ids[i]);
             }
-            *p++ = '\n';
+            *p++ = o->null_out ? '\0' : '\n';
             b->n = (size_t)(p - b->s);
         } else {
             for (size_t i = 0; i < n; i++) {
                 const char *piece = lilm_tokenizer_piece(tok, w->ids[i]);
                 if ((i && ob_put(b, " ", 1)) || ob_put(b, piece, strlen(piece))) goto oom;
             }
-            if (ob_put(b, "\n", 1)) goto oom;
+            if (ob_put(b, o->null_out ? "" : "\n", 1)) goto oom;
         }
         return 0;
     }
@@ -237,7 +252,7 @@ static int process_record(const lilm_tokenizer *tok, const tok_opts *o, worker *
         s = lilm_tokenizer_decode(tok, w->ids, n_ids, &w->text, &w->text_cap, &n);
     }
     if (s != LILM_OK) goto lib_err;
-    if (ob_put(b, w->text, n) || ob_put(b, "\n", 1)) goto oom;
+    if (ob_put(b, w->text, n) || ob_put(b, o->null_out ? "" : "\n", 1)) goto oom;
     return 0;
 lib_err:
     snprintf(err, err_n, "%s: %s", lilm_status_str(s), lilm_last_error());
@@ -470,6 +485,72 @@ static int run_info(const tok_opts *o)
     return 0;
 }
 
+/* A fresh model holding only what lilm interprets, built through the same
+ * calls a trainer makes: the test that lilm's writer makes loadable models. */
+static lilm_status rebuild_model(const lilm_sp_model *src, lilm_sp_model *m)
+{
+    lilm_sp_model_init(m);
+    for (size_t i = 0; i < src->n_pieces; i++)
+        LILM_TRY(lilm_sp_model_add_piece(m, src->pieces[i].piece, src->pieces[i].len, src->pieces[i].score,
+                                         (lilm_sp_piece_type)src->pieces[i].type));
+    const lilm_sp_trainer_spec *a = &src->trainer_spec;
+    lilm_sp_trainer_spec *b = &m->trainer_spec;
+    b->model_type = a->model_type;
+    b->vocab_size = a->vocab_size;
+    b->byte_fallback = a->byte_fallback;
+    b->treat_whitespace_as_suffix = a->treat_whitespace_as_suffix;
+    b->unk_id = a->unk_id;
+    b->bos_id = a->bos_id;
+    b->eos_id = a->eos_id;
+    b->pad_id = a->pad_id;
+    LILM_TRY(lilm_sp_str_set(&b->model_prefix, a->model_prefix));
+    LILM_TRY(lilm_sp_str_set(&b->unk_piece, a->unk_piece));
+    LILM_TRY(lilm_sp_str_set(&b->bos_piece, a->bos_piece));
+    LILM_TRY(lilm_sp_str_set(&b->eos_piece, a->eos_piece));
+    LILM_TRY(lilm_sp_str_set(&b->pad_piece, a->pad_piece));
+    if (a->has & LILM_SP_HAS(44)) {
+        LILM_TRY(lilm_sp_str_set(&b->unk_surface, a->unk_surface));
+        b->has |= LILM_SP_HAS(44);
+    }
+    const lilm_sp_normalizer_spec *x = &src->normalizer_spec;
+    lilm_sp_normalizer_spec *y = &m->normalizer_spec;
+    LILM_TRY(lilm_sp_str_set(&y->name, x->name));
+    LILM_TRY(lilm_sp_bytes_set(&y->precompiled_charsmap, x->precompiled_charsmap.data, x->precompiled_charsmap.len));
+    y->add_dummy_prefix = x->add_dummy_prefix;
+    y->remove_extra_whitespaces = x->remove_extra_whitespaces;
+    y->escape_whitespaces = x->escape_whitespaces;
+    m->has_trainer_spec = m->has_normalizer_spec = true;
+    return LILM_OK;
+}
+
+static int run_rewrite(const tok_opts *o)
+{
+    if (!o->output) {
+        fprintf(stderr, "lilm tok rewrite: --output is required\n");
+        return 2;
+    }
+    lilm_sp_model m, fresh;
+    if (lilm_sp_model_read(&m, o->model) != LILM_OK || lilm_sp_model_validate(&m) != LILM_OK) {
+        fprintf(stderr, "lilm tok rewrite: %s\n", lilm_last_error());
+        lilm_sp_model_free(&m);
+        return 2;
+    }
+    lilm_status s = LILM_OK;
+    const lilm_sp_model *out = &m;
+    if (o->rebuild) {
+        s = rebuild_model(&m, &fresh);
+        out = &fresh;
+    }
+    if (s == LILM_OK) s = lilm_sp_model_write(out, o->output);
+    if (o->rebuild) lilm_sp_model_free(&fresh);
+    lilm_sp_model_free(&m);
+    if (s != LILM_OK) {
+        fprintf(stderr, "lilm tok rewrite: %s\n", lilm_last_error());
+        return 1;
+    }
+    return 0;
+}
+
 int lilm_cmd_tok(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -479,14 +560,15 @@ int lilm_cmd_tok(int argc, char **argv)
     const char *sub = argv[1];
     if (strcmp(sub, "train") == 0) return lilm_cmd_tok_train(argc - 1, argv + 1);
     if (strcmp(sub, "encode") != 0 && strcmp(sub, "decode") != 0 && strcmp(sub, "normalize") != 0 &&
-        strcmp(sub, "info") != 0) {
-        fprintf(stderr, "lilm tok: unknown subcommand '%s'\nHINT: one of encode, decode, normalize, info, train.\n",
-                sub);
+        strcmp(sub, "info") != 0 && strcmp(sub, "rewrite") != 0) {
+        fprintf(stderr, "lilm tok: unknown subcommand '%s'\nHINT: one of encode, decode, normalize, info, rewrite, "
+                        "train.\n", sub);
         return 2;
     }
     tok_opts o;
     int rc = parse_opts(argc - 2, argv + 2, &o, sub);
-    if (rc == 0) rc = strcmp(sub, "info") == 0 ? run_info(&o) : run_stream_cmd(&o);
+    if (rc == 0)
+        rc = strcmp(sub, "info") == 0 ? run_info(&o) : strcmp(sub, "rewrite") == 0 ? run_rewrite(&o) : run_stream_cmd(&o);
     else if (rc < 0) rc = 0;
     free(o.files);
     return rc;

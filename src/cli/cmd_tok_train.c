@@ -48,7 +48,7 @@ static const opt_row k_opts[] = {
     {"vocab-out", OPT_STR, A(vocab_out), 0, 0, NULL, "also write a .vocab listing (piece<TAB>score)"},
     {"model-type", OPT_CHOICE, A(model_type), 0, 0, "unigram|bpe", "algorithm (default unigram)"},
     {"vocab-size", OPT_INT32, T(vocab_size), 1, 1000000, NULL, "pieces in the model, special and byte pieces included (default 8000)"},
-    {"format", OPT_CHOICE, A(format), 0, 0, "text|jsonl", "input format: text lines or JSONL objects (default text)"},
+    {"format", OPT_CHOICE, A(format), 0, 0, "text|jsonl|docs", "text lines, JSONL objects, or NUL-terminated documents (default text)"},
     {"field", OPT_STR, T(jsonl_field), 0, 0, NULL, "JSONL field holding the text (default text)"},
     {"max-line-bytes", OPT_SIZE, T(max_line_bytes), 0, 1e9, NULL, "cut longer lines at spaces into pieces of at most this size; 0 = off (default 0)"},
     {"normalization", OPT_CHOICE, T(normalization), 0, 0, "nmt_nfkc_cf|identity", "text normalisation (default nmt_nfkc_cf)"},
@@ -229,7 +229,9 @@ int lilm_cmd_tok_train(int argc, char **argv)
     a.t.inputs = inputs;
     a.t.n_inputs = n_inputs;
     a.t.model_type = strcmp(a.model_type, "bpe") == 0 ? LILM_SP_MODEL_BPE : LILM_SP_MODEL_UNIGRAM;
-    a.t.format = strcmp(a.format, "jsonl") == 0 ? LILM_TRAIN_JSONL : LILM_TRAIN_TEXT;
+    a.t.format = strcmp(a.format, "jsonl") == 0 ? LILM_TRAIN_JSONL
+               : strcmp(a.format, "docs") == 0  ? LILM_TRAIN_DOCS
+                                                : LILM_TRAIN_TEXT;
     a.t.log = a.quiet ? NULL : stderr;
 
     struct timespec t0, t1;
@@ -249,7 +251,7 @@ int lilm_cmd_tok_train(int argc, char **argv)
         fprintf(stderr, "tok train: wrote %s (%zu pieces) in %.1f s\n", a.output, model.n_pieces,
                 (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     }
-    if (st == LILM_OK || model.n_pieces) lilm_sp_model_free(&model);
+    lilm_sp_model_free(&model); /* safe after a failed train too: it is left zeroed */
     free(inputs);
     return rc;
 }

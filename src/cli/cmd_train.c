@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "cli/autosize_cli.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/fileio.h"
@@ -27,6 +28,9 @@ typedef struct train_args {
     int64_t threads;
     const char *db;
     int quiet;
+    int autosize;
+    int no_samples;
+    lilm_cli_autosize_args as;
 } train_args;
 
 static const lilm_opt opts[] = {
@@ -49,6 +53,11 @@ static const lilm_opt opts[] = {
     {"db", 0, LILM_OPT_STRING, offsetof(train_args, db), NULL, 0, 0,
      "runs database to record the run in (default: runs/runs.db, or $LILM_RUNS_DB; \"none\" to skip)"},
     {"quiet", 'q', LILM_OPT_BOOL, offsetof(train_args, quiet), "false", 0, 0, "no live progress line"},
+    {"autosize", 'a', LILM_OPT_BOOL, offsetof(train_args, autosize), "false", 0, 0,
+     "first fit depth, micro-batch and learning rate to the budget (see lilm autosize)"},
+    {"no-samples", 0, LILM_OPT_BOOL, offsetof(train_args, no_samples), "false", 0, 0,
+     "do not write samples.txt at the end"},
+    LILM_CLI_AUTOSIZE_OPTS(train_args, as),
 };
 
 static const lilm_opt_spec spec = LILM_OPT_SPEC(
@@ -131,8 +140,15 @@ int lilm_cmd_train(int argc, char **argv)
     if (!db) db = "runs/runs.db";
     if (strcmp(db, "none") == 0) db = NULL;
 
+    if (a.autosize && !a.resume) {
+        fprintf(stderr, "lilm train: autosize into %s\n", out);
+        if ((rc = lilm_cli_autosize("train", &a.as, out, 0, lilm_cli_stop_flag(), &cfg)) != 0) return rc;
+        if (*lilm_cli_stop_flag()) return 1;
+    } else if (a.autosize) {
+        fprintf(stderr, "lilm train: --autosize is ignored with --resume (the run keeps its config)\n");
+    }
     lilm_trainer_options o = {.out_dir = out, .resume = a.resume != NULL, .quiet = a.quiet, .runs_db = db,
-                              .stop = lilm_cli_stop_flag()};
+                              .stop = lilm_cli_stop_flag(), .no_samples = a.no_samples};
     lilm_trainer t;
     fprintf(stderr, "lilm train: run directory %s\n", out);
     st = lilm_trainer_init(&t, &cfg, &o);
@@ -149,9 +165,7 @@ int lilm_cmd_train(int argc, char **argv)
     if (st != LILM_OK) {
         rc = lilm_cli_fail("train", st);
     } else {
-        fprintf(stderr, "lilm train: %s after %lld steps, %lld tokens, %.1f s\n",
-                *o.stop ? "stopped (checkpoint saved)" : "done", (long long)t.state.step, (long long)t.state.tokens,
-                t.state.elapsed_s);
+        lilm_trainer_print_summary(&t, "train", *o.stop != 0, stderr);
         rc = *o.stop ? 1 : 0;
     }
     lilm_trainer_free(&t);

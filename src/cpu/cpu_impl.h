@@ -26,16 +26,26 @@
 
 #include "ops/backend.h"
 
+/* GCC's -O2 "very cheap" vectoriser cost model leaves the `omp simd`
+ * reductions of the row loops (norms, softmax sums) scalar; the dynamic
+ * model vectorises them. sqrtf setting errno (never, for our inputs >= 0)
+ * blocks vectorising AdamW. Every src/cpu file includes this header first,
+ * so these apply to the whole CPU backend and nothing else. */
+#pragma GCC optimize("vect-cost-model=dynamic", "no-math-errno")
+
 /* Query rows per attention tile: the (block, Tk) score tile of one thread
  * stays in L2 (64 x 512 x 4 B = 128 KiB). */
+#ifndef LILM_CPU_ATTN_BLOCK
 #define LILM_CPU_ATTN_BLOCK 64
+#endif
 
 /* Bytes every allocation and scratch area is aligned to (one cache line,
  * one AVX-512 vector). */
 #define LILM_CPU_ALIGN 64
 
 typedef struct lilm_cpu_state {
-    int threads;                 /* OpenMP and OpenBLAS thread count */
+    int threads;                 /* OpenMP threads of every op, fixed at creation
+                                  * (be->threads is an informational copy) */
     lilm_backend_plan plan;      /* the largest plan reserved so far */
     float *scratch;              /* the one scratch block (see above) */
     size_t scratch_floats;

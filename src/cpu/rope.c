@@ -24,7 +24,7 @@ static void rope_apply(lilm_backend *be, float *x, size_t B, size_t T, size_t H,
         return;
     }
     size_t half = D / 2;
-#pragma omp parallel for num_threads(be->threads) schedule(static)
+#pragma omp parallel for num_threads(lilm__cpu(be)->threads) schedule(static)
     for (size_t t = 0; t < T; t++) {
         float cs[LILM_CPU_ROPE_MAX_D / 2], sn[LILM_CPU_ROPE_MAX_D / 2];
         double pos = (double)(pos0 + t);

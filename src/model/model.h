@@ -163,4 +163,46 @@ lilm_status lilm_model_all_logits(lilm_model *m, float *logits);
 /* Model FLOPs of one training step on B*T tokens (6*N*params + attention). */
 double lilm_model_train_flops(const lilm_model_config *cfg, size_t B, size_t T);
 
+/* ---- KV-cache decoding (decode.c) ----
+ * Sampling feeds a few tokens at a time: each step runs the new rows
+ * through every layer, appends their rotated keys and values to per-layer
+ * caches and attends over everything cached so far (the backend's
+ * attention_forward with pos0 = tokens already cached). Memory is planned
+ * once in lilm_decoder_init for B sequences of up to Tmax tokens, fed in
+ * chunks of up to max_chunk tokens. The model's weights are read, never
+ * written; its training activations are not touched. */
+typedef struct lilm_decoder {
+    lilm_model *m;             /* not owned */
+    size_t B, Tmax, max_chunk;
+    size_t pos;                /* tokens cached per sequence */
+    void **kv;                 /* (L) each (B, Tmax, H*(Dq+Dv)) [rotated k | v] */
+    void *block;               /* one backend allocation holding the buffers below */
+    size_t bytes;
+    int32_t *tokens;           /* (B*max_chunk) backend memory */
+    void *x;                   /* (B*max_chunk, C) residual stream */
+    void *h;                   /* (B*max_chunk, C) norm output */
+    float *rstd, *mean;        /* (B*max_chunk) */
+    void *q;                   /* (B*max_chunk, H*Dq) */
+    void *lat;                 /* (B*max_chunk, p) latent only */
+    void *kvnew;               /* (B*max_chunk, H*(Dq+Dv)) */
+    void *att;                 /* (B*max_chunk, H*Dv) */
+    void *tmp;                 /* (B*max_chunk, C) */
+    void *pre, *act;           /* (B*max_chunk, F) */
+    void *last;                /* (B, C) final-norm rows of each sequence's last position */
+    float *logits_dev;         /* (B, V) */
+} lilm_decoder;
+
+lilm_status lilm_decoder_init(lilm_decoder *d, lilm_model *m, size_t B, size_t Tmax, size_t max_chunk);
+void lilm_decoder_free(lilm_decoder *d);
+/* Forgets the cache (a new prompt). */
+void lilm_decoder_reset(lilm_decoder *d);
+/* Bytes a decoder of this shape allocates (caches and step buffers). */
+size_t lilm_decoder_plan_bytes(const lilm_model_config *cfg, lilm_dtype act_dtype, size_t B, size_t Tmax,
+                               size_t max_chunk);
+/* Feeds tokens (B, n) (host, row-major; 1 <= n <= max_chunk) at positions
+ * pos .. pos+n-1 and writes the logits of each sequence's last new position
+ * into logits (B, V) host fp32 (may be NULL). Fails when the cache would
+ * exceed Tmax. */
+lilm_status lilm_decoder_step(lilm_decoder *d, const int32_t *tokens, size_t n, float *logits);
+
 #endif

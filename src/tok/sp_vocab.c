@@ -164,6 +164,16 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
         snprintf(name, sizeof name, "<0x%02X>", b);
         v->byte_id[b] = lilm_sp_vocab_piece_id(v, name, 6);
     }
+    if (v->model_type == LILM_SP_MODEL_BPE) {
+        v->bpe_words = true;
+        for (int32_t i = 0; i < v->n && v->bpe_words; i++) {
+            const lilm_sp_piece *sp = &mm->pieces[i];
+            if (v->type[i] == LILM_SP_USER_DEFINED || v->type[i] == LILM_SP_UNUSED) v->bpe_words = false;
+            if (v->type[i] == LILM_SP_NORMAL)
+                for (size_t j = 1; j + 3 <= sp->len; j++)
+                    if (memcmp(sp->piece + j, SPACE_SYMBOL, 3) == 0) v->bpe_words = false;
+        }
+    }
     const lilm_sp_trainer_spec *ts = &mm->trainer_spec;
     int32_t unk = special_id(v, ts->unk_piece, "<unk>", LILM_SP_UNKNOWN);
     if (unk >= 0) v->unk_id = unk;

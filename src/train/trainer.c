@@ -20,6 +20,8 @@
 #include "core/json.h"
 #include "core/progress.h"
 #include "core/version.h"
+#include "eval/evaluate.h"
+#include "eval/generate.h"
 #include "track/runs.h"
 
 #define LILM_TIME_MODE_STEPS 1000000 /* virtual schedule length in time mode */
@@ -40,6 +42,20 @@ static void iso_now(char *buf, size_t n)
 }
 
 static double elapsed(const lilm_trainer *t) { return t->elapsed_base + (mono_now() - t->t0); }
+
+void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p)
+{
+    memset(p, 0, sizeof *p);
+    p->budget_s = t->cfg.budget.minutes * 60.0;
+    if (t->probe_step_s <= 0 || t->state.step <= 0) return;
+    /* the reference's method: steps = budget / (step time measured by a probe) */
+    p->valid = 1;
+    p->probe_step_s = t->probe_step_s;
+    p->est_steps = (int64_t)floor(p->budget_s / t->probe_step_s);
+    double real_step_s = t->state.elapsed_s / (double)t->state.step;
+    p->est_wall_s = (double)p->est_steps * real_step_s;
+    p->miss_s = p->est_wall_s - p->budget_s;
+}
 
 /* ---- data ---- */
 
@@ -127,14 +143,17 @@ static lilm_status write_run_json(lilm_trainer *t, const char *status, const lil
     lilm_json_key(&w, "budget_minutes"); lilm_json_double(&w, t->cfg.budget.minutes);
     lilm_json_key(&w, "budget_mode"); lilm_json_str(&w, t->cfg.budget.mode == LILM_BUDGET_TIME ? "time" : "steps");
     lilm_json_key(&w, "elapsed_s"); lilm_json_double(&w, t->state.elapsed_s);
-    if (t->probe_step_s > 0 && t->state.step > 0) {
-        /* the reference's method: steps = budget / (step time measured by a probe) */
-        double budget_s = t->cfg.budget.minutes * 60.0;
-        double est_steps = floor(budget_s / t->probe_step_s);
-        double real_step_s = t->state.elapsed_s / (double)t->state.step;
-        lilm_json_key(&w, "probe_step_s"); lilm_json_double(&w, t->probe_step_s);
-        lilm_json_key(&w, "probe_estimated_steps"); lilm_json_double(&w, est_steps);
-        lilm_json_key(&w, "probe_estimated_wall_s"); lilm_json_double(&w, est_steps * real_step_s);
+    lilm_probe_report pr;
+    lilm_trainer_probe_report(t, &pr);
+    if (pr.valid) {
+        lilm_json_key(&w, "probe_step_s"); lilm_json_double(&w, pr.probe_step_s);
+        lilm_json_key(&w, "probe_estimated_steps"); lilm_json_double(&w, (double)pr.est_steps);
+        lilm_json_key(&w, "probe_estimated_wall_s"); lilm_json_double(&w, pr.est_wall_s);
+        lilm_json_key(&w, "probe_miss_s"); lilm_json_double(&w, pr.miss_s);
+    }
+    if (strcmp(status, "running") != 0) {
+        lilm_json_key(&w, "reserve_s"); lilm_json_double(&w, t->reserve_s);
+        lilm_json_key(&w, "final_val_s"); lilm_json_double(&w, t->final_val_s);
     }
     lilm_json_end_object(&w);
     char *text = NULL;
@@ -242,7 +261,17 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     t->params = (int64_t)t->model.n_elems;
     LILM_TRY(lilm_optimizer_init(&t->opt, &t->model, &c->train));
     LILM_TRY(lilm_spike_guard_init(&t->guard, (int)c->train.spike_window, c->train.spike_factor));
-    t->state.total_steps = c->budget.mode == LILM_BUDGET_STEPS ? c->train.steps : LILM_TIME_MODE_STEPS;
+    double frac = o->schedule_fraction > 0 && o->schedule_fraction < 1 ? o->schedule_fraction : 1.0;
+    t->opts.schedule_fraction = frac;
+    t->state.total_steps = c->budget.mode == LILM_BUDGET_STEPS ? (int64_t)ceil((double)c->train.steps / frac)
+                                                               : LILM_TIME_MODE_STEPS;
+    {
+        size_t B = (size_t)c->train.batch_size, T = (size_t)c->model.context;
+        if (t->text_mode)
+            t->full_val_batches = (int64_t)(((t->text.n_tokens - t->text.n_train + T - 1) / T + B - 1) / B);
+        else
+            t->full_val_batches = lilm_eval_count_batches(t->val_ds, c->data.mode, B, T);
+    }
     lilm_schedule_from_config(&t->sched, &c->train, t->state.total_steps);
 
     if (o->resume) {
@@ -280,13 +309,40 @@ void lilm_trainer_free(lilm_trainer *t)
 
 /* ---- validation ---- */
 
+/* Validation on at most max_batches batches (the first ones of the split). */
+static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches, lilm_val_result *r);
+
 lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r)
 {
+    return validate_upto(t, full, t->cfg.train.val_batches, r);
+}
+
+static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches, lilm_val_result *r)
+{
     memset(r, 0, sizeof *r);
+    if (full) {
+        /* every held-out token once (eval/evaluate.c), exact bytes */
+        lilm_eval_result e;
+        memset(&e, 0, sizeof e);
+        size_t B = (size_t)t->cfg.train.batch_size, T = (size_t)t->cfg.model.context;
+        if (t->text_mode)
+            LILM_TRY(lilm_eval_stream(&t->model, t->text.tokens, t->text.n_tokens, t->text.n_train, t->text.val_bytes,
+                                      (int32_t)t->cfg.model.pad_id, B, T, &e));
+        else
+            LILM_TRY(lilm_eval_dataset(&t->model, t->val_ds, t->cfg.data.mode, B, T, &e));
+        r->full = 1;
+        r->loss = e.loss;
+        r->bpb = e.bpb;
+        r->tokens = e.tokens;
+        r->bytes = e.bytes;
+        return LILM_OK;
+    }
+    double tv0 = mono_now();
+    int64_t n_batches = 0;
     r->full = full;
     double sum = 0;
     int64_t counted = 0;
-    int64_t limit = full ? INT64_MAX : t->cfg.train.val_batches;
+    int64_t limit = full ? INT64_MAX : max_batches;
     if (t->text_mode) {
         /* the held-out stream in order; a full pass covers it once */
         lilm_text_source *s = &t->text;
@@ -302,6 +358,7 @@ lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r)
             LILM_TRY(lilm_model_forward(&t->model, batch.inputs, batch.targets, batch.B, batch.T, 0.0f, &ls, &n));
             sum += ls;
             counted += n;
+            n_batches++;
         }
         r->bytes = 0;
     } else {
@@ -316,6 +373,7 @@ lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r)
             LILM_TRY(lilm_model_forward(&t->model, batch.inputs, batch.targets, batch.B, batch.T, 0.0f, &ls, &n));
             sum += ls;
             counted += n;
+            n_batches++;
         }
         if (full) {
             lilm_dataset_info info;
@@ -323,6 +381,7 @@ lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r)
             r->bytes = info.n_bytes;
         }
     }
+    if (n_batches > 0) t->val_batch_s = (mono_now() - tv0) / (double)n_batches;
     r->tokens = counted;
     r->loss = counted ? sum / (double)counted : 0;
     if (r->bytes > 0) r->bpb = sum / (M_LN2 * (double)r->bytes);
@@ -334,6 +393,8 @@ lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r)
 
 static lilm_status save(lilm_trainer *t, const char *name)
 {
+    if (t->opts.lite) return LILM_OK;
+    double ts0 = mono_now();
     lilm_run_state *s = &t->state;
     s->elapsed_s = elapsed(t);
     s->spike_n = t->guard.n;
@@ -349,7 +410,72 @@ static lilm_status save(lilm_trainer *t, const char *name)
     }
     char dir[LILM_PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/checkpoints", t->dir);
-    return lilm_checkpoint_save(dir, name, &t->model, &t->opt, &t->cfg, s);
+    lilm_status st = lilm_checkpoint_save(dir, name, &t->model, &t->opt, &t->cfg, s);
+    t->save_s = fmax(t->save_s, mono_now() - ts0);
+    return st;
+}
+
+/* Seconds to keep free at the end of a time budget for the final validation
+ * and the last checkpoints, from measured (or, before any measurement,
+ * step-derived) timings, with 20% headroom. */
+static double end_reserve(const lilm_trainer *t, double last_step_s)
+{
+    double vb = t->val_batch_s;
+    if (vb <= 0 && last_step_s > 0) vb = last_step_s / (double)t->n_micro / 3.0; /* a forward is ~1/3 of a step */
+    int64_t batches = t->opts.lite ? t->cfg.train.val_batches : t->full_val_batches;
+    if (batches < 0) batches = 0;
+    double r = 1.2 * (double)batches * vb + (t->opts.lite ? 0.0 : 2.0 * t->save_s);
+    return r;
+}
+
+/* samples.txt: greedy continuations of the reference's prompts. */
+static lilm_status write_samples(lilm_trainer *t, double *seconds, int64_t *n_tokens)
+{
+    char path[LILM_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/samples.txt", t->dir);
+    lilm_sample_opts so;
+    lilm_sample_opts_default(&so);
+    lilm_atomic_file af;
+    LILM_TRY(lilm_atomic_open(&af, path));
+    double t0 = mono_now();
+    *n_tokens = 0;
+    lilm_status st = LILM_OK;
+    for (size_t i = 0; i < lilm_reference_prompt_count && st == LILM_OK; i++) {
+        lilm_generation g;
+        st = lilm_generate(&t->model, t->tok, lilm_reference_prompts[i], &so, &g);
+        if (st != LILM_OK) break;
+        fprintf(af.f, "### %s\n%s\n\n", lilm_reference_prompts[i], g.text);
+        *n_tokens += (int64_t)g.n_new;
+        lilm_generation_free(&g);
+    }
+    *seconds = mono_now() - t0;
+    if (st == LILM_OK) return lilm_atomic_commit(&af);
+    lilm_atomic_abort(&af);
+    return st;
+}
+
+/* eval.json at the end of a run: the full validation plus the budget's accounting. */
+static lilm_status write_eval_json(lilm_trainer *t, const lilm_val_result *v)
+{
+    lilm_eval_result e;
+    memset(&e, 0, sizeof e);
+    e.params = t->params;
+    e.seconds = t->final_val_s;
+    snprintf(e.checkpoint, sizeof e.checkpoint, "%s/checkpoints/final.safetensors", t->dir);
+    snprintf(e.data, sizeof e.data, "%s", t->cfg.data.dataset[0] ? t->cfg.data.dataset : t->cfg.data.text);
+    lilm_eval_finish(&e, v->loss * (double)v->tokens, v->tokens, v->bytes);
+    lilm_probe_report pr;
+    lilm_trainer_probe_report(t, &pr);
+    char extra[1024];
+    int n = snprintf(extra, sizeof extra, "\"steps\": %lld,\n  \"train_tokens\": %lld,\n  \"budget_s\": %.3f,\n  \"elapsed_s\": %.3f",
+                     (long long)t->state.step, (long long)t->state.tokens, pr.budget_s, t->state.elapsed_s);
+    if (pr.valid && n > 0 && (size_t)n < sizeof extra)
+        snprintf(extra + n, sizeof extra - (size_t)n,
+                 ",\n  \"probe_step_s\": %.6f,\n  \"probe_estimated_steps\": %lld,\n  \"probe_estimated_wall_s\": %.3f,\n  \"probe_miss_s\": %.3f",
+                 pr.probe_step_s, (long long)pr.est_steps, pr.est_wall_s, pr.miss_s);
+    char path[LILM_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/eval.json", t->dir);
+    return lilm_eval_write_json(path, &e, extra);
 }
 
 /* ---- the loop ---- */
@@ -378,21 +504,29 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
     int have_val = 0;
     lilm_status st = LILM_OK;
     const char *final_status = "done";
-    double tps = 0;
+    double tps = 0, last_step_s = 0;
     for (;;) {
         double el = elapsed(t);
-        if (steps_mode ? t->state.step >= c->train.steps : el >= budget_s) break;
+        if (!steps_mode) {
+            t->reserve_s = end_reserve(t, last_step_s);
+            if (t->reserve_s > 0.5 * budget_s) t->reserve_s = 0.5 * budget_s;
+        }
+        double train_end = budget_s - t->reserve_s;
+        if (steps_mode ? t->state.step >= c->train.steps : el >= train_end) break;
         if (stop_requested(t)) {
             final_status = "killed";
             break;
         }
-        double pos = steps_mode ? (double)t->state.step : el / budget_s * (double)(t->state.total_steps - 1);
+        double frac = t->opts.schedule_fraction;
+        double pos = steps_mode ? (double)t->state.step : el / train_end * frac * (double)(t->state.total_steps - 1);
+        if (pos > (double)(t->state.total_steps - 1)) pos = (double)(t->state.total_steps - 1);
         double lr = lilm_schedule_lr(&t->sched, pos);
         double ts = mono_now();
         lilm_step_result res;
         st = lilm_train_step(&t->model, &t->opt, &t->guard, &t->src, t->n_micro, lr, &res);
         if (st != LILM_OK) break;
         double dt = mono_now() - ts;
+        last_step_s = dt;
         t->state.step++;
         t->state.tokens += res.tokens;
         tps = dt > 0 ? (double)res.tokens / dt : 0;
@@ -409,10 +543,15 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
             break;
         }
         double now_rel = mono_now() - t->t0;
-        int val_due = (c->train.val_every > 0 && t->state.step % c->train.val_every == 0) ||
-                      (c->train.val_every_seconds > 0 && now_rel - t->last_val_t >= c->train.val_every_seconds);
+        /* in time mode, validate once right after the timing probe, so that the
+         * time reserved for the final validation comes from a measurement */
+        int calibrate = !steps_mode && t->val_batch_s == 0 && t->state.step - start_step == probe_skip + probe_len;
+        int val_due_regular = (c->train.val_every > 0 && t->state.step % c->train.val_every == 0) ||
+                              (c->train.val_every_seconds > 0 && now_rel - t->last_val_t >= c->train.val_every_seconds);
+        int val_due = calibrate || val_due_regular;
         if (val_due) {
-            st = lilm_trainer_validate(t, 0, &val);
+            /* the calibration needs a timing, not a score: a few batches do */
+            st = validate_upto(t, 0, calibrate && !val_due_regular ? 3 : c->train.val_batches, &val);
             if (st != LILM_OK) break;
             have_val = 1;
             t->last_val_t = mono_now() - t->t0;
@@ -442,12 +581,51 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         write_run_json(t, "failed", have_val ? &val : NULL);
         return lilm_errorf(e, "%s", msg);
     }
-    LILM_TRY(save(t, "last"));
     if (strcmp(final_status, "done") == 0) {
-        LILM_TRY(save(t, "final"));
-        LILM_TRY(lilm_trainer_validate(t, 1, &val));
+        double tf0 = mono_now();
+        LILM_TRY(lilm_trainer_validate(t, !t->opts.lite, &val));
+        t->final_val_s = mono_now() - tf0;
         have_val = 1;
+        t->final_val = val;
+        t->have_final_val = 1;
         metric_line(t, "val", 0, 0, 0, 0, &val);
+        LILM_TRY(save(t, "last"));
+        LILM_TRY(save(t, "final"));
+        t->state.elapsed_s = elapsed(t);
+        if (!t->opts.lite) LILM_TRY(write_eval_json(t, &val));
+        LILM_TRY(write_run_json(t, final_status, &val));
+        if (!t->opts.lite && !t->opts.no_samples) {
+            double ss = 0;
+            int64_t nt = 0;
+            lilm_status sst = write_samples(t, &ss, &nt);
+            if (sst != LILM_OK)
+                fprintf(stderr, "lilm: warning: samples.txt not written: %s\n", lilm_last_error());
+            else if (!t->opts.quiet)
+                fprintf(stderr, "lilm: samples.txt: %lld tokens in %.2f s (%.0f tokens/s, KV cache)\n", (long long)nt, ss,
+                        ss > 0 ? (double)nt / ss : 0.0);
+        }
+        return LILM_OK;
     }
+    LILM_TRY(save(t, "last"));
     return write_run_json(t, final_status, have_val ? &val : NULL);
+}
+
+void lilm_trainer_print_summary(const lilm_trainer *t, const char *cmd, int stopped, FILE *f)
+{
+    fprintf(f, "lilm %s: %s after %lld steps, %lld tokens, %.1f s", cmd,
+            stopped ? "stopped (checkpoint saved)" : "done", (long long)t->state.step, (long long)t->state.tokens,
+            t->state.elapsed_s);
+    if (t->cfg.budget.mode == LILM_BUDGET_TIME) fprintf(f, " of a %.1f s budget", t->cfg.budget.minutes * 60.0);
+    fputc('\n', f);
+    if (t->have_final_val)
+        fprintf(f, "lilm %s: %s validation: loss %.4f, %.4f bits per byte over %lld tokens, %lld bytes (%.1f s)\n",
+                cmd, t->final_val.full ? "full" : "partial", t->final_val.loss, t->final_val.bpb,
+                (long long)t->final_val.tokens, (long long)t->final_val.bytes, t->final_val_s);
+    lilm_probe_report p;
+    lilm_trainer_probe_report(t, &p);
+    if (p.valid && t->cfg.budget.mode == LILM_BUDGET_TIME)
+        fprintf(f, "lilm %s: the reference's timing probe (%.3f s/step) would have planned %lld steps: "
+                        "%.1f s, %+.1f s (%+.1f%%) off the budget\n",
+                cmd, p.probe_step_s, (long long)p.est_steps, p.est_wall_s, p.miss_s,
+                p.budget_s > 0 ? 100.0 * p.miss_s / p.budget_s : 0.0);
 }

@@ -36,6 +36,12 @@ typedef struct lilm_trainer_options {
     const char *runs_db;       /* runs.db to register in (NULL: none) */
     volatile sig_atomic_t *stop; /* set to non-zero to stop gracefully (may be NULL) */
     int64_t stop_after_steps;  /* testing aid: behave as if stopped after this step (0 = never) */
+    /* Share of the schedule this run covers (0 or 1: all). Autosize's LR sweep
+     * trains for a fraction of the budget with the full-length schedule: it
+     * sets budget (or train.steps) to that fraction and this to the same. */
+    double schedule_fraction;
+    int lite;                  /* sweeps: no checkpoints, samples or eval.json; final validation on val_batches */
+    int no_samples;            /* do not write samples.txt at the end */
 } lilm_trainer_options;
 
 typedef struct lilm_val_result {
@@ -75,7 +81,31 @@ typedef struct lilm_trainer {
     double last_val_t, last_ckpt_t;
     FILE *metrics;
     int64_t params;
+
+    /* time budgeting: the final validation and checkpoints fit inside the budget */
+    int64_t full_val_batches;  /* micro-batches of the final full validation */
+    double val_batch_s;        /* measured seconds per validation micro-batch (0: unknown) */
+    double save_s;             /* measured seconds of one checkpoint save (0: unknown) */
+    double reserve_s;          /* training stopped this long before the budget */
+    double final_val_s;        /* time the final validation took */
+    lilm_val_result final_val; /* the final validation (full unless lite) */
+    int have_final_val;
 } lilm_trainer;
+
+/* The reference's timing-probe estimate against what really happened. */
+typedef struct lilm_probe_report {
+    int valid;                 /* 0: the run was too short for the probe */
+    double probe_step_s;       /* step time over the probe's steps */
+    int64_t est_steps;         /* floor(budget / probe_step_s): the steps it would have planned */
+    double est_wall_s;         /* est_steps x the run's real mean step time (validation included) */
+    double budget_s;
+    double miss_s;             /* est_wall_s - budget_s: > 0 overrun, < 0 ended early */
+} lilm_probe_report;
+
+void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p);
+/* The closing lines of a run, "lilm CMD: ...": steps, tokens, wall time
+ * against the budget, the final validation, and the probe's miss. */
+void lilm_trainer_print_summary(const lilm_trainer *t, const char *cmd, int stopped, FILE *f);
 
 lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lilm_trainer_options *o);
 lilm_status lilm_trainer_run(lilm_trainer *t);

@@ -7,6 +7,7 @@
 - BPE and unigram models trained by lilm load in sentencepiece, have the
   requested size and ids, round-trip text, and compress held-out text within
   2% of models sentencepiece trains on the same data with the same options.
+- lilm's own encoder (`lilm tok encode`) gives sentencepiece's ids with them.
 - JSONL input with --field, and clear errors (exit 2) for impossible vocab
   sizes and invalid UTF-8.
 Training runs use the small switchboard files so the suite stays fast.
@@ -134,6 +135,22 @@ def unigram_model_loads_and_compresses_like_sentencepiece():
     check_model(out, "unigram", 2000)
     ours, ref = bytes_per_token(out), bytes_per_token(spm_train(os.path.join(TMP, "ref_uni"), "unigram", 2000))
     assert ours >= 0.98 * ref, f"lilm unigram {ours:.4f} bytes/token vs sentencepiece {ref:.4f}"
+
+
+@case
+def lilm_encoder_agrees_with_sentencepiece_on_trained_models():
+    lines = open(SWB_DEV, encoding="utf-8").read().splitlines()[:3000]
+    for name, typ in (("enc_bpe.model", "bpe"), ("enc_uni.model", "unigram")):
+        out = os.path.join(TMP, name)
+        lilm_train(out, [SWB_TRAIN], "--model-type", typ, "--vocab-size", "1500", *COMMON)
+        sp = spm.SentencePieceProcessor(model_file=out)
+        want = [" ".join(map(str, ids)) for ids in sp.encode(lines)]
+        p = subprocess.run([lilm_bin(), "tok", "encode", "--model", out], input="\n".join(lines) + "\n",
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        got = p.stdout.splitlines()
+        assert got == want, f"{typ}: lilm tok encode differs from sentencepiece on " \
+            f"{sum(a != b for a, b in zip(got, want))} of {len(want)} lines"
 
 
 @case
