@@ -253,12 +253,54 @@ static void test_bad_input(lilm_test *t)
     lilm_sp_model_free(&m);
 }
 
+/* Damaged JSONL and text (cut anywhere, bytes flipped) must fail cleanly or
+ * train, never crash (run under `make asan` too). */
+static void test_damaged_input(lilm_test *t)
+{
+    char dir[512], path[1024];
+    lilm_test_tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/fuzz.jsonl", dir);
+    const char *good = "{\"id\": 1, \"x\": [1, {\"y\": \"}\"}], \"text\": \"caf\\u00e9 \\ud83d\\ude00 the cat\\nsat\"}\n";
+    size_t glen = strlen(good);
+    uint64_t x = 99;
+    for (int it = 0; it < 60; it++) {
+        char buf[256];
+        memcpy(buf, good, glen);
+        size_t len = glen;
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        if (it % 2) len = (size_t)(x >> 40) % glen; /* cut */
+        for (int k = 0; k < it % 4; k++) {           /* flip bytes */
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[(x >> 33) % (len ? len : 1)] ^= (char)(1 + ((x >> 20) & 0x7f));
+        }
+        LT_OK(t, lilm_write_atomic(path, buf, len));
+        for (int fmt = 0; fmt < 3; fmt++) {
+            lilm_tok_train_opts o;
+            lilm_tok_train_opts_init(&o);
+            const char *in[1] = {path};
+            o.inputs = in;
+            o.n_inputs = 1;
+            o.format = (lilm_train_format)fmt;
+            o.normalization = "identity";
+            o.model_type = it % 3 == 0 ? LILM_SP_MODEL_UNIGRAM : LILM_SP_MODEL_BPE;
+            o.vocab_size = 40;
+            o.byte_fallback = false;
+            lilm_sp_model m;
+            lilm_status s = lilm_tok_train(&o, &m);
+            LT_CHECK(t, s == LILM_OK || s == LILM_ERR_FORMAT || s == LILM_ERR_ARG, "iteration %d format %d: %s: %s",
+                     it, fmt, lilm_status_str(s), lilm_last_error());
+            lilm_sp_model_free(&m);
+        }
+    }
+}
+
 static const lilm_test_case cases[] = {
     {"charsmap_nmt_nfkc_cf", test_charsmap_nmt_nfkc_cf},
     {"charsmap_compile", test_charsmap_compile},
     {"bpe_small", test_bpe_small},
     {"unigram_small", test_unigram_small},
     {"bad_input", test_bad_input},
+    {"damaged_input", test_damaged_input},
 };
 
 LILM_TEST_MAIN(cases)

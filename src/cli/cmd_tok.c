@@ -62,6 +62,7 @@ static int ob_reserve(obuf *b, size_t extra)
 
 static int ob_put(obuf *b, const char *s, size_t n)
 {
+    if (n == 0) return 0;
     if (ob_reserve(b, n)) return -1;
     memcpy(b->s + b->n, s, n);
     b->n += n;

@@ -18,14 +18,24 @@ static bool matchable(int32_t type)
     return type == LILM_SP_NORMAL || type == LILM_SP_USER_DEFINED || type == LILM_SP_UNUSED;
 }
 
-static lilm_status grow_bytes(void **buf, size_t *cap, size_t need, size_t elem)
+lilm_status lilm_tok_grow(void **buf, size_t *cap, size_t need, size_t elem)
+{
+    void *bufs[1] = {*buf};
+    LILM_TRY(lilm_tok_grow_arrays(bufs, &elem, 1, cap, need));
+    *buf = bufs[0];
+    return LILM_OK;
+}
+
+lilm_status lilm_tok_grow_arrays(void **bufs, const size_t *elem, int n, size_t *cap, size_t need)
 {
     if (need <= *cap) return LILM_OK;
     size_t nc = *cap ? *cap : 256;
     while (nc < need) nc *= 2;
-    void *p = realloc(*buf, nc * elem);
-    if (!p) return lilm_errorf(LILM_ERR_OOM, "out of memory (%zu elements)", nc);
-    *buf = p;
+    for (int i = 0; i < n; i++) {
+        void *p = realloc(bufs[i], nc * elem[i]);
+        if (!p) return lilm_errorf(LILM_ERR_OOM, "out of memory (%zu elements)", nc);
+        bufs[i] = p;
+    }
     *cap = nc;
     return LILM_OK;
 }
@@ -46,17 +56,13 @@ void lilm_tok_workspace_free(lilm_tok_workspace *ws)
 lilm_status lilm_tok_workspace_spans(lilm_tok_workspace *ws, size_t need)
 {
     if (need <= ws->span_cap) return LILM_OK;
-    size_t nc = ws->span_cap ? ws->span_cap : 256;
-    while (nc < need) nc *= 2;
-    int32_t *a = realloc(ws->span_start, nc * sizeof *a);
-    if (a) ws->span_start = a;
-    int32_t *b = realloc(ws->span_len, nc * sizeof *b);
-    if (b) ws->span_len = b;
-    int32_t *c = realloc(ws->span_id, nc * sizeof *c);
-    if (c) ws->span_id = c;
-    if (!a || !b || !c) return lilm_errorf(LILM_ERR_OOM, "out of memory for %zu pieces", nc);
-    ws->span_cap = nc;
-    return LILM_OK;
+    void *bufs[3] = {ws->span_start, ws->span_len, ws->span_id};
+    const size_t elem[3] = {sizeof(int32_t), sizeof(int32_t), sizeof(int32_t)};
+    lilm_status s = lilm_tok_grow_arrays(bufs, elem, 3, &ws->span_cap, need);
+    ws->span_start = bufs[0];
+    ws->span_len = bufs[1];
+    ws->span_id = bufs[2];
+    return s;
 }
 
 /* Builds a trie over the pieces for which keep(type) holds (value = id),
@@ -210,7 +216,7 @@ lilm_status lilm_sp_vocab_encode(const lilm_sp_vocab *v, const char *text, size_
     else
         LILM_TRY(lilm_unigram_encode(v, ws->norm, nn, ws, &n_spans));
     /* at most one id per normalised byte */
-    LILM_TRY(grow_bytes((void **)ids, cap, nn + 1, sizeof **ids));
+    LILM_TRY(lilm_tok_grow((void **)ids, cap, nn + 1, sizeof **ids));
     int32_t *out = *ids;
     size_t k = 0;
     bool prev_unk = false;
@@ -242,7 +248,7 @@ typedef struct strbuf {
 
 static void sb_put(strbuf *b, const char *s, size_t n)
 {
-    if (b->oom) return;
+    if (b->oom || n == 0) return;
     if (b->n + n + 1 > b->cap) {
         size_t nc = b->cap ? b->cap : 64;
         while (nc < b->n + n + 1) nc *= 2;
@@ -338,7 +344,15 @@ lilm_status lilm_sp_vocab_decode(const lilm_sp_vocab *v, const int32_t *ids, siz
         if (has_bos_ws || b.n > 0) is_bos_ws = false;
     }
     flush_bytes(queue, nq, &b, true);
-    sb_put(&b, "", 0);
+    if (!b.oom && b.n + 1 > b.cap) { /* room for the NUL */
+        char *p = realloc(b.s, b.n + 1);
+        if (p) {
+            b.s = p;
+            b.cap = b.n + 1;
+        } else {
+            b.oom = 1;
+        }
+    }
     if (!b.oom && !b.s) {
         b.s = malloc(1);
         b.cap = 1;

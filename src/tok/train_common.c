@@ -26,7 +26,8 @@ void lilm_tok_train_opts_init(lilm_tok_train_opts *o)
     o->model_type = LILM_SP_MODEL_UNIGRAM;
     o->vocab_size = 8000;
     o->normalization = "nmt_nfkc_cf";
-    o->character_coverage = 0.9995;
+    o->character_coverage = 1.0; /* the reference's settings: every character, */
+    o->byte_fallback = true;     /* bytes for anything unseen */
     o->unk_id = 0;
     o->bos_id = 1;
     o->eos_id = 2;

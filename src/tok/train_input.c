@@ -437,7 +437,7 @@ static int count_words(wmap *m, const char *s, size_t n)
     return 1;
 }
 
-typedef struct sort_ctx_entry {
+typedef struct sort_entry {
     const char *s;
     uint32_t len;
     int64_t count;

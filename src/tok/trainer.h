@@ -47,8 +47,8 @@ typedef struct lilm_tok_train_opts {
     int32_t model_type;             /* LILM_SP_MODEL_UNIGRAM or LILM_SP_MODEL_BPE */
     int32_t vocab_size;             /* default 8000 */
     const char *normalization;      /* "nmt_nfkc_cf" (default) or "identity" */
-    double character_coverage;      /* (0, 1], default 0.9995 */
-    bool byte_fallback;             /* default false */
+    double character_coverage;      /* (0, 1], default 1 (spm_train's is 0.9995) */
+    bool byte_fallback;             /* default true (spm_train's is false) */
     int32_t unk_id, bos_id, eos_id, pad_id; /* -1 = none (unk is required); defaults 0 1 2 3 */
     int32_t max_sentence_length;    /* bytes, default 4192 */
     int64_t input_sentence_size;    /* sample this many sentences; 0 = all */
