@@ -145,6 +145,7 @@ static int cmd_fetch(int argc, char **argv)
     o.suffix = a.suffix;
     o.endpoint = a.endpoint;
     o.quiet = a.quiet;
+    o.stop = lilm_cli_stop_flag();
     lilm_fetch_report r;
     lilm_status st = lilm_data_fetch(&o, &r);
     if (st == LILM_ERR_MISMATCH) { /* a bad download is a run-time failure, not bad input */
@@ -177,6 +178,7 @@ static int cmd_prepare(int argc, char **argv)
     o.threads = (int)a.threads;
     o.force = a.force;
     o.quiet = a.quiet;
+    o.stop = lilm_cli_stop_flag();
     if (strcmp(a.tokenizer, "bytes") == 0 && !a.quiet)
         fprintf(stderr, "note: using the built-in bytes tokenizer (vocab 260); pass --tokenizer M.model for a "
                         "SentencePiece model\n");

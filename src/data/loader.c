@@ -349,9 +349,10 @@ struct lilm_eval_iter {
     lilm_loader_mode mode;
     size_t B, T;
     int32_t pad_in, pad_tgt, eos;
-    int64_t pos;      /* packed: next target position in the stream (0 = the leading EOS's target) */
+    int lead;         /* 1: an EOS stands before the stream / each document */
+    int64_t pos;      /* packed: index in the virtual stream of the next row's first input */
     int64_t doc;      /* document: current document */
-    int64_t doc_pos;  /* document: next target index within it */
+    int64_t doc_pos;  /* document: the same, within the current document */
     int32_t *inputs, *targets; /* (B, T) */
     int32_t *row;     /* (T+1) */
 };
@@ -370,6 +371,7 @@ lilm_status lilm_eval_iter_create(lilm_eval_iter **out, const lilm_dataset *ds, 
     it->B = B;
     it->T = T;
     it->eos = info.eos_id;
+    it->lead = 1;
     it->pad_in = info.pad_id >= 0 ? info.pad_id : info.eos_id;
     it->pad_tgt = info.pad_id;
     it->inputs = malloc(B * T * sizeof(int32_t));
@@ -381,6 +383,12 @@ lilm_status lilm_eval_iter_create(lilm_eval_iter **out, const lilm_dataset *ds, 
     }
     *out = it;
     return LILM_OK;
+}
+
+void lilm_eval_iter_predict_first(lilm_eval_iter *it, int on)
+{
+    it->lead = on ? 1 : 0;
+    lilm_eval_iter_reset(it);
 }
 
 void lilm_eval_iter_reset(lilm_eval_iter *it)
@@ -399,21 +407,21 @@ void lilm_eval_iter_free(lilm_eval_iter *it)
     free(it);
 }
 
-/* Fills row r from the virtual sequence v[0..n] = EOS, tokens[base .. base+n-1],
- * targets v[first+1 .. first+L]; returns how many targets (L). */
+/* Fills row r from the virtual sequence v = [EOS if lead], tokens[base .. base+n):
+ * inputs v[first .. first+L-1], targets v[first+1 .. first+L], where
+ * L = min(T, targets left). Returns L. */
 static size_t eval_fill_row(lilm_eval_iter *it, size_t r, int64_t base, int64_t n, int64_t first)
 {
     const size_t T = it->T;
     int32_t *in = it->inputs + r * T;  /* (T) */
     int32_t *tg = it->targets + r * T; /* (T) */
-    int64_t left = n - first;          /* targets remaining */
+    int64_t left = n + it->lead - 1 - first; /* targets remaining */
     size_t L = left < (int64_t)T ? (size_t)left : T;
-    /* v[first .. first+L] */
-    if (first == 0) {
+    if (it->lead && first == 0) {
         it->row[0] = it->eos;
         lilm_dataset_tokens(it->ds, base, L, it->row + 1);
     } else {
-        lilm_dataset_tokens(it->ds, base + first - 1, L + 1, it->row);
+        lilm_dataset_tokens(it->ds, base + first - it->lead, L + 1, it->row);
     }
     for (size_t t = 0; t < T; t++) {
         if (t < L) {
@@ -437,7 +445,7 @@ lilm_status lilm_eval_iter_next(lilm_eval_iter *it, lilm_batch *batch, int *done
     for (size_t r = 0; r < it->B; r++) {
         size_t L = 0;
         if (it->mode == LILM_LOADER_PACKED) {
-            if (it->pos < info.n_tokens) {
+            if (it->pos < info.n_tokens + it->lead - 1) {
                 L = eval_fill_row(it, r, 0, info.n_tokens, it->pos);
                 it->pos += (int64_t)L;
             }
@@ -445,10 +453,10 @@ lilm_status lilm_eval_iter_next(lilm_eval_iter *it, lilm_batch *batch, int *done
             while (it->doc < info.n_docs) {
                 int64_t off, cnt;
                 lilm_dataset_doc_span(it->ds, it->doc, &off, &cnt, NULL);
-                if (it->doc_pos < cnt) {
+                if (it->doc_pos < cnt + it->lead - 1) {
                     L = eval_fill_row(it, r, off, cnt, it->doc_pos);
                     it->doc_pos += (int64_t)L;
-                    if (it->doc_pos >= cnt) {
+                    if (it->doc_pos >= cnt + it->lead - 1) {
                         it->doc++;
                         it->doc_pos = 0;
                     }

@@ -608,6 +608,10 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
                 outs = no;
                 ocap = n;
             }
+            if (o->stop && *o->stop) {
+                st = lilm_errorf(LILM_ERR_INTERRUPTED, "interrupted while reading %s; nothing was written", f->path);
+                break;
+            }
             st = tokenize_batch(tok, f, column, recs, n, outs, ws, nt);
             for (size_t i = 0; i < n && st == LILM_OK; i++) {
                 int split = f->role == ROLE_VAL;
