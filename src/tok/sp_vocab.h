@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "tok/grow.h"
 #include "tok/normalizer.h"
 #include "tok/sp_model.h"
 #include "tok/trie.h"
@@ -67,12 +68,6 @@ void lilm_sp_vocab_free(lilm_sp_vocab *v);
 
 /* sentencepiece's PieceToId: (unigram) reserved pieces first, then the others; else unk_id. */
 int32_t lilm_sp_vocab_piece_id(const lilm_sp_vocab *v, const char *s, size_t len);
-
-/* Grows *buf (capacity *cap elements of `elem` bytes) to hold `need`, doubling. */
-lilm_status lilm_tok_grow(void **buf, size_t *cap, size_t need, size_t elem);
-/* The same for n arrays sharing one capacity (each realloc'd; on failure the
- * ones already grown are kept in bufs and *cap is unchanged). */
-lilm_status lilm_tok_grow_arrays(void **bufs, const size_t *elem, int n, size_t *cap, size_t need);
 
 /* Grows the span arrays to hold at least `need` spans. */
 lilm_status lilm_tok_workspace_spans(lilm_tok_workspace *ws, size_t need);
