@@ -134,6 +134,15 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
         if (v->type[i] == LILM_SP_NORMAL && sp->score < v->min_score) v->min_score = sp->score;
     }
     v->unk_score = v->min_score - 10.0f;
+    uint64_t fp = 1469598103934665603ull;
+    for (int32_t i = 0; i < v->n; i++) {
+        const lilm_sp_piece *sp = &mm->pieces[i];
+        uint32_t bits;
+        memcpy(&bits, &sp->score, 4);
+        for (size_t j = 0; j < sp->len; j++) fp = (fp ^ (unsigned char)sp->piece[j]) * 1099511628211ull;
+        fp = (fp ^ bits ^ ((uint64_t)v->type[i] << 32) ^ 0xff00000000000000ull) * 1099511628211ull;
+    }
+    v->fingerprint = fp;
     if (v->model_type == LILM_SP_MODEL_BPE) {
         s = build_trie(&v->trie, mm, any_type);
     } else {
