@@ -262,7 +262,38 @@ static void test_load_errors(lilm_test *t)
     lilm_tokenizer_free(tok);
 }
 
+/* One workspace shared by two BPE tokenizers: the word cache must not leak
+ * one model's ids into the other's. */
+static void test_workspace_two_models(lilm_test *t)
+{
+    lilm_tokenizer *a = load_shared(t, "bpe_8K"), *b = load_shared(t, "baby_bpe_12K");
+    if (!a || !b) {
+        lilm_tokenizer_free(a);
+        lilm_tokenizer_free(b);
+        return;
+    }
+    lilm_tok_workspace *ws;
+    LT_OK(t, lilm_tok_workspace_create(&ws));
+    const char *text = "the little dog saw the other little dog and the cat";
+    int32_t *ids = NULL, *fresh = NULL;
+    size_t cap = 0, fcap = 0, n = 0, fn = 0;
+    int bad = 0;
+    for (int round = 0; round < 6; round++) {
+        lilm_tokenizer *tok = round % 2 ? b : a;
+        LT_OK(t, lilm_tokenizer_encode_ws(tok, ws, text, strlen(text), &ids, &cap, &n));
+        LT_OK(t, lilm_tokenizer_encode(tok, text, strlen(text), &fresh, &fcap, &fn));
+        if (n != fn || memcmp(ids, fresh, n * sizeof *ids) != 0) bad++;
+    }
+    LT_EQ_INT(t, bad, 0);
+    free(ids);
+    free(fresh);
+    lilm_tok_workspace_destroy(ws);
+    lilm_tokenizer_free(a);
+    lilm_tokenizer_free(b);
+}
+
 static const lilm_test_case cases[] = {
+    {"workspace_two_models", test_workspace_two_models},
     {"bytes", test_bytes},
     {"goldens", test_goldens},
     {"round_trip_threads", test_round_trip_threads},

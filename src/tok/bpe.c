@@ -49,6 +49,8 @@ typedef struct bpe_ws {
     size_t n_used;
     unsigned char *arena;  /* cached keys and spans */
     size_t arena_n, arena_cap;
+    const lilm_sp_vocab *cache_vocab; /* the vocabulary the cached words belong to */
+    uint64_t cache_fingerprint;
 } bpe_ws;
 
 typedef struct bpe_cache_entry {
@@ -324,7 +326,8 @@ static lilm_status bpe_range(const lilm_sp_vocab *v, bpe_ws *w, lilm_tok_workspa
  * with a following one that starts with "▁", so the text splits into words
  * ("▁" + what follows up to the next "▁") that BPE handles independently:
  * the result for a word can be cached. Entries hold the spans relative to the
- * word; the table is cleared when half full. */
+ * word; the table is cleared when half full, and when the workspace is used
+ * with another vocabulary. */
 
 #define CACHE_SLOTS 65536u
 #define CACHE_MAX_WORD 64
@@ -427,6 +430,12 @@ lilm_status lilm_bpe_encode(const lilm_sp_vocab *v, const char *s, size_t n, lil
     if (!w->slots) {
         w->slots = calloc(CACHE_SLOTS, sizeof *w->slots);
         if (!w->slots) return lilm_errorf(LILM_ERR_OOM, "out of memory for the BPE cache");
+    }
+    /* a workspace may serve several tokenizers: the cache is per vocabulary */
+    if (w->cache_vocab != v || w->cache_fingerprint != v->fingerprint) {
+        cache_clear(w);
+        w->cache_vocab = v;
+        w->cache_fingerprint = v->fingerprint;
     }
     size_t from = 0;
     for (size_t i = 1; i + 3 <= n; i++) {

@@ -18,28 +18,6 @@ static bool matchable(int32_t type)
     return type == LILM_SP_NORMAL || type == LILM_SP_USER_DEFINED || type == LILM_SP_UNUSED;
 }
 
-lilm_status lilm_tok_grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    void *bufs[1] = {*buf};
-    LILM_TRY(lilm_tok_grow_arrays(bufs, &elem, 1, cap, need));
-    *buf = bufs[0];
-    return LILM_OK;
-}
-
-lilm_status lilm_tok_grow_arrays(void **bufs, const size_t *elem, int n, size_t *cap, size_t need)
-{
-    if (need <= *cap) return LILM_OK;
-    size_t nc = *cap ? *cap : 256;
-    while (nc < need) nc *= 2;
-    for (int i = 0; i < n; i++) {
-        void *p = realloc(bufs[i], nc * elem[i]);
-        if (!p) return lilm_errorf(LILM_ERR_OOM, "out of memory (%zu elements)", nc);
-        bufs[i] = p;
-    }
-    *cap = nc;
-    return LILM_OK;
-}
-
 void lilm_tok_workspace_free(lilm_tok_workspace *ws)
 {
     free(ws->norm);
@@ -156,6 +134,15 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
         if (v->type[i] == LILM_SP_NORMAL && sp->score < v->min_score) v->min_score = sp->score;
     }
     v->unk_score = v->min_score - 10.0f;
+    uint64_t fp = 1469598103934665603ull;
+    for (int32_t i = 0; i < v->n; i++) {
+        const lilm_sp_piece *sp = &mm->pieces[i];
+        uint32_t bits;
+        memcpy(&bits, &sp->score, 4);
+        for (size_t j = 0; j < sp->len; j++) fp = (fp ^ (unsigned char)sp->piece[j]) * 1099511628211ull;
+        fp = (fp ^ bits ^ ((uint64_t)v->type[i] << 32) ^ 0xff00000000000000ull) * 1099511628211ull;
+    }
+    v->fingerprint = fp;
     if (v->model_type == LILM_SP_MODEL_BPE) {
         s = build_trie(&v->trie, mm, any_type);
     } else {
@@ -249,16 +236,9 @@ typedef struct strbuf {
 static void sb_put(strbuf *b, const char *s, size_t n)
 {
     if (b->oom || n == 0) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 64;
-        while (nc < b->n + n + 1) nc *= 2;
-        char *p = realloc(b->s, nc);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = nc;
+    if (lilm_tok_grow((void **)&b->s, &b->cap, b->n + n + 1, 1) != LILM_OK) {
+        b->oom = 1;
+        return;
     }
     memcpy(b->s + b->n, s, n);
     b->n += n;
@@ -344,20 +324,7 @@ lilm_status lilm_sp_vocab_decode(const lilm_sp_vocab *v, const int32_t *ids, siz
         if (has_bos_ws || b.n > 0) is_bos_ws = false;
     }
     flush_bytes(queue, nq, &b, true);
-    if (!b.oom && b.n + 1 > b.cap) { /* room for the NUL */
-        char *p = realloc(b.s, b.n + 1);
-        if (p) {
-            b.s = p;
-            b.cap = b.n + 1;
-        } else {
-            b.oom = 1;
-        }
-    }
-    if (!b.oom && !b.s) {
-        b.s = malloc(1);
-        b.cap = 1;
-        if (!b.s) b.oom = 1;
-    }
+    if (!b.oom && lilm_tok_grow((void **)&b.s, &b.cap, b.n + 1, 1) != LILM_OK) b.oom = 1; /* room for the NUL */
     if (b.oom) {
         *out = b.s;
         *cap = b.cap;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "tok/grow.h"
 #include "tok/normalizer.h"
 #include "tok/sp_model.h"
 #include "tok/trie.h"
@@ -39,6 +40,7 @@ typedef struct lilm_sp_vocab {
     bool has_denorm;
     bool byte_fallback;
     bool bpe_words;                /* BPE may work word by word (see bpe.c) */
+    uint64_t fingerprint;          /* hash of the pieces, scores and types: whose words a cache holds */
     int32_t unk_id;                /* the UNKNOWN piece, or -1 (allowed with byte_fallback) */
     int32_t bos_id, eos_id, pad_id; /* ids of the trainer spec's bos/eos/pad pieces if CONTROL, else -1 */
     int32_t byte_id[256];          /* id of <0xXX>, or unk_id */
@@ -67,12 +69,6 @@ void lilm_sp_vocab_free(lilm_sp_vocab *v);
 
 /* sentencepiece's PieceToId: (unigram) reserved pieces first, then the others; else unk_id. */
 int32_t lilm_sp_vocab_piece_id(const lilm_sp_vocab *v, const char *s, size_t len);
-
-/* Grows *buf (capacity *cap elements of `elem` bytes) to hold `need`, doubling. */
-lilm_status lilm_tok_grow(void **buf, size_t *cap, size_t need, size_t elem);
-/* The same for n arrays sharing one capacity (each realloc'd; on failure the
- * ones already grown are kept in bufs and *cap is unchanged). */
-lilm_status lilm_tok_grow_arrays(void **bufs, const size_t *elem, int n, size_t *cap, size_t need);
 
 /* Grows the span arrays to hold at least `need` spans. */
 lilm_status lilm_tok_workspace_spans(lilm_tok_workspace *ws, size_t need);

@@ -66,13 +66,13 @@ static lilm_status from_model(lilm_tokenizer **out, lilm_sp_model *m, const void
         free(v);
         return s;
     }
-    const lilm_sp_trainer_spec *ts = &v->model.trainer_spec;
     t->kind = v->model_type == LILM_SP_MODEL_BPE ? LILM_TOK_BPE : LILM_TOK_UNIGRAM;
     t->vocab_size = v->n;
+    /* as sentencepiece's processor finds them: by the trainer spec's piece names */
     t->unk_id = v->unk_id;
-    t->bos_id = ts->bos_id >= 0 && ts->bos_id < v->n ? ts->bos_id : -1;
-    t->eos_id = ts->eos_id >= 0 && ts->eos_id < v->n ? ts->eos_id : -1;
-    t->pad_id = ts->pad_id >= 0 && ts->pad_id < v->n ? ts->pad_id : -1;
+    t->bos_id = v->bos_id;
+    t->eos_id = v->eos_id;
+    t->pad_id = v->pad_id;
     lilm_sha256_hex(raw, raw_n, t->sha256);
     t->sp = v;
     *out = t;
