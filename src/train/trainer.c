@@ -544,14 +544,17 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         }
         double now_rel = mono_now() - t->t0;
         /* in time mode, validate once right after the timing probe, so that the
-         * time reserved for the final validation comes from a measurement */
-        int calibrate = !steps_mode && t->val_batch_s == 0 && t->state.step - start_step == probe_skip + probe_len;
+         * time reserved for the final validation comes from a measurement, and
+         * again every eighth of the budget without a validation (the machine's
+         * speed may change: a shared CPU) */
+        int calibrate = !steps_mode && ((t->val_batch_s == 0 && t->state.step - start_step == probe_skip + probe_len) ||
+                                        (t->val_batch_s > 0 && now_rel - t->last_val_t >= budget_s / 8));
         int val_due_regular = (c->train.val_every > 0 && t->state.step % c->train.val_every == 0) ||
                               (c->train.val_every_seconds > 0 && now_rel - t->last_val_t >= c->train.val_every_seconds);
         int val_due = calibrate || val_due_regular;
         if (val_due) {
             /* the calibration needs a timing, not a score: a few batches do */
-            st = validate_upto(t, 0, calibrate && !val_due_regular ? 3 : c->train.val_batches, &val);
+            st = validate_upto(t, 0, calibrate && !val_due_regular ? 2 : c->train.val_batches, &val);
             if (st != LILM_OK) break;
             have_val = 1;
             t->last_val_t = mono_now() - t->t0;
