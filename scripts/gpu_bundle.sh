@@ -14,12 +14,14 @@ ARCHS=${CUDA_ARCHS:-90}
 make -j"$(nproc)" BUILD=build-gpu CUDA=1 CUDA_ARCHS="$ARCHS" build-gpu/lilm \
     $(ls tests/cuda/test_*.c 2>/dev/null | sed 's|tests/cuda/\(.*\)\.c|build-gpu/tests/cuda/\1|') \
     build-gpu/tests/test_model build-gpu/tests/test_parity >/dev/null
+BUILD=build-gpu BENCH_BUILD_ONLY=1 bash bench/ops_cuda.sh
 rm -rf .gpu/stage && mkdir -p .gpu/stage/lib .gpu/stage/build-gpu/tests/cuda
+cp build-gpu/bench_ops_cuda .gpu/stage/build-gpu/
 cp build-gpu/lilm .gpu/stage/build-gpu/
 cp build-gpu/tests/cuda/test_* .gpu/stage/build-gpu/tests/cuda/ 2>/dev/null || true
 rm -f .gpu/stage/build-gpu/tests/cuda/*.d
 cp build-gpu/tests/test_model build-gpu/tests/test_parity .gpu/stage/build-gpu/tests/
-for bin in .gpu/stage/build-gpu/lilm .gpu/stage/build-gpu/tests/cuda/* .gpu/stage/build-gpu/tests/test_*; do
+for bin in .gpu/stage/build-gpu/lilm .gpu/stage/build-gpu/bench_ops_cuda .gpu/stage/build-gpu/tests/cuda/* .gpu/stage/build-gpu/tests/test_*; do
     ldd "$bin" | awk '$3 ~ /^\// {print $3}'
 done | sort -u | grep -vE '/(libc|libm|libdl|librt|libpthread|libresolv|ld-linux[^/]*)\.so|/libcu|/libnv' |
     while read -r lib; do cp -L "$lib" .gpu/stage/lib/; done

