@@ -106,6 +106,9 @@ static lilm_status cpu_reserve(lilm_backend *be, const lilm_backend_plan *plan, 
     width = (width + line - 1) / line * line;
     size_t rope_floats = p.max_seq * (p.qk_dim / 2) * 2;
     size_t total = nt * 2 * attn_tile + xent_floats + nt * 2 * width + rope_floats;
+    /* aligned_alloc wants a size that is a multiple of the alignment */
+    size_t per_line = LILM_CPU_ALIGN / sizeof(float);
+    total = (total + per_line - 1) / per_line * per_line;
 
     if (total > st->scratch_floats) {
         float *mem = aligned_alloc(LILM_CPU_ALIGN, total * sizeof(float));
