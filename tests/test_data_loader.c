@@ -228,18 +228,20 @@ static void test_document_mode(lilm_test *t)
     lilm_dataset_close(ds);
 }
 
-static void eval_case(lilm_test *t, lilm_dataset *ds, lilm_loader_mode mode, size_t B, size_t T)
+static void eval_case(lilm_test *t, lilm_dataset *ds, lilm_loader_mode mode, size_t B, size_t T, int first)
 {
     lilm_dataset_info info;
     lilm_dataset_get_info(ds, &info);
     lilm_eval_iter *it = NULL;
     LT_OK(t, lilm_eval_iter_create(&it, ds, mode, B, T));
     if (!it) return;
+    if (!first) lilm_eval_iter_predict_first(it, 0);
     int32_t *stream = malloc((size_t)info.n_tokens * sizeof *stream);
     lilm_dataset_tokens(ds, 0, (size_t)info.n_tokens, stream);
     for (int pass = 0; pass < 2; pass++) {
         int64_t targets = 0, counted = 0, mismatch = 0, nbatches = 0;
         int64_t next = 0; /* the next stream token we expect as a target, in order */
+        int64_t doc_i = 0, doc_end = 0; /* without predict_first: skip each document's (or the stream's) first token */
         int done = 0;
         while (1) {
             lilm_batch b;
@@ -249,13 +251,28 @@ static void eval_case(lilm_test *t, lilm_dataset *ds, lilm_loader_mode mode, siz
             targets += b.n_targets;
             for (size_t i = 0; i < B * T; i++) {
                 if (b.targets[i] == 3) continue;
+                if (!first && (mode == LILM_LOADER_PACKED ? next == 0 : next == doc_end)) {
+                    /* this stream position is a first token: not a target here */
+                    if (mode == LILM_LOADER_DOCUMENT) {
+                        int64_t cnt;
+                        lilm_dataset_doc_span(ds, doc_i++, NULL, &cnt, NULL);
+                        doc_end += cnt;
+                    }
+                    next++;
+                }
+                if (first && mode == LILM_LOADER_DOCUMENT && next == doc_end) {
+                    int64_t cnt;
+                    lilm_dataset_doc_span(ds, doc_i++, NULL, &cnt, NULL);
+                    doc_end += cnt;
+                }
                 counted++;
                 if (next >= info.n_tokens || b.targets[i] != stream[next]) mismatch++;
                 next++;
             }
         }
-        LT_EQ_INT(t, targets, info.n_tokens);
-        LT_EQ_INT(t, counted, info.n_tokens);
+        int64_t want = first ? info.n_tokens : mode == LILM_LOADER_PACKED ? info.n_tokens - 1 : info.n_tokens - info.n_docs;
+        LT_EQ_INT(t, targets, want);
+        LT_EQ_INT(t, counted, want);
         LT_EQ_INT(t, mismatch, 0);
         LT_TRUE(t, nbatches > 0);
         lilm_eval_iter_reset(it);
@@ -269,10 +286,12 @@ static void test_eval_every_token_once(lilm_test *t)
     char dir[256];
     lilm_dataset *ds = make_ds(t, dir, sizeof dir, 77);
     if (!ds) return;
-    eval_case(t, ds, LILM_LOADER_PACKED, 3, 16);
-    eval_case(t, ds, LILM_LOADER_PACKED, 1, 7);
-    eval_case(t, ds, LILM_LOADER_DOCUMENT, 4, 10); /* docs up to 40 tokens span rows */
-    eval_case(t, ds, LILM_LOADER_DOCUMENT, 2, 64);
+    for (int first = 0; first <= 1; first++) {
+        eval_case(t, ds, LILM_LOADER_PACKED, 3, 16, first);
+        eval_case(t, ds, LILM_LOADER_PACKED, 1, 7, first);
+        eval_case(t, ds, LILM_LOADER_DOCUMENT, 4, 10, first); /* docs up to 40 tokens span rows */
+        eval_case(t, ds, LILM_LOADER_DOCUMENT, 2, 64, first);
+    }
     lilm_dataset_close(ds);
 }
 

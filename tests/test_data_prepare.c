@@ -19,6 +19,7 @@
 #include "core/status.h"
 #include "data/dataset.h"
 #include "data/prepare.h"
+#include "tok/tokenizer.h"
 
 static void write_text(const char *path, const char *s) { LILM_ASSERT(lilm_write_atomic(path, s, strlen(s)) == LILM_OK); }
 
@@ -187,6 +188,14 @@ static void test_up_to_date(lilm_test *t)
     LT_TRUE(t, !r.up_to_date);
     LT_EQ_INT(t, r.docs[0], 3);
     LT_EQ_INT(t, r.docs[1], 2);
+    /* dropping the validation split removes the old one */
+    o.val_rule = "none";
+    LT_OK(t, lilm_data_prepare(&o, &r));
+    lilm_dataset *gone = NULL;
+    LT_STATUS(t, lilm_dataset_open(&gone, out, "val"), LILM_ERR_NOT_FOUND);
+    o.val_rule = "index%4<1";
+    LT_OK(t, lilm_data_prepare(&o, &r));
+    LT_EQ_INT(t, r.docs[1], 2);
     /* a damaged shard is not "up to date" */
     char tok[400];
     snprintf(tok, sizeof tok, "%s/train.tokens", out);
@@ -308,7 +317,43 @@ static void test_shared_recipes(lilm_test *t)
     LT_EQ_INT(t, r.n_files, 3);
 }
 
+/* A dataset made with a SentencePiece model carries its hash; a run with
+ * another tokenizer is refused by lilm_dataset_check_tokenizer. */
+static void test_tokenizer_hash(lilm_test *t)
+{
+    char model[512], dir[256], in[300], out[300];
+    lilm_test_shared_path(model, sizeof model, "tokenizers/unigram_1K.model");
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(in, sizeof in, "%s/a.txt", dir);
+    snprintf(out, sizeof out, "%s/ds", dir);
+    write_text(in, "Once upon a time there was a dog.\nThe dog was happy.\nThe end.\n");
+    const char *ins[] = {in};
+    lilm_prepare_opts o = opts_for("text", out, ins, 1);
+    o.tokenizer = model;
+    o.val_rule = "index%3<1";
+    lilm_prepare_report r;
+    LT_OK(t, lilm_data_prepare(&o, &r));
+    lilm_tokenizer *sp = NULL, *bytes = NULL;
+    LT_OK(t, lilm_tokenizer_load(&sp, model));
+    LT_OK(t, lilm_tokenizer_bytes(&bytes));
+    lilm_dataset *ds = NULL;
+    LT_OK(t, lilm_dataset_open(&ds, out, "train"));
+    if (ds && sp && bytes) {
+        LT_OK(t, lilm_dataset_check_tokenizer(ds, lilm_tokenizer_sha256(sp)));
+        LT_STATUS(t, lilm_dataset_check_tokenizer(ds, lilm_tokenizer_sha256(bytes)), LILM_ERR_MISMATCH);
+        LT_TRUE(t, strstr(lilm_last_error(), "lilm data prepare") != NULL);
+        lilm_dataset_info info;
+        lilm_dataset_get_info(ds, &info);
+        LT_EQ_INT(t, info.vocab_size, lilm_tokenizer_vocab_size(sp));
+        LT_TRUE(t, info.n_tokens < info.n_bytes); /* real subwords, not bytes */
+    }
+    lilm_dataset_close(ds);
+    lilm_tokenizer_free(sp);
+    lilm_tokenizer_free(bytes);
+}
+
 static const lilm_test_case cases[] = {
+    {"tokenizer_hash", test_tokenizer_hash},
     {"jsonl_rule_and_order", test_jsonl_rule_and_order},
     {"text_modes_and_threads", test_text_modes_and_threads},
     {"up_to_date", test_up_to_date},

@@ -62,6 +62,13 @@ static void test_param_counts(lilm_test *t)
                               .v_dim = 32, .ffn_dim = 768, .context = 512, .norm = LILM_NORM_RMS,
                               .activation = LILM_ACTKIND_GELU, .rope_base = 10000, .pad_id = 3};
     LT_EQ_INT(t, count_params(&ss), 7296768);
+    /* the config module's closed-form count agrees with the table for every variant */
+    for (int norm = 0; norm < 3; norm++)
+        for (int act = 0; act < 3; act++)
+            for (int lat = 0; lat < 2; lat++) {
+                lilm_model_config c = tiny((lilm_norm_kind)norm, (lilm_act_kind)act, lat ? 5 : 0);
+                LT_EQ_INT(t, count_params(&c), lilm_model_config_param_count(&c));
+            }
     LT_EQ_INT(t, count_params(&baby), 11193792);
 
     lilm_model m;

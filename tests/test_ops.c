@@ -26,6 +26,7 @@
 #include "test.h"
 
 #include "core/status.h"
+#include "cpu/cpu.h"
 #include "ops/backend.h"
 
 #include <stdint.h>
@@ -482,6 +483,10 @@ static void test_elementwise(lilm_test *t)
         ref[i] = (double)(b[i] * 0.375f);
     be->scale(be, b, n, 0.375f);
     check_close(t, "scale", b, ref, n, 0, 0);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = (double)(out[i] + -1.5f * a[i]);
+    be->axpy(be, out, a, n, -1.5f);
+    check_close(t, "axpy", out, ref, n, 0, 0);
     free(in), free(out), free(w), free(din), free(a), free(b), free(ref);
     free_backend(t, be);
 }
@@ -546,6 +551,8 @@ static void test_rope(lilm_test *t)
     rope_case(t, be, &r, 2, 9, 3, 8, 24, 0);
     rope_case(t, be, &r, 3, 17, 2, 6, 20, 5);  /* stride > H*D: q-like rows inside a wider buffer */
     rope_case(t, be, &r, 1, 4, 4, 32, 128, 290);
+    rope_case(t, be, &r, 2, 3, 2, 16, 32, 400); /* beyond max_seq: no table */
+    rope_case(t, be, &r, 2, 9, 3, 8, 24, 0);    /* back to a D seen before */
     free_backend(t, be);
 }
 
@@ -846,6 +853,19 @@ static void test_adamw(lilm_test *t)
     LT_NEAR(t, p1, 0.89, 1e-6);
     LT_NEAR(t, m1, 0.05, 3e-8); /* 1 - 0.9f is 0.100000024 in fp32 */
     LT_NEAR(t, v1, 0.0125, 1e-8);
+    /* the vector body and the scalar tail give the same bits: one tensor of
+     * 37 elements against 37 tensors of one element */
+    float a[4][37], b[4][37];
+    for (int j = 0; j < 4; j++)
+        fill(&r, a[j], 37, j == 3 ? 0.0 : -1.0, 1.0);
+    memcpy(b, a, sizeof a);
+    lilm_adamw_tensor whole = {a[0], a[1], a[2], a[3], 37, 0.02f}, single[37];
+    for (int j = 0; j < 37; j++)
+        single[j] = (lilm_adamw_tensor){&b[0][j], &b[1][j], &b[2][j], &b[3][j], 1, 0.02f};
+    hp.step = 4;
+    be->adamw(be, &whole, 1, &hp);
+    be->adamw(be, single, 37, &hp);
+    LT_TRUE(t, memcmp(a, b, sizeof a) == 0);
     for (int i = 0; i < 2; i++)
         free(p[i]), free(g[i]), free(m[i]), free(v[i]), free(rp[i]), free(rm[i]), free(rv[i]);
     free_backend(t, be);
@@ -949,6 +969,23 @@ static void test_backend_object(lilm_test *t)
 #endif
 }
 
+/* Re-detecting OpenBLAS's kernels keeps the results right (runs last: it
+ * changes the process's kernel set). */
+static void test_blas_redetect(lilm_test *t)
+{
+    const char *before = lilm_cpu_blas_core(), *after = NULL;
+    LT_TRUE(t, before && before[0]);
+    lilm_status s = lilm_cpu_blas_redetect(&after);
+    LT_CHECK(t, s == LILM_OK || s == LILM_ERR_UNSUPPORTED, "redetect: %s", lilm_last_error());
+    LT_TRUE(t, after && after[0]);
+    LT_TRUE(t, getenv("OPENBLAS_CORETYPE") == NULL || s != LILM_OK);
+    lilm_backend *be = make_backend(t, 2);
+    rng r = {11};
+    matmul_case(t, be, &r, 70, 33, 65, LILM_ACT_GELU, 1, 1);
+    attention_case(t, be, &r, 2, 70, 2, 16, 8, 0);
+    free_backend(t, be);
+}
+
 static const lilm_test_case cases[] = {
     {"embedding", test_embedding},
     {"norm", test_norm},
@@ -961,5 +998,6 @@ static const lilm_test_case cases[] = {
     {"adamw", test_adamw},
     {"determinism", test_determinism},
     {"backend_object", test_backend_object},
+    {"blas_redetect", test_blas_redetect},
 };
 LILM_TEST_MAIN(cases)

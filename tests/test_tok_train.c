@@ -182,7 +182,8 @@ static void test_bad_input(lilm_test *t)
     lilm_sp_model m;
     /* invalid UTF-8 names the line */
     snprintf(path, sizeof(path), "%s/bad.txt", dir);
-    LT_OK(t, lilm_write_atomic(path, "good line\nbad \xff\xfe line\n", 24));
+    const char *bad = "good line\nbad \xff\xfe line\n";
+    LT_OK(t, lilm_write_atomic(path, bad, strlen(bad)));
     train_small(t, LILM_SP_MODEL_BPE, path, 300, &m, LILM_ERR_FORMAT);
     LT_CHECK(t, strstr(lilm_last_error(), "bad.txt:2") != NULL, "message: %s", lilm_last_error());
     /* vocab smaller than the characters + specials */
@@ -226,6 +227,71 @@ static void test_bad_input(lilm_test *t)
     o.jsonl_field = "body";
     o.format = LILM_TRAIN_JSONL;
     LT_STATUS(t, lilm_tok_train(&o, &m), LILM_ERR_FORMAT);
+    /* prepared documents: NUL-terminated, newlines split sentences */
+    snprintf(path, sizeof(path), "%s/docs.nul", dir);
+    f = fopen(path, "wb");
+    LT_TRUE(t, f != NULL);
+    if (!f) return;
+    for (int i = 0; i < 300; i++) {
+        fprintf(f, "the cat sat on the mat %d\nthen the hat\nother brother %d", i % 13, i % 7);
+        fputc(0, f);
+    }
+    fputs("bad \xff", f);
+    fputc(0, f);
+    fclose(f);
+    o.format = LILM_TRAIN_DOCS;
+    LT_STATUS(t, lilm_tok_train(&o, &m), LILM_ERR_FORMAT);
+    LT_CHECK(t, strstr(lilm_last_error(), "document 301") != NULL, "message: %s", lilm_last_error());
+    f = fopen(path, "wb"); /* the same without the bad document */
+    for (int i = 0; f && i < 300; i++) {
+        fprintf(f, "the cat sat on the mat %d\nthen the hat\nother brother %d", i % 13, i % 7);
+        fputc(0, f);
+    }
+    if (f) fclose(f);
+    LT_OK(t, lilm_tok_train(&o, &m));
+    LT_EQ_INT(t, m.n_pieces, 300);
+    lilm_sp_model_free(&m);
+}
+
+/* Damaged JSONL and text (cut anywhere, bytes flipped) must fail cleanly or
+ * train, never crash (run under `make asan` too). */
+static void test_damaged_input(lilm_test *t)
+{
+    char dir[512], path[1024];
+    lilm_test_tmpdir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/fuzz.jsonl", dir);
+    const char *good = "{\"id\": 1, \"x\": [1, {\"y\": \"}\"}], \"text\": \"caf\\u00e9 \\ud83d\\ude00 the cat\\nsat\"}\n";
+    size_t glen = strlen(good);
+    uint64_t x = 99;
+    for (int it = 0; it < 60; it++) {
+        char buf[256];
+        memcpy(buf, good, glen);
+        size_t len = glen;
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        if (it % 2) len = (size_t)(x >> 40) % glen; /* cut */
+        for (int k = 0; k < it % 4; k++) {           /* flip bytes */
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[(x >> 33) % (len ? len : 1)] ^= (char)(1 + ((x >> 20) & 0x7f));
+        }
+        LT_OK(t, lilm_write_atomic(path, buf, len));
+        for (int fmt = 0; fmt < 3; fmt++) {
+            lilm_tok_train_opts o;
+            lilm_tok_train_opts_init(&o);
+            const char *in[1] = {path};
+            o.inputs = in;
+            o.n_inputs = 1;
+            o.format = (lilm_train_format)fmt;
+            o.normalization = "identity";
+            o.model_type = it % 3 == 0 ? LILM_SP_MODEL_UNIGRAM : LILM_SP_MODEL_BPE;
+            o.vocab_size = 40;
+            o.byte_fallback = false;
+            lilm_sp_model m;
+            lilm_status s = lilm_tok_train(&o, &m);
+            LT_CHECK(t, s == LILM_OK || s == LILM_ERR_FORMAT || s == LILM_ERR_ARG, "iteration %d format %d: %s: %s",
+                     it, fmt, lilm_status_str(s), lilm_last_error());
+            lilm_sp_model_free(&m);
+        }
+    }
 }
 
 static const lilm_test_case cases[] = {
@@ -234,6 +300,7 @@ static const lilm_test_case cases[] = {
     {"bpe_small", test_bpe_small},
     {"unigram_small", test_unigram_small},
     {"bad_input", test_bad_input},
+    {"damaged_input", test_damaged_input},
 };
 
 LILM_TEST_MAIN(cases)

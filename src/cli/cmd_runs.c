@@ -8,12 +8,17 @@
  *   lilm runs delete NAME...         forget runs (their dirs are left alone)
  * --db PATH picks the database (default $LILM_RUNS_DB, else runs/runs.db).
  * Exit: 0 ok, 1 runtime failure (locked db, I/O), 2 bad usage or bad input.
+ *
+ * The arguments are parsed here rather than through cli/opts.h: an action
+ * word followed by any number of names or run dirs (`import` of a whole runs folder may name
+ * hundreds), where LILM_OPT_LIST holds at most LILM_OPT_LIST_MAX.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "track/leaderboard.h"
 #include "track/runs.h"
@@ -27,12 +32,6 @@ static void usage(FILE *f)
                "  status NAME STATUS   set a run's status: running, done, failed or killed\n"
                "  delete NAME...       remove runs from the db (their run dirs are not touched)\n\n"
                "  --db PATH            the runs database (default: $LILM_RUNS_DB, else runs/runs.db)\n");
-}
-
-static int fail(const char *what, lilm_status s)
-{
-    fprintf(stderr, "lilm runs: %s: %s\n", what, lilm_last_error());
-    return s == LILM_ERR_ARG || s == LILM_ERR_FORMAT || s == LILM_ERR_NOT_FOUND || s == LILM_ERR_VERSION ? 2 : 1;
 }
 
 static void print_list(const lilm_run_list *l)
@@ -109,10 +108,13 @@ static void print_record(const lilm_run_record *rec)
     show_line("git commit", r->git_commit);
     show_line("lilm version", r->lilm_version);
     show_line("config sha256", r->config_sha256);
-    size_t nt = 0, nv = 0, nlr = 0, nd = 0;
-    for (size_t i = 0; i < rec->n_metrics; i++) rec->metrics[i].kind == LILM_METRIC_VAL ? nv++ : nt++;
+    size_t nt = 0, nv = 0, nf = 0, nlr = 0, nd = 0;
+    for (size_t i = 0; i < rec->n_metrics; i++) {
+        int k = rec->metrics[i].kind;
+        k == LILM_METRIC_VAL ? nv++ : k == LILM_METRIC_VAL_FULL ? nf++ : nt++;
+    }
     for (size_t i = 0; i < rec->n_sweeps; i++) rec->sweeps[i].kind == LILM_SWEEP_LR ? nlr++ : nd++;
-    printf("%-16s %zu train, %zu validation\n", "metric points", nt, nv);
+    printf("%-16s %zu train, %zu validation, %zu full validation\n", "metric points", nt, nv, nf);
     printf("%-16s %zu learning rates, %zu depths\n", "autosize probes", nlr, nd);
     printf("%-16s %s\n", "samples", r->samples ? "yes" : "no");
     printf("%-16s %s\n", "eval", r->eval_json ? "yes" : "no");
@@ -174,16 +176,17 @@ int lilm_cmd_runs(int argc, char **argv)
         lilm_status s = lilm_run_status_parse(rest[1], &new_status);
         if (s != LILM_OK) {
             free(args);
-            return fail("status", s);
+            return lilm_cli_fail("runs", s);
         }
     }
 
     const char *path = lilm_runs_default_path(db_flag);
     lilm_runs_db *db = NULL;
-    lilm_status s = lilm_runs_open(&db, path);
+    /* only import creates the db; the other actions need one that exists */
+    lilm_status s = strcmp(verb, "import") == 0 ? lilm_runs_open(&db, path) : lilm_runs_open_existing(&db, path);
     if (s != LILM_OK) {
         free(args);
-        return fail("opening the runs db", s);
+        return lilm_cli_fail("runs", s);
     }
     int rc = 0;
     if (strcmp(verb, "list") == 0) {
@@ -192,24 +195,24 @@ int lilm_cmd_runs(int argc, char **argv)
         if (s == LILM_OK) {
             print_list(&l);
             lilm_run_list_free(&l);
-        } else rc = fail("listing runs", s);
+        } else rc = lilm_cli_fail("runs", s);
     } else if (strcmp(verb, "show") == 0) {
         lilm_run_record rec;
         s = lilm_runs_get(db, rest[0], &rec);
         if (s == LILM_OK) {
             print_record(&rec);
             lilm_run_record_free(&rec);
-        } else rc = fail("show", s);
+        } else rc = lilm_cli_fail("runs", s);
     } else if (strcmp(verb, "status") == 0) {
         s = lilm_runs_set_status(db, rest[0], new_status);
         if (s == LILM_OK) printf("%s: %s\n", rest[0], lilm_run_status_name(new_status));
-        else rc = fail("status", s);
+        else rc = lilm_cli_fail("runs", s);
     } else if (strcmp(verb, "delete") == 0) {
         for (int i = 0; i < nrest; i++) {
             s = lilm_runs_delete(db, rest[i]);
             if (s == LILM_OK) printf("deleted %s\n", rest[i]);
             else {
-                int r = fail("delete", s);
+                int r = lilm_cli_fail("runs", s);
                 if (r > rc) rc = r;
             }
         }

@@ -62,6 +62,7 @@ static int ob_reserve(obuf *b, size_t extra)
 
 static int ob_put(obuf *b, const char *s, size_t n)
 {
+    if (n == 0) return 0;
     if (ob_reserve(b, n)) return -1;
     memcpy(b->s + b->n, s, n);
     b->n += n;
@@ -432,6 +433,11 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+static const char *kind_name(lilm_tok_kind k)
+{
+    return k == LILM_TOK_UNIGRAM ? "unigram" : k == LILM_TOK_BPE ? "bpe" : "bytes";
+}
+
 static int run_info(const tok_opts *o)
 {
     lilm_tokenizer *tok;
@@ -439,7 +445,6 @@ static int run_info(const tok_opts *o)
         fprintf(stderr, "lilm tok info: %s\n", lilm_last_error());
         return 2;
     }
-    static const char *const kinds[] = {"bytes", "unigram", "bpe"};
     const lilm_sp_model *m = lilm_tokenizer_model(tok);
     size_t counts[7] = {0};
     for (size_t i = 0; m && i < m->n_pieces; i++)
@@ -451,7 +456,7 @@ static int run_info(const tok_opts *o)
         json_str(stdout, o->model);
         printf(", \"type\": \"%s\", \"vocab_size\": %d, \"unk_id\": %d, \"bos_id\": %d, \"eos_id\": %d, "
                "\"pad_id\": %d, \"byte_fallback\": %s, \"normalizer\": ",
-               kinds[lilm_tokenizer_kind(tok)], (int)lilm_tokenizer_vocab_size(tok), (int)lilm_tokenizer_unk_id(tok),
+               kind_name(lilm_tokenizer_kind(tok)), (int)lilm_tokenizer_vocab_size(tok), (int)lilm_tokenizer_unk_id(tok),
                (int)lilm_tokenizer_bos_id(tok), (int)lilm_tokenizer_eos_id(tok), (int)lilm_tokenizer_pad_id(tok),
                byte_fallback ? "true" : "false");
         json_str(stdout, norm);
@@ -465,7 +470,7 @@ static int run_info(const tok_opts *o)
                    counts[1], counts[2], counts[3], counts[4], counts[5], counts[6]);
         printf(", \"sha256\": \"%s\"}\n", lilm_tokenizer_sha256(tok));
     } else {
-        printf("model:        %s\ntype:         %s\nvocab size:   %d\n", o->model, kinds[lilm_tokenizer_kind(tok)],
+        printf("model:        %s\ntype:         %s\nvocab size:   %d\n", o->model, kind_name(lilm_tokenizer_kind(tok)),
                (int)lilm_tokenizer_vocab_size(tok));
         printf("special ids:  unk=%d bos=%d eos=%d pad=%d\nbyte fallback: %s\n", (int)lilm_tokenizer_unk_id(tok),
                (int)lilm_tokenizer_bos_id(tok), (int)lilm_tokenizer_eos_id(tok), (int)lilm_tokenizer_pad_id(tok),

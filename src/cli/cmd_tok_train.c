@@ -29,7 +29,7 @@ typedef struct cli_args {
     const char *vocab_out;
     const char *model_type;
     const char *format;
-    int quiet;
+    bool quiet;
 } cli_args;
 
 typedef struct opt_row {
@@ -48,12 +48,12 @@ static const opt_row k_opts[] = {
     {"vocab-out", OPT_STR, A(vocab_out), 0, 0, NULL, "also write a .vocab listing (piece<TAB>score)"},
     {"model-type", OPT_CHOICE, A(model_type), 0, 0, "unigram|bpe", "algorithm (default unigram)"},
     {"vocab-size", OPT_INT32, T(vocab_size), 1, 1000000, NULL, "pieces in the model, special and byte pieces included (default 8000)"},
-    {"format", OPT_CHOICE, A(format), 0, 0, "text|jsonl", "input format: text lines or JSONL objects (default text)"},
+    {"format", OPT_CHOICE, A(format), 0, 0, "text|jsonl|docs", "text lines, JSONL objects, or NUL-terminated documents (default text)"},
     {"field", OPT_STR, T(jsonl_field), 0, 0, NULL, "JSONL field holding the text (default text)"},
     {"max-line-bytes", OPT_SIZE, T(max_line_bytes), 0, 1e9, NULL, "cut longer lines at spaces into pieces of at most this size; 0 = off (default 0)"},
     {"normalization", OPT_CHOICE, T(normalization), 0, 0, "nmt_nfkc_cf|identity", "text normalisation (default nmt_nfkc_cf)"},
-    {"character-coverage", OPT_DOUBLE, T(character_coverage), 1e-9, 1, NULL, "share of characters the alphabet covers (default 0.9995)"},
-    {"byte-fallback", OPT_BOOL, T(byte_fallback), 0, 1, NULL, "add the 256 byte pieces <0x00>..<0xFF> (default false)"},
+    {"character-coverage", OPT_DOUBLE, T(character_coverage), 1e-9, 1, NULL, "share of characters the alphabet covers (default 1)"},
+    {"byte-fallback", OPT_BOOL, T(byte_fallback), 0, 1, NULL, "add the 256 byte pieces <0x00>..<0xFF>; --byte-fallback=false to omit (default true)"},
     {"unk-id", OPT_INT32, T(unk_id), 0, 1e6, NULL, "id of <unk> (default 0)"},
     {"bos-id", OPT_INT32, T(bos_id), -1, 1e6, NULL, "id of <s>, -1 for none (default 1)"},
     {"eos-id", OPT_INT32, T(eos_id), -1, 1e6, NULL, "id of </s>, -1 for none (default 2)"},
@@ -61,7 +61,7 @@ static const opt_row k_opts[] = {
     {"max-sentence-length", OPT_INT32, T(max_sentence_length), 1, 1e9, NULL, "skip sentences longer than this many bytes (default 4192)"},
     {"input-sentence-size", OPT_INT64, T(input_sentence_size), 0, 1e12, NULL, "train on a random sample of this many sentences; 0 = all (default 0)"},
     {"max-sentencepiece-length", OPT_INT32, T(max_sentencepiece_length), 1, 512, NULL, "longest piece in characters (default 16)"},
-    {"seed-sentencepiece-size", OPT_INT32, T(seed_sentencepiece_size), 1000, 1e8, NULL, "unigram seed pieces (default 1000000)"},
+    {"seed-sentencepiece-size", OPT_INT32, T(seed_sentencepiece_size), 1000, 5e6, NULL, "unigram seed pieces (default 1000000)"},
     {"shrinking-factor", OPT_DOUBLE, T(shrinking_factor), 0.5, 0.95, NULL, "unigram pruning keeps this share per round (default 0.75)"},
     {"num-sub-iterations", OPT_INT32, T(num_sub_iterations), 1, 10, NULL, "unigram EM steps per round (default 2)"},
     {"threads", OPT_INT32, T(threads), 1, 256, NULL, "worker threads (default 2)"},
@@ -127,7 +127,6 @@ static int set_opt(cli_args *a, const opt_row *r, const char *v)
             fprintf(stderr, "lilm tok train: --%s takes true or false, not '%s'\n", r->name, v);
             return -1;
         }
-        if (strcmp(r->name, "quiet") == 0) a->quiet = *(bool *)(void *)base; /* quiet is an int */
         return 0;
     case OPT_DOUBLE: {
         double d = strtod(v, &end);
@@ -169,8 +168,6 @@ int lilm_cmd_tok_train(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof(*inputs));
     size_t n_inputs = 0;
     if (!inputs) return 1;
-    /* bool fields the table sets through a bool pointer: keep `quiet` in an int */
-    bool quiet_b = false;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
@@ -205,21 +202,11 @@ int lilm_cmd_tok_train(int argc, char **argv)
             free(inputs);
             return 2;
         }
-        if (r->offset == offsetof(cli_args, quiet)) {
-            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0 && strcmp(v, "1") != 0 && strcmp(v, "0") != 0) {
-                fprintf(stderr, "lilm tok train: --quiet takes true or false\n");
-                free(inputs);
-                return 2;
-            }
-            quiet_b = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
-            continue;
-        }
         if (set_opt(&a, r, v) != 0) {
             free(inputs);
             return 2;
         }
     }
-    a.quiet = quiet_b;
     if (!a.output || n_inputs == 0) {
         fprintf(stderr, "lilm tok train: %s\n", !a.output ? "--output FILE.model is required" : "no input files given");
         usage(stderr);
@@ -229,7 +216,9 @@ int lilm_cmd_tok_train(int argc, char **argv)
     a.t.inputs = inputs;
     a.t.n_inputs = n_inputs;
     a.t.model_type = strcmp(a.model_type, "bpe") == 0 ? LILM_SP_MODEL_BPE : LILM_SP_MODEL_UNIGRAM;
-    a.t.format = strcmp(a.format, "jsonl") == 0 ? LILM_TRAIN_JSONL : LILM_TRAIN_TEXT;
+    a.t.format = strcmp(a.format, "jsonl") == 0 ? LILM_TRAIN_JSONL
+               : strcmp(a.format, "docs") == 0  ? LILM_TRAIN_DOCS
+                                                : LILM_TRAIN_TEXT;
     a.t.log = a.quiet ? NULL : stderr;
 
     struct timespec t0, t1;
@@ -249,7 +238,7 @@ int lilm_cmd_tok_train(int argc, char **argv)
         fprintf(stderr, "tok train: wrote %s (%zu pieces) in %.1f s\n", a.output, model.n_pieces,
                 (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     }
-    if (st == LILM_OK || model.n_pieces) lilm_sp_model_free(&model);
+    lilm_sp_model_free(&model); /* safe after a failed train too: it is left zeroed */
     free(inputs);
     return rc;
 }

@@ -115,6 +115,8 @@ int lilm_cmd_train(int argc, char **argv)
     if (a.device) snprintf(cfg.train.device, sizeof cfg.train.device, "%s", a.device);
     if (a.threads >= 0) cfg.train.threads = a.threads;
     lilm_status st = lilm_config_validate(&cfg);
+    if (st == LILM_OK && cfg.data.dataset[0] && lilm_path_exists(cfg.data.dataset))
+        st = lilm_trainer_resolve_tokenizer(&cfg);
     if (st != LILM_OK) return lilm_cli_fail("train", st);
     if ((rc = check_paths(&cfg)) != 0) return rc;
 

@@ -332,8 +332,11 @@ static void right_notes(const lilm_opt *o, char *buf, size_t n)
                  o->def ? ", default " : "", o->def ? o->def : "", (o->type & LILM_OPT_REQUIRED) ? ", required" : "");
         break;
     case LILM_OPT_BOOL:
-        snprintf(buf, n, " (flag; --no-%s turns it off%s%s)", o->name, o->def ? ", default " : "",
-                 o->def ? o->def : "");
+        if (strncmp(o->name, "no-", 3) == 0) /* already a negative flag: no double negation */
+            snprintf(buf, n, " (flag%s%s)", o->def ? ", default " : "", o->def ? o->def : "");
+        else
+            snprintf(buf, n, " (flag; --no-%s turns it off%s%s)", o->name, o->def ? ", default " : "",
+                     o->def ? o->def : "");
         break;
     case LILM_OPT_STRING:
         if (o->def) snprintf(buf, n, " (default %s)", o->def);

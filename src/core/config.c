@@ -866,7 +866,9 @@ int64_t lilm_model_config_param_count(const lilm_model_config *m)
     if (m->norm == LILM_NORM_RMS) norm = C;
     else if (m->norm == LILM_NORM_LAYER) norm = 2 * C;
     int64_t layer = 0;
-    layer += 2 * norm;                       /* attention_norm, feedforward_norm */
+    /* attention_norm; feedforward_norm only with a feed-forward block: activation
+     * "none" removes the block and its norm (SEED_REFERENCE: "identity removes the FFN") */
+    layer += m->activation != LILM_ACTKIND_NONE ? 2 * norm : norm;
     layer += C * qk + qk;                    /* q */
     if (m->latent_dim > 0)                   /* kv.0: C -> p, kv.1: p -> H*(qk+v) */
         layer += C * m->latent_dim + m->latent_dim + m->latent_dim * kv + kv;

@@ -2,13 +2,17 @@
  * adamw.c: the optimizer step and the gradient utilities, all fp32.
  *
  * AdamW follows PyTorch's single-tensor AdamW (torch.optim.AdamW, foreach and
- * fused off) operation for operation, so both produce the same bits:
+ * fused off) operation for operation, in the same order (the results can
+ * still differ in the last bit: beta1/beta2 arrive as fp32 here, and torch's
+ * vector kernels may contract to FMA):
  *   p *= 1 - lr*wd
  *   m  = m + (1-b1) (g - m)                 (torch's lerp, weight < 0.5)
  *   v  = b2 v + (1-b2) g^2
  *   p += -(lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
  * with the bias corrections and step size computed in double (Python floats
  * in torch) and rounded to fp32 once.
+ *
+ * axpy (y += a x) and scale are plain vector loops.
  *
  * grad_sanitize sums squares in double; each thread sums a fixed contiguous
  * slice and the per-thread partials are added in thread order, so a fixed
@@ -18,6 +22,9 @@
 
 #include <math.h>
 #include <omp.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 /* Most threads any parallel region here uses (partials live on the stack). */
 #define LILM_CPU_MAX_THREADS 256
@@ -26,7 +33,7 @@ void lilm__cpu_grad_sanitize(lilm_backend *be, float *g, size_t n, double *sumsq
 {
     double part_sum[LILM_CPU_MAX_THREADS];
     int64_t part_bad[LILM_CPU_MAX_THREADS];
-    int nt = be->threads < LILM_CPU_MAX_THREADS ? be->threads : LILM_CPU_MAX_THREADS;
+    int nt = lilm__cpu(be)->threads < LILM_CPU_MAX_THREADS ? lilm__cpu(be)->threads : LILM_CPU_MAX_THREADS;
     if (n < 65536)
         nt = 1;
     int used = 1;
@@ -37,13 +44,14 @@ void lilm__cpu_grad_sanitize(lilm_backend *be, float *g, size_t n, double *sumsq
         lilm__cpu_split(n, cnt, tid, 16, &lo, &hi);
         double s = 0.0;
         int64_t bad = 0;
+#pragma omp simd reduction(+ : s, bad)
         for (size_t i = lo; i < hi; i++) {
             float x = g[i];
-            if (!isfinite(x)) {
-                g[i] = 0.0f;
-                bad++;
-                continue;
-            }
+            union { float f; uint32_t u; } bits = {.f = x};
+            int ok = (bits.u & 0x7f800000u) != 0x7f800000u; /* isfinite, branch-free */
+            x = ok ? x : 0.0f;
+            g[i] = x;
+            bad += !ok;
             s += (double)x * (double)x;
         }
         part_sum[tid] = s;
@@ -63,7 +71,7 @@ void lilm__cpu_grad_sanitize(lilm_backend *be, float *g, size_t n, double *sumsq
 
 void lilm__cpu_scale(lilm_backend *be, float *x, size_t n, float s)
 {
-    int nt = n < 16384 ? 1 : be->threads;
+    int nt = n < 16384 ? 1 : lilm__cpu(be)->threads;
 #pragma omp parallel for simd num_threads(nt) schedule(static)
     for (size_t i = 0; i < n; i++)
         x[i] *= s;
@@ -71,10 +79,52 @@ void lilm__cpu_scale(lilm_backend *be, float *x, size_t n, float s)
 
 void lilm__cpu_axpy(lilm_backend *be, float *y, const float *x, size_t n, float a)
 {
-    int nt = n < 16384 ? 1 : be->threads;
+    int nt = n < 16384 ? 1 : lilm__cpu(be)->threads;
 #pragma omp parallel for simd num_threads(nt) schedule(static)
     for (size_t i = 0; i < n; i++)
         y[i] += a * x[i];
+}
+
+/* The per-step constants of one tensor's update. */
+typedef struct adamw_consts {
+    float decay, b1w, b2, one_minus_b2, step_size, bc2_sqrt, eps;
+} adamw_consts;
+
+/* Updates elements [lo, hi). GCC will not vectorise sqrtf unless errno
+ * handling is off (-fno-math-errno), so the AVX-512 body is written with
+ * intrinsics; it performs the same IEEE operations in the same order as the
+ * scalar loop (no FMA contraction in ISO C mode), so both give equal bits. */
+static void adamw_range(float *p, const float *g, float *m, float *v, size_t lo, size_t hi,
+                        const adamw_consts *k)
+{
+    size_t i = lo;
+#ifdef __AVX512F__
+    const __m512 decay = _mm512_set1_ps(k->decay), b1w = _mm512_set1_ps(k->b1w);
+    const __m512 b2 = _mm512_set1_ps(k->b2), omb2 = _mm512_set1_ps(k->one_minus_b2);
+    const __m512 nstep = _mm512_set1_ps(-k->step_size), bc2s = _mm512_set1_ps(k->bc2_sqrt);
+    const __m512 eps = _mm512_set1_ps(k->eps);
+    for (; i + 16 <= hi; i += 16) {
+        __m512 pi = _mm512_mul_ps(_mm512_loadu_ps(p + i), decay);
+        __m512 gi = _mm512_loadu_ps(g + i), mi = _mm512_loadu_ps(m + i), vi = _mm512_loadu_ps(v + i);
+        mi = _mm512_add_ps(mi, _mm512_mul_ps(b1w, _mm512_sub_ps(gi, mi)));
+        vi = _mm512_add_ps(_mm512_mul_ps(vi, b2), _mm512_mul_ps(_mm512_mul_ps(omb2, gi), gi));
+        __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), bc2s), eps);
+        pi = _mm512_add_ps(pi, _mm512_mul_ps(nstep, _mm512_div_ps(mi, denom)));
+        _mm512_storeu_ps(p + i, pi);
+        _mm512_storeu_ps(m + i, mi);
+        _mm512_storeu_ps(v + i, vi);
+    }
+#endif
+    for (; i < hi; i++) {
+        float pi = p[i] * k->decay;
+        float gi = g[i];
+        float mi = m[i] + k->b1w * (gi - m[i]);
+        float vi = v[i] * k->b2 + k->one_minus_b2 * gi * gi;
+        float denom = sqrtf(vi) / k->bc2_sqrt + k->eps;
+        p[i] = pi + (-k->step_size) * (mi / denom);
+        m[i] = mi;
+        v[i] = vi;
+    }
 }
 
 void lilm__cpu_adamw(lilm_backend *be, const lilm_adamw_tensor *tensors, size_t n_tensors,
@@ -83,29 +133,24 @@ void lilm__cpu_adamw(lilm_backend *be, const lilm_adamw_tensor *tensors, size_t 
     double t = (double)hp->step;
     double bc1 = 1.0 - pow((double)hp->beta1, t);
     double bc2 = 1.0 - pow((double)hp->beta2, t);
-    float step_size = (float)((double)hp->lr / bc1);
-    float bc2_sqrt = (float)sqrt(bc2);
-    float b1w = (float)(1.0 - (double)hp->beta1); /* lerp weight */
-    float b2 = hp->beta2, one_minus_b2 = (float)(1.0 - (double)hp->beta2);
-    float eps = hp->eps;
+    adamw_consts k = {
+        .b1w = (float)(1.0 - (double)hp->beta1), /* torch's lerp weight */
+        .b2 = hp->beta2,
+        .one_minus_b2 = (float)(1.0 - (double)hp->beta2),
+        .step_size = (float)((double)hp->lr / bc1),
+        .bc2_sqrt = (float)sqrt(bc2),
+        .eps = hp->eps,
+    };
     for (size_t ti = 0; ti < n_tensors; ti++) {
         const lilm_adamw_tensor *tt = &tensors[ti];
-        float *p = tt->param;          // (n)
-        const float *g = tt->grad;     // (n)
-        float *m = tt->m, *v = tt->v;  // (n)
-        float decay = (float)(1.0 - (double)hp->lr * (double)tt->weight_decay);
+        k.decay = (float)(1.0 - (double)hp->lr * (double)tt->weight_decay);
         size_t n = tt->n;
-        int nt = n < 16384 ? 1 : be->threads;
-#pragma omp parallel for simd num_threads(nt) schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            float pi = p[i] * decay;
-            float gi = g[i];
-            float mi = m[i] + b1w * (gi - m[i]);
-            float vi = v[i] * b2 + one_minus_b2 * gi * gi;
-            float denom = sqrtf(vi) / bc2_sqrt + eps;
-            p[i] = pi + (-step_size) * (mi / denom);
-            m[i] = mi;
-            v[i] = vi;
+        int nt = n < 16384 ? 1 : lilm__cpu(be)->threads;
+#pragma omp parallel num_threads(nt)
+        {
+            size_t lo, hi;
+            lilm__cpu_split(n, omp_get_num_threads(), omp_get_thread_num(), 16, &lo, &hi);
+            adamw_range(tt->param, tt->grad, tt->m, tt->v, lo, hi, &k);
         }
     }
 }

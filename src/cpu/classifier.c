@@ -12,8 +12,9 @@
  *   3. dx_chunk = G @ wte           sgemm, each thread a slice of C columns
  *      dwte    += G^T @ x_chunk     sgemm, each thread a slice of V rows
  * Every output element is written by one thread in a fixed order, so results
- * are bit-identical for a fixed thread count. A target outside [0, V) that is
- * not ignore_id is recorded as an error (sync() reports it); its row counts 0.
+ * are bit-identical for a fixed thread count. dwte may be NULL (dx only).
+ * A target outside [0, V) that is not ignore_id is recorded as an error
+ * (sync() reports it); its row counts 0.
  */
 #include "cpu/cpu_impl.h"
 #include "cpu/cpu_math.h"
@@ -68,26 +69,25 @@ void lilm__cpu_classifier_xent(lilm_backend *be, float *losses, void *dx_, float
                     continue;
                 }
                 float mx = l[0];
+#pragma omp simd reduction(max : mx)
                 for (size_t j = 1; j < V; j++)
                     mx = l[j] > mx ? l[j] : mx;
                 double sum = 0.0;
                 float lt = l[tgt];
-                if (dx) {
+                /* e = exp(l - max) in place (kept for the gradient), then
+                 * its sum in double */
+#pragma omp simd
+                for (size_t j = 0; j < V; j++)
+                    l[j] = lilm__cpu_expf(l[j] - mx);
 #pragma omp simd reduction(+ : sum)
-                    for (size_t j = 0; j < V; j++) {
-                        float e = lilm__cpu_expf(l[j] - mx);
-                        l[j] = e;
-                        sum += e;
-                    }
+                for (size_t j = 0; j < V; j++)
+                    sum += (double)l[j];
+                if (dx) {
                     float g = (float)((double)dloss_scale / sum);
 #pragma omp simd
                     for (size_t j = 0; j < V; j++)
                         l[j] *= g;
                     l[tgt] -= dloss_scale;
-                } else {
-#pragma omp simd reduction(+ : sum)
-                    for (size_t j = 0; j < V; j++)
-                        sum += lilm__cpu_expf(l[j] - mx);
                 }
                 losses[c0 + r] = (float)((double)mx + log(sum) - (double)lt);
             }
@@ -98,7 +98,7 @@ void lilm__cpu_classifier_xent(lilm_backend *be, float *losses, void *dx_, float
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)(hi - lo), (int)V,
                                 1.0f, L, (int)ldl, wte + lo, (int)C, 0.0f, dx + c0 * C + lo, (int)C);
                 lilm__cpu_split(V, cnt, tid, 16, &lo, &hi);
-                if (hi > lo)
+                if (dwte && hi > lo)
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), (int)C, (int)rows,
                                 1.0f, L + lo, (int)ldl, xc, (int)C, 1.0f, dwte + lo * C, (int)C);
             }
@@ -114,7 +114,7 @@ void lilm__cpu_classifier_logits(lilm_backend *be, float *logits, const void *x_
 {
     const float *x = x_;            // (N, C)
     const float *wte = wte_;        // (V, C)
-#pragma omp parallel num_threads(be->threads)
+#pragma omp parallel num_threads(lilm__cpu(be)->threads)
     {
         size_t lo, hi;
         lilm__cpu_split(V, omp_get_num_threads(), omp_get_thread_num(), 16, &lo, &hi);

@@ -5,20 +5,21 @@
  * region, static schedules). OpenBLAS is set to ONE thread and every sgemm is
  * called from inside our own parallel regions on a slice of output rows, so
  * OpenBLAS's pthread pool and OpenMP's pool never compete for the cores
- * (Debian's default OpenBLAS is libopenblas0-pthread; a busy-waiting pool of
- * each kind on 2 cores halves the speed of the other).
+ * (Debian's default OpenBLAS is libopenblas0-pthread, whose workers spin for
+ * a while after each call, as idle OpenMP workers do), and every output
+ * element is computed by one thread in a fixed order.
  *
- * OpenBLAS core: Debian's OpenBLAS 0.3.21 is a DYNAMIC_ARCH build that does
- * not know AMD Zen 5 and falls back to its AVX2 "Haswell" kernels; its AVX-512
- * "SkylakeX" kernels are about 1.9x faster there. When the CPU has AVX-512
- * (F, BW, DQ, VL), OpenBLAS picked an AVX2 core and the user did not set
- * OPENBLAS_CORETYPE, lilm_cpu_backend_create re-selects SkylakeX through
- * OpenBLAS's exported gotoblas_dynamic_init (weak references: a non-dynamic
- * OpenBLAS simply keeps its core). Set OPENBLAS_CORETYPE to override.
+ * OpenBLAS core: OpenBLAS picks its kernels from the CPU at load time
+ * (AVX-512 "Cooperlake" on the 2-core dev machine) unless OPENBLAS_CORETYPE
+ * forces one; forcing "Haswell" (AVX2) makes sgemm about 1.9x slower on an
+ * AVX-512 machine. lilm_cpu_blas_redetect (cpu.h) re-runs the detection of a
+ * DYNAMIC_ARCH OpenBLAS through its exported gotoblas_dynamic_init; the
+ * references are weak, so another OpenBLAS build still links.
  *
  * Memory: alloc() returns 64-byte aligned, zero-filled blocks with a 64-byte
  * header holding the size, so peak_bytes() can count what is live.
  */
+#include "cpu/cpu.h"
 #include "cpu/cpu_impl.h"
 
 #include <cblas.h>
@@ -28,9 +29,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Present only in DYNAMIC_ARCH builds of OpenBLAS. */
+/* Exported by DYNAMIC_ARCH builds of OpenBLAS only. */
 extern void gotoblas_dynamic_init(void) __attribute__((weak));
 extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+lilm_status lilm_cpu_blas_redetect(const char **core)
+{
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) {
+        if (core)
+            *core = lilm_cpu_blas_core();
+        return lilm_errorf(LILM_ERR_UNSUPPORTED,
+                           "this OpenBLAS (%s) has one fixed kernel set; it cannot re-detect the CPU",
+                           lilm_cpu_blas_core());
+    }
+    if (unsetenv("OPENBLAS_CORETYPE") != 0)
+        return lilm_errorf(LILM_ERR_INTERNAL, "cannot remove OPENBLAS_CORETYPE from the environment");
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    if (core)
+        *core = lilm_cpu_blas_core();
+    return LILM_OK;
+}
+
+const char *lilm_cpu_blas_core(void)
+{
+    const char *name = openblas_get_corename();
+    return name ? name : "unknown";
+}
 
 void lilm__cpu_fail(lilm_backend *be, lilm_status s, const char *fmt, ...)
 {
@@ -42,26 +67,6 @@ void lilm__cpu_fail(lilm_backend *be, lilm_status s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(st->error_msg, sizeof st->error_msg, fmt, ap);
     va_end(ap);
-}
-
-/* Switches a DYNAMIC_ARCH OpenBLAS from its AVX2 kernels to AVX-512 ones
- * where the CPU has them (see the module comment). */
-static void cpu_pick_blas_core(void)
-{
-    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE"))
-        return;
-    const char *core = openblas_get_corename();
-    if (!core || (strcmp(core, "Haswell") != 0 && strcmp(core, "Zen") != 0))
-        return;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-        !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
-        return;
-    if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) != 0)
-        return;
-    gotoblas_dynamic_quit();
-    gotoblas_dynamic_init();
-    unsetenv("OPENBLAS_CORETYPE");
 }
 
 static void cpu_destroy(lilm_backend *be)
@@ -99,7 +104,11 @@ static lilm_status cpu_reserve(lilm_backend *be, const lilm_backend_plan *plan, 
     size_t xent_floats = p.vocab ? xent_rows * ((p.vocab + line - 1) / line * line) : 0;
     size_t width = size_max(p.d_model, p.max_width);
     width = (width + line - 1) / line * line;
-    size_t total = nt * 2 * attn_tile + xent_floats + nt * 2 * width;
+    size_t rope_floats = p.max_seq * (p.qk_dim / 2) * 2;
+    size_t total = nt * 2 * attn_tile + xent_floats + nt * 2 * width + rope_floats;
+    /* aligned_alloc wants a size that is a multiple of the alignment */
+    size_t per_line = LILM_CPU_ALIGN / sizeof(float);
+    total = (total + per_line - 1) / per_line * per_line;
 
     if (total > st->scratch_floats) {
         float *mem = aligned_alloc(LILM_CPU_ALIGN, total * sizeof(float));
@@ -118,6 +127,8 @@ static lilm_status cpu_reserve(lilm_backend *be, const lilm_backend_plan *plan, 
     st->xent_rows = p.vocab ? xent_rows : 0;
     st->partial = st->xent + xent_floats;
     st->partial_width = width;
+    st->rope = rope_floats ? st->partial + nt * 2 * width : NULL;
+    st->rope_d = 0; /* the table is refilled on first use */
     size_t bytes = st->scratch_floats * sizeof(float);
     if (st->bytes_in_use + bytes > st->bytes_peak)
         st->bytes_peak = st->bytes_in_use + bytes;
@@ -196,7 +207,6 @@ lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads)
         free(st);
         return lilm_errorf(LILM_ERR_OOM, "cpu backend: out of memory");
     }
-    cpu_pick_blas_core();
     openblas_set_num_threads(1);
     st->threads = threads;
     st->error = LILM_OK;

@@ -12,7 +12,9 @@
  *              (scores/probabilities and their gradient);
  *   - xent:    (xent_rows, vocab) floats, the logits of one row chunk;
  *   - partial: per thread, 2 * max(d_model, max_width) floats for the
- *              ordered reduction of parameter gradients (norm weights, bias).
+ *              ordered reduction of parameter gradients (norm weights, bias);
+ *   - rope:    (max_seq, qk_dim/2) pairs (cos, sin), filled by the first
+ *              rope call with a given (D, base) and reused while they match.
  * Ops never allocate; an op called with shapes beyond the plan records
  * LILM_ERR_ARG, does nothing, and the next sync() reports it.
  *
@@ -26,16 +28,26 @@
 
 #include "ops/backend.h"
 
+/* GCC's -O2 "very cheap" vectoriser cost model leaves the `omp simd`
+ * reductions of the row loops (norms, softmax sums) scalar; the dynamic
+ * model vectorises them. sqrtf setting errno (never, for our inputs >= 0)
+ * blocks vectorising AdamW. Every src/cpu file includes this header first,
+ * so these apply to the whole CPU backend and nothing else. */
+#pragma GCC optimize("vect-cost-model=dynamic", "no-math-errno")
+
 /* Query rows per attention tile: the (block, Tk) score tile of one thread
  * stays in L2 (64 x 512 x 4 B = 128 KiB). */
+#ifndef LILM_CPU_ATTN_BLOCK
 #define LILM_CPU_ATTN_BLOCK 64
+#endif
 
 /* Bytes every allocation and scratch area is aligned to (one cache line,
  * one AVX-512 vector). */
 #define LILM_CPU_ALIGN 64
 
 typedef struct lilm_cpu_state {
-    int threads;                 /* OpenMP and OpenBLAS thread count */
+    int threads;                 /* OpenMP threads of every op, fixed at creation
+                                  * (be->threads is an informational copy) */
     lilm_backend_plan plan;      /* the largest plan reserved so far */
     float *scratch;              /* the one scratch block (see above) */
     size_t scratch_floats;
@@ -45,6 +57,9 @@ typedef struct lilm_cpu_state {
     size_t xent_rows;
     float *partial;              /* (threads, 2, partial_width) */
     size_t partial_width;
+    float *rope;                 /* (max_seq, qk_dim/2, 2) cos, sin of the last (D, base) */
+    size_t rope_d;               /* head dim the table holds (0: none yet) */
+    float rope_base;
     size_t bytes_in_use;         /* alloc()ed bytes now */
     size_t bytes_peak;           /* ... at their peak, scratch included */
     lilm_status error;           /* first error recorded by an op, reported by sync() */

@@ -15,13 +15,18 @@
 #define LILM_CPU_MATH_H
 
 #include <stdint.h>
-#include <string.h>
 
 static inline float lilm__cpu_expf(float x)
 {
     x = x < -87.3f ? -87.3f : x;
     x = x > 88.7f ? 88.7f : x;
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    /* round to nearest by adding and removing 1.5 * 2^23 (floorf does not
+     * vectorise without -fno-trapping-math); |x log2 e| < 2^22 here */
+#ifdef __FAST_MATH__
+    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f); /* the trick below would fold away */
+#else
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+#endif
     /* r = x - n ln2, with ln2 split into an exact high part and a remainder */
     float r = x - n * 0.693359375f;
     r = r + n * 2.12194440e-4f;
@@ -32,10 +37,8 @@ static inline float lilm__cpu_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float er = 1.0f + r + r * r * p;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return er * scale;
+    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23}; /* 2^n */
+    return er * scale.f;
 }
 
 /* erfc(z) for z >= 0, returned together with exp(-z*z) for the derivative. */

@@ -16,7 +16,7 @@ void lilm__cpu_act_forward(lilm_backend *be, void *out_, const void *in_, size_t
 {
     float *out = out_;          // (n)
     const float *in = in_;      // (n)
-    int nt = n < LILM_CPU_SMALL ? 1 : be->threads;
+    int nt = n < LILM_CPU_SMALL ? 1 : lilm__cpu(be)->threads;
     if (act == LILM_ACT_GELU) {
 #pragma omp parallel for simd num_threads(nt) schedule(static)
         for (size_t i = 0; i < n; i++)
@@ -36,7 +36,7 @@ void lilm__cpu_act_backward(lilm_backend *be, void *din_, const void *dout_, con
     float *din = din_;          // (n)
     const float *dout = dout_;  // (n)
     const float *in = in_;      // (n)
-    int nt = n < LILM_CPU_SMALL ? 1 : be->threads;
+    int nt = n < LILM_CPU_SMALL ? 1 : lilm__cpu(be)->threads;
     if (act == LILM_ACT_GELU) {
 #pragma omp parallel for simd num_threads(nt) schedule(static)
         for (size_t i = 0; i < n; i++)
@@ -55,7 +55,7 @@ void lilm__cpu_add(lilm_backend *be, void *out_, const void *a_, const void *b_,
     float *out = out_;          // (n)
     const float *a = a_;        // (n)
     const float *b = b_;        // (n)
-    int nt = n < LILM_CPU_SMALL ? 1 : be->threads;
+    int nt = n < LILM_CPU_SMALL ? 1 : lilm__cpu(be)->threads;
 #pragma omp parallel for simd num_threads(nt) schedule(static)
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
@@ -65,7 +65,7 @@ void lilm__cpu_accumulate(lilm_backend *be, void *out_, const void *a_, size_t n
 {
     float *out = out_;          // (n)
     const float *a = a_;        // (n)
-    int nt = n < LILM_CPU_SMALL ? 1 : be->threads;
+    int nt = n < LILM_CPU_SMALL ? 1 : lilm__cpu(be)->threads;
 #pragma omp parallel for simd num_threads(nt) schedule(static)
     for (size_t i = 0; i < n; i++)
         out[i] += a[i];

@@ -19,7 +19,7 @@ void lilm__cpu_embedding_forward(lilm_backend *be, void *out_, const int32_t *to
     const float *wte = wte_;        // (V, C)
     size_t V = lilm__cpu(be)->plan.vocab;
     int64_t bad = -1;
-#pragma omp parallel for num_threads(be->threads) schedule(static) reduction(max : bad)
+#pragma omp parallel for num_threads(lilm__cpu(be)->threads) schedule(static) reduction(max : bad)
     for (size_t i = 0; i < N; i++) {
         int32_t tok = tokens[i];
         if (tok < 0 || (V && (size_t)tok >= V)) {
@@ -38,7 +38,7 @@ void lilm__cpu_embedding_backward(lilm_backend *be, float *dwte, const void *dou
                                   const int32_t *tokens, size_t N, size_t C, size_t V)
 {
     const float *dout = dout_;      // (N, C)
-    int nt = be->threads;
+    int nt = lilm__cpu(be)->threads;
 #pragma omp parallel num_threads(nt)
     {
         size_t lo, hi;

@@ -47,7 +47,7 @@ void lilm__cpu_matmul_forward(lilm_backend *be, void *out_, void *pre_, const vo
         lilm__cpu_fail(be, LILM_ERR_ARG, "matmul_forward: an activation needs a `pre` buffer");
         return;
     }
-#pragma omp parallel num_threads(be->threads)
+#pragma omp parallel num_threads(lilm__cpu(be)->threads)
     {
         size_t lo, hi;
         lilm__cpu_split(N, omp_get_num_threads(), omp_get_thread_num(), LILM_CPU_ROW_ALIGN, &lo, &hi);

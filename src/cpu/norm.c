@@ -25,7 +25,7 @@ void lilm__cpu_norm_forward(lilm_backend *be, void *out_, float *mean, float *rs
     float *out = out_;              // (N, C)
     const float *in = in_;          // (N, C)
     int layer = mean != NULL || bias != NULL;
-#pragma omp parallel for num_threads(be->threads) schedule(static)
+#pragma omp parallel for num_threads(lilm__cpu(be)->threads) schedule(static)
     for (size_t i = 0; i < N; i++) {
         const float *x = in + i * C;   // (C)
         float *y = out + i * C;        // (C)

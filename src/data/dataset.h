@@ -97,6 +97,11 @@ typedef struct lilm_loader_cursor {
     int64_t buffered;  /* the shuffle-buffer size it was made with (checked on restore) */
 } lilm_loader_cursor;
 
+/* A loader of (B, T) batches over `ds` (which must outlive it). PACKED:
+ * (T+1)-token windows overlapping by one, through a shuffle buffer of
+ * `shuffle_buffer` blocks (the reference uses 1024); DOCUMENT: one document
+ * per row, truncated to T+1 and padded (shuffle_buffer is ignored). `seed`
+ * fixes the order; prefetch = 1 fills batches ahead on a thread. */
 lilm_status lilm_loader_create(lilm_loader **out, lilm_dataset *ds, lilm_loader_mode mode,
                                size_t B, size_t T, size_t shuffle_buffer, uint64_t seed,
                                int prefetch);
@@ -107,19 +112,24 @@ void lilm_loader_get_cursor(const lilm_loader *ld, lilm_loader_cursor *c);
 lilm_status lilm_loader_set_cursor(lilm_loader *ld, const lilm_loader_cursor *c);
 
 /* ---- evaluation: every token once ----
- * Visits the split in order so that every token (EOS included) is a target
- * exactly once: the total of n_targets over all batches equals n_tokens, and
- * the bytes to divide by for BPB are info.n_bytes.
- *   PACKED: the split as one stream with an EOS in front, cut into rows of
- *     T+1 tokens overlapping by one (context crosses document boundaries, as
- *     in packed training).
- *   DOCUMENT: each document on its own rows, with an EOS in front (so its
- *     first token is predicted too); a document longer than T continues on
- *     the next row. Context never crosses documents.
+ * Visits the split in order, each token at most once as a target.
+ * predict_first = 1 (the default; full-validation BPB): an EOS stands in front of the
+ *   stream (PACKED) or of each document (DOCUMENT), so every token, EOS
+ *   included, is a target exactly once: the n_targets of all batches add up
+ *   to info.n_tokens, and BPB = sum of losses / (ln 2 * info.n_bytes).
+ * predict_first = 0 (as training sees the data): nothing is put in front, so
+ *   the first token of the stream (PACKED) or of each document (DOCUMENT) is
+ *   never a target: n_tokens - 1 or n_tokens - n_docs targets.
+ *   PACKED: the split as one stream, cut into rows of T+1 tokens overlapping
+ *     by one (context crosses document boundaries, as in packed training).
+ *   DOCUMENT: each document on its own rows; a document longer than T
+ *     continues on the next row. Context never crosses documents.
  * The last batch may be partly padding (pad targets do not count). */
 typedef struct lilm_eval_iter lilm_eval_iter;
 lilm_status lilm_eval_iter_create(lilm_eval_iter **out, const lilm_dataset *ds, lilm_loader_mode mode,
                                   size_t B, size_t T);
+/* Switches predict_first (see above) and restarts the iteration. */
+void lilm_eval_iter_predict_first(lilm_eval_iter *it, int on);
 /* Fills the next batch and returns LILM_OK; *done = 1 (batch untouched)
  * once everything was visited. */
 lilm_status lilm_eval_iter_next(lilm_eval_iter *it, lilm_batch *batch, int *done);

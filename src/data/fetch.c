@@ -36,6 +36,7 @@ typedef struct fetch_ctx {
     CURL *curl;
     struct curl_slist *headers;
     const char *endpoint;
+    volatile sig_atomic_t *stop;
     lilm_progress prog;
     int64_t prog_base;   /* bytes of earlier files + the resumed part of this one */
     /* memory sink */
@@ -131,7 +132,7 @@ static int xfer_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ul
     (void)ultotal;
     (void)ulnow;
     lilm_progress_update(&c->prog, c->prog_base + (int64_t)dlnow);
-    return 0;
+    return c->stop && *c->stop ? 1 : 0; /* non-zero aborts the transfer */
 }
 
 /* Percent-encodes s (keeping '/' unless encode_slash) into out. */
@@ -325,6 +326,11 @@ static lilm_status download(fetch_ctx *c, const lilm_fetch_opts *o, const char *
         CURLcode rc = curl_easy_perform(c->curl);
         long code = 0;
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+        if (rc == CURLE_ABORTED_BY_CALLBACK && c->stop && *c->stop) {
+            fclose(c->out);
+            c->out = NULL;
+            return lilm_errorf(LILM_ERR_INTERRUPTED, "interrupted; %s is kept and a re-run resumes it", part);
+        }
         curl_off_t got = 0;
         curl_easy_getinfo(c->curl, CURLINFO_SIZE_DOWNLOAD_T, &got);
         int close_err = fclose(c->out) != 0;
@@ -403,6 +409,7 @@ lilm_status lilm_data_fetch(const lilm_fetch_opts *o, lilm_fetch_report *r)
     fetch_ctx c;
     memset(&c, 0, sizeof c);
     c.endpoint = ep;
+    c.stop = o->stop;
     c.curl = curl_easy_init();
     lilm_status st = LILM_OK;
     if (!c.curl) st = lilm_errorf(LILM_ERR_NETWORK, "libcurl failed to create a handle");

@@ -17,6 +17,7 @@
 #ifndef LILM_DATA_FETCH_H
 #define LILM_DATA_FETCH_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "core/status.h"
@@ -32,6 +33,7 @@ typedef struct lilm_fetch_opts {
     const char *suffix;      /* NULL: ".parquet"; "" takes every file */
     int retries;             /* resumes after a dropped connection; 0: 3 */
     int quiet;
+    volatile sig_atomic_t *stop; /* set to stop: LILM_ERR_INTERRUPTED, .part files kept for resuming */
 } lilm_fetch_opts;
 
 typedef struct lilm_fetch_report {

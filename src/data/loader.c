@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "data/data_impl.h"
 #include "data/dataset.h"
 
@@ -42,8 +43,8 @@ typedef struct loader_slot {
 
 /* The generator: everything the producer thread owns. */
 typedef struct loader_gen {
-    uint64_t epoch_rng[4]; /* state at the start of the epoch */
-    uint64_t rng[4];       /* current state */
+    lilm_rng epoch_rng;    /* state at the start of the epoch */
+    lilm_rng rng;          /* current state */
     int64_t epoch;
     int64_t position;      /* units handed out in this epoch */
     int64_t *buf;          /* packed: shuffle buffer of block indices (S) */
@@ -74,24 +75,10 @@ struct lilm_loader {
     int stop;
 };
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static void seed_state(uint64_t s[4], uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++) s[i] = splitmix64(&x);
-}
-
 static void gen_start_epoch(lilm_loader *ld)
 {
     loader_gen *g = &ld->gen;
-    memcpy(g->rng, g->epoch_rng, sizeof g->rng);
+    g->rng = g->epoch_rng;
     g->position = 0;
     if (ld->mode == LILM_LOADER_PACKED) {
         g->buf_fill = 0;
@@ -99,7 +86,7 @@ static void gen_start_epoch(lilm_loader *ld)
     } else {
         for (int64_t i = 0; i < ld->n_units; i++) g->perm[i] = i;
         for (int64_t i = ld->n_units - 1; i > 0; i--) {
-            int64_t j = (int64_t)lilm__rng_below(g->rng, (uint64_t)i + 1);
+            int64_t j = (int64_t)lilm_rng_below(&g->rng, (uint64_t)i + 1);
             int64_t t = g->perm[i];
             g->perm[i] = g->perm[j];
             g->perm[j] = t;
@@ -110,9 +97,10 @@ static void gen_start_epoch(lilm_loader *ld)
 static void gen_next_epoch(lilm_loader *ld)
 {
     loader_gen *g = &ld->gen;
-    uint64_t x = g->epoch_rng[0] ^ lilm__rotl(g->epoch_rng[1], 17) ^ lilm__rotl(g->epoch_rng[2], 31) ^
-                 lilm__rotl(g->epoch_rng[3], 47) ^ (uint64_t)(g->epoch + 1);
-    seed_state(g->epoch_rng, x);
+    /* the next epoch's state is a function of this epoch's start state alone */
+    lilm_rng r = g->epoch_rng;
+    uint64_t x = lilm_rng_u64(&r) ^ (uint64_t)(g->epoch + 1) * 0x9E3779B97F4A7C15ULL;
+    lilm_rng_seed(&g->epoch_rng, x);
     g->epoch++;
     gen_start_epoch(ld);
 }
@@ -130,7 +118,7 @@ static int64_t gen_next_unit(lilm_loader *ld)
         gen_next_epoch(ld);
         while (g->buf_fill < ld->shuffle && g->feed < ld->n_units) g->buf[g->buf_fill++] = g->feed++;
     }
-    int64_t i = (int64_t)lilm__rng_below(g->rng, (uint64_t)g->buf_fill);
+    int64_t i = (int64_t)lilm_rng_below(&g->rng, (uint64_t)g->buf_fill);
     int64_t out = g->buf[i];
     if (g->feed < ld->n_units) g->buf[i] = g->feed++;
     else g->buf[i] = g->buf[--g->buf_fill];
@@ -140,7 +128,7 @@ static int64_t gen_next_unit(lilm_loader *ld)
 
 static void gen_cursor(const lilm_loader *ld, lilm_loader_cursor *c)
 {
-    memcpy(c->rng_state, ld->gen.epoch_rng, sizeof c->rng_state);
+    memcpy(c->rng_state, ld->gen.epoch_rng.s, sizeof c->rng_state);
     c->epoch = ld->gen.epoch;
     c->position = ld->gen.position;
     c->buffered = ld->mode == LILM_LOADER_PACKED ? ld->shuffle : 0;
@@ -270,7 +258,7 @@ lilm_status lilm_loader_create(lilm_loader **out, lilm_dataset *ds, lilm_loader_
     pthread_mutex_init(&ld->mu, NULL);
     pthread_cond_init(&ld->cv, NULL);
     ld->sync_ready = 1;
-    seed_state(ld->gen.epoch_rng, seed);
+    lilm_rng_seed(&ld->gen.epoch_rng, seed);
     ld->gen.epoch = 0;
     gen_start_epoch(ld);
     gen_cursor(ld, &ld->consumed);
@@ -342,7 +330,7 @@ lilm_status lilm_loader_set_cursor(lilm_loader *ld, const lilm_loader_cursor *c)
                                          "HINT: resume with the same dataset and context as the saved run",
                            (long long)c->position, (long long)ld->n_units, (long long)c->epoch);
     stop_thread(ld);
-    memcpy(ld->gen.epoch_rng, c->rng_state, sizeof ld->gen.epoch_rng);
+    memcpy(ld->gen.epoch_rng.s, c->rng_state, sizeof ld->gen.epoch_rng.s);
     ld->gen.epoch = c->epoch;
     gen_start_epoch(ld);
     if (ld->mode == LILM_LOADER_DOCUMENT) {
@@ -361,9 +349,10 @@ struct lilm_eval_iter {
     lilm_loader_mode mode;
     size_t B, T;
     int32_t pad_in, pad_tgt, eos;
-    int64_t pos;      /* packed: next target position in the stream (0 = the leading EOS's target) */
+    int lead;         /* 1: an EOS stands before the stream / each document */
+    int64_t pos;      /* packed: index in the virtual stream of the next row's first input */
     int64_t doc;      /* document: current document */
-    int64_t doc_pos;  /* document: next target index within it */
+    int64_t doc_pos;  /* document: the same, within the current document */
     int32_t *inputs, *targets; /* (B, T) */
     int32_t *row;     /* (T+1) */
 };
@@ -382,6 +371,7 @@ lilm_status lilm_eval_iter_create(lilm_eval_iter **out, const lilm_dataset *ds, 
     it->B = B;
     it->T = T;
     it->eos = info.eos_id;
+    it->lead = 1;
     it->pad_in = info.pad_id >= 0 ? info.pad_id : info.eos_id;
     it->pad_tgt = info.pad_id;
     it->inputs = malloc(B * T * sizeof(int32_t));
@@ -393,6 +383,12 @@ lilm_status lilm_eval_iter_create(lilm_eval_iter **out, const lilm_dataset *ds, 
     }
     *out = it;
     return LILM_OK;
+}
+
+void lilm_eval_iter_predict_first(lilm_eval_iter *it, int on)
+{
+    it->lead = on ? 1 : 0;
+    lilm_eval_iter_reset(it);
 }
 
 void lilm_eval_iter_reset(lilm_eval_iter *it)
@@ -411,21 +407,21 @@ void lilm_eval_iter_free(lilm_eval_iter *it)
     free(it);
 }
 
-/* Fills row r from the virtual sequence v[0..n] = EOS, tokens[base .. base+n-1],
- * targets v[first+1 .. first+L]; returns how many targets (L). */
+/* Fills row r from the virtual sequence v = [EOS if lead], tokens[base .. base+n):
+ * inputs v[first .. first+L-1], targets v[first+1 .. first+L], where
+ * L = min(T, targets left). Returns L. */
 static size_t eval_fill_row(lilm_eval_iter *it, size_t r, int64_t base, int64_t n, int64_t first)
 {
     const size_t T = it->T;
     int32_t *in = it->inputs + r * T;  /* (T) */
     int32_t *tg = it->targets + r * T; /* (T) */
-    int64_t left = n - first;          /* targets remaining */
+    int64_t left = n + it->lead - 1 - first; /* targets remaining */
     size_t L = left < (int64_t)T ? (size_t)left : T;
-    /* v[first .. first+L] */
-    if (first == 0) {
+    if (it->lead && first == 0) {
         it->row[0] = it->eos;
         lilm_dataset_tokens(it->ds, base, L, it->row + 1);
     } else {
-        lilm_dataset_tokens(it->ds, base + first - 1, L + 1, it->row);
+        lilm_dataset_tokens(it->ds, base + first - it->lead, L + 1, it->row);
     }
     for (size_t t = 0; t < T; t++) {
         if (t < L) {
@@ -449,7 +445,7 @@ lilm_status lilm_eval_iter_next(lilm_eval_iter *it, lilm_batch *batch, int *done
     for (size_t r = 0; r < it->B; r++) {
         size_t L = 0;
         if (it->mode == LILM_LOADER_PACKED) {
-            if (it->pos < info.n_tokens) {
+            if (it->pos < info.n_tokens + it->lead - 1) {
                 L = eval_fill_row(it, r, 0, info.n_tokens, it->pos);
                 it->pos += (int64_t)L;
             }
@@ -457,10 +453,10 @@ lilm_status lilm_eval_iter_next(lilm_eval_iter *it, lilm_batch *batch, int *done
             while (it->doc < info.n_docs) {
                 int64_t off, cnt;
                 lilm_dataset_doc_span(it->ds, it->doc, &off, &cnt, NULL);
-                if (it->doc_pos < cnt) {
+                if (it->doc_pos < cnt + it->lead - 1) {
                     L = eval_fill_row(it, r, off, cnt, it->doc_pos);
                     it->doc_pos += (int64_t)L;
-                    if (it->doc_pos >= cnt) {
+                    if (it->doc_pos >= cnt + it->lead - 1) {
                         it->doc++;
                         it->doc_pos = 0;
                     }

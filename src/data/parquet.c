@@ -493,7 +493,7 @@ lilm_status lilm_parquet_find_column(const lilm_parquet *p, const char *name, in
     for (int c = 0; c < p->n_cols; c++) {
         if (strcmp(p->cols[c].name, name) != 0) continue;
         if (!p->cols[c].leaf || p->cols[c].type != PQ_BYTE_ARRAY)
-            return lilm_errorf(LILM_ERR_UNSUPPORTED, "%s: column '%s' is not a string column\n"
+            return lilm_errorf(LILM_ERR_ARG, "%s: column '%s' is not a string column\n"
                                                      "HINT: choose a text column with --column", p->path, name);
         if (p->cols[c].repetition == PQ_REPEATED)
             return lilm_errorf(LILM_ERR_UNSUPPORTED, "%s: column '%s' is a repeated (list) column; only plain "

@@ -21,6 +21,7 @@
 #ifndef LILM_DATA_PREPARE_H
 #define LILM_DATA_PREPARE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,8 @@ typedef struct lilm_prepare_opts {
     int threads;                       /* 0: all cores */
     int force;                         /* redo even when up to date */
     int quiet;                         /* no progress line */
+    volatile sig_atomic_t *stop;       /* set (by a signal handler) to stop: LILM_ERR_INTERRUPTED,
+                                          nothing written; NULL: never */
 } lilm_prepare_opts;
 
 #define LILM_PREPARE_MAX_WARNINGS 8

@@ -9,11 +9,13 @@
  * longer rule only when the shorter rules would normalise its key
  * differently.
  *
- * The double array is laid out breadth-first: each node gets a base b not
- * used by any other node such that b ^ label is free for every child label
- * (label 0 = the leaf holding the value). Unused units get the label
- * (pos ^ u) & 0xFF, where u is a base byte no node in that 256-unit block
- * uses, so no lookup can ever match them.
+ * The double array is laid out breadth-first from a byte trie of the sorted
+ * keys. Identical subtrees (same labels, same leaf values below) are found
+ * bottom-up and share one base, as darts-clone's DAWG does; every other node
+ * gets a base b no other subtree uses such that b ^ label is free for every
+ * child label (label 0 = the leaf holding the value). Unused units get the
+ * label (pos ^ u) & 0xFF, where u is a base byte no node in that 256-unit
+ * block uses, so no lookup can ever match them.
  */
 #include "tok/charsmap_build.h"
 
@@ -57,6 +59,9 @@ static uint64_t seq_hash(const uint32_t *s, size_t n)
         h *= 1099511628211ULL;
         h ^= h >> 29;
     }
+    h ^= h >> 33; /* final avalanche: the table indexes by the low bits */
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
     return h;
 }
 
@@ -376,10 +381,11 @@ static lilm_status merge_casefold(rulemap *m)
             m->pool[ru->val_off + i] = simple_fold(m->pool[ru->val_off + i]);
     }
     for (uint32_t cp = 1; cp <= MAX_UNICODE; cp++) {
-        if (!is_unicode_char(cp) || rm_find(m, &cp, 1)) continue;
-        /* an erased rule (FULLWIDTH TILDE) is not "found": same as a std::map erase */
+        if (!is_unicode_char(cp)) continue;
         uint32_t t = simple_fold(cp);
-        if (t != cp) LILM_TRY(rm_set(m, &cp, 1, &t, 1));
+        /* an erased rule (FULLWIDTH TILDE) is not "found": same as a std::map erase */
+        if (t == cp || rm_find(m, &cp, 1)) continue;
+        LILM_TRY(rm_set(m, &cp, 1, &t, 1));
     }
     return drop_redundant(m);
 }

@@ -9,6 +9,8 @@
  */
 #include "tok/normalizer.h"
 
+#include "tok/grow.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,28 +170,9 @@ static void reserve(outbuf *o, size_t extra, int with_map)
 {
     if (o->oom) return;
     size_t need = o->n + extra + 1;
-    if (need > o->cap) {
-        size_t nc = o->cap ? o->cap : 64;
-        while (nc < need) nc *= 2;
-        char *p = realloc(o->s, nc);
-        if (!p) {
-            o->oom = 1;
-            return;
-        }
-        o->s = p;
-        o->cap = nc;
-    }
-    if (with_map && need > o->map_cap) {
-        size_t nc = o->map_cap ? o->map_cap : 64;
-        while (nc < need) nc *= 2;
-        size_t *m = realloc(o->map, nc * sizeof *m);
-        if (!m) {
-            o->oom = 1;
-            return;
-        }
-        o->map = m;
-        o->map_cap = nc;
-    }
+    if (lilm_tok_grow((void **)&o->s, &o->cap, need, 1) != LILM_OK ||
+        (with_map && lilm_tok_grow((void **)&o->map, &o->map_cap, need, sizeof *o->map) != LILM_OK))
+        o->oom = 1;
 }
 
 static inline void put(outbuf *o, const char *s, size_t n, size_t orig, int with_map)

@@ -7,6 +7,8 @@
  */
 #include "tok/protobuf.h"
 
+#include "tok/grow.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,16 +84,9 @@ lilm_status lilm_pb_next(lilm_pb_reader *r, lilm_pb_field *f)
 void lilm_pb_put_raw(lilm_pb_buf *b, const void *data, size_t n)
 {
     if (b->oom || n == 0) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) cap *= 2;
-        uint8_t *p = realloc(b->data, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
+    if (lilm_tok_grow((void **)&b->data, &b->cap, b->len + n, 1) != LILM_OK) {
+        b->oom = 1;
+        return;
     }
     memcpy(b->data + b->len, data, n);
     b->len += n;

@@ -18,18 +18,6 @@ static bool matchable(int32_t type)
     return type == LILM_SP_NORMAL || type == LILM_SP_USER_DEFINED || type == LILM_SP_UNUSED;
 }
 
-static lilm_status grow_bytes(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return LILM_OK;
-    size_t nc = *cap ? *cap : 256;
-    while (nc < need) nc *= 2;
-    void *p = realloc(*buf, nc * elem);
-    if (!p) return lilm_errorf(LILM_ERR_OOM, "out of memory (%zu elements)", nc);
-    *buf = p;
-    *cap = nc;
-    return LILM_OK;
-}
-
 void lilm_tok_workspace_free(lilm_tok_workspace *ws)
 {
     free(ws->norm);
@@ -46,17 +34,13 @@ void lilm_tok_workspace_free(lilm_tok_workspace *ws)
 lilm_status lilm_tok_workspace_spans(lilm_tok_workspace *ws, size_t need)
 {
     if (need <= ws->span_cap) return LILM_OK;
-    size_t nc = ws->span_cap ? ws->span_cap : 256;
-    while (nc < need) nc *= 2;
-    int32_t *a = realloc(ws->span_start, nc * sizeof *a);
-    if (a) ws->span_start = a;
-    int32_t *b = realloc(ws->span_len, nc * sizeof *b);
-    if (b) ws->span_len = b;
-    int32_t *c = realloc(ws->span_id, nc * sizeof *c);
-    if (c) ws->span_id = c;
-    if (!a || !b || !c) return lilm_errorf(LILM_ERR_OOM, "out of memory for %zu pieces", nc);
-    ws->span_cap = nc;
-    return LILM_OK;
+    void *bufs[3] = {ws->span_start, ws->span_len, ws->span_id};
+    const size_t elem[3] = {sizeof(int32_t), sizeof(int32_t), sizeof(int32_t)};
+    lilm_status s = lilm_tok_grow_arrays(bufs, elem, 3, &ws->span_cap, need);
+    ws->span_start = bufs[0];
+    ws->span_len = bufs[1];
+    ws->span_id = bufs[2];
+    return s;
 }
 
 /* Builds a trie over the pieces for which keep(type) holds (value = id),
@@ -150,6 +134,15 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
         if (v->type[i] == LILM_SP_NORMAL && sp->score < v->min_score) v->min_score = sp->score;
     }
     v->unk_score = v->min_score - 10.0f;
+    uint64_t fp = 1469598103934665603ull;
+    for (int32_t i = 0; i < v->n; i++) {
+        const lilm_sp_piece *sp = &mm->pieces[i];
+        uint32_t bits;
+        memcpy(&bits, &sp->score, 4);
+        for (size_t j = 0; j < sp->len; j++) fp = (fp ^ (unsigned char)sp->piece[j]) * 1099511628211ull;
+        fp = (fp ^ bits ^ ((uint64_t)v->type[i] << 32) ^ 0xff00000000000000ull) * 1099511628211ull;
+    }
+    v->fingerprint = fp;
     if (v->model_type == LILM_SP_MODEL_BPE) {
         s = build_trie(&v->trie, mm, any_type);
     } else {
@@ -163,6 +156,16 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
         v->byte_id[b] = lilm_sp_vocab_piece_id(v, name, 6);
+    }
+    if (v->model_type == LILM_SP_MODEL_BPE) {
+        v->bpe_words = true;
+        for (int32_t i = 0; i < v->n && v->bpe_words; i++) {
+            const lilm_sp_piece *sp = &mm->pieces[i];
+            if (v->type[i] == LILM_SP_USER_DEFINED || v->type[i] == LILM_SP_UNUSED) v->bpe_words = false;
+            if (v->type[i] == LILM_SP_NORMAL)
+                for (size_t j = 1; j + 3 <= sp->len; j++)
+                    if (memcmp(sp->piece + j, SPACE_SYMBOL, 3) == 0) v->bpe_words = false;
+        }
     }
     const lilm_sp_trainer_spec *ts = &mm->trainer_spec;
     int32_t unk = special_id(v, ts->unk_piece, "<unk>", LILM_SP_UNKNOWN);
@@ -200,7 +203,7 @@ lilm_status lilm_sp_vocab_encode(const lilm_sp_vocab *v, const char *text, size_
     else
         LILM_TRY(lilm_unigram_encode(v, ws->norm, nn, ws, &n_spans));
     /* at most one id per normalised byte */
-    LILM_TRY(grow_bytes((void **)ids, cap, nn + 1, sizeof **ids));
+    LILM_TRY(lilm_tok_grow((void **)ids, cap, nn + 1, sizeof **ids));
     int32_t *out = *ids;
     size_t k = 0;
     bool prev_unk = false;
@@ -232,17 +235,10 @@ typedef struct strbuf {
 
 static void sb_put(strbuf *b, const char *s, size_t n)
 {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 64;
-        while (nc < b->n + n + 1) nc *= 2;
-        char *p = realloc(b->s, nc);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = nc;
+    if (b->oom || n == 0) return;
+    if (lilm_tok_grow((void **)&b->s, &b->cap, b->n + n + 1, 1) != LILM_OK) {
+        b->oom = 1;
+        return;
     }
     memcpy(b->s + b->n, s, n);
     b->n += n;
@@ -328,12 +324,7 @@ lilm_status lilm_sp_vocab_decode(const lilm_sp_vocab *v, const int32_t *ids, siz
         if (has_bos_ws || b.n > 0) is_bos_ws = false;
     }
     flush_bytes(queue, nq, &b, true);
-    sb_put(&b, "", 0);
-    if (!b.oom && !b.s) {
-        b.s = malloc(1);
-        b.cap = 1;
-        if (!b.s) b.oom = 1;
-    }
+    if (!b.oom && lilm_tok_grow((void **)&b.s, &b.cap, b.n + 1, 1) != LILM_OK) b.oom = 1; /* room for the NUL */
     if (b.oom) {
         *out = b.s;
         *cap = b.cap;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "tok/grow.h"
 #include "tok/normalizer.h"
 #include "tok/sp_model.h"
 #include "tok/trie.h"
@@ -38,6 +39,8 @@ typedef struct lilm_sp_vocab {
     lilm_normalizer denorm;
     bool has_denorm;
     bool byte_fallback;
+    bool bpe_words;                /* BPE may work word by word (see bpe.c) */
+    uint64_t fingerprint;          /* hash of the pieces, scores and types: whose words a cache holds */
     int32_t unk_id;                /* the UNKNOWN piece, or -1 (allowed with byte_fallback) */
     int32_t bos_id, eos_id, pad_id; /* ids of the trainer spec's bos/eos/pad pieces if CONTROL, else -1 */
     int32_t byte_id[256];          /* id of <0xXX>, or unk_id */

@@ -66,13 +66,13 @@ static lilm_status from_model(lilm_tokenizer **out, lilm_sp_model *m, const void
         free(v);
         return s;
     }
-    const lilm_sp_trainer_spec *ts = &v->model.trainer_spec;
     t->kind = v->model_type == LILM_SP_MODEL_BPE ? LILM_TOK_BPE : LILM_TOK_UNIGRAM;
     t->vocab_size = v->n;
+    /* as sentencepiece's processor finds them: by the trainer spec's piece names */
     t->unk_id = v->unk_id;
-    t->bos_id = ts->bos_id >= 0 && ts->bos_id < v->n ? ts->bos_id : -1;
-    t->eos_id = ts->eos_id >= 0 && ts->eos_id < v->n ? ts->eos_id : -1;
-    t->pad_id = ts->pad_id >= 0 && ts->pad_id < v->n ? ts->pad_id : -1;
+    t->bos_id = v->bos_id;
+    t->eos_id = v->eos_id;
+    t->pad_id = v->pad_id;
     lilm_sha256_hex(raw, raw_n, t->sha256);
     t->sp = v;
     *out = t;
@@ -127,18 +127,6 @@ int32_t lilm_tokenizer_pad_id(const lilm_tokenizer *tok) { return tok->pad_id; }
 const char *lilm_tokenizer_sha256(const lilm_tokenizer *tok) { return tok->sha256; }
 const lilm_sp_model *lilm_tokenizer_model(const lilm_tokenizer *tok) { return tok->sp ? &tok->sp->model : NULL; }
 
-static lilm_status grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return LILM_OK;
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < need) ncap *= 2;
-    void *p = realloc(*buf, ncap * elem);
-    if (!p) return lilm_errorf(LILM_ERR_OOM, "out of memory (%zu elements)", ncap);
-    *buf = p;
-    *cap = ncap;
-    return LILM_OK;
-}
-
 lilm_status lilm_tok_workspace_create(lilm_tok_workspace **ws)
 {
     *ws = calloc(1, sizeof **ws);
@@ -157,7 +145,7 @@ lilm_status lilm_tokenizer_encode_ws(const lilm_tokenizer *tok, lilm_tok_workspa
                                      size_t len, int32_t **ids, size_t *cap, size_t *n_out)
 {
     if (tok->sp) return lilm_sp_vocab_encode(tok->sp, text, len, ws, ids, cap, n_out);
-    LILM_TRY(grow((void **)ids, cap, len ? len : 1, sizeof **ids));
+    LILM_TRY(lilm_tok_grow((void **)ids, cap, len ? len : 1, sizeof **ids));
     for (size_t i = 0; i < len; i++) (*ids)[i] = LILM_BYTES_OFFSET + (unsigned char)text[i];
     *n_out = len;
     return LILM_OK;
@@ -176,7 +164,7 @@ lilm_status lilm_tokenizer_normalize(const lilm_tokenizer *tok, const char *text
                                      size_t *cap, size_t *n_out)
 {
     if (tok->sp) return lilm_normalizer_normalize(&tok->sp->norm, text, len, out, cap, n_out, NULL, NULL);
-    LILM_TRY(grow((void **)out, cap, len + 1, 1));
+    LILM_TRY(lilm_tok_grow((void **)out, cap, len + 1, 1));
     if (len) memcpy(*out, text, len);
     (*out)[len] = '\0';
     *n_out = len;
@@ -187,7 +175,7 @@ lilm_status lilm_tokenizer_decode(const lilm_tokenizer *tok, const int32_t *ids,
                                   char **out, size_t *cap, size_t *n_out)
 {
     if (tok->sp) return lilm_sp_vocab_decode(tok->sp, ids, n, out, cap, n_out);
-    LILM_TRY(grow((void **)out, cap, n + 1, 1));
+    LILM_TRY(lilm_tok_grow((void **)out, cap, n + 1, 1));
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (ids[i] >= LILM_BYTES_OFFSET && ids[i] < LILM_BYTES_VOCAB)

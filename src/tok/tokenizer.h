@@ -41,6 +41,9 @@ void lilm_tokenizer_free(lilm_tokenizer *tok);
 /* The model behind a SentencePiece tokenizer (NULL for "bytes"). */
 const lilm_sp_model *lilm_tokenizer_model(const lilm_tokenizer *tok);
 
+/* Special ids. For SentencePiece models they are found as sentencepiece does,
+ * by the trainer spec's piece names ("<unk>", "<s>", "</s>", "<pad>" by
+ * default): -1 when that piece is missing or not UNKNOWN (unk) / CONTROL. */
 lilm_tok_kind lilm_tokenizer_kind(const lilm_tokenizer *tok);
 int32_t lilm_tokenizer_vocab_size(const lilm_tokenizer *tok);
 int32_t lilm_tokenizer_unk_id(const lilm_tokenizer *tok);

@@ -26,7 +26,8 @@ void lilm_tok_train_opts_init(lilm_tok_train_opts *o)
     o->model_type = LILM_SP_MODEL_UNIGRAM;
     o->vocab_size = 8000;
     o->normalization = "nmt_nfkc_cf";
-    o->character_coverage = 0.9995;
+    o->character_coverage = 1.0; /* the reference's settings: every character, */
+    o->byte_fallback = true;     /* bytes for anything unseen */
     o->unk_id = 0;
     o->bos_id = 1;
     o->eos_id = 2;
@@ -159,7 +160,11 @@ static lilm_status check_opts(const lilm_tok_train_opts *o)
 lilm_status lilm_tok_train(const lilm_tok_train_opts *o, lilm_sp_model *model)
 {
     lilm_sp_model_init(model);
-    LILM_TRY(check_opts(o));
+    lilm_status cs = check_opts(o);
+    if (cs != LILM_OK) {
+        lilm_sp_model_free(model); /* leaves it zeroed: freeing again is harmless */
+        return cs;
+    }
     lilm_sp_model scratch; /* only its normaliser spec is used */
     lilm_sp_model_init(&scratch);
     lilm_sp_normalizer_spec *ns = &scratch.normalizer_spec;
@@ -235,7 +240,8 @@ lilm_status lilm__train_assemble(const lilm_tok_train_opts *o, const lilm_sp_nor
     ts->eos_id = o->eos_id;
     ts->pad_id = o->pad_id;
     for (size_t i = 0; i < o->n_inputs; i++) LILM_TRY(lilm_sp_strs_push(&ts->input, o->inputs[i]));
-    LILM_TRY(lilm_sp_str_set(&ts->input_format, o->format == LILM_TRAIN_JSONL ? "jsonl" : "text"));
+    LILM_TRY(lilm_sp_str_set(&ts->input_format, o->format == LILM_TRAIN_JSONL ? "jsonl"
+                                                 : o->format == LILM_TRAIN_DOCS ? "docs" : "text"));
     lilm_sp_trainer_spec_mark_all(ts);
     model->has_trainer_spec = true;
 

@@ -2,9 +2,10 @@
  * train_input.c: from training files to a table of counted words.
  *
  * Steps, as spm_train takes them:
- *   1. read every input (text lines, or the string field of each JSONL object,
- *      whose newlines split it into lines); check UTF-8 (an error names the
- *      file and line); cut lines longer than max_line_bytes at the last space
+ *   1. read every input (text lines, the string field of each JSONL object,
+ *      or NUL-terminated documents; newlines inside the last two split them
+ *      into lines); check UTF-8 (an error names the file and line, or the
+ *      document for NUL-separated input); cut lines longer than max_line_bytes at the last space
  *      before the limit; skip sentences longer than max_sentence_length bytes;
  *   2. keep a uniform random sample of input_sentence_size sentences when set
  *      (splitmix64 from `seed`; the kept sentences stay in input order);
@@ -263,6 +264,29 @@ static lilm_status read_input(sentences *s, const lilm_tok_train_opts *o, const 
     lilm_status st = LILM_OK;
     char *text = NULL;
     size_t tlen = 0, tcap = 0, line = 0;
+    if (o->format == LILM_TRAIN_DOCS) {
+        size_t doc = 0;
+        for (size_t i = 0; i < n && st == LILM_OK;) {
+            const char *e = memchr(data + i, 0, n - i);
+            size_t len = e ? (size_t)(e - (data + i)) : n - i;
+            const char *p = data + i;
+            i += len + 1;
+            doc++;
+            for (size_t k = 0; k < len && st == LILM_OK;) {
+                size_t k2 = k;
+                while (k2 < len && p[k2] != '\n') k2++;
+                st = check_utf8(path, doc, p + k, k2 - k);
+                if (st != LILM_OK) {
+                    st = lilm_errorf(LILM_ERR_FORMAT, "%s: document %zu: invalid UTF-8; convert the text to UTF-8", path, doc);
+                    break;
+                }
+                st = add_line(s, o, p + k, k2 - k);
+                k = k2 + 1;
+            }
+        }
+        free(data);
+        return st;
+    }
     for (size_t i = 0; i < n && st == LILM_OK;) {
         const char *e = memchr(data + i, '\n', n - i);
         size_t len = e ? (size_t)(e - (data + i)) : n - i;
@@ -413,7 +437,7 @@ static int count_words(wmap *m, const char *s, size_t n)
     return 1;
 }
 
-typedef struct sort_ctx_entry {
+typedef struct sort_entry {
     const char *s;
     uint32_t len;
     int64_t count;

@@ -146,6 +146,9 @@ static lilm_status seed(ug *u)
 {
     const lilm__words *w = u->w;
     const lilm_tok_train_opts *o = u->o;
+    if (o->max_sentencepiece_length > 255) /* an edge keeps the length in 8 bits */
+        return lilm_errorf(LILM_ERR_ARG, "unigram training supports max_sentencepiece_length up to 255, not %d",
+                           o->max_sentencepiece_length);
     size_t total = 0;
     for (size_t i = 0; i < w->n; i++) total += w->len[i] + 1;
     u->arr = malloc((total + 1) * sizeof(*u->arr));
@@ -254,7 +257,7 @@ static lilm_status seed(ug *u)
         }
     }
     if (st != LILM_OK) goto done;
-    qsort(cands, n_cand, sizeof(*cands), cmp_cand);
+    if (n_cand) qsort(cands, n_cand, sizeof(*cands), cmp_cand);
     size_t max_seeds = (size_t)o->seed_sentencepiece_size;
     size_t n_sub = n_cand;
     if (n_chars + n_sub > max_seeds) n_sub = max_seeds > n_chars ? max_seeds - n_chars : 0;

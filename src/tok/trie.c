@@ -4,7 +4,9 @@
  * Build: sort the keys, then place nodes breadth first. Each work item is a
  * node plus the range of sorted keys below it; the distinct next bytes of the
  * range are its children, placed at the lowest base where all their slots are
- * free. A free-slot cursor keeps the search short.
+ * free. Candidate bases are tried only where the first child's slot is free,
+ * found through a "next free slot" forest with path compression, so building
+ * stays near linear in the number of nodes.
  */
 #include "tok/trie.h"
 
@@ -33,7 +35,8 @@ typedef struct work {
     size_t lo, hi, depth;
 } work;
 
-static lilm_status ensure(lilm_trie *t, size_t need, size_t *cap)
+/* next_free[i]: a slot index >= i that may be free (i itself when free). */
+static lilm_status ensure(lilm_trie *t, size_t need, size_t *cap, size_t **next_free)
 {
     if (need <= *cap) return LILM_OK;
     size_t nc = *cap ? *cap : 1024;
@@ -41,22 +44,50 @@ static lilm_status ensure(lilm_trie *t, size_t need, size_t *cap)
     if (nc > (size_t)INT32_MAX) return lilm_errorf(LILM_ERR_OOM, "trie too large");
     lilm_trie_unit *u = realloc(t->units, nc * sizeof *u);
     if (!u) return lilm_errorf(LILM_ERR_OOM, "out of memory building a trie of %zu units", nc);
-    for (size_t i = *cap; i < nc; i++) u[i] = (lilm_trie_unit){0, -1, -1};
     t->units = u;
+    size_t *nf = realloc(*next_free, (nc + 1) * sizeof *nf);
+    if (!nf) return lilm_errorf(LILM_ERR_OOM, "out of memory building a trie of %zu units", nc);
+    *next_free = nf;
+    for (size_t i = *cap; i < nc; i++) {
+        u[i] = (lilm_trie_unit){0, -1, -1};
+        nf[i] = i;
+    }
+    nf[nc] = nc;
     *cap = nc;
     return LILM_OK;
 }
 
+/* The first free slot >= i (i <= cap; cap itself counts as free). */
+static size_t find_free(size_t *nf, size_t i)
+{
+    size_t r = i;
+    while (nf[r] != r) r = nf[r];
+    while (nf[i] != r) {
+        size_t nx = nf[i];
+        nf[i] = r;
+        i = nx;
+    }
+    return r;
+}
+
 static lilm_status build(lilm_trie *t, key_ref *k, size_t n)
 {
-    size_t cap = 0;
-    LILM_TRY(ensure(t, 256 + 1, &cap));
+    size_t cap = 0, *nf = NULL;
+    lilm_status s0 = ensure(t, 256 + 1, &cap, &nf);
+    if (s0 != LILM_OK) {
+        free(nf);
+        return s0;
+    }
     t->units[0].check = 0; /* root: taken */
+    nf[0] = 1;
     t->n_units = 1;
     size_t qcap = n + 16;
     work *q = malloc(qcap * sizeof *q);
-    if (!q) return lilm_errorf(LILM_ERR_OOM, "out of memory building a trie");
-    size_t qh = 0, qt = 0, free_cursor = 1;
+    if (!q) {
+        free(nf);
+        return lilm_errorf(LILM_ERR_OOM, "out of memory building a trie");
+    }
+    size_t qh = 0, qt = 0;
     q[qt++] = (work){0, 0, n, 0};
     lilm_status s = LILM_OK;
     unsigned char labels[256];
@@ -78,24 +109,26 @@ static lilm_status build(lilm_trie *t, key_ref *k, size_t n)
         }
         starts[nl] = w.hi;
         if (nl == 0) continue;
-        while (free_cursor < t->n_units && t->units[free_cursor].check >= 0) free_cursor++;
-        /* lowest base >= 1 - labels[0] with every child slot free */
-        int64_t base = (int64_t)free_cursor - labels[0];
-        if (base < 1) base = 1;
+        /* lowest base >= 1 with every child slot free: try the free slots for
+         * the first label in increasing order */
+        int64_t base;
+        size_t p = find_free(nf, (size_t)labels[0] + 1);
         for (;;) {
-            s = ensure(t, (size_t)base + 256 + 1, &cap);
+            base = (int64_t)p - labels[0];
+            s = ensure(t, (size_t)base + 256 + 1, &cap, &nf);
             if (s != LILM_OK) break;
             int ok = 1;
-            for (int j = 0; j < nl && ok; j++)
+            for (int j = 1; j < nl && ok; j++)
                 if (t->units[base + labels[j]].check >= 0) ok = 0;
             if (ok) break;
-            base++;
+            p = find_free(nf, p + 1);
         }
         if (s != LILM_OK) break;
         t->units[w.node].base = (int32_t)base;
         for (int j = 0; j < nl; j++) {
             size_t child = (size_t)base + labels[j];
             t->units[child].check = w.node;
+            nf[child] = child + 1;
             if (child + 1 > t->n_units) t->n_units = child + 1;
             if (qt == qcap) { /* one item per trie node: can exceed the key count */
                 work *nq = realloc(q, 2 * qcap * sizeof *q);
@@ -110,6 +143,7 @@ static lilm_status build(lilm_trie *t, key_ref *k, size_t n)
         }
     }
     free(q);
+    free(nf);
     return s;
 }
 

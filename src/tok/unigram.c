@@ -28,17 +28,13 @@
 static lilm_status grow_best(lilm_tok_workspace *ws, size_t need)
 {
     if (need <= ws->best_cap) return LILM_OK;
-    size_t nc = ws->best_cap ? ws->best_cap : 1024;
-    while (nc < need) nc *= 2;
-    float *a = realloc(ws->best_score, nc * sizeof *a);
-    if (a) ws->best_score = a;
-    int32_t *b = realloc(ws->best_start, nc * sizeof *b);
-    if (b) ws->best_start = b;
-    int32_t *c = realloc(ws->best_id, nc * sizeof *c);
-    if (c) ws->best_id = c;
-    if (!a || !b || !c) return lilm_errorf(LILM_ERR_OOM, "out of memory encoding %zu bytes", need);
-    ws->best_cap = nc;
-    return LILM_OK;
+    void *bufs[3] = {ws->best_score, ws->best_start, ws->best_id};
+    const size_t elem[3] = {sizeof(float), sizeof(int32_t), sizeof(int32_t)};
+    lilm_status s = lilm_tok_grow_arrays(bufs, elem, 3, &ws->best_cap, need);
+    ws->best_score = bufs[0];
+    ws->best_start = bufs[1];
+    ws->best_id = bufs[2];
+    return s;
 }
 
 lilm_status lilm_unigram_encode(const lilm_sp_vocab *v, const char *s, size_t n, lilm_tok_workspace *ws,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Display names of the datasets lilm knows; others show their key as is. */
 static const struct { const char *key, *label; } known_datasets[] = {
@@ -21,15 +22,49 @@ static const struct { const char *key, *label; } known_datasets[] = {
     {"tinystories", "TinyStories"},
 };
 
+/* File name endings of raw text inputs (data.text) rather than dataset dirs. */
+static const char *const file_exts[] = {".txt", ".jsonl", ".json", ".parquet", ".gz", ".zst", ".bin", ".text"};
+/* Folder names that say which split, not which dataset. */
+static const char *const split_dirs[] = {"train", "test", "val", "valid", "validation", "dev", "data", "prepared", "shards"};
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+/* Cuts the last path component off tmp; 0 if there was only one. */
+static int drop_last(char *tmp)
+{
+    char *slash = strrchr(tmp, '/');
+    if (!slash || slash == tmp) return 0;
+    *slash = '\0';
+    return 1;
+}
+
 void lilm_leaderboard_dataset_name(const char *dataset, char key[64], char label[64])
 {
     char tmp[256];
     snprintf(tmp, sizeof tmp, "%s", dataset ? dataset : "");
     size_t l = strlen(tmp);
     while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
+    /* ".../tinystories/train/head.txt" names the dataset by its folder: drop a
+     * text file's name, then split folders ("train", "data", ...) */
+    for (size_t i = 0; i < sizeof file_exts / sizeof file_exts[0]; i++)
+        if (ends_with(tmp, file_exts[i])) {
+            drop_last(tmp);
+            break;
+        }
+    for (int again = 1; again;) {
+        again = 0;
+        const char *b = strrchr(tmp, '/');
+        b = b ? b + 1 : tmp;
+        for (size_t i = 0; i < sizeof split_dirs / sizeof split_dirs[0]; i++)
+            if (strcasecmp(b, split_dirs[i]) == 0 && drop_last(tmp)) again = 1;
+    }
     const char *base = strrchr(tmp, '/');
     base = base ? base + 1 : tmp;
-    if (!*base) base = "unknown";
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) base = "unknown";
     snprintf(label, 64, "%s", base);
     size_t i = 0;
     for (; base[i] && i < 63; i++) key[i] = (char)tolower((unsigned char)base[i]);

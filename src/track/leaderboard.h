@@ -53,7 +53,10 @@ typedef struct lilm_leaderboard {
 lilm_status lilm_leaderboard_build(lilm_leaderboard *lb, const lilm_run *runs, size_t n_runs, const char *only_dataset);
 void lilm_leaderboard_free(lilm_leaderboard *lb);
 
-/* The dataset key and display label of a run's dataset field ("data/babylm/" -> "babylm", "BabyLM"). */
+/* The dataset key and display label of a run's dataset field: the last
+ * folder name ("datasets/babylm/" -> "babylm", "BabyLM"); for a text file,
+ * the folder it is in, above split folders such as train/ or data/
+ * ("../shared/data/tinystories/train/head.txt" -> "tinystories"). */
 void lilm_leaderboard_dataset_name(const char *dataset, char key[64], char label[64]);
 
 size_t lilm_leaderboard_n_cols(const lilm_leaderboard *lb);

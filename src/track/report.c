@@ -10,11 +10,13 @@
  */
 #include "track/report.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 #include "core/json.h"
@@ -24,6 +26,8 @@
 
 /* The tokens-per-parameter target of the reference's depth search. */
 #define TOKENS_PER_PARAM_TARGET 70.0
+/* Index sweep plots carry a legend beside them: narrower, so two fit a row. */
+#define SWEEP_PLOT_WIDTH 380
 
 static const char page_css[] =
     "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d1d1f;background:#f6f7f9}"
@@ -46,7 +50,11 @@ static const char page_css[] =
     ".plots{display:flex;flex-wrap:wrap;gap:14px}.plots svg{border:1px solid #e3e6ea;border-radius:6px;max-width:100%;height:auto}"
     "pre{background:#f6f8fa;border:1px solid #e3e6ea;border-radius:6px;padding:10px;overflow:auto;font-size:12.5px;max-height:480px}"
     ".warn{background:#fff8e1;border-color:#f3d37a}.warn pre{background:#fffdf5}"
-    ".facts td:first-child{color:#5f6368}.sample{margin:0 0 10px}.sample b{color:#5f6368;font-weight:600}"
+    ".facts td:first-child{color:#5f6368}"
+    ".facts-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:0 22px;font-size:13.5px}"
+    ".facts-grid div{display:flex;justify-content:space-between;gap:10px;padding:5px 2px;border-bottom:1px solid #eceef1}"
+    ".facts-grid .k{color:#5f6368;white-space:nowrap}.facts-grid .v{text-align:right;word-break:break-all}"
+    ".wide{grid-column:1/-1}.sample{margin:0 0 10px}.sample b{color:#5f6368;font-weight:600}"
     ".muted{color:#5f6368;font-size:13px}";
 
 static const char sort_js[] =
@@ -253,20 +261,13 @@ static void runs_section(lilm_strbuf *b, const lilm_run_list *runs)
                             "or import run dirs (<code>lilm runs import runs/*/</code>).</p></section>\n");
         return;
     }
+    /* the columns, in the order the cells below are written; 1 = numeric */
+    static const struct { const char *label; int numeric; } cols[] = {
+        {"run", 0}, {"status", 0}, {"model", 0}, {"dataset", 0}, {"params", 1}, {"vocab", 1}, {"steps", 1},
+        {"tokens", 1}, {"val loss", 1}, {"BPB", 1}, {"minutes", 1}, {"device", 0}, {"started", 0},
+    };
     lilm_strbuf_puts(b, "<div class=\"tablewrap\"><table id=\"runs\" class=\"sortable\"><thead><tr>");
-    th(b, "run", 0);
-    th(b, "status", 0);
-    th(b, "model", 0);
-    th(b, "dataset", 0);
-    th(b, "params", 1);
-    th(b, "vocab", 1);
-    th(b, "steps", 1);
-    th(b, "tokens", 1);
-    th(b, "val loss", 1);
-    th(b, "BPB", 1);
-    th(b, "minutes", 1);
-    th(b, "device", 0);
-    th(b, "started", 0);
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) th(b, cols[c].label, cols[c].numeric);
     lilm_strbuf_puts(b, "</tr></thead><tbody>\n");
     for (size_t i = 0; i < runs->n; i++) {
         const lilm_run *r = &runs->runs[i];
@@ -393,7 +394,7 @@ static void vocab_plot(lilm_strbuf *b, const lilm_run_list *runs)
             continue;
         }
         snprintf(labels[ns], sizeof labels[ns], "%s, %s", la, ma[0] ? ma : "runs");
-        series[ns] = (lilm_plot_series){labels[ns], xs + start, ys + start, off - start, LILM_PLOT_LINE_POINTS};
+        series[ns] = (lilm_plot_series){labels[ns], xs + start, ys + start, off - start, LILM_PLOT_LINE_POINTS, 0};
         ns++;
     }
     if (ns) {
@@ -435,11 +436,14 @@ static void sweeps_section(lilm_strbuf *b, const lilm_run_list *runs, const swee
             lilm_plot p;
             lilm_plot_init(&p, "Learning-rate sweep", "peak learning rate (log)", "validation loss");
             p.log_x = 1;
+            p.width = SWEEP_PLOT_WIDTH;
             sweep_plot(b, sets, n_sets, LILM_SWEEP_LR, &p, LILM_PLOT_LINE_POINTS);
         }
         if (has_depth) {
             lilm_plot p;
-            lilm_plot_init(&p, "Depth sweep", "layers", "tokens per parameter in budget");
+            lilm_plot_init(&p, "Depth sweep", "layers", "tokens per parameter (log)");
+            p.log_y = 1;
+            p.width = SWEEP_PLOT_WIDTH;
             p.hline = TOKENS_PER_PARAM_TARGET;
             p.hline_label = "target 70";
             sweep_plot(b, sets, n_sets, LILM_SWEEP_DEPTH, &p, LILM_PLOT_LINE_POINTS);
@@ -452,13 +456,16 @@ static void sweeps_section(lilm_strbuf *b, const lilm_run_list *runs, const swee
 
 /* ---- run page ---- */
 
-static void fact_text(lilm_strbuf *b, const char *k, const char *v)
+/* One "key: value" cell of the summary grid; `wide` spans the whole row. */
+static void fact_cell(lilm_strbuf *b, const char *k, const char *v, int wide)
 {
-    lilm_strbuf_printf(b, "<tr><td>%s</td><td>", k);
+    lilm_strbuf_printf(b, "<div%s><span class=\"k\">%s</span><span class=\"v\">", wide ? " class=\"wide\"" : "", k);
     if (v && *v) lilm_strbuf_html(b, v);
     else lilm_strbuf_puts(b, "<span class=\"na\">n/a</span>");
-    lilm_strbuf_puts(b, "</td></tr>\n");
+    lilm_strbuf_puts(b, "</span></div>\n");
 }
+
+static void fact_text(lilm_strbuf *b, const char *k, const char *v) { fact_cell(b, k, v, 0); }
 
 static void fact_num(lilm_strbuf *b, const char *k, double v, const char *fmt)
 {
@@ -476,11 +483,12 @@ static void fact_int(lilm_strbuf *b, const char *k, int64_t v)
 
 static void facts_table(lilm_strbuf *b, const lilm_run *r)
 {
-    char key[64], label[64], params[32];
-    lilm_leaderboard_dataset_name(r->dataset, key, label);
-    lilm_strbuf_puts(b, "<section><h2>Summary</h2><table class=\"facts\" id=\"facts\">\n");
-    lilm_strbuf_printf(b, "<tr><td>status</td><td class=\"st-%s\">%s</td></tr>\n", lilm_run_status_name(r->status),
-                       lilm_run_status_name(r->status));
+    char params[32];
+    lilm_strbuf_puts(b, "<section><h2>Summary</h2><div class=\"facts-grid\" id=\"facts\">\n");
+    lilm_strbuf_printf(b, "<div><span class=\"k\">status</span><span class=\"v st-%s\">%s</span></div>\n",
+                       lilm_run_status_name(r->status), lilm_run_status_name(r->status));
+    fact_num(b, "validation BPB", r->val_bpb, "%.4f");
+    fact_num(b, "validation loss", r->val_loss, "%.4f");
     fact_text(b, "model", r->model);
     fact_text(b, "model type", r->model_type);
     if (r->params >= 0) {
@@ -499,15 +507,30 @@ static void facts_table(lilm_strbuf *b, const lilm_run *r)
     fact_num(b, "elapsed (minutes)", r->elapsed_s / 60, "%.1f");
     fact_int(b, "steps", r->steps);
     fact_int(b, "tokens", r->tokens);
-    fact_num(b, "validation loss", r->val_loss, "%.4f");
-    fact_num(b, "validation BPB", r->val_bpb, "%.4f");
     fact_text(b, "started", r->started_at);
     fact_text(b, "finished", r->finished_at);
     fact_text(b, "lilm commit", r->git_commit);
     fact_text(b, "lilm version", r->lilm_version);
-    fact_text(b, "config sha256", r->config_sha256);
-    fact_text(b, "run dir", r->run_dir);
-    lilm_strbuf_puts(b, "</table></section>\n");
+    fact_cell(b, "config sha256", r->config_sha256, 1);
+    fact_cell(b, "run dir", r->run_dir, 1);
+    lilm_strbuf_puts(b, "</div></section>\n");
+}
+
+/* One curve box against step, <div id=ID><svg/></div>. Unless `always`, it
+ * is left out when no series has a finite value (a metric never logged). */
+static void step_plot(lilm_strbuf *b, const char *id, const char *title, const char *ylabel,
+                      const lilm_plot_series *series, size_t n_series, int always, int log_y)
+{
+    int any = always;
+    for (size_t s = 0; s < n_series && !any; s++)
+        for (size_t i = 0; i < series[s].n && !any; i++) any = isfinite(series[s].y[i]);
+    if (!any) return;
+    lilm_plot p;
+    lilm_plot_init(&p, title, "step", ylabel);
+    p.log_y = log_y;
+    lilm_strbuf_printf(b, "<div id=\"%s\">", id);
+    lilm_svg_plot(b, &p, series, n_series);
+    lilm_strbuf_puts(b, "</div>\n");
 }
 
 /* x/y columns pulled out of the metric points. */
@@ -519,17 +542,23 @@ static void metric_plots(lilm_strbuf *b, const lilm_run_record *rec)
         lilm_strbuf_puts(b, "<p class=\"muted\">No metrics recorded (metrics.jsonl missing or empty).</p></section>\n");
         return;
     }
-    double *buf = calloc(8 * n, sizeof *buf);
+    double *buf = calloc(11 * n, sizeof *buf);
     if (!buf) {
         lilm_strbuf_puts(b, "<p class=\"muted\">out of memory drawing the curves</p></section>\n");
         return;
     }
     double *tx = buf, *tl = buf + n, *vx = buf + 2 * n, *vl = buf + 3 * n, *vb = buf + 4 * n;
     double *tps = buf + 5 * n, *lr = buf + 6 * n, *gn = buf + 7 * n;
-    size_t nt = 0, nv = 0;
+    double *fx = buf + 8 * n, *fl = buf + 9 * n, *fb = buf + 10 * n;   /* full validations */
+    size_t nt = 0, nv = 0, nf = 0;
     for (size_t i = 0; i < n; i++) {
         const lilm_metric_point *m = &rec->metrics[i];
-        if (m->kind == LILM_METRIC_VAL) {
+        if (m->kind == LILM_METRIC_VAL_FULL) {
+            fx[nf] = (double)m->step;
+            fl[nf] = m->val_loss;
+            fb[nf] = m->val_bpb;
+            nf++;
+        } else if (m->kind == LILM_METRIC_VAL) {
             vx[nv] = (double)m->step;
             vl[nv] = m->val_loss;
             vb[nv] = m->val_bpb;
@@ -543,41 +572,22 @@ static void metric_plots(lilm_strbuf *b, const lilm_run_record *rec)
             nt++;
         }
     }
+    /* sampled validations as a line, full ones (the final evaluation) as their own points */
+    lilm_plot_series loss[3] = {{"train loss", tx, tl, nt, LILM_PLOT_LINE, 0},
+                                {"validation loss", vx, vl, nv, LILM_PLOT_LINE_POINTS, 0},
+                                {"full validation", fx, fl, nf, LILM_PLOT_POINTS, 0}};
+    lilm_plot_series bpb[2] = {{"validation BPB", vx, vb, nv, LILM_PLOT_LINE_POINTS, 2},
+                               {"full validation", fx, fb, nf, LILM_PLOT_POINTS, 3}};   /* the loss plot's colours */
+    lilm_plot_series tps_s = {"tokens/s", tx, tps, nt, LILM_PLOT_LINE, 0};
+    lilm_plot_series lr_s = {"learning rate", tx, lr, nt, LILM_PLOT_LINE, 0};
+    lilm_plot_series gn_s = {"gradient norm", tx, gn, nt, LILM_PLOT_LINE, 0};
     lilm_strbuf_puts(b, "<div class=\"plots\">\n");
-    lilm_plot p;
-    lilm_plot_series s[2] = {{"train loss", tx, tl, nt, LILM_PLOT_LINE}, {"validation loss", vx, vl, nv, LILM_PLOT_LINE_POINTS}};
-    lilm_plot_init(&p, "Loss", "step", "cross-entropy (nats/token)");
-    lilm_strbuf_puts(b, "<div id=\"plot-loss\">");
-    lilm_svg_plot(b, &p, s, 2);
-    lilm_strbuf_puts(b, "</div>\n");
-    int any_bpb = 0;
-    for (size_t i = 0; i < nv; i++) any_bpb |= isfinite(vb[i]);
-    if (any_bpb) {
-        lilm_plot_series sb = {"validation BPB", vx, vb, nv, LILM_PLOT_LINE_POINTS};
-        lilm_plot_init(&p, "Validation bits per byte", "step", "BPB");
-        lilm_strbuf_puts(b, "<div id=\"plot-bpb\">");
-        lilm_svg_plot(b, &p, &sb, 1);
-        lilm_strbuf_puts(b, "</div>\n");
-    }
-    lilm_plot_series st = {"tokens/s", tx, tps, nt, LILM_PLOT_LINE};
-    lilm_plot_init(&p, "Throughput", "step", "tokens per second");
-    lilm_strbuf_puts(b, "<div id=\"plot-tps\">");
-    lilm_svg_plot(b, &p, &st, 1);
-    lilm_strbuf_puts(b, "</div>\n");
-    lilm_plot_series sl = {"learning rate", tx, lr, nt, LILM_PLOT_LINE};
-    lilm_plot_init(&p, "Learning rate", "step", "lr");
-    lilm_strbuf_puts(b, "<div id=\"plot-lr\">");
-    lilm_svg_plot(b, &p, &sl, 1);
-    lilm_strbuf_puts(b, "</div>\n");
-    int any_gn = 0;
-    for (size_t i = 0; i < nt; i++) any_gn |= isfinite(gn[i]);
-    if (any_gn) {
-        lilm_plot_series sg = {"gradient norm", tx, gn, nt, LILM_PLOT_LINE};
-        lilm_plot_init(&p, "Gradient norm (before clipping)", "step", "global L2 norm");
-        lilm_strbuf_puts(b, "<div id=\"plot-gradnorm\">");
-        lilm_svg_plot(b, &p, &sg, 1);
-        lilm_strbuf_puts(b, "</div>\n");
-    }
+    /* log y for the loss: the first steps of a fresh model sit far above the rest */
+    step_plot(b, "plot-loss", "Loss", "cross-entropy (nats/token, log)", loss, nf ? 3 : 2, 1, 1);
+    step_plot(b, "plot-bpb", "Validation bits per byte", "BPB", bpb, nf ? 2 : 1, 0, 0);
+    step_plot(b, "plot-tps", "Throughput", "tokens per second", &tps_s, 1, 0, 0);
+    step_plot(b, "plot-lr", "Learning rate", "lr", &lr_s, 1, 0, 0);
+    step_plot(b, "plot-gradnorm", "Gradient norm (before clipping)", "global L2 norm", &gn_s, 1, 0, 0);
     lilm_strbuf_puts(b, "</div></section>\n");
     free(buf);
 }
@@ -595,7 +605,8 @@ static void run_sweeps(lilm_strbuf *b, const lilm_run_record *rec)
     lilm_strbuf_puts(b, "<section><h2>Autosize</h2><div class=\"plots\">\n");
     lilm_plot p;
     if (has_depth) {
-        lilm_plot_init(&p, "Depth probes", "layers", "tokens per parameter in budget");
+        lilm_plot_init(&p, "Depth probes", "layers", "tokens per parameter (log)");
+        p.log_y = 1;
         p.hline = TOKENS_PER_PARAM_TARGET;
         p.hline_label = "target 70";
         sweep_plot(b, &set, 1, LILM_SWEEP_DEPTH, &p, LILM_PLOT_LINE_POINTS);
@@ -711,6 +722,35 @@ static void run_page(lilm_strbuf *b, const lilm_run_record *rec, const char *err
 
 /* ---- the whole report ---- */
 
+/* 1 when `file` is the page of one of the runs. */
+static int is_current_page(const lilm_run_list *runs, const char *file)
+{
+    char slug[200], want[220];
+    for (size_t i = 0; i < runs->n; i++) {
+        lilm_report_slug(runs->runs[i].name, slug, sizeof slug);
+        snprintf(want, sizeof want, "%s.html", slug);
+        if (strcmp(file, want) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Deletes OUT/runs/<x>.html pages of runs no longer in the db (deleted with
+ * `lilm runs delete`), so the site matches the db. Only *.html files. */
+static void remove_stale_pages(const char *runs_dir, const lilm_run_list *runs)
+{
+    DIR *d = opendir(runs_dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".html") != 0 || is_current_page(runs, e->d_name)) continue;
+        char path[1500];
+        snprintf(path, sizeof path, "%s/%s", runs_dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
 static lilm_status write_page(const char *dir, const char *file, lilm_strbuf *b)
 {
     LILM_TRY(lilm_strbuf_status(b));
@@ -757,9 +797,9 @@ lilm_status lilm_report_write(lilm_runs_db *db, const char *out_dir, lilm_report
         }
         lilm_strbuf_reset(&page);
         run_page(&page, &rec, g != LILM_OK ? error : NULL);
-        char file[300];
-        lilm_report_slug(r->name, file, sizeof file - 6);
-        strncat(file, ".html", sizeof file - strlen(file) - 1);
+        char slug[200], file[220];
+        lilm_report_slug(r->name, slug, sizeof slug);
+        snprintf(file, sizeof file, "%s.html", slug);
         s = write_page(runs_dir, file, &page);
         if (s == LILM_OK) st.n_pages++;
         if (g == LILM_OK) {
@@ -790,6 +830,7 @@ lilm_status lilm_report_write(lilm_runs_db *db, const char *out_dir, lilm_report
         page_end(&page);
         s = write_page(out_dir, "index.html", &page);
     }
+    if (s == LILM_OK) remove_stale_pages(runs_dir, &runs);
     lilm_strbuf_free(&page);
     for (size_t i = 0; i < n_sets; i++) free(sets[i].pts);
     free(sets);

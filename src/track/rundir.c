@@ -138,6 +138,7 @@ static const json_field run_fields[] = {
     FT("git_commit", git_commit),
     FT("lilm_version", lilm_version),
     FI("params", params),
+    FI("layers", n_layers),
     FI("steps", steps),
     FI("tokens", tokens),
     FR("budget_minutes", budget_minutes),
@@ -199,9 +200,10 @@ static lilm_status read_run_json(reader *rd)
     if (s != LILM_OK)
         return lilm_error_context(s, "cannot register the run in %s: ", rd->dir);
     if (root->type != LILM_JSON_OBJECT) {
+        s = lilm_errorf(LILM_ERR_FORMAT, "%s: a JSON object was expected, not %s\nHINT: see docs/run-dir.md for its fields",
+                        path, lilm_json_type_name(root->type));
         lilm_json_free(root);
-        return lilm_errorf(LILM_ERR_FORMAT, "%s: a JSON object was expected, not %s\nHINT: see docs/run-dir.md for its fields",
-                           path, lilm_json_type_name(root->type));
+        return s;
     }
     lilm_run *r = &rd->rec->run;
     for (size_t i = 0; i < sizeof run_fields / sizeof run_fields[0]; i++) read_field(rd, root, &run_fields[i], r);
@@ -270,9 +272,10 @@ static void read_config(reader *rd)
         warnf(rd, "config.yaml:%zu:%zu: %s", parser.problem_mark.line + 1, parser.problem_mark.column + 1,
               parser.problem ? parser.problem : "YAML syntax error");
     } else {
-        r->vocab_size = yaml_int(&doc, "model", "vocab_size");
-        r->n_layers = yaml_int(&doc, "model", "n_layers");
-        r->d_model = yaml_int(&doc, "model", "d_model");
+        /* run.json's values win: autosize may have changed the config's */
+        if (r->vocab_size < 0) r->vocab_size = yaml_int(&doc, "model", "vocab_size");
+        if (r->n_layers < 0) r->n_layers = yaml_int(&doc, "model", "n_layers");
+        if (r->d_model < 0) r->d_model = yaml_int(&doc, "model", "d_model");
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);
@@ -352,7 +355,9 @@ static void metric_line(reader *rd, const char *file, size_t line_no, const lilm
     lilm_run_record *rec = rd->rec;
     const char *kind = lilm_json_get_str(o, "kind");
     lilm_metric_point m;
+    const lilm_json *full = lilm_json_get(o, "val_full");
     m.kind = (kind && strcmp(kind, "val") == 0) || (!kind && lilm_json_get(o, "val_loss")) ? LILM_METRIC_VAL : LILM_METRIC_TRAIN;
+    if (m.kind == LILM_METRIC_VAL && full && full->type == LILM_JSON_BOOL && full->boolean) m.kind = LILM_METRIC_VAL_FULL;
     m.step = int_or_neg(o, "step");
     m.tokens = int_or_neg(o, "tokens");
     m.lr = num_or_nan(o, "lr");

@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 #include "track/strbuf.h"
@@ -287,21 +289,39 @@ static lilm_status migrate(lilm_runs_db *db)
     return commit(db);
 }
 
-/* Sets WAL mode. Another process may be doing the same on a brand-new file, so
- * "busy" here is retried through the busy handler like any other lock. */
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Sets WAL mode (a no-op once the file is in WAL mode). Switching needs an
+ * exclusive lock, and SQLite answers SQLITE_BUSY at once, without calling
+ * the busy handler, when other processes have the new file open (they may be
+ * switching it too). So this step retries by itself, with short sleeps, until
+ * busy_ms has passed. */
 static lilm_status set_wal(lilm_runs_db *db)
 {
-    sqlite3_stmt *st = NULL;
-    LILM_TRY(prepare(db, "PRAGMA journal_mode=WAL", &st));
-    int rc = sqlite3_step(st);
-    const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    int is_wal = mode && strcmp(mode, "wal") == 0;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) return db_fail(db, rc, "switching to WAL mode");
-    if (!is_wal)
-        return lilm_errorf(LILM_ERR_IO, "runs db %s: cannot use WAL mode (is it on a network file system?)\n"
-                           "HINT: keep runs.db on a local disk (--db PATH or LILM_RUNS_DB)", db->path);
-    return LILM_OK;
+    double start = now_ms();
+    for (unsigned attempt = 0;; attempt++) {
+        sqlite3_stmt *st = NULL;
+        LILM_TRY(prepare(db, "PRAGMA journal_mode=WAL", &st));
+        int rc = sqlite3_step(st);
+        const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        int is_wal = mode && strcmp(mode, "wal") == 0;
+        sqlite3_finalize(st);
+        if (rc == SQLITE_ROW && is_wal) return LILM_OK;
+        if (rc == SQLITE_ROW)
+            return lilm_errorf(LILM_ERR_IO, "runs db %s: cannot use WAL mode (is it on a network file system?)\n"
+                               "HINT: keep runs.db on a local disk (--db PATH or LILM_RUNS_DB)", db->path);
+        int code = rc & 0xff;
+        if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || now_ms() - start >= db->busy_ms)
+            return db_fail(db, rc, "switching to WAL mode");
+        /* 2..20 ms, varied per process and attempt so that racing openers spread out */
+        struct timespec nap = {0, (long)(2 + (attempt * 7 + (unsigned)getpid()) % 19) * 1000000L};
+        nanosleep(&nap, NULL);
+    }
 }
 
 lilm_status lilm_runs_open_ex(lilm_runs_db **out, const char *path, int busy_ms)
@@ -358,6 +378,17 @@ lilm_status lilm_runs_open(lilm_runs_db **out, const char *path)
         busy_ms = (int)v;
     }
     return lilm_runs_open_ex(out, path, busy_ms);
+}
+
+lilm_status lilm_runs_open_existing(lilm_runs_db **out, const char *path)
+{
+    *out = NULL;
+    if (path && *path && !lilm_path_exists(path))
+        return lilm_errorf(LILM_ERR_NOT_FOUND,
+                           "no runs database at %s\n"
+                           "HINT: train a run (lilm train), import run dirs (lilm runs import runs/*/), "
+                           "or point --db / LILM_RUNS_DB at an existing runs.db", path);
+    return lilm_runs_open(out, path);
 }
 
 void lilm_runs_close(lilm_runs_db *db)

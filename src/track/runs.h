@@ -87,7 +87,9 @@ typedef struct lilm_run_list {
 } lilm_run_list;
 void lilm_run_list_free(lilm_run_list *l);
 
-/* One line of metrics.jsonl. kind: 0 train, 1 val. Unknown fields NaN / -1. */
+/* One line of metrics.jsonl. kind: 0 train step, 1 validation on sampled
+ * batches, 2 validation over the whole validation set ("val_full": true,
+ * the final evaluation). Unknown fields NaN / -1. */
 typedef struct lilm_metric_point {
     int kind;
     int64_t step, tokens;
@@ -95,6 +97,7 @@ typedef struct lilm_metric_point {
 } lilm_metric_point;
 #define LILM_METRIC_TRAIN 0
 #define LILM_METRIC_VAL 1
+#define LILM_METRIC_VAL_FULL 2
 
 /* One autosize probe. kind LILM_SWEEP_LR: x = lr, y = val_loss, aux = steps.
  * kind LILM_SWEEP_DEPTH: x = layers, y = tokens_per_param, aux = params. */
@@ -123,6 +126,9 @@ void lilm_run_record_free(lilm_run_record *rec);
  * lilm_runs_open waits LILM_RUNS_BUSY_MS, or $LILM_RUNS_BUSY_MS if set. */
 lilm_status lilm_runs_open(lilm_runs_db **out, const char *path);
 lilm_status lilm_runs_open_ex(lilm_runs_db **out, const char *path, int busy_ms);
+/* The same for readers (leaderboard, report, runs list): a missing file is
+ * LILM_ERR_NOT_FOUND with a hint, instead of a new empty db. */
+lilm_status lilm_runs_open_existing(lilm_runs_db **out, const char *path);
 void lilm_runs_close(lilm_runs_db *db);
 const char *lilm_runs_path(const lilm_runs_db *db);
 

@@ -5,7 +5,8 @@
  * top+ph] with y growing upward; on a log axis the mapping is applied to
  * log10 of the value. Ticks: a linear axis gets about 6 ticks at multiples of
  * a 1/2/5 x 10^k step; a log axis gets its decades, plus 2x and 5x when it
- * spans fewer than three decades.
+ * spans fewer than three decades, and linear 1/2/5 steps when even that
+ * gives fewer than three ticks.
  */
 #include "track/svg.h"
 
@@ -20,31 +21,37 @@ static const char *const palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7"
 
 enum { MARGIN_L = 70, MARGIN_R = 20, MARGIN_T = 34, MARGIN_B = 50, LEGEND_INSIDE_MAX = 3 };
 
+static const char *series_color(const lilm_plot_series *series, size_t s)
+{
+    size_t k = series[s].color > 0 ? (size_t)(series[s].color - 1) : s;
+    return palette[k % N_PALETTE];
+}
+
 void lilm_plot_init(lilm_plot *p, const char *title, const char *xlabel, const char *ylabel)
 {
     memset(p, 0, sizeof *p);
     p->title = title;
     p->xlabel = xlabel;
     p->ylabel = ylabel;
-    p->width = 560;
-    p->height = 330;
+    p->width = 520;
+    p->height = 310;
     p->hline = NAN;
 }
 
 void lilm_svg_format_tick(char *buf, size_t n, double v, double step)
 {
-    double a = fabs(v);
-    if (a < step * 1e-9) {
+    if (fabs(v) < step * 1e-9) {
         snprintf(buf, n, "0");
         return;
     }
+    /* the unit follows the step, so one axis never mixes "500" and "1.0k" */
     const char *suffix = "";
     double scale = 1;
-    if (a >= 1e9) { suffix = "G"; scale = 1e9; }
-    else if (a >= 1e6) { suffix = "M"; scale = 1e6; }
-    else if (a >= 1e3) { suffix = "k"; scale = 1e3; }
+    if (step >= 1e8) { suffix = "G"; scale = 1e9; }
+    else if (step >= 1e5) { suffix = "M"; scale = 1e6; }
+    else if (step >= 1e3) { suffix = "k"; scale = 1e3; }
     double sv = v / scale, ss = step / scale;
-    /* enough decimals to tell neighbouring ticks apart */
+    /* enough decimals to tell neighbouring ticks apart, the same for the whole axis */
     int dec = ss > 0 ? (int)ceil(-log10(ss) - 1e-9) : 0;
     if (dec < 0) dec = 0;
     if (dec > 8) {
@@ -111,6 +118,15 @@ static void axis_setup(axis *a, double lo, double hi, int log_axis, double pad)
                 a->steps[a->n_ticks++] = pow(10, d);
             }
         }
+        if (a->n_ticks < 3) {   /* a narrow range (2.5 .. 4, say): linear 1/2/5 steps, placed on the log scale */
+            double vlo = pow(10, lo), vhi = pow(10, hi), step = nice_step(vhi - vlo, 5);
+            a->n_ticks = 0;
+            for (double t = ceil(vlo / step) * step; t <= vhi + step * 1e-9 && a->n_ticks < 64; t += step) {
+                if (t <= 0) continue;
+                a->ticks[a->n_ticks] = t;
+                a->steps[a->n_ticks++] = step;
+            }
+        }
     }
     a->lo = lo;
     a->hi = hi;
@@ -146,7 +162,7 @@ static size_t points_in(const lilm_plot *p, const lilm_plot_series *series, size
 
 lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_series *series, size_t n_series)
 {
-    int W = p->width > 0 ? p->width : 560, H = p->height > 0 ? p->height : 330;
+    int W = p->width > 0 ? p->width : 520, H = p->height > 0 ? p->height : 310;
     /* legend size; more than LEGEND_INSIDE_MAX entries go outside, on the right */
     size_t n_legend = 0, longest = 0;
     for (size_t s = 0; s < n_series; s++)
@@ -252,7 +268,7 @@ lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_
     /* the series (every usable point lies inside the axes' ranges) */
     for (size_t s = 0; s < n_series; s++) {
         const lilm_plot_series *se = &series[s];
-        const char *color = palette[s % N_PALETTE];
+        const char *color = series_color(series, s);
         size_t n = se->n;
         size_t bucket = n > LILM_SVG_MAX_POINTS ? (n + LILM_SVG_MAX_POINTS - 1) / LILM_SVG_MAX_POINTS : 1;
         lilm_strbuf_printf(out, "<g class=\"series\" data-series=\"%zu\">\n", s);
@@ -317,7 +333,7 @@ lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_
         for (size_t s = 0; s < n_series; s++) {
             if (!series[s].label) continue;
             double yy = ly + 14 + 16 * (double)row++;
-            const char *color = palette[s % N_PALETTE];
+            const char *color = series_color(series, s);
             if (series[s].style != LILM_PLOT_POINTS)
                 lilm_strbuf_printf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>",
                                    lx + 6, yy - 4, lx + 24, yy - 4, color);

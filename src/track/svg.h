@@ -31,25 +31,27 @@ typedef struct lilm_plot_series {
     const double *y;           /* (n) */
     size_t n;
     lilm_plot_style style;
+    int color;                 /* 1-based palette entry; 0 = by the series' position */
 } lilm_plot_series;
 
 typedef struct lilm_plot {
     const char *title;
     const char *xlabel, *ylabel;
     int log_x, log_y;          /* 1: base-10 log axis */
-    int width, height;         /* pixels; 0 = 640 x 360 */
+    int width, height;         /* pixels; 0 = 520 x 310 */
     double hline;              /* a dashed horizontal reference line at this y; NaN = none */
     const char *hline_label;
 } lilm_plot;
 
-/* A plot with defaults (640x360, linear axes, no reference line). */
+/* A plot with defaults (520x310, linear axes, no reference line). */
 void lilm_plot_init(lilm_plot *p, const char *title, const char *xlabel, const char *ylabel);
 
 /* Appends one <svg> element to out. With no drawable point it draws the frame
  * and a "no data" note, so a page always has the same layout. */
 lilm_status lilm_svg_plot(lilm_strbuf *out, const lilm_plot *p, const lilm_plot_series *series, size_t n_series);
 
-/* Formats a tick value compactly: 2000 -> "2k", 3e6 -> "3M", 0.0015 -> "0.0015". */
+/* Formats a tick value compactly; unit and decimals follow the axis step:
+ * (4000, 2000) -> "4k", (1500, 500) -> "1500", (2.5e6, 5e5) -> "2.5M", (0.0015, 0.0005) -> "0.0015". */
 void lilm_svg_format_tick(char *buf, size_t n, double v, double step);
 
 #endif

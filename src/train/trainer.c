@@ -224,6 +224,41 @@ static void metric_line(lilm_trainer *t, const char *kind, double lr, double los
     fflush(t->metrics);
 }
 
+/* ---- the dataset's own tokenizer ---- */
+
+lilm_status lilm_trainer_resolve_tokenizer(lilm_config *c)
+{
+    if (c->data.tokenizer[0] || !c->data.dataset[0]) {
+        if (!c->data.tokenizer[0]) snprintf(c->data.tokenizer, sizeof c->data.tokenizer, "bytes");
+        return LILM_OK;
+    }
+    char meta[LILM_PATH_MAX + 16];
+    snprintf(meta, sizeof meta, "%s/meta.json", c->data.dataset);
+    lilm_json *j = NULL;
+    LILM_TRY(lilm_json_parse_file(&j, meta));
+    const lilm_json *tok = lilm_json_get(j, "tokenizer");
+    const char *path = tok ? lilm_json_get_str(tok, "path") : NULL;
+    lilm_status st = LILM_OK;
+    if (!path) {
+        st = lilm_errorf(LILM_ERR_FORMAT, "%s names no tokenizer\nHINT: set data.tokenizer", meta);
+    } else if (strcmp(path, "bytes") == 0 || lilm_path_exists(path)) {
+        snprintf(c->data.tokenizer, sizeof c->data.tokenizer, "%s", path);
+    } else {
+        /* a relative path recorded elsewhere: try it beside the dataset dir */
+        const char *base = strrchr(path, '/');
+        char beside[LILM_PATH_MAX * 2 + 8];
+        snprintf(beside, sizeof beside, "%s/%s", c->data.dataset, base ? base + 1 : path);
+        if (lilm_path_exists(beside)) snprintf(c->data.tokenizer, sizeof c->data.tokenizer, "%s", beside);
+        else
+            st = lilm_errorf(LILM_ERR_NOT_FOUND,
+                             "the dataset %s was made with tokenizer %s, which is not there any more\n"
+                             "HINT: set data.tokenizer to that .model file",
+                             c->data.dataset, path);
+    }
+    lilm_json_free(j);
+    return st;
+}
+
 /* ---- init ---- */
 
 lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lilm_trainer_options *o)

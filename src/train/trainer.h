@@ -107,6 +107,10 @@ void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p);
  * against the budget, the final validation, and the probe's miss. */
 void lilm_trainer_print_summary(const lilm_trainer *t, const char *cmd, int stopped, FILE *f);
 
+/* An empty data.tokenizer means the dataset's own (recorded in its meta.json),
+ * or the bytes tokenizer for raw text; this fills it in. */
+lilm_status lilm_trainer_resolve_tokenizer(lilm_config *c);
+
 lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lilm_trainer_options *o);
 lilm_status lilm_trainer_run(lilm_trainer *t);
 /* Validation: `full` visits the whole validation split; else the first val_batches batches. */

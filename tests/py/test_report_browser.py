@@ -156,7 +156,7 @@ def sort_follow_and_draw():
             ticks = driver.find_elements(By.CSS_SELECTOR, "#plot-loss svg .xticks text")
             assert len(ticks) >= 3, "x axis ticks with labels"
             legend = driver.find_element(By.CSS_SELECTOR, "#plot-loss svg .legend").text
-            assert "train loss" in legend and "validation loss" in legend, legend
+            assert "train loss" in legend and "validation loss" in legend and "full validation" in legend, legend
             assert driver.find_elements(By.CSS_SELECTOR, "#plot-tps svg path.line")
             assert "spaceship" in driver.find_element(By.ID, "samples").text
             run_shot = full_page_shot(driver, "run.png")

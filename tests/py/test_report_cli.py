@@ -51,7 +51,9 @@ def make_run(root, name, model, mtype, dataset, params, bpb, vocab, status, inde
     os.makedirs(d, exist_ok=True)
     rng = random.Random(index)
     final = 2.2 + 0.1 * index
-    val_loss = bpb * math.log(2) * 3.9 if bpb else None
+    val_end = final + 0.08 + 6.0 * math.exp(-6)           # the last validation loss of the curve below
+    val_loss = val_end if bpb else None
+    bytes_per_token = val_end / (math.log(2) * (bpb or 1.4))   # so that the curve ends at the run's BPB
     run = {
         "name": name, "status": status, "model": model, "model_type": mtype,
         "started_at": "2026-11-%02dT%02d:00:00Z" % (10 + index, index),
@@ -77,7 +79,10 @@ def make_run(root, name, model, mtype, dataset, params, bpb, vocab, status, inde
         if s % 40 == 0:
             vl = final + 0.08 + 6.0 * math.exp(-s / (steps / 6))
             lines.append(json.dumps({"kind": "val", "step": s, "tokens": s * 32768, "val_loss": vl,
-                                     "val_bpb": vl / (math.log(2) * 3.9), "elapsed_s": s * 7.5}))
+                                     "val_bpb": vl / (math.log(2) * bytes_per_token), "elapsed_s": s * 7.5}))
+    if status == "done":   # the final evaluation over the whole validation set
+        lines.append(json.dumps({"kind": "val", "step": steps, "tokens": steps * 32768, "val_loss": val_loss,
+                                 "val_bpb": bpb, "val_full": True, "elapsed_s": steps * 7.5 + 20}))
     write(os.path.join(d, "metrics.jsonl"), "\n".join(lines) + "\n")
     if status == "done" and index < 4:   # the main runs went through autosize
         tpp = lambda L: 16000 / L ** 2 * (1 + 0.3 * index)
@@ -151,7 +156,7 @@ def import_list_show():
             assert spec[0] in out, (spec[0], out)
         show = lilm("runs", "show", "baseline-babylm", "--db", db).stdout
         assert "Baseline transformer" in show and "1.3300" in show and "12000" in show, show
-        assert "240 train, 6 validation" in show, show
+        assert "240 train, 6 validation, 1 full validation" in show, show
         # the env var picks the db too
         env = dict(os.environ, LILM_RUNS_DB=db)
         assert "latent-babylm" in lilm("runs", env=env).stdout
@@ -222,6 +227,30 @@ def report_files():
         # no temp files left behind
         left = [f for r, _, fs in os.walk(out) for f in fs if ".tmp." in f]
         assert not left, left
+        # a deleted run's page goes away with it
+        lilm("runs", "delete", "vocab-1k", "--db", db)
+        lilm("report", "-o", out, "--db", db)
+        assert not os.path.exists(os.path.join(out, "runs", "vocab-1k.html"))
+        assert os.path.exists(os.path.join(out, "runs", "vocab-4k.html"))
+
+
+@case
+def report_sync_live_run():
+    with tempfile.TemporaryDirectory() as tmp:
+        db, dirs = imported_db(tmp)
+        live = [d for d in dirs if d.endswith("baseline-babylm-now")][0]
+        with open(os.path.join(live, "metrics.jsonl"), "a") as f:
+            f.write(json.dumps({"kind": "train", "step": 777, "loss": 2.0}) + "\n")
+        out = os.path.join(tmp, "site")
+        lilm("report", "-o", out, "--db", db)
+        assert "240 train" in lilm("runs", "show", "baseline-babylm-now", "--db", db).stdout
+        lilm("report", "-o", out, "--db", db, "--sync")
+        assert "241 train" in lilm("runs", "show", "baseline-babylm-now", "--db", db).stdout
+        # a run dir that vanished keeps its stored row
+        import shutil
+        shutil.rmtree(dirs[0])
+        lilm("report", "-o", out, "--db", db, "--sync")
+        assert "compiled-babylm" in lilm("runs", "list", "--db", db).stdout
 
 
 @case
@@ -253,6 +282,19 @@ def bad_run_dirs():
         assert 'id="plot-loss"' in page, "the good metric lines still make a curve"
         assert "\ufffd" in page
         assert os.path.exists(os.path.join(out, "runs", "good.html"))
+
+
+@case
+def missing_db():
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "nowhere", "runs.db")
+        for cmd in (["runs", "list"], ["leaderboard"], ["report", "-o", os.path.join(tmp, "site")]):
+            p = lilm(*cmd, "--db", db, check=False)
+            assert p.returncode == 2 and "no runs database at" in p.stderr and "HINT" in p.stderr, (cmd, p.stderr)
+        assert not os.path.exists(os.path.dirname(db)), "readers must not create the db"
+        d = make_run(os.path.join(tmp, "runs"), "one", "M", "baseline", "babylm", 10, 1.0, 1000, "done", index=0)
+        lilm("runs", "import", d, "--db", db)   # import creates it
+        assert "one" in lilm("runs", "list", "--db", db).stdout
 
 
 @case

@@ -1,8 +1,8 @@
 """test_tok_train.py: `lilm tok train` against the sentencepiece library.
 
-- The nmt_nfkc_cf charsmap that lilm builds from Unicode data normalises the
-  shared text (switchboard dev, TinyStories validation, the start of every
-  BabyLM JSONL file) and every assigned BMP character exactly as
+- The nmt_nfkc_cf charsmap that lilm builds from Unicode data normalises all
+  the text in shared/data (BabyLM JSONL and switchboard files, TinyStories;
+  about 48 M characters) and every assigned BMP character exactly as
   sentencepiece's built-in nmt_nfkc_cf does.
 - BPE and unigram models trained by lilm load in sentencepiece, have the
   requested size and ids, round-trip text, and compress held-out text within
@@ -68,16 +68,17 @@ def small_model():
 
 
 def shared_text_lines():
-    lines = open(SWB_DEV, encoding="utf-8").read().splitlines()
-    lines += open(shared("data/tinystories/validation/tinystories_v1_validation_head.txt"),
-                  encoding="utf-8").read().splitlines()
-    d = shared("data/babylm/train/strict_2024_100M_snippets")
-    for name in sorted(os.listdir(d)):
-        with open(os.path.join(d, name), encoding="utf-8") as f:
-            for k, line in enumerate(f):
-                if k >= 15:
-                    break
-                lines.append(json.loads(line)["text"])
+    """Every line of every text, JSONL document and dev/train file under shared/data."""
+    lines = []
+    for root, _, files in os.walk(shared("data")):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if name.endswith(".jsonl"):
+                with open(path, encoding="utf-8") as f:
+                    for line in f:
+                        lines += json.loads(line)["text"].split("\n")
+            elif name.endswith((".txt", ".train", ".dev")):
+                lines += open(path, encoding="utf-8").read().split("\n")
     return lines
 
 
@@ -86,7 +87,7 @@ def normalizer_matches_sentencepiece_on_shared_text():
     ours = spm.SentencePieceNormalizer(model_file=small_model())
     ref = spm.SentencePieceNormalizer(rule_name="nmt_nfkc_cf")
     lines = shared_text_lines()
-    assert len(lines) > 20000, len(lines)
+    assert len(lines) > 50000 and sum(map(len, lines)) > 40_000_000, (len(lines), sum(map(len, lines)))
     bad = [ln for ln in lines if ours.normalize(ln) != ref.normalize(ln)]
     assert not bad, f"{len(bad)} lines normalise differently, e.g. {bad[0][:200]!r}"
 
@@ -119,22 +120,23 @@ def check_model(path, model_type, vocab):
     assert sp.decode(sp.encode(text)) == norm, (sp.decode(sp.encode(text)), norm)
 
 
+def compare_with_sentencepiece(model_type):
+    out = os.path.join(TMP, f"{model_type}.model")
+    lilm_train(out, [SWB_TRAIN], "--model-type", model_type, "--vocab-size", "2000", *COMMON)
+    check_model(out, model_type, 2000)
+    ref_model = spm_train(os.path.join(TMP, f"ref_{model_type}"), model_type, 2000)
+    ours, ref = bytes_per_token(out), bytes_per_token(ref_model)
+    assert ours >= 0.98 * ref, f"lilm {model_type} {ours:.4f} bytes/token vs sentencepiece {ref:.4f}"
+
+
 @case
 def bpe_model_loads_and_compresses_like_sentencepiece():
-    out = os.path.join(TMP, "bpe.model")
-    lilm_train(out, [SWB_TRAIN], "--model-type", "bpe", "--vocab-size", "2000", *COMMON)
-    check_model(out, "bpe", 2000)
-    ours, ref = bytes_per_token(out), bytes_per_token(spm_train(os.path.join(TMP, "ref_bpe"), "bpe", 2000))
-    assert ours >= 0.98 * ref, f"lilm BPE {ours:.4f} bytes/token vs sentencepiece {ref:.4f}"
+    compare_with_sentencepiece("bpe")
 
 
 @case
 def unigram_model_loads_and_compresses_like_sentencepiece():
-    out = os.path.join(TMP, "unigram.model")
-    lilm_train(out, [SWB_TRAIN], "--model-type", "unigram", "--vocab-size", "2000", *COMMON)
-    check_model(out, "unigram", 2000)
-    ours, ref = bytes_per_token(out), bytes_per_token(spm_train(os.path.join(TMP, "ref_uni"), "unigram", 2000))
-    assert ours >= 0.98 * ref, f"lilm unigram {ours:.4f} bytes/token vs sentencepiece {ref:.4f}"
+    compare_with_sentencepiece("unigram")
 
 
 @case

@@ -17,12 +17,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from harness import case, run
+from harness import case, run, shared
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "torch_ref"))
 import model as M  # noqa: E402
 import make_fixtures as MF  # noqa: E402
+import train as TR  # noqa: E402
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 torch.set_num_threads(1)
@@ -317,6 +318,97 @@ def fp32_torch_meets_the_documented_tolerances():
             if k.startswith("step3."):
                 d = (have[k] - t32[k]).abs().max().item()
                 check(d < 1e-4, f"{name}: {k} off by {d:.2e}")
+
+
+def toy_data(n_docs=40, seed=0):
+    rng = np.random.default_rng(seed)
+    docs = [np.append(rng.integers(4, 64, rng.integers(5, 60)), TR.EOS_ID).astype(np.int32)
+            for _ in range(n_docs)]
+    return docs, [int(len(d) * 3) for d in docs]
+
+
+@case
+def split_rule_and_packed_loader():
+    rule = TR.parse_split_rule("index % 10000 < 100")
+    check(rule(99) and not rule(100) and rule(10_050) and not rule(20_100), "split rule")
+    try:
+        TR.parse_split_rule("i % 3")
+        raise AssertionError("bad split rule accepted")
+    except ValueError:
+        pass
+    docs, nb = toy_data()
+    tr, va = TR.split_data(docs, nb, 64, "index % 10 < 1")
+    check(len(va.docs) == 4 and len(tr.docs) == 36, "4 of 40 documents are validation")
+    T = 16
+    ld = TR.PackedLoader(tr, T, batch=4, buffer=8, seed=1)
+    stream = tr.stream()
+    n = ld.n_blocks
+    check(n == (len(stream) - 1) // T, "windows of T+1 at stride T")
+    in_order = [tuple(stream[i * T:i * T + T + 1]) for i in range(n)]
+    blocks = set(in_order)
+    seen = []
+    while len(seen) < n:
+        x, y = ld.next()
+        check(tuple(x.shape) == (4, T) and torch.equal(x[:, 1:], y[:, :-1]), "inputs/targets shift")
+        seen += [tuple(torch.cat([r, y[i, -1:]]).tolist()) for i, r in enumerate(x)]
+    first_epoch = seen[:n]
+    check(set(first_epoch) == blocks and len(set(first_epoch)) == n,
+          "one epoch serves every block exactly once")
+    check(first_epoch != in_order, "blocks are shuffled")
+    dl = TR.DocLoader(tr, T, batch=3, seed=2)
+    x, y = dl.next()
+    check(((y == M.PAD_ID).sum() > 0) and tuple(x.shape) == (3, T), "docs mode pads rows")
+
+
+@case
+def validation_windows_predict_every_token_once_and_bpb():
+    docs, nb = toy_data(12, seed=3)
+    va = TR.TokenData(docs, nb, 64)
+    T = 16
+    s = va.stream()
+    w = TR.val_windows(va, T)
+    targets = w[:, 1:].flatten()
+    check(targets[targets != M.PAD_ID].tolist() == s.tolist() and w[0, 0] == TR.EOS_ID,
+          "packed: EOS first, then every token of the stream is a target once")
+    wd = TR.val_windows(va, T, mode="docs")
+    td = wd[:, 1:].flatten()
+    check(td[td != M.PAD_ID].tolist() == s.tolist(), "docs: every token a target once")
+    check(int((wd[:, 0] == TR.EOS_ID).sum()) >= len(docs), "docs: each document starts after an EOS")
+    torch.manual_seed(0)
+    m = M.Transformer(M.Config(**dict(MF.TINY, context=T)))
+    r = TR.evaluate(m, w, torch.device("cpu"), batch=5, n_bytes=sum(nb))
+    check(r["tokens"] == len(s), "every validation token counted, EOS included")
+    check(abs(r["bpb"] - r["sum_nats"] / (math.log(2) * sum(nb))) < 1e-12, "BPB formula")
+    with torch.no_grad():
+        manual = sum(float(torch.nn.functional.cross_entropy(
+            m(w[i:i + 1, :-1])[0], w[i, 1:], ignore_index=M.PAD_ID, reduction="sum"))
+            for i in range(len(w)))
+    check(abs(manual - r["sum_nats"]) < 1e-3 * abs(manual), "sum of CE over windows")
+
+
+@case
+def budgeted_training_runs_and_learns():
+    docs, nb = toy_data(60, seed=4)
+    tr, va = TR.split_data(docs, nb, 64, "index % 10 < 1")
+    cfg = M.Config(**dict(MF.TINY, context=16))
+    res = TR.train_budgeted(cfg, tr, va, torch.device("cpu"), minutes=1.0, lr=1e-2,
+                            micro_batch=8, accum_batch=16, max_steps=12, val_every=6,
+                            probe_steps=1)
+    check(res["steps_done"] == res["steps_planned"] == 12, f"steps {res['steps_done']}")
+    check(res["tokens"] == 12 * 16 * 16, "tokens counted")
+    losses = [h["loss"] for h in res["history"]]
+    check(losses[-1] < losses[0] / 2, f"loss did not drop: {losses[0]:.2f} -> {losses[-1]:.2f}")
+    check(res["val_bpb"] > 0 and res["best_sampled_val_loss"] is not None, "validation ran")
+
+
+@case
+def tokenize_appends_eos_and_counts_bytes():
+    model = shared("tokenizers/baby_unigram_12K.model")
+    check(os.path.exists(model), f"{model} missing: set LILM_SHARED to the shared/ directory")
+    texts = ["Hello there, little dog.", "Ça va? ünïcödé"]
+    docs, nb, vocab = TR.tokenize(texts, model)
+    check(vocab == 12000 and all(d[-1] == TR.EOS_ID for d in docs), "EOS after each document")
+    check(nb == [len(t.encode("utf-8")) for t in texts], "UTF-8 byte counts")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# scripts/lint.sh: the project's own rules, checked mechanically (make lint).
+#   1. every .c/.h/.cu file opens with a /* */ module comment of 3+ lines;
+#   2. no strcpy/strcat/sprintf/vsprintf/gets/atoi/atof/strtok in src/;
+#   3. no exit() outside src/cli/;
+#   4. no mutable globals in liblilm.a (objdump: no objects in .data, .bss or
+#      common; read-only and relocated-read-only tables and TLS are fine);
+#   5. no `#ifdef LILM_USE_CUDA` outside the backend selector and src/cuda/.
+set -u
+cd "$(dirname "$0")/.."
+fail=0
+bad() { echo "lint: $*"; fail=1; }
+
+for f in $(git ls-files 'src/*.c' 'src/*.h' 'src/*.cu' 'tests/*.c' 'tests/*.h'); do
+    first=$(head -c 2 "$f")
+    lines=$(awk 'NR==1 && !/^\/\*/ {exit} /\*\// {print NR; exit}' "$f")
+    if [ "$first" != "/*" ] || [ -z "$lines" ] || [ "$lines" -lt 3 ]; then
+        bad "$f: no module comment (a /* */ block of 3+ lines at the top)"
+    fi
+done
+
+if grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atof|strtok)\s*\(' $(git ls-files 'src/*.c' 'src/*.h' 'src/*.cu') \
+        | grep -vE '\b(snprintf|vsnprintf)\s*\('; then
+    bad "banned functions above (use snprintf, strtol/strtod with end checks)"
+fi
+
+if grep -nE '(^|[^_a-z])exit\s*\(' $(git ls-files 'src/*.c' 'src/*.cu' | grep -v '^src/cli/'); then
+    bad "exit() outside src/cli/ above: library code returns a status"
+fi
+
+lib=build/liblilm.a
+if [ -f "$lib" ]; then
+    # writable data objects (.data, .bss, common); read-only tables, including
+    # those in .data.rel.ro (pointer tables relocated at load), are fine, and so
+    # is the thread-local error detail (.tbss). nvcc's own per-file handles
+    # (__cudaFatCubinHandle, __device_stub__ statics) are generated code.
+    globals=$(objdump -t "$lib" 2>/dev/null |
+        awk '/ O / && ($4 == ".data" || $4 == ".bss" || $4 ~ /^\*COM/) {print $NF}' |
+        grep -vE '__cudaFatCubinHandle|__device_stub__|__nv_' || true)
+    if [ -n "$globals" ]; then
+        echo "$globals"
+        bad "mutable globals in liblilm.a above"
+    fi
+else
+    echo "lint: $lib not built; skipping the symbol check"
+fi
+
+if grep -rln 'LILM_USE_CUDA' src | grep -vE '^src/(ops/backend\.c|cuda/)'; then
+    bad "LILM_USE_CUDA used outside src/ops/backend.c and src/cuda/"
+fi
+
+[ $fail = 0 ] && echo "lint: ok"
+exit $fail

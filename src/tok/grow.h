@@ -1,0 +1,21 @@
+/*
+ * grow.h: growable arrays for the tokenizer code.
+ *
+ * Every buffer that grows while encoding, decoding or serializing goes through
+ * these: capacities double from 256 elements, and a failed realloc leaves the
+ * old buffer and capacity untouched and returns LILM_ERR_OOM.
+ */
+#ifndef LILM_TOK_GROW_H
+#define LILM_TOK_GROW_H
+
+#include <stddef.h>
+
+#include "core/status.h"
+
+/* Grows *buf (capacity *cap elements of `elem` bytes) to hold `need`. */
+lilm_status lilm_tok_grow(void **buf, size_t *cap, size_t need, size_t elem);
+/* The same for n arrays sharing one capacity (on failure the arrays already
+ * grown are kept in bufs and *cap is unchanged). */
+lilm_status lilm_tok_grow_arrays(void **bufs, const size_t *elem, int n, size_t *cap, size_t need);
+
+#endif
