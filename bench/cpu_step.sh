@@ -7,7 +7,8 @@
 # with the environment as it is and, since OpenBLAS's kernel choice matters,
 # also with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset (OpenBLAS's own detection).
 # Rounds are interleaved; medians of the per-round tokens/s are printed with
-# ratios. THREADS (default: all cores), STEPS (default 5) can be set.
+# ratios. THREADS (default: all cores), STEPS (default 5), CONFIGS and SHAPES
+# (space-separated subsets) can be set.
 set -u
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -15,8 +16,8 @@ THREADS=${THREADS:-$(nproc)}
 STEPS=${STEPS:-5}
 log=$(mktemp)
 for r in $(seq "$ROUNDS"); do
-    for cfg in simplestories babylm; do
-        for shape in 8x512 16x256; do
+    for cfg in ${CONFIGS:-simplestories babylm}; do
+        for shape in ${SHAPES:-8x512 16x256}; do
             b=${shape%x*}; t=${shape#*x}
             ./lilm bench -c configs/$cfg.yaml -b "$shape" -n "$STEPS" -w 1 -t "$THREADS" --json |
                 sed "s/^/lilm $cfg $shape /" >>"$log"
