@@ -9,18 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/progress.h"
 #include "core/fileio.h"
 #include "core/json.h"
 #include "ops/backend.h"
 #include "train/checkpoint.h"
 #include "train/text_source.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int64_t bytes)
 {
@@ -34,7 +28,7 @@ void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int6
 lilm_status lilm_eval_dataset(lilm_model *m, const lilm_dataset *ds, lilm_loader_mode mode, size_t B, size_t T,
                               lilm_eval_result *r)
 {
-    double t0 = now_s();
+    double t0 = lilm_progress_clock();
     lilm_eval_iter *it = NULL;
     LILM_TRY(lilm_eval_iter_create(&it, ds, mode, B, T));
     double sum = 0;
@@ -55,7 +49,7 @@ lilm_status lilm_eval_dataset(lilm_model *m, const lilm_dataset *ds, lilm_loader
     lilm_dataset_info info;
     lilm_dataset_get_info(ds, &info);
     lilm_eval_finish(r, sum, counted, info.n_bytes);
-    r->seconds = now_s() - t0;
+    r->seconds = lilm_progress_clock() - t0;
     return LILM_OK;
 }
 
@@ -79,7 +73,7 @@ int64_t lilm_eval_count_batches(const lilm_dataset *ds, lilm_loader_mode mode, s
 lilm_status lilm_eval_stream(lilm_model *m, const int32_t *tokens, size_t n, size_t start, int64_t bytes,
                              int32_t pad_id, size_t B, size_t T, lilm_eval_result *r)
 {
-    double t0 = now_s();
+    double t0 = lilm_progress_clock();
     int32_t *in = malloc(B * T * sizeof *in), *tg = malloc(B * T * sizeof *tg);
     if (!in || !tg) {
         free(in);
@@ -113,7 +107,7 @@ lilm_status lilm_eval_stream(lilm_model *m, const int32_t *tokens, size_t n, siz
     free(tg);
     LILM_TRY(st);
     lilm_eval_finish(r, sum, counted, bytes);
-    r->seconds = now_s() - t0;
+    r->seconds = lilm_progress_clock() - t0;
     return LILM_OK;
 }
 

@@ -7,6 +7,7 @@
  * partial selection would do, but V is at most tens of thousands and one
  * sort per token is far cheaper than the model step that precedes it.
  */
+#include "core/progress.h"
 #include "eval/generate.h"
 
 #include <math.h>
@@ -28,13 +29,6 @@ const char *const lilm_reference_prompts[] = {
     "Dragons smell like cheese because ",
 };
 const size_t lilm_reference_prompt_count = sizeof lilm_reference_prompts / sizeof lilm_reference_prompts[0];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void lilm_sample_opts_default(lilm_sample_opts *o)
 {
@@ -158,10 +152,10 @@ lilm_status lilm_generate(lilm_model *m, const lilm_tokenizer *tok, const char *
     lilm_rng rng;
     lilm_rng_seed(&rng, o->seed);
     int32_t eos = lilm_tokenizer_eos_id(tok), pad = (int32_t)m->cfg.pad_id;
-    double t0 = now_s();
+    double t0 = lilm_progress_clock();
     if ((st = lilm_decoder_step(&d, all, n_prompt, logits)) != LILM_OK) goto done;
-    g->prefill_s = now_s() - t0;
-    t0 = now_s();
+    g->prefill_s = lilm_progress_clock() - t0;
+    t0 = lilm_progress_clock();
     size_t n = n_prompt;
     while (n < total) {
         int32_t next = lilm_sample_pick(logits, order, V, pad == eos ? -1 : pad, o, &rng);
@@ -173,7 +167,7 @@ lilm_status lilm_generate(lilm_model *m, const lilm_tokenizer *tok, const char *
         if (n == total) break;
         if ((st = lilm_decoder_step(&d, &all[n - 1], 1, logits)) != LILM_OK) goto done;
     }
-    g->decode_s = now_s() - t0;
+    g->decode_s = lilm_progress_clock() - t0;
     g->ids = all;
     all = NULL;
     g->n_prompt = n_prompt;

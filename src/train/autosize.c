@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/progress.h"
 #include "core/fileio.h"
 #include "core/rng.h"
 #include "model/model.h"
@@ -23,13 +24,6 @@
 #include "train/trainer.h"
 
 #define MAX_DEPTH_CACHE 64
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void lilm_autosize_opts_default(lilm_autosize_opts *o)
 {
@@ -260,7 +254,7 @@ static lilm_status run_probe(depth_ctx *d, int64_t layers, probe *p)
         int n_micro = (int)(c->train.accum_batch / p->batch);
         double t0 = 0;
         for (int i = 0; st == LILM_OK && i < d->o->warmup_steps + d->probe_steps; i++) {
-            if (i == d->o->warmup_steps) t0 = now_s();
+            if (i == d->o->warmup_steps) t0 = lilm_progress_clock();
             if (d->o->stop && *d->o->stop) {
                 st = lilm_errorf(LILM_ERR_INTERRUPTED, "autosize stopped");
                 break;
@@ -270,7 +264,7 @@ static lilm_status run_probe(depth_ctx *d, int64_t layers, probe *p)
             st = lilm_train_step(&m, &opt, &guard, &bs, n_micro, 1e-6, &res);
         }
         if (st == LILM_OK) {
-            p->step_s = (now_s() - t0) / (double)d->probe_steps;
+            p->step_s = (lilm_progress_clock() - t0) / (double)d->probe_steps;
             p->tokens = p->step_s > 0 ? d->budget_s / p->step_s * tokens_per_step : 0;
         }
         p->peak = be->peak_bytes ? be->peak_bytes(be) : 0;
@@ -373,7 +367,7 @@ static lilm_status write_choice(const lilm_autosize_opts *o, const lilm_autosize
 lilm_status lilm_autosize(const lilm_config *in, const lilm_autosize_opts *o, lilm_config *out,
                           lilm_autosize_result *r)
 {
-    double t0 = now_s();
+    double t0 = lilm_progress_clock();
     memset(r, 0, sizeof *r);
     r->best_val_loss = NAN;
     *out = *in;
@@ -498,7 +492,7 @@ lilm_status lilm_autosize(const lilm_config *in, const lilm_autosize_opts *o, li
         out->train.lr = best_lr;
         if (!o->quiet) fprintf(log, "autosize: learning rate %.4g (validation loss %.4f)\n", best_lr, best);
     }
-    r->seconds = now_s() - t0;
+    r->seconds = lilm_progress_clock() - t0;
     if (o->out_dir) {
         LILM_TRY(write_choice(o, r, in));
         char path[LILM_PATH_MAX + 64];

@@ -7,16 +7,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/progress.h"
 #include "core/rng.h"
 #include "model/model.h"
 #include "train/optimizer.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -34,11 +28,11 @@ lilm_status lilm_bench_matmul_peak(lilm_backend *be, size_t n, double *gflops)
     double best = 0;
     for (int rep = 0; st == LILM_OK && rep < 5; rep++) {
         be->sync(be);
-        double t0 = now_s();
+        double t0 = lilm_progress_clock();
         int iters = 4;
         for (int i = 0; i < iters; i++) be->matmul_forward(be, out, NULL, a, w, NULL, n, n, n, LILM_ACT_NONE);
         st = be->sync(be);
-        double dt = now_s() - t0;
+        double dt = lilm_progress_clock() - t0;
         double g = 2.0 * (double)n * (double)n * (double)n * iters / dt / 1e9;
         if (g > best) best = g;
     }
@@ -77,13 +71,13 @@ lilm_status lilm_bench_train_step(const lilm_config *cfg, lilm_backend *be, size
     for (size_t i = 0; in && i <= N; i++)
         in[i] = (int32_t)(4 + lilm_rng_below(&rng, (uint64_t)(cfg->model.vocab_size - 4)));
     for (int s = 0; st == LILM_OK && s < warmup + steps; s++) {
-        double t0 = now_s(), loss = 0;
+        double t0 = lilm_progress_clock(), loss = 0;
         lilm_model_zero_grad(&m);
         st = lilm_model_forward(&m, in, in + 1, B, T, (float)(1.0 / (double)N), &loss, NULL);
         if (st == LILM_OK) st = lilm_model_backward(&m);
         if (st == LILM_OK) st = lilm_optimizer_step(&opt, &m, cfg->train.lr * 0.1, NULL);
         if (st == LILM_OK) st = be->sync(be);
-        double dt = now_s() - t0;
+        double dt = lilm_progress_clock() - t0;
         if (s >= warmup) times[s - warmup] = dt;
         r->final_loss = loss / (double)N;
     }

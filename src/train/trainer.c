@@ -26,13 +26,6 @@
 
 #define LILM_TIME_MODE_STEPS 1000000 /* virtual schedule length in time mode */
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void iso_now(char *buf, size_t n)
 {
     time_t now = time(NULL);
@@ -41,7 +34,7 @@ static void iso_now(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static double elapsed(const lilm_trainer *t) { return t->elapsed_base + (mono_now() - t->t0); }
+static double elapsed(const lilm_trainer *t) { return t->elapsed_base + (lilm_progress_clock() - t->t0); }
 
 void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p)
 {
@@ -372,7 +365,7 @@ static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches,
         r->bytes = e.bytes;
         return LILM_OK;
     }
-    double tv0 = mono_now();
+    double tv0 = lilm_progress_clock();
     int64_t n_batches = 0;
     r->full = full;
     double sum = 0;
@@ -416,7 +409,7 @@ static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches,
             r->bytes = info.n_bytes;
         }
     }
-    if (n_batches > 0) t->val_batch_s = (mono_now() - tv0) / (double)n_batches;
+    if (n_batches > 0) t->val_batch_s = (lilm_progress_clock() - tv0) / (double)n_batches;
     r->tokens = counted;
     r->loss = counted ? sum / (double)counted : 0;
     if (r->bytes > 0) r->bpb = sum / (M_LN2 * (double)r->bytes);
@@ -429,7 +422,7 @@ static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches,
 static lilm_status save(lilm_trainer *t, const char *name)
 {
     if (t->opts.lite) return LILM_OK;
-    double ts0 = mono_now();
+    double ts0 = lilm_progress_clock();
     lilm_run_state *s = &t->state;
     s->elapsed_s = elapsed(t);
     s->spike_n = t->guard.n;
@@ -446,7 +439,7 @@ static lilm_status save(lilm_trainer *t, const char *name)
     char dir[LILM_PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/checkpoints", t->dir);
     lilm_status st = lilm_checkpoint_save(dir, name, &t->model, &t->opt, &t->cfg, s);
-    t->save_s = fmax(t->save_s, mono_now() - ts0);
+    t->save_s = fmax(t->save_s, lilm_progress_clock() - ts0);
     return st;
 }
 
@@ -472,7 +465,7 @@ static lilm_status write_samples(lilm_trainer *t, double *seconds, int64_t *n_to
     lilm_sample_opts_default(&so);
     lilm_atomic_file af;
     LILM_TRY(lilm_atomic_open(&af, path));
-    double t0 = mono_now();
+    double t0 = lilm_progress_clock();
     *n_tokens = 0;
     lilm_status st = LILM_OK;
     for (size_t i = 0; i < lilm_reference_prompt_count && st == LILM_OK; i++) {
@@ -483,7 +476,7 @@ static lilm_status write_samples(lilm_trainer *t, double *seconds, int64_t *n_to
         *n_tokens += (int64_t)g.n_new;
         lilm_generation_free(&g);
     }
-    *seconds = mono_now() - t0;
+    *seconds = lilm_progress_clock() - t0;
     if (st == LILM_OK) return lilm_atomic_commit(&af);
     lilm_atomic_abort(&af);
     return st;
@@ -529,7 +522,7 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
     lilm_progress prog;
     lilm_progress_init(&prog, "train", "steps", steps_mode ? c->train.steps : 0);
     prog.quiet = prog.quiet || t->opts.quiet;
-    t->t0 = mono_now();
+    t->t0 = lilm_progress_clock();
     t->elapsed_base = t->state.elapsed_s;
     t->last_val_t = t->last_ckpt_t = 0;
     double probe_t0 = 0;
@@ -556,18 +549,18 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         double pos = steps_mode ? (double)t->state.step : el / train_end * frac * (double)(t->state.total_steps - 1);
         if (pos > (double)(t->state.total_steps - 1)) pos = (double)(t->state.total_steps - 1);
         double lr = lilm_schedule_lr(&t->sched, pos);
-        double ts = mono_now();
+        double ts = lilm_progress_clock();
         lilm_step_result res;
         st = lilm_train_step(&t->model, &t->opt, &t->guard, &t->src, t->n_micro, lr, &res);
         if (st != LILM_OK) break;
-        double dt = mono_now() - ts;
+        double dt = lilm_progress_clock() - ts;
         last_step_s = dt;
         t->state.step++;
         t->state.tokens += res.tokens;
         tps = dt > 0 ? (double)res.tokens / dt : 0;
-        if (t->state.step - start_step == probe_skip) probe_t0 = mono_now();
+        if (t->state.step - start_step == probe_skip) probe_t0 = lilm_progress_clock();
         if (t->state.step - start_step == probe_skip + probe_len && t->probe_step_s == 0)
-            t->probe_step_s = (mono_now() - probe_t0) / probe_len;
+            t->probe_step_s = (lilm_progress_clock() - probe_t0) / probe_len;
         metric_line(t, "train", lr, res.loss, res.stats.grad_norm, tps, NULL);
         if (res.n_skipped)
             fprintf(stderr, "\nlilm: step %lld: skipped %d micro-batch(es) with a loss spike\n",
@@ -577,7 +570,7 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
                              (long long)t->state.step);
             break;
         }
-        double now_rel = mono_now() - t->t0;
+        double now_rel = lilm_progress_clock() - t->t0;
         /* in time mode, validate once right after the timing probe, so that the
          * time reserved for the final validation comes from a measurement, and
          * again every eighth of the budget without a validation (the machine's
@@ -592,7 +585,7 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
             st = validate_upto(t, 0, calibrate && !val_due_regular ? 2 : c->train.val_batches, &val);
             if (st != LILM_OK) break;
             have_val = 1;
-            t->last_val_t = mono_now() - t->t0;
+            t->last_val_t = lilm_progress_clock() - t->t0;
             metric_line(t, "val", lr, 0, 0, 0, &val);
             if (val.loss < t->state.best_val_loss) {
                 t->state.best_val_loss = val.loss;
@@ -620,9 +613,9 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         return lilm_errorf(e, "%s", msg);
     }
     if (strcmp(final_status, "done") == 0) {
-        double tf0 = mono_now();
+        double tf0 = lilm_progress_clock();
         LILM_TRY(lilm_trainer_validate(t, !t->opts.lite, &val));
-        t->final_val_s = mono_now() - tf0;
+        t->final_val_s = lilm_progress_clock() - tf0;
         have_val = 1;
         t->final_val = val;
         t->have_final_val = 1;
