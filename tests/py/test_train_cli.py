@@ -138,36 +138,49 @@ def final_weights(run_dir):
     return load_file(os.path.join(run_dir, "checkpoints", "final.safetensors"))
 
 
+def last_step(metrics_path):
+    """The step of the last complete line of metrics.jsonl, or 0."""
+    try:
+        with open(metrics_path) as f:
+            lines = f.read().split("\n")[:-1]  # drop a partly written last line
+    except FileNotFoundError:
+        return 0
+    return json.loads(lines[-1])["step"] if lines else 0
+
+
 @case
 def sigkill_and_resume_is_bit_identical():
+    # Kill at a random step rather than a random time: a step of this model
+    # takes a few milliseconds, and a fast machine finishes any short run before
+    # a timer fires.
+    steps = 600
     rng = random.Random(int(time.time()))
     with tempfile.TemporaryDirectory() as d:
         cfg = os.path.join(d, "r.yaml")
-        config(cfg, steps=40)
-        base = ["--config", cfg, "--db", "none", "--quiet", "--set", "train.checkpoint_every_seconds=0.2"]
-        t0 = time.time()
+        config(cfg, steps=steps)
+        base = ["--config", cfg, "--db", "none", "--quiet", "--set", "train.checkpoint_every_seconds=0.05"]
         r = lilm("train", *base, "--out", os.path.join(d, "whole"))
         check(r.returncode == 0, r.stderr)
-        whole_s = time.time() - t0
         ref = final_weights(os.path.join(d, "whole"))
         out = os.path.join(d, "killed")
         last = os.path.join(out, "checkpoints", "last.safetensors")
+        metrics = os.path.join(out, "metrics.jsonl")
         killed_at = None
-        for attempt in range(3):
+        for attempt in range(5):
             shutil.rmtree(out, ignore_errors=True)
+            target = rng.randint(steps // 10, steps * 3 // 4)
             p = subprocess.Popen([lilm_bin(), "train", *base, "--out", out], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
-            while p.poll() is None and not os.path.exists(last):
-                time.sleep(0.02)
-            time.sleep(rng.uniform(0.0, 0.5 * whole_s))
+            while p.poll() is None and not (os.path.exists(last) and last_step(metrics) >= target):
+                time.sleep(0.001)
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
-                killed_at = json.loads(open(os.path.join(out, "metrics.jsonl")).read().splitlines()[-1])["step"]
+                killed_at = last_step(metrics)
                 break
             p.wait()
         check(killed_at is not None, "the run always finished before it could be killed")
-        print(f"  killed with SIGKILL near step {killed_at} of 40")
+        print(f"  killed with SIGKILL near step {killed_at} of {steps}")
         r = lilm("train", "--resume", out, "--db", "none", "--quiet")
         check(r.returncode == 0, r.stderr)
         got = final_weights(out)
@@ -175,7 +188,7 @@ def sigkill_and_resume_is_bit_identical():
         for k in ref:
             check((got[k] == ref[k]).all(), f"{k} differs after resume")
         info = json.load(open(os.path.join(out, "run.json")))
-        check(info["steps"] == 40 and info["status"] == "done", info)
+        check(info["steps"] == steps and info["status"] == "done", info)
 
 
 @case
