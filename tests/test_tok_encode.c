@@ -107,14 +107,21 @@ static void test_goldens(lilm_test *t)
     }
 }
 
+/* The bytes of a file under ../shared (NULL after a failed check). */
+static char *read_shared(lilm_test *t, const char *rel, size_t *n)
+{
+    char path[1024];
+    lilm_test_shared_path(path, sizeof path, rel);
+    char *data = NULL;
+    LT_OK(t, lilm_read_file(path, &data, n));
+    return data;
+}
+
 static void test_round_trip_threads(lilm_test *t)
 {
     static const char *const names[] = {"unigram_1K", "baby_bpe_12K"};
-    char path[1024];
-    lilm_test_shared_path(path, sizeof path, "data/babylm/dev/strict_small_2024/switchboard.dev");
-    char *data;
     size_t n;
-    LT_OK(t, lilm_read_file(path, &data, &n));
+    char *data = read_shared(t, "data/babylm/dev/strict_small_2024/switchboard.dev", &n);
     if (!data) return;
     /* lines */
     size_t n_lines = 0;
@@ -262,11 +269,11 @@ static void test_load_errors(lilm_test *t)
     lilm_tokenizer_free(tok);
 }
 
-/* One workspace shared by two BPE tokenizers: the word cache must not leak
- * one model's ids into the other's. */
-static void test_workspace_two_models(lilm_test *t)
+/* One workspace shared by two tokenizers: the word cache must not leak one
+ * model's ids into the other's. */
+static void workspace_two_models(lilm_test *t, const char *name_a, const char *name_b)
 {
-    lilm_tokenizer *a = load_shared(t, "bpe_8K"), *b = load_shared(t, "baby_bpe_12K");
+    lilm_tokenizer *a = load_shared(t, name_a), *b = load_shared(t, name_b);
     if (!a || !b) {
         lilm_tokenizer_free(a);
         lilm_tokenizer_free(b);
@@ -292,8 +299,51 @@ static void test_workspace_two_models(lilm_test *t)
     lilm_tokenizer_free(b);
 }
 
+static void test_workspace_two_models(lilm_test *t)
+{
+    workspace_two_models(t, "bpe_8K", "baby_bpe_12K");
+    workspace_two_models(t, "unigram_8K", "baby_unigram_12K");
+}
+
+/* The word cache (a workspace reused across documents) against the whole-text
+ * lattice (one-shot encode) on long BabyLM documents, whose path scores cross
+ * the +-1e5 rescaling point many times, for both unigram models. */
+static void test_word_cache_matches_lattice(lilm_test *t)
+{
+    static const char *const names[] = {"baby_unigram_12K", "unigram_8K"};
+    size_t n;
+    char *data = read_shared(t, "data/babylm/train/strict_2024_100M_snippets/gutenberg.jsonl", &n);
+    if (!data) return;
+    for (size_t m = 0; m < 2; m++) {
+        lilm_tokenizer *tok = load_shared(t, names[m]);
+        if (!tok) continue;
+        lilm_tok_workspace *ws;
+        LT_OK(t, lilm_tok_workspace_create(&ws));
+        int32_t *ids = NULL, *fresh = NULL;
+        size_t cap = 0, fcap = 0, k = 0, fk = 0, docs = 0, differ = 0, tokens = 0;
+        for (char *p = data; p < data + n && docs < 40;) {
+            char *e = memchr(p, '\n', (size_t)(data + n - p));
+            if (!e) e = data + n;
+            LT_OK(t, lilm_tokenizer_encode_ws(tok, ws, p, (size_t)(e - p), &ids, &cap, &k));
+            LT_OK(t, lilm_tokenizer_encode(tok, p, (size_t)(e - p), &fresh, &fcap, &fk));
+            differ += k != fk || memcmp(ids, fresh, k * sizeof *ids) != 0;
+            tokens += k;
+            docs++;
+            p = e + 1;
+        }
+        LT_CHECK(t, docs == 40 && tokens > 200000, "%s: only %zu documents, %zu tokens", names[m], docs, tokens);
+        LT_CHECK(t, differ == 0, "%s: %zu of %zu documents differ", names[m], differ, docs);
+        free(ids);
+        free(fresh);
+        lilm_tok_workspace_destroy(ws);
+        lilm_tokenizer_free(tok);
+    }
+    free(data);
+}
+
 static const lilm_test_case cases[] = {
     {"workspace_two_models", test_workspace_two_models},
+    {"word_cache_matches_lattice", test_word_cache_matches_lattice},
     {"bytes", test_bytes},
     {"goldens", test_goldens},
     {"round_trip_threads", test_round_trip_threads},

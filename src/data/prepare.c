@@ -379,6 +379,7 @@ typedef struct worker {
     size_t n, cap;
     int32_t *scratch;      /* encoder output */
     size_t scap;
+    lilm_tok_workspace *tws; /* the encoder's buffers and word cache, reused across records */
     lilm_status st;        /* first failure on this worker */
     size_t err_rec;        /* its record index */
     char err[1200];
@@ -426,7 +427,7 @@ static lilm_status tokenize_batch(const lilm_tokenizer *tok, const input_file *f
             lilm_status st = lilm_record_text(&recs[i], f->path, column, &tree, &text, &len);
             size_t got = 0;
             if (st == LILM_OK && len > 0)
-                st = lilm_tokenizer_encode(tok, text, len, &w->scratch, &w->scap, &got);
+                st = lilm_tokenizer_encode_ws(tok, w->tws, text, len, &w->scratch, &w->scap, &got);
             if (st == LILM_OK && len > 0) {
                 if (w->n + got + 1 > w->cap) {
                     size_t nc = w->cap ? w->cap : 1 << 16;
@@ -585,6 +586,7 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
     size_t ocap = 0;
     lilm_source *src = NULL;
     if (!ws) st = lilm_errorf(LILM_ERR_OOM, "out of memory");
+    for (int w = 0; w < nt && st == LILM_OK; w++) st = lilm_tok_workspace_create(&ws[w].tws);
     for (int s = 0; s < 1 + has_val && st == LILM_OK; s++)
         st = lilm_shard_writer_open(&wr[s], o->out_dir, s ? "val" : "train", lilm_tokenizer_vocab_size(tok),
                                     lilm_tokenizer_eos_id(tok), lilm_tokenizer_pad_id(tok), lilm_tokenizer_sha256(tok));
@@ -687,6 +689,7 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
     for (int w = 0; ws && w < nt; w++) {
         free(ws[w].ids);
         free(ws[w].scratch);
+        lilm_tok_workspace_destroy(ws[w].tws);
     }
     free(ws);
     free(recs);

@@ -45,19 +45,7 @@ typedef struct bpe_ws {
     size_t rev_n, rev_cap;
     int32_t *stack;        /* resegmentation work: (start, len, depth) triples */
     size_t stack_cap;
-    struct bpe_cache_entry *slots; /* (CACHE_SLOTS) word cache, see below */
-    size_t n_used;
-    unsigned char *arena;  /* cached keys and spans */
-    size_t arena_n, arena_cap;
-    const lilm_sp_vocab *cache_vocab; /* the vocabulary the cached words belong to */
-    uint64_t cache_fingerprint;
 } bpe_ws;
-
-typedef struct bpe_cache_entry {
-    uint64_t hash;
-    uint32_t key_off, key_len; /* word bytes in the arena */
-    uint32_t val_off, n_spans; /* n_spans (len, id) pairs in the arena; 0 = empty slot */
-} bpe_cache_entry;
 
 void lilm_bpe_workspace_free(void *p)
 {
@@ -72,8 +60,6 @@ void lilm_bpe_workspace_free(void *p)
     free(w->heap);
     free(w->rev);
     free(w->stack);
-    free(w->slots);
-    free(w->arena);
     free(w);
 }
 
@@ -320,96 +306,44 @@ static lilm_status bpe_range(const lilm_sp_vocab *v, bpe_ws *w, lilm_tok_workspa
     return LILM_OK;
 }
 
-/* ---- the word cache ----
+/* ---- words ----
  * When no mergeable piece has "▁" anywhere but at its start and there are no
  * user-defined or unused pieces (v->bpe_words), no merge can join a symbol
  * with a following one that starts with "▁", so the text splits into words
- * ("▁" + what follows up to the next "▁") that BPE handles independently:
- * the result for a word can be cached. Entries hold the spans relative to the
- * word; the table is cleared when half full, and when the workspace is used
- * with another vocabulary. */
-
-#define CACHE_SLOTS 65536u
-#define CACHE_MAX_WORD 64
-
-static uint64_t hash_bytes(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h ^ (h >> 29);
-}
-
-static void cache_clear(bpe_ws *w)
-{
-    memset(w->slots, 0, CACHE_SLOTS * sizeof *w->slots);
-    w->n_used = 0;
-    w->arena_n = 0;
-}
-
-/* Appends n bytes to the arena; returns the offset or SIZE_MAX. */
-static size_t arena_put(bpe_ws *w, const void *p, size_t n)
-{
-    if (n == 0) return w->arena_n;
-    if (w->arena_n + n > w->arena_cap) {
-        size_t nc = w->arena_cap ? w->arena_cap : 1 << 20;
-        while (nc < w->arena_n + n) nc *= 2;
-        unsigned char *a = realloc(w->arena, nc);
-        if (!a) return SIZE_MAX;
-        w->arena = a;
-        w->arena_cap = nc;
-    }
-    memcpy(w->arena + w->arena_n, p, n);
-    w->arena_n += n;
-    return w->arena_n - n;
-}
+ * ("▁" + what follows up to the next "▁") that BPE handles independently,
+ * and each word's result goes through the workspace's word cache: a value
+ * is the word's spans as (length, id) pairs. */
 
 static lilm_status encode_word(const lilm_sp_vocab *v, bpe_ws *w, lilm_tok_workspace *ws, const char *s, size_t from,
                                size_t to, size_t *k)
 {
     size_t len = to - from;
-    if (len > CACHE_MAX_WORD) return bpe_range(v, w, ws, s, from, to, k);
-    const unsigned char *p = (const unsigned char *)s + from;
-    uint64_t h = hash_bytes(p, len);
-    uint32_t slot = (uint32_t)h & (CACHE_SLOTS - 1);
-    for (;;) {
-        bpe_cache_entry *e = &w->slots[slot];
-        if (e->n_spans == 0) break;
-        if (e->hash == h && e->key_len == len && memcmp(w->arena + e->key_off, p, len) == 0) {
-            const int32_t *sp = (const int32_t *)(void *)(w->arena + e->val_off); /* (n_spans, 2): len, id */
-            LILM_TRY(lilm_tok_workspace_spans(ws, *k + e->n_spans));
-            int32_t at = (int32_t)from;
-            for (uint32_t i = 0; i < e->n_spans; i++) {
-                ws->span_start[*k] = at;
-                ws->span_len[*k] = sp[2 * i];
-                ws->span_id[*k] = sp[2 * i + 1];
-                at += sp[2 * i];
-                (*k)++;
-            }
-            return LILM_OK;
+    if (len > LILM_WORD_CACHE_MAX_WORD) return bpe_range(v, w, ws, s, from, to, k);
+    uint64_t h = lilm_word_cache_hash(s + from, len);
+    size_t val_len;
+    const int32_t *sp = lilm_word_cache_get(ws->words, s + from, len, h, &val_len); /* (n, 2): len, id */
+    if (sp) {
+        size_t n = val_len / (2 * sizeof *sp);
+        LILM_TRY(lilm_tok_workspace_spans(ws, *k + n));
+        int32_t at = (int32_t)from;
+        for (size_t i = 0; i < n; i++) {
+            ws->span_start[*k] = at;
+            ws->span_len[*k] = sp[2 * i];
+            ws->span_id[*k] = sp[2 * i + 1];
+            at += sp[2 * i];
+            (*k)++;
         }
-        slot = (slot + 1) & (CACHE_SLOTS - 1);
+        return LILM_OK;
     }
     size_t k0 = *k;
     LILM_TRY(bpe_range(v, w, ws, s, from, to, k));
-    if (w->n_used >= CACHE_SLOTS / 2) {
-        cache_clear(w);
-        slot = (uint32_t)h & (CACHE_SLOTS - 1);
+    int32_t pairs[2 * LILM_WORD_CACHE_MAX_WORD]; /* at most one span per byte */
+    size_t n = *k - k0;
+    for (size_t i = 0; i < n; i++) {
+        pairs[2 * i] = ws->span_len[k0 + i];
+        pairs[2 * i + 1] = ws->span_id[k0 + i];
     }
-    uint32_t n_spans = (uint32_t)(*k - k0);
-    /* values first so they stay 4-byte aligned (keys are padded to 4) */
-    size_t val_off = arena_put(w, NULL, 0);
-    for (size_t i = k0; i < *k && val_off != SIZE_MAX; i++) {
-        int32_t pair[2] = {ws->span_len[i], ws->span_id[i]};
-        if (arena_put(w, pair, sizeof pair) == SIZE_MAX) val_off = SIZE_MAX;
-    }
-    unsigned char pad[4] = {0};
-    size_t key_off = val_off == SIZE_MAX ? SIZE_MAX : arena_put(w, p, len);
-    if (key_off == SIZE_MAX || arena_put(w, pad, (4 - len % 4) % 4) == SIZE_MAX) {
-        cache_clear(w); /* out of memory: just stop caching this one */
-        return LILM_OK;
-    }
-    w->slots[slot] = (bpe_cache_entry){h, (uint32_t)key_off, (uint32_t)len, (uint32_t)val_off, n_spans};
-    w->n_used++;
+    lilm_word_cache_put(ws->words, s + from, len, h, pairs, n * 2 * sizeof pairs[0]);
     return LILM_OK;
 }
 
@@ -422,21 +356,12 @@ lilm_status lilm_bpe_encode(const lilm_sp_vocab *v, const char *s, size_t n, lil
     }
     bpe_ws *w = ws->bpe;
     size_t k = 0;
-    if (!v->bpe_words) {
+    if (!v->bpe_words || ws->one_shot) {
         LILM_TRY(bpe_range(v, w, ws, s, 0, n, &k));
         *n_spans = k;
         return LILM_OK;
     }
-    if (!w->slots) {
-        w->slots = calloc(CACHE_SLOTS, sizeof *w->slots);
-        if (!w->slots) return lilm_errorf(LILM_ERR_OOM, "out of memory for the BPE cache");
-    }
-    /* a workspace may serve several tokenizers: the cache is per vocabulary */
-    if (w->cache_vocab != v || w->cache_fingerprint != v->fingerprint) {
-        cache_clear(w);
-        w->cache_vocab = v;
-        w->cache_fingerprint = v->fingerprint;
-    }
+    LILM_TRY(lilm_word_cache_bind(&ws->words, v, v->fingerprint));
     size_t from = 0;
     for (size_t i = 1; i + 3 <= n; i++) {
         if ((unsigned char)s[i] == 0xE2 && (unsigned char)s[i + 1] == 0x96 && (unsigned char)s[i + 2] == 0x81) {

@@ -21,8 +21,3 @@ lilm_status lilm_tok_grow_arrays(void **bufs, const size_t *elem, int n, size_t 
     *cap = nc;
     return LILM_OK;
 }
-
-lilm_status lilm_tok_grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    return lilm_tok_grow_arrays(buf, &elem, 1, cap, need);
-}

@@ -12,10 +12,16 @@
 
 #include "core/status.h"
 
-/* Grows *buf (capacity *cap elements of `elem` bytes) to hold `need`. */
-lilm_status lilm_tok_grow(void **buf, size_t *cap, size_t need, size_t elem);
-/* The same for n arrays sharing one capacity (on failure the arrays already
- * grown are kept in bufs and *cap is unchanged). */
+/* Grows n arrays sharing one capacity *cap to hold `need` elements (elem[i]
+ * bytes each). On failure the arrays already grown are kept in bufs and *cap
+ * is unchanged. */
 lilm_status lilm_tok_grow_arrays(void **bufs, const size_t *elem, int n, size_t *cap, size_t need);
+
+/* Grows *buf (capacity *cap elements of `elem` bytes) to hold `need`; inline
+ * because the encoders call it per word and it rarely has work to do. */
+static inline lilm_status lilm_tok_grow(void **buf, size_t *cap, size_t need, size_t elem)
+{
+    return need <= *cap ? LILM_OK : lilm_tok_grow_arrays(buf, &elem, 1, cap, need);
+}
 
 #endif

@@ -6,6 +6,12 @@
  * whose output offset falls outside the outputs area is ignored, so corrupt
  * blobs degrade to "no rule" instead of reading out of bounds. Valid blobs
  * give exactly sentencepiece's results.
+ *
+ * Most text is ASCII, so the rule at an ASCII byte is resolved once for all
+ * when the normaliser is built: for each byte, where it leads (no rule, or a
+ * one-byte rule) and which next bytes could extend a longer rule or a
+ * user-defined piece. normalize() takes that answer directly unless the next
+ * byte is one of those; prefix() is the full search.
  */
 #include "tok/normalizer.h"
 
@@ -72,6 +78,54 @@ static int charsmap_valid(const lilm_normalizer *nz)
     return 1;
 }
 
+/* Fills the ASCII fast-path tables from the charsmap and user-defined pieces. */
+static void build_ascii(lilm_normalizer *nz)
+{
+    for (int b = 0; b < 128; b++) {
+        nz->ascii_out[b] = NULL;
+        nz->ascii_out_len[b] = 1;
+        nz->ascii_slow[b] = 0;
+        nz->ascii_plain[b] = 0;
+        memset(nz->ascii_cont[b], 0, sizeof nz->ascii_cont[b]);
+        if (nz->user_defined && lilm_trie_next(nz->user_defined, 0, (unsigned char)b) >= 0) {
+            nz->ascii_slow[b] = 1;
+            continue;
+        }
+        if (b != ' ' && b != 0) nz->ascii_plain[b] = (uint8_t)b;
+        if (nz->n_units == 0) continue;
+        size_t pos = unit_offset(unit_at(nz, 0)) ^ (size_t)b;
+        if (pos >= nz->n_units || unit_label(unit_at(nz, pos)) != (uint32_t)b) continue;
+        uint32_t u = unit_at(nz, pos);
+        size_t node = pos ^ unit_offset(u);
+        if (node >= nz->n_units) continue; /* charsmap_match stops here too: no rule */
+        if (unit_has_leaf(u)) {
+            size_t value = unit_at(nz, node) & 0x7fffffffu;
+            if (value < nz->outputs_len) {
+                size_t n = strnlen(nz->outputs + value, nz->outputs_len - value);
+                if (n > 255) { /* too long for the table: always search */
+                    nz->ascii_slow[b] = 1;
+                    continue;
+                }
+                nz->ascii_out[b] = nz->outputs + value;
+                nz->ascii_out_len[b] = (uint8_t)n;
+                unsigned char o0 = n == 1 ? (unsigned char)nz->outputs[value] : 0;
+                nz->ascii_plain[b] = o0 != ' ' ? o0 : 0;
+            }
+        }
+        for (int c = 0; c < 256; c++) {
+            size_t p2 = node ^ (size_t)c;
+            if (p2 < nz->n_units && unit_label(unit_at(nz, p2)) == (uint32_t)c)
+                nz->ascii_cont[b][c >> 5] |= 1u << (c & 31);
+        }
+    }
+}
+
+void lilm_normalizer_set_user_defined(lilm_normalizer *nz, const lilm_trie *user_defined)
+{
+    nz->user_defined = user_defined;
+    build_ascii(nz);
+}
+
 lilm_status lilm_normalizer_init(lilm_normalizer *nz, const lilm_sp_normalizer_spec *spec,
                                  bool treat_whitespace_as_suffix)
 {
@@ -82,6 +136,7 @@ lilm_status lilm_normalizer_init(lilm_normalizer *nz, const lilm_sp_normalizer_s
     nz->treat_whitespace_as_suffix = treat_whitespace_as_suffix;
     const uint8_t *blob = spec->precompiled_charsmap.data;
     size_t n = spec->precompiled_charsmap.len;
+    build_ascii(nz);
     if (n == 0) return LILM_OK;
     if (n <= 4)
         return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap is %zu bytes, too short for its header", n);
@@ -101,6 +156,7 @@ lilm_status lilm_normalizer_init(lilm_normalizer *nz, const lilm_sp_normalizer_s
         nz->n_units = 0;
         return lilm_errorf(LILM_ERR_FORMAT, "precompiled_charsmap: the trie is corrupt (a node points outside it)");
     }
+    build_ascii(nz);
     return LILM_OK;
 }
 
@@ -158,6 +214,22 @@ size_t lilm_normalizer_prefix(const lilm_normalizer *nz, const char *in, size_t 
     return cl;
 }
 
+/* prefix() with the ASCII fast path in front. */
+static inline size_t prefix_fast(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
+                                 size_t *out_len)
+{
+    unsigned char b = (unsigned char)in[0];
+    if (b < 0x80 && !nz->ascii_slow[b]) {
+        unsigned char c = len > 1 ? (unsigned char)in[1] : 0;
+        if (len == 1 || !((nz->ascii_cont[b][c >> 5] >> (c & 31)) & 1u)) {
+            *out = nz->ascii_out[b] ? nz->ascii_out[b] : in;
+            *out_len = nz->ascii_out_len[b];
+            return 1;
+        }
+    }
+    return lilm_normalizer_prefix(nz, in, len, out, out_len);
+}
+
 typedef struct outbuf {
     char *s;
     size_t n, cap;
@@ -195,7 +267,7 @@ lilm_status lilm_normalizer_normalize(const lilm_normalizer *nz, const char *in,
     size_t rep_len;
     if (nz->remove_extra_whitespaces) {
         while (len > 0) {
-            size_t m = lilm_normalizer_prefix(nz, in, len, &rep, &rep_len);
+            size_t m = prefix_fast(nz, in, len, &rep, &rep_len);
             if (!(rep_len == 1 && rep[0] == ' ')) break;
             in += m;
             len -= m;
@@ -209,13 +281,24 @@ lilm_status lilm_normalizer_normalize(const lilm_normalizer *nz, const char *in,
     if (!nz->treat_whitespace_as_suffix && nz->add_dummy_prefix) put(&o, ws, ws_len, consumed, with_map);
     bool prev_space = nz->remove_extra_whitespaces;
     while (len > 0) {
-        size_t m = lilm_normalizer_prefix(nz, in, len, &rep, &rep_len);
+        /* the common case: an ASCII byte that becomes one byte other than a space */
+        unsigned char b = (unsigned char)in[0], c = len > 1 ? (unsigned char)in[1] : 0;
+        if (b < 0x80 && nz->ascii_plain[b] && (len == 1 || !((nz->ascii_cont[b][c >> 5] >> (c & 31)) & 1u)) &&
+            o.n + 2 <= o.cap && !with_map) {
+            o.s[o.n++] = (char)nz->ascii_plain[b];
+            consumed++;
+            in++;
+            len--;
+            prev_space = false;
+            continue;
+        }
+        size_t m = prefix_fast(nz, in, len, &rep, &rep_len);
         while (prev_space && rep_len > 0 && rep[0] == ' ') {
             rep++;
             rep_len--;
         }
         if (rep_len > 0) {
-            reserve(&o, rep_len * 3, with_map);
+            if (o.n + rep_len * 3 + 1 > o.cap || with_map) reserve(&o, rep_len * 3, with_map);
             if (o.oom) break;
             for (size_t i = 0; i < rep_len; i++) {
                 if (rep[i] == ' ' && nz->escape_whitespaces) {

@@ -43,12 +43,26 @@ typedef struct lilm_normalizer {
     bool add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces;
     bool treat_whitespace_as_suffix;
     const lilm_trie *user_defined; /* optional, borrowed: pieces copied unnormalised */
+    /* ASCII fast path, derived from the above: unless ascii_slow[b], byte
+     * b < 0x80 followed by a byte c (or by nothing) with bit c of
+     * ascii_cont[b] clear normalises on its own, to ascii_out[b]
+     * (ascii_out_len[b] bytes; NULL: to itself). ascii_plain[b]: that
+     * output when it is one byte other than a space and NUL, else 0. */
+    const char *ascii_out[128];
+    uint8_t ascii_out_len[128];
+    uint8_t ascii_slow[128];
+    uint8_t ascii_plain[128];
+    uint32_t ascii_cont[128][8];
 } lilm_normalizer;
 
 /* Prepares a normaliser from a spec. The spec's charsmap bytes are borrowed and
  * must outlive the normaliser. A broken charsmap header is LILM_ERR_FORMAT. */
 lilm_status lilm_normalizer_init(lilm_normalizer *nz, const lilm_sp_normalizer_spec *spec,
                                  bool treat_whitespace_as_suffix);
+
+/* Sets the user-defined pieces (borrowed; NULL for none), which are matched
+ * before the charsmap and copied unnormalised. */
+void lilm_normalizer_set_user_defined(lilm_normalizer *nz, const lilm_trie *user_defined);
 
 /* The longest rule at the start of `in` (len > 0): returns the number of input
  * bytes consumed (>= 1) and points *out and *out_len at the replacement. */

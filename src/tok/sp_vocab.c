@@ -24,16 +24,14 @@ void lilm_tok_workspace_free(lilm_tok_workspace *ws)
     free(ws->span_start);
     free(ws->span_len);
     free(ws->span_id);
-    free(ws->best_score);
-    free(ws->best_start);
-    free(ws->best_id);
+    free(ws->cells);
     lilm_bpe_workspace_free(ws->bpe);
+    lilm_word_cache_free(ws->words);
     memset(ws, 0, sizeof *ws);
 }
 
-lilm_status lilm_tok_workspace_spans(lilm_tok_workspace *ws, size_t need)
+lilm_status lilm_tok_workspace_grow_spans(lilm_tok_workspace *ws, size_t need)
 {
-    if (need <= ws->span_cap) return LILM_OK;
     void *bufs[3] = {ws->span_start, ws->span_len, ws->span_id};
     const size_t elem[3] = {sizeof(int32_t), sizeof(int32_t), sizeof(int32_t)};
     lilm_status s = lilm_tok_grow_arrays(bufs, elem, 3, &ws->span_cap, need);
@@ -167,6 +165,16 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
                     if (memcmp(sp->piece + j, SPACE_SYMBOL, 3) == 0) v->bpe_words = false;
         }
     }
+    if (v->model_type == LILM_SP_MODEL_UNIGRAM) {
+        /* every piece the lattice uses has "▁" (as bytes, anywhere) only at its start */
+        v->unigram_words = true;
+        for (int32_t i = 0; i < v->n && v->unigram_words; i++) {
+            const lilm_sp_piece *sp = &mm->pieces[i];
+            if (v->type[i] == LILM_SP_NORMAL || v->type[i] == LILM_SP_USER_DEFINED)
+                for (size_t j = 1; j + 3 <= sp->len; j++)
+                    if (memcmp(sp->piece + j, SPACE_SYMBOL, 3) == 0) v->unigram_words = false;
+        }
+    }
     const lilm_sp_trainer_spec *ts = &mm->trainer_spec;
     int32_t unk = special_id(v, ts->unk_piece, "<unk>", LILM_SP_UNKNOWN);
     if (unk >= 0) v->unk_id = unk;
@@ -175,7 +183,7 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
     v->pad_id = special_id(v, ts->pad_piece, "<pad>", LILM_SP_CONTROL);
     s = lilm_normalizer_init(&v->norm, &mm->normalizer_spec, mm->trainer_spec.treat_whitespace_as_suffix);
     if (s != LILM_OK) goto fail;
-    if (v->user_defined.n_units > 1) v->norm.user_defined = &v->user_defined;
+    if (v->user_defined.n_units > 1) lilm_normalizer_set_user_defined(&v->norm, &v->user_defined);
     if (mm->has_denormalizer_spec && mm->denormalizer_spec.precompiled_charsmap.len > 0) {
         s = lilm_normalizer_init(&v->denorm, &mm->denormalizer_spec, false);
         if (s != LILM_OK) goto fail;

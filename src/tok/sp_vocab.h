@@ -25,6 +25,7 @@
 #include "tok/normalizer.h"
 #include "tok/sp_model.h"
 #include "tok/trie.h"
+#include "tok/word_cache.h"
 
 typedef struct lilm_sp_vocab {
     lilm_sp_model model;           /* owned */
@@ -40,6 +41,7 @@ typedef struct lilm_sp_vocab {
     bool has_denorm;
     bool byte_fallback;
     bool bpe_words;                /* BPE may work word by word (see bpe.c) */
+    bool unigram_words;            /* unigram may work word by word (see unigram.c) */
     uint64_t fingerprint;          /* hash of the pieces, scores and types: whose words a cache holds */
     int32_t unk_id;                /* the UNKNOWN piece, or -1 (allowed with byte_fallback) */
     int32_t bos_id, eos_id, pad_id; /* ids of the trainer spec's bos/eos/pad pieces if CONTROL, else -1 */
@@ -55,10 +57,11 @@ typedef struct lilm_tok_workspace {
     size_t norm_cap;
     int32_t *span_start, *span_len, *span_id;  /* (span_cap) model output */
     size_t span_cap;
-    float *best_score;             /* (best_cap) unigram: best path score ending at byte i */
-    int32_t *best_start, *best_id; /* (best_cap) */
-    size_t best_cap;
+    struct lilm_lattice_cell *cells; /* (cells_cap) unigram.c's lattice */
+    size_t cells_cap;
     void *bpe;                     /* bpe.c's own buffers */
+    lilm_word_cache *words;        /* segmented words of the last vocabulary used (NULL until needed) */
+    bool one_shot;                 /* a single encode: a word cache would cost more than it saves */
 } lilm_tok_workspace;
 
 void lilm_tok_workspace_free(lilm_tok_workspace *ws);
@@ -71,7 +74,11 @@ void lilm_sp_vocab_free(lilm_sp_vocab *v);
 int32_t lilm_sp_vocab_piece_id(const lilm_sp_vocab *v, const char *s, size_t len);
 
 /* Grows the span arrays to hold at least `need` spans. */
-lilm_status lilm_tok_workspace_spans(lilm_tok_workspace *ws, size_t need);
+lilm_status lilm_tok_workspace_grow_spans(lilm_tok_workspace *ws, size_t need);
+static inline lilm_status lilm_tok_workspace_spans(lilm_tok_workspace *ws, size_t need)
+{
+    return need <= ws->span_cap ? LILM_OK : lilm_tok_workspace_grow_spans(ws, need);
+}
 
 /* Model encoders: spans over the normalised text s[0..n) into ws->span_*. */
 lilm_status lilm_unigram_encode(const lilm_sp_vocab *v, const char *s, size_t n, lilm_tok_workspace *ws,

@@ -155,6 +155,7 @@ lilm_status lilm_tokenizer_encode(const lilm_tokenizer *tok, const char *text, s
                                   int32_t **ids, size_t *cap, size_t *n_out)
 {
     lilm_tok_workspace ws = {0};
+    ws.one_shot = true;
     lilm_status s = lilm_tokenizer_encode_ws(tok, &ws, text, len, ids, cap, n_out);
     lilm_tok_workspace_free(&ws);
     return s;

@@ -43,12 +43,13 @@ static lilm_status tokenise_file(const char *path, const lilm_tokenizer *tok, to
     int32_t *ids = NULL;
     size_t cap = 0, n = 0;
     int32_t eos = lilm_tokenizer_eos_id(tok);
-    lilm_status st = LILM_OK;
+    lilm_tok_workspace *ws = NULL;
+    lilm_status st = lilm_tok_workspace_create(&ws);
     for (size_t i = 0; i < len && st == LILM_OK;) {
         size_t j = i;
         while (j < len && text[j] != '\n') j++;
         if (j > i) {
-            st = lilm_tokenizer_encode(tok, text + i, j - i, &ids, &cap, &n);
+            st = lilm_tokenizer_encode_ws(tok, ws, text + i, j - i, &ids, &cap, &n);
             if (st == LILM_OK) st = push(tb, ids, n);
             if (st == LILM_OK) st = push(tb, &eos, 1);
             if (st == LILM_OK) {
@@ -70,6 +71,7 @@ static lilm_status tokenise_file(const char *path, const lilm_tokenizer *tok, to
         }
         i = j + 1;
     }
+    lilm_tok_workspace_destroy(ws);
     free(ids);
     free(text);
     if (st != LILM_OK) lilm_error_context(st, "%s: ", path);

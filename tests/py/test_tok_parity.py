@@ -12,7 +12,9 @@ Models: baby_unigram_12K and baby_bpe_12K (the BabyLM tokenizers) on the full
 corpus; the other three on every .txt line and paragraph plus every fourth
 jsonl document (to keep the test near a minute on two cores); model variants
 made here (user-defined and unused pieces, other whitespace flags, no byte
-fallback, no charsmap) on the adversarial set plus a sample of the corpus.
+fallback, no charsmap) on the adversarial set plus a sample of the corpus;
+unigram models with tied and nearly tied scores on long documents (the word
+cache of unigram.c must fall back to the full lattice where rounding matters).
 `lilm tok encode --null` gets the documents NUL-separated, so documents keep
 their newlines; documents holding a NUL byte are checked in test_tok_encode.c.
 The model written by lilm (`lilm tok rewrite`) must be byte-identical for a
@@ -211,6 +213,33 @@ def model_variants():
             open(path, 'wb').write(data)
             sp, ids = compare_encode(path, sample, 'a sample')
             compare_decode(path, sp, ids, 'a sample')
+
+
+def long_docs(n):
+    """n of the longest documents (the BabyLM windows, tens of KB): their path
+    scores cross sentencepiece's +-1e5 rescaling point many times."""
+    return sorted(docs(), key=len)[-n:]
+
+
+@case
+def unigram_word_cache_near_ties():
+    """unigram.c reuses a word's segmentation only when float rounding cannot
+    change it. Scores on a coarse grid (exact ties) and on a grid with offsets
+    just below the rounding bound (near ties) must still give sentencepiece's
+    ids on long documents and on the sample."""
+    rng = random.Random(11)
+    d = docs()
+    sample = long_docs(60) + [d[i] for i in rng.sample(range(len(d)), 3000)]
+    raw = open(model_path('baby_unigram_12K'), 'rb').read()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, grid, jitter in [('integer', 1.0, 0.0), ('near_ties', 0.25, 2.0 ** -9)]:
+            m = spmodel.Model(raw)
+            for p in m.pieces:
+                if p[2] == spmodel.NORMAL:
+                    p[1] = round(p[1] / grid) * grid + rng.choice([-jitter, 0.0, jitter])
+            path = os.path.join(tmp, f'baby_unigram_12K+{name}.model')
+            open(path, 'wb').write(m.to_bytes())
+            compare_encode(path, sample, 'long documents and a sample')
 
 
 @case
