@@ -66,7 +66,7 @@ typedef struct autosize_args {
 static const lilm_opt opts[] = {
     {"config", 'c', LILM_OPT_STRING | LILM_OPT_REQUIRED, offsetof(autosize_args, config), NULL, 0, 0,
      "experiment config (YAML; see docs/config.md)"},
-    {"set", 's', LILM_OPT_LIST, offsetof(autosize_args, set), NULL, 0, 0, "override a config key (repeatable)"},
+    {"set", 's', LILM_OPT_LIST, offsetof(autosize_args, set), NULL, 0, 0, "override a config key"},
     {"out", 'o', LILM_OPT_STRING, offsetof(autosize_args, out), NULL, 0, 0,
      "directory for the tables and trial runs (default: runs/autosize-<UTC time>)"},
     {"minutes", 'm', LILM_OPT_FLOAT, offsetof(autosize_args, minutes), "0", 0, 1e6,

@@ -27,9 +27,9 @@ typedef struct bench_args {
 static const lilm_opt opts[] = {
     {"config", 'c', LILM_OPT_STRING | LILM_OPT_REQUIRED, offsetof(bench_args, config), NULL, 0, 0,
      "experiment config (YAML) whose model is timed"},
-    {"set", 's', LILM_OPT_LIST, offsetof(bench_args, set), NULL, 0, 0, "override a config key (repeatable)"},
+    {"set", 's', LILM_OPT_LIST, offsetof(bench_args, set), NULL, 0, 0, "override a config key"},
     {"shape", 'b', LILM_OPT_LIST, offsetof(bench_args, shape), NULL, 0, 0,
-     "micro-batch as BxT, e.g. 8x512 (repeatable; default: train.batch_size x model.context)"},
+     "micro-batch as BxT, e.g. 8x512 (default: train.batch_size x model.context)"},
     {"steps", 'n', LILM_OPT_INT, offsetof(bench_args, steps), "10", 1, 100000, "timed steps (the median is reported)"},
     {"warmup", 'w', LILM_OPT_INT, offsetof(bench_args, warmup), "2", 0, 100000, "untimed steps first"},
     {"device", 'd', LILM_OPT_STRING, offsetof(bench_args, device), NULL, 0, 0, "auto | cpu | cuda (default: the config's)"},

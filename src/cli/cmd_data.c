@@ -67,7 +67,7 @@ static const lilm_opt prepare_opts[] = {
     {"out", 'o', LILM_OPT_STRING | LILM_OPT_REQUIRED, offsetof(prepare_args, out), NULL, 0, 0,
      "the dataset directory to write"},
     {"val", 0, LILM_OPT_LIST, offsetof(prepare_args, val), NULL, 0, 0,
-     "a validation file or directory (repeatable); replaces the split rule"},
+     "a validation file or directory; replaces the split rule"},
     {"val-rule", 0, LILM_OPT_STRING, offsetof(prepare_args, val_rule), NULL, 0, 0,
      "rows held out for validation: \"index%M<K\", or none (default: the recipe's)"},
     {"column", 'c', LILM_OPT_STRING, offsetof(prepare_args, column), NULL, 0, 0,

@@ -34,7 +34,7 @@ static const char *const checkpoints[] = {"auto", "final", "best", "last"};
 static const lilm_opt opts[] = {
     {"run", 0, LILM_OPT_STRING | LILM_OPT_POSITIONAL | LILM_OPT_REQUIRED, offsetof(sample_args, target), NULL, 0, 0,
      "a run directory or a .safetensors checkpoint written by lilm"},
-    {"prompt", 'p', LILM_OPT_LIST, offsetof(sample_args, prompts), NULL, 0, 0, "text to continue (repeatable)"},
+    {"prompt", 'p', LILM_OPT_LIST, offsetof(sample_args, prompts), NULL, 0, 0, "text to continue"},
     {"temperature", 'T', LILM_OPT_FLOAT, offsetof(sample_args, temperature), "0", 0, 100,
      "0: greedy; > 0: sample from softmax(logits / T)"},
     {"top-k", 'k', LILM_OPT_INT, offsetof(sample_args, top_k), "0", 0, 1e9, "sample among the K most likely (0: all)"},

@@ -37,7 +37,7 @@ static const lilm_opt opts[] = {
     {"config", 'c', LILM_OPT_STRING, offsetof(train_args, config), NULL, 0, 0,
      "experiment config (YAML; see docs/config.md); required unless --resume"},
     {"set", 's', LILM_OPT_LIST, offsetof(train_args, set), NULL, 0, 0,
-     "override a config key, e.g. --set train.lr=3e-3 (repeatable)"},
+     "override a config key, e.g. --set train.lr=3e-3"},
     {"out", 'o', LILM_OPT_STRING, offsetof(train_args, out), NULL, 0, 0,
      "run directory (default: runs/<config name>-<UTC time>)"},
     {"resume", 'r', LILM_OPT_STRING, offsetof(train_args, resume), NULL, 0, 0,
