@@ -44,8 +44,9 @@
  * mask s > pos0 + t to -inf, m' = max(m, rowmax S) (a quad of 4 lanes shares
  * a row: two xor-shuffles), P = 2^(S - m'), l = l 2^(m-m') + rowsum P, O =
  * O 2^(m-m') + P V; at the end O / l and lse = (m + log2 l) ln 2. Tiles past
- * the block's last query are never loaded, tiles past a warp's last query are
- * skipped by that warp, only tiles crossing the diagonal are masked.
+ * the block's last query are never loaded, tiles (and 8-key column groups)
+ * past a warp's last query are skipped by that warp, only tiles crossing the
+ * diagonal are masked.
  * Backward (pos0 = 0): delta = rowsum(dO * O) from attention.cu's delta
  * kernel; P = 2^(S - lse log2 e), dP = dO V^T, dS = P (dP - delta).
  *   dk/dv: block per 64-key tile, loops over the query tiles at or after it:
@@ -229,6 +230,7 @@ am_forward_body(lilm__bf16 *out,     // (B, Tq, H, Dv)
             am_frag_a(a, sQ, ld, wrow, kk * 16);
 #pragma unroll
             for (int j = 0; j < AM_TILE / 8; j++) {
+                if (k0 + j * 8 > pos_first + 15) continue; /* warp-uniform: keys after all its queries */
                 uint32_t bf[2];
                 am_frag_bt(bf, sK, ld, j * 8, kk * 16);
                 am_mma_bf16_16816(s[j], a, bf);
@@ -272,6 +274,7 @@ am_forward_body(lilm__bf16 *out,     // (B, Tq, H, Dv)
         /* O += P V, 16 keys at a time */
 #pragma unroll
         for (int ks = 0; ks < AM_TILE / 16; ks++) {
+            if (k0 + ks * 16 > pos_first + 15) continue; /* warp-uniform: P is 0 there */
             uint32_t a[4];
             am_frag_from_c(a, s, ks);
 #pragma unroll

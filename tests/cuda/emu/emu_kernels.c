@@ -9,8 +9,10 @@
  * swapping the dynamic shared memory declaration for the emulator's buffer,
  * and builds this file against them and build/liblilm.a (for the CPU
  * backend). The launch geometry and shared-memory sizes below repeat the
- * launchers' formulas. Tolerances as in test_cuda_ops.c. Slow (one pthread per
- * CUDA thread), so shapes are small; not part of `make test`.
+ * launchers' formulas (attention_mma.cu's own size helpers are part of its
+ * kernel section). Tolerances as in test_cuda_ops.c. Slow (one pthread per
+ * CUDA thread), so shapes are small; `make test` runs it through
+ * tests/py/test_cuda_emu.py.
  */
 #include "emu.h"
 
@@ -624,6 +626,7 @@ int main(void)
     attention_case_ex(be, 1, 70, 0, 2, 32, 32, ATT_MMA_KERNELS, 0);
     attention_case_ex(be, 2, 40, 0, 1, 64, 64, ATT_MMA_KERNELS, 8);
     attention_case_ex(be, 1, 70, 0, 1, 96, 96, ATT_MMA_KERNELS, 0);
+    attention_case_ex(be, 1, 130, 0, 1, 64, 64, ATT_MMA_KERNELS, 0); /* three tiles each way */
     attention_case_ex(be, 1, 33, 0, 1, 128, 128, ATT_MMA_KERNELS, 0);
     attention_case_ex(be, 1, 20, 0, 1, 128, 64, ATT_MMA_KERNELS, 0);
     attention_case_ex(be, 1, 24, 0, 2, 16, 24, ATT_MMA_KERNELS, 16);
