@@ -511,6 +511,22 @@ static void attention_case(pair *p, size_t B, size_t T, size_t H, size_t Dq, siz
                                kdev + H * Dq * ed, out.dev, lse.dev, B, T, H, Dq, Dv, qs, kvs);
     compare_cols(p, "attention/bwd dq", &dq, qs, H * Dq, 2 * BF_ATOL, 2 * BF_RTOL);
     compare(p, "attention/bwd dk,dv (interleaved)", &dkv, 2 * BF_ATOL, 2 * BF_RTOL);
+    /* deterministic (no atomics): the same backward again, over fresh garbage, gives the same bits */
+    size_t most = dq.n > dkv.n ? dq.n : dkv.n;
+    float *ref_tmp = xalloc(most * sizeof(float)), *first_dq = xalloc(dq.n * sizeof(float));
+    float *first_dkv = xalloc(dkv.n * sizeof(float)), *again = xalloc(most * sizeof(float));
+    tens_get(p, &dq, ref_tmp, first_dq);
+    tens_get(p, &dkv, ref_tmp, first_dkv);
+    tens_set(p, &dq, dq.host);
+    tens_set(p, &dkv, dkv.host);
+    p->dev->attention_backward(p->dev, dq.dev, dkdev, dkdev + H * Dq * ed, dout.dev, q.dev, kdev,
+                               kdev + H * Dq * ed, out.dev, lse.dev, B, T, H, Dq, Dv, qs, kvs);
+    tens_get(p, &dq, ref_tmp, again);
+    int same = memcmp(again, first_dq, dq.n * sizeof(float)) == 0;
+    tens_get(p, &dkv, ref_tmp, again);
+    same &= memcmp(again, first_dkv, dkv.n * sizeof(float)) == 0;
+    LT_CHECK(p->t, same, "attention backward %s: a second run gave different bits", tag);
+    free(ref_tmp), free(first_dq), free(first_dkv), free(again);
     tens *all[] = {&q, &kv, &out, &lse, &dout, &dq, &dkv};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tens_free(p, all[i]);
 }
