@@ -633,6 +633,8 @@ int main(void)
     attention_case_ex(be, 1, 7, 70, 2, 32, 32, ATT_MMA_KERNELS, 0);
     attention_case_ex(be, 1, 1, 45, 1, 96, 96, ATT_MMA_KERNELS, 0);
     attention_case_ex(be, 2, 3, 62, 1, 64, 32, ATT_MMA_KERNELS, 8);
+    attention_case_ex(be, 1, 65, 63, 1, 64, 64, ATT_MMA_KERNELS, 0);  /* cache and queries both cross tiles */
+    attention_case_ex(be, 2, 17, 0, 3, 48, 56, ATT_MMA_KERNELS, 24); /* padded dims, B*H = 6 */
     norm_case(be, 50, 77, 0, 3);
     norm_case(be, 50, 77, 1, 3);
     norm_case(be, 19, 192, 1, 1);
