@@ -11,7 +11,10 @@
  *   simplestories: d=288, 3 heads, qk=v=96, ffn 1152, vocab 8000, 5 layers
  *   babylm:        d=192, 6 heads, qk=v=32, ffn 768, vocab 12000, 20 layers
  * Build and run with bench/ops_cuda.sh (after `make`), or
- *   build/bench_ops_cuda [simplestories|babylm] [B] [T]
+ *   build/bench_ops_cuda [simplestories|babylm] [B] [T] [ONLY]
+ * where ONLY (e.g. "attention") times just the ops whose name contains it and
+ * prints no step estimate. LILM_CUDA_ATTN picks the attention kernels
+ * (docs/cuda.md); the header line says which.
  */
 #include "core/status.h"
 #include "ops/backend.h"
@@ -185,12 +188,13 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (strcmp(shapes[i].name, name) == 0) b.s = &shapes[i];
     if (!b.s) {
-        fprintf(stderr, "usage: bench_ops_cuda [simplestories|babylm] [B] [T]\n");
+        fprintf(stderr, "usage: bench_ops_cuda [simplestories|babylm] [B] [T] [ONLY]\n");
         return 2;
     }
     b.B = argc > 2 ? strtoul(argv[2], NULL, 10) : 16;
     b.T = argc > 3 ? strtoul(argv[3], NULL, 10) : 512;
     b.N = b.B * b.T;
+    const char *only = argc > 4 ? argv[4] : NULL; /* time only the ops whose name contains this */
     if (lilm_cuda_backend_create(&b.be, 0) != LILM_OK) die("cuda backend");
     const shape *s = b.s;
     size_t N = b.N, C = s->C, H = s->H, Dq = s->Dq, Dv = s->Dv, F = s->F, V = s->V;
@@ -260,12 +264,16 @@ int main(int argc, char **argv)
     flops[OP_ATT_B] = 2.0 * b.B * H * (double)b.T * b.T / 2 * (2 * Dq + 2 * Dv) + flops[OP_ATT_F];
     flops[OP_XENT] = 6.0 * N * C * V;
 
+    const char *attn_env = getenv("LILM_CUDA_ATTN");
     printf("CUDA backend, %s shape: B=%zu T=%zu d=%zu H=%zu Dq=%zu Dv=%zu ffn=%zu V=%zu L=%zu, %zu params; "
-           "scratch %.1f MiB\n", s->name, b.B, b.T, C, H, Dq, Dv, F, V, L, b.n_params, scratch / 1048576.0);
+           "scratch %.1f MiB; LILM_CUDA_ATTN=%s\n", s->name, b.B, b.T, C, H, Dq, Dv, F, V, L, b.n_params,
+           scratch / 1048576.0, attn_env && *attn_env ? attn_env : "(default)");
     printf("%-28s %6s %10s %9s %7s\n", "op", "calls", "ms/call", "TFLOP/s", "share");
     double med[OP_COUNT], total = 0.0;
     for (int op = 0; op < OP_COUNT; op++) {
         double t[REPS];
+        med[op] = 0.0;
+        if (only && !strstr(op_names[op], only)) continue;
         for (int w = 0; w < 2; w++) run_op(&b, (op_id)op);
         if (b.be->sync(b.be) != LILM_OK) die(op_names[op]);
         for (int r = 0; r < REPS; r++) {
@@ -279,11 +287,13 @@ int main(int argc, char **argv)
         total += med[op] * calls[op];
     }
     for (int op = 0; op < OP_COUNT; op++) {
+        if (only && !strstr(op_names[op], only)) continue;
         double tf = flops[op] > 0 ? flops[op] / med[op] / 1e12 : 0.0;
         printf("%-28s %6.0f %10.4f %9.2f %6.1f%%\n", op_names[op], calls[op], 1e3 * med[op], tf,
                100.0 * med[op] * calls[op] / total);
     }
-    printf("estimated micro-batch step: %.2f ms = %.0f tokens/s (peak device memory %.1f MiB)\n", 1e3 * total,
+    if (only) printf("(only the ops matching \"%s\": the share is of their sum)\n", only);
+    else printf("estimated micro-batch step: %.2f ms = %.0f tokens/s (peak device memory %.1f MiB)\n", 1e3 * total,
            (double)N / total, b.be->peak_bytes(b.be) / 1048576.0);
     lilm_backend_free(b.be);
     return 0;

@@ -17,7 +17,15 @@
 #              LILM_CUDA_EPILOGUE=0 (bias added by our kernel, not cuBLASLt),
 #              which tells a cuBLASLt epilogue problem from a kernel bug
 #   test-cuda-model  the whole model, CUDA against CPU (tests/cuda/test_cuda_model.c)
+#   test-cuda-ops-mma, test-cuda-model-mma   the same two binaries again with
+#              LILM_CUDA_ATTN=mma (the tensor-core attention of
+#              src/cuda/attention_mma.cu everywhere it applies); logged into
+#              test-cuda-ops.log and test-cuda-model.log
 #   bench      bench/ops_cuda.sh: per-op timings at the reference shapes
+#   attn       attention kernels side by side, the default vs LILM_CUDA_ATTN=mma,
+#              SimpleStories and BabyLM shapes at 64x512: bench_ops_cuda's
+#              attention ops, then `lilm bench` (whole training step, 20 steps
+#              after 3 warm-up), ending with a tokens/s table; logged into bench.log
 #   e2e        scripts/gpu_e2e.sh, if it exists (end-to-end checks added later);
 #              it gets LILM_GPU_BIN (the directory holding lilm: build or the
 #              unpacked bundle's) and LILM_GPU_RUN (the prefix to run it with)
@@ -72,6 +80,36 @@ env_info() {
     ldconfig -p | grep -E 'openblas|libyaml|sqlite3|utf8proc|libcurl|zstd|snappy|cublasLt' || true
 }
 
+# attn_compare BIN OPS [RUN...]: the default attention kernels against
+# LILM_CUDA_ATTN=mma at 64x512 on both reference configs: OPS (bench_ops_cuda,
+# or "" when there is none) times the attention ops alone, BIN/lilm bench the
+# whole training step; RUN is the prefix that runs our binaries. Prints a
+# table of tokens/s at the end; fails if any run failed.
+attn_compare() {
+    local bin=$1 ops=$2 cfg kind line tps ms rc=0 table=""
+    shift 2
+    local run=("$@") sel
+    for cfg in simplestories babylm; do
+        for kind in default mma; do
+            if [ "$kind" = mma ]; then sel=(env LILM_CUDA_ATTN=mma); else sel=(env -u LILM_CUDA_ATTN); fi
+            if [ -n "$ops" ]; then
+                echo "== bench_ops_cuda $cfg 64 512 attention, kernels: $kind"
+                "${run[@]}" "${sel[@]}" "$ops" "$cfg" 64 512 attention || rc=1
+            fi
+            echo "== lilm bench -c configs/$cfg.yaml -b 64x512, kernels: $kind"
+            line=$("${run[@]}" "${sel[@]}" "$bin/lilm" bench -c "configs/$cfg.yaml" --device cuda -b 64x512 -n 20 -w 3 \
+                --json | tail -n 1) || rc=1
+            echo "$line"
+            tps=$(echo "$line" | sed -n 's/.*"tokens_per_s": \([0-9.]*\).*/\1/p')
+            ms=$(echo "$line" | sed -n 's/.*"ms_per_step": \([0-9.]*\).*/\1/p')
+            table+=$(printf '%-14s %-8s %12s tok/s %9s ms/step' "$cfg" "$kind" "${tps:-FAILED}" "${ms:-?}")$'\n'
+        done
+    done
+    echo "== lilm bench, 64x512, attention kernels side by side"
+    printf '%s' "$table"
+    return $rc
+}
+
 # Build flags for the library bundle of scripts/gpu_deps.sh, unpacked in /tmp:
 # headers after the system's (-idirafter), libraries found at link time and,
 # through DT_RPATH (which also covers the libraries' own dependencies), at run
@@ -123,6 +161,9 @@ if [ "$built" = 1 ]; then
         step test-cuda-noepilogue 90 "${RUN[@]}" env LILM_CUDA_EPILOGUE=0 "$BIN/tests/cuda/test_cuda_ops"
     fi
     step test-cuda-model 120 "${RUN[@]}" "$BIN/tests/cuda/test_cuda_model"
+    LOG=test-cuda-ops step test-cuda-ops-mma 120 "${RUN[@]}" env LILM_CUDA_ATTN=mma "$BIN/tests/cuda/test_cuda_ops"
+    LOG=test-cuda-model step test-cuda-model-mma 120 "${RUN[@]}" env LILM_CUDA_ATTN=mma \
+        "$BIN/tests/cuda/test_cuda_model"
     if [ "$BIN" = build ]; then
         step bench 120 bash bench/ops_cuda.sh
     elif [ -x "$BIN/bench_ops_cuda" ]; then
@@ -130,6 +171,9 @@ if [ "$built" = 1 ]; then
     else
         echo "bench: skipped (the bundle has no bench_ops_cuda)" | tee -a "$SUMMARY"
     fi
+    ops=""
+    [ -x "$BIN/bench_ops_cuda" ] && ops="$BIN/bench_ops_cuda"
+    LOG=bench step attn 150 bash -c "$(declare -f attn_compare); attn_compare \"\$@\"" _ "$BIN" "$ops" "${RUN[@]}"
     if [ -f scripts/gpu_e2e.sh ]; then
         # LILM_GPU_BIN: the directory with lilm; LILM_GPU_RUN: the prefix that runs it
         step e2e 300 env LILM_GPU_BIN="$BIN" LILM_GPU_RUN="${RUN[*]}" bash scripts/gpu_e2e.sh

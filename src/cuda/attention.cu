@@ -31,8 +31,9 @@
  * both WRITE (=) their outputs, so no atomics and the result is deterministic.
  *
  * Heads with Dq, Dv <= 32 go to attention_small.cu (one thread per row) from
- * the launchers below, unless LILM_CUDA_ATTN=warp; delta is computed here for
- * both paths.
+ * the launchers below, unless LILM_CUDA_ATTN=warp; with LILM_CUDA_ATTN=mma,
+ * every shape attention_mma.cu takes goes to its tensor-core kernels first.
+ * delta is computed here for all paths.
  */
 #include "cuda/cuda_impl.h"
 
@@ -377,6 +378,11 @@ extern "C" void lilm__cuda_attention_forward(lilm_backend *be, void *out, float 
     LILM_ASSERT(Tk == pos0 + Tq && Tk <= INT_MAX);
     LILM_ASSERT(q_stride >= H * Dq && kv_stride >= H * Dq && kv_stride >= H * Dv);
     LILM_ASSERT(B * H <= 65535);
+    if (lilm__cuda_attention_mma_ok(cu, Dq, Dv, q_stride, kv_stride,
+                                    (uintptr_t)out | (uintptr_t)q | (uintptr_t)k | (uintptr_t)v)) {
+        lilm__cuda_attention_mma_forward(cu, out, lse, q, k, v, B, Tq, Tk, pos0, H, Dq, Dv, q_stride, kv_stride);
+        return;
+    }
     if (lilm__cuda_attention_small_ok(cu, Dq, Dv)) {
         lilm__cuda_attention_small_forward(cu, out, lse, q, k, v, B, Tq, Tk, pos0, H, Dq, Dv, q_stride, kv_stride);
         return;
@@ -417,6 +423,13 @@ extern "C" void lilm__cuda_attention_backward(lilm_backend *be, void *dq, void *
     attn_delta_kernel<<<(unsigned)((rows + ATT_WARPS - 1) / ATT_WARPS), ATT_WARPS * 32, 0, cu->stream>>>(
         delta, (const lilm__bf16 *)dout, (const lilm__bf16 *)out, rows, (int)T, (int)H, (int)Dv);
     if (!lilm__cuda_rt_ok(cu, cudaGetLastError(), "attn_delta_kernel", __FILE__, __LINE__)) return;
+    if (lilm__cuda_attention_mma_ok(cu, Dq, Dv, q_stride, kv_stride,
+                                    (uintptr_t)dq | (uintptr_t)dk | (uintptr_t)dv | (uintptr_t)dout |
+                                        (uintptr_t)q | (uintptr_t)k | (uintptr_t)v)) {
+        lilm__cuda_attention_mma_backward(cu, dq, dk, dv, dout, q, k, v, lse, delta, B, T, H, Dq, Dv, q_stride,
+                                          kv_stride);
+        return;
+    }
     if (lilm__cuda_attention_small_ok(cu, Dq, Dv)) {
         lilm__cuda_attention_small_backward(cu, dq, dk, dv, dout, q, k, v, lse, delta, B, T, H, Dq, Dv, q_stride,
                                             kv_stride);

@@ -259,8 +259,15 @@ static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index)
     cu->gemm_ws_bytes = LILM__GEMM_WS_BYTES;
     const char *epi = getenv("LILM_CUDA_EPILOGUE");
     cu->use_bias_epilogue = !(epi && strcmp(epi, "0") == 0);
+    /* LILM_CUDA_ATTN: unset, "" or "small" = the default (thread-per-row kernels
+     * for heads <= 32, warp-per-row for the rest); "warp" = warp-per-row for all;
+     * "mma" = tensor-core kernels wherever they apply, the default elsewhere */
     const char *attn = getenv("LILM_CUDA_ATTN");
+    if (attn && *attn && strcmp(attn, "small") != 0 && strcmp(attn, "warp") != 0 && strcmp(attn, "mma") != 0)
+        return lilm_errorf(LILM_ERR_ARG, "LILM_CUDA_ATTN=%s is not a choice of attention kernels; "
+                           "use mma, warp or small, or unset it for the default", attn);
     cu->attn_small = !(attn && strcmp(attn, "warp") == 0);
+    cu->attn_mma = attn && strcmp(attn, "mma") == 0;
     cuda_note_usage(cu);
     return LILM_OK;
 }

@@ -16,8 +16,10 @@
  * FFN 4x), odd sizes, Dq != Dv, Dq = 128, the interleaved kv layout (k and v
  * of all heads in one (B*T, H*(Dq+Dv)) buffer), the KV-cache form of
  * attention (pos0 > 0) and a classifier large enough to need several row
- * chunks on the GPU. Attention runs through both of its kernel families
- * (thread-per-row for heads <= 32, warp-per-row for any head up to 128).
+ * chunks on the GPU. Attention runs through every kernel choice of
+ * LILM_CUDA_ATTN (small: thread-per-row for heads <= 32; warp: warp-per-row
+ * for any head up to 128; mma: bf16 tensor cores), plus once as the
+ * environment has it; an unknown LILM_CUDA_ATTN must make backend creation fail.
  *
  * Needs a GPU: without one the binary fails (it is run by `make test-cuda`,
  * not `make test`). LILM_CUDA_TEST_SELF=1 replaces the GPU by a second CPU
@@ -226,6 +228,24 @@ static void compare(pair *p, const char *what, const tens *x, double arel, doubl
     float *c = xalloc(x->n * sizeof(float)), *g = xalloc(x->n * sizeof(float));
     tens_get(p, x, c, g);
     compare_host(p, what, c, g, x->n, arel, rtol);
+    free(c);
+    free(g);
+}
+
+/* Only the elements (i % stride) < width: the heads of a buffer whose rows are
+ * wider (the rest must be untouched: both sides keep their equal fill). */
+static void compare_cols(pair *p, const char *what, const tens *x, size_t stride, size_t width, double arel,
+                         double rtol)
+{
+    float *c = xalloc(x->n * sizeof(float)), *g = xalloc(x->n * sizeof(float));
+    tens_get(p, x, c, g);
+    size_t m = 0, untouched = 1;
+    for (size_t i = 0; i < x->n; i++) {
+        if (i % stride < width) c[m] = c[i], g[m] = g[i], m++;
+        else untouched &= c[i] == g[i];
+    }
+    LT_CHECK(p->t, untouched, "%s: an element outside the heads was written", what);
+    compare_host(p, what, c, g, m, arel, rtol);
     free(c);
     free(g);
 }
@@ -460,12 +480,12 @@ static void test_rope(lilm_test *t)
     pair_close(&p);
 }
 
-/* q (B*Tq, H*Dq) alone; k and v interleaved in kv (B*Tk, H*(Dq+Dv)). */
-static void attention_case(pair *p, size_t B, size_t T, size_t H, size_t Dq, size_t Dv)
+/* q (B*Tq rows of H*Dq + q_pad); k and v interleaved in kv (B*Tk, H*(Dq+Dv)). */
+static void attention_case(pair *p, size_t B, size_t T, size_t H, size_t Dq, size_t Dv, size_t q_pad)
 {
     char name[128], tag[80];
-    snprintf(tag, sizeof tag, "B=%zu T=%zu H=%zu Dq=%zu Dv=%zu", B, T, H, Dq, Dv);
-    size_t qs = H * Dq, kvs = H * (Dq + Dv);
+    snprintf(tag, sizeof tag, "B=%zu T=%zu H=%zu Dq=%zu Dv=%zu q_stride=%zu", B, T, H, Dq, Dv, H * Dq + q_pad);
+    size_t qs = H * Dq + q_pad, kvs = H * (Dq + Dv);
     tens q = tens_new(p, B * T * qs, 1, -2, 2);
     tens kv = tens_new(p, B * T * kvs, 1, -2, 2);
     tens out = tens_new(p, B * T * H * Dv, 1, 0, 0);
@@ -489,8 +509,24 @@ static void attention_case(pair *p, size_t B, size_t T, size_t H, size_t Dq, siz
                                out.ref, lse.ref, B, T, H, Dq, Dv, qs, kvs);
     p->dev->attention_backward(p->dev, dq.dev, dkdev, dkdev + H * Dq * ed, dout.dev, q.dev, kdev,
                                kdev + H * Dq * ed, out.dev, lse.dev, B, T, H, Dq, Dv, qs, kvs);
-    compare(p, "attention/bwd dq", &dq, 2 * BF_ATOL, 2 * BF_RTOL);
+    compare_cols(p, "attention/bwd dq", &dq, qs, H * Dq, 2 * BF_ATOL, 2 * BF_RTOL);
     compare(p, "attention/bwd dk,dv (interleaved)", &dkv, 2 * BF_ATOL, 2 * BF_RTOL);
+    /* deterministic (no atomics): the same backward again, over fresh garbage, gives the same bits */
+    size_t most = dq.n > dkv.n ? dq.n : dkv.n;
+    float *ref_tmp = xalloc(most * sizeof(float)), *first_dq = xalloc(dq.n * sizeof(float));
+    float *first_dkv = xalloc(dkv.n * sizeof(float)), *again = xalloc(most * sizeof(float));
+    tens_get(p, &dq, ref_tmp, first_dq);
+    tens_get(p, &dkv, ref_tmp, first_dkv);
+    tens_set(p, &dq, dq.host);
+    tens_set(p, &dkv, dkv.host);
+    p->dev->attention_backward(p->dev, dq.dev, dkdev, dkdev + H * Dq * ed, dout.dev, q.dev, kdev,
+                               kdev + H * Dq * ed, out.dev, lse.dev, B, T, H, Dq, Dv, qs, kvs);
+    tens_get(p, &dq, ref_tmp, again);
+    int same = memcmp(again, first_dq, dq.n * sizeof(float)) == 0;
+    tens_get(p, &dkv, ref_tmp, again);
+    same &= memcmp(again, first_dkv, dkv.n * sizeof(float)) == 0;
+    LT_CHECK(p->t, same, "attention backward %s: a second run gave different bits", tag);
+    free(ref_tmp), free(first_dq), free(first_dkv), free(again);
     tens *all[] = {&q, &kv, &out, &lse, &dout, &dq, &dkv};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tens_free(p, all[i]);
 }
@@ -523,35 +559,45 @@ static void attention_cache_case(pair *p, size_t B, size_t pos0, size_t Tq, size
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tens_free(p, all[i]);
 }
 
-static void test_attention(lilm_test *t)
+/* Every attention shape of this file, on a backend pair opened with
+ * LILM_CUDA_ATTN = kind (NULL: as the environment has it; the variable is read
+ * when the backend is created, and restored afterwards). */
+static void attention_all(lilm_test *t, const char *kind, uint64_t seed)
 {
+    char saved[64] = "";
+    const char *env = getenv("LILM_CUDA_ATTN");
+    int had = env != NULL;
+    if (had) snprintf(saved, sizeof saved, "%s", env);
+    if (kind) setenv("LILM_CUDA_ATTN", kind, 1);
     pair p;
-    if (!pair_open(&p, t, 17)) return;
-    attention_case(&p, 2, 128, 6, 32, 32);  /* BabyLM heads */
-    attention_case(&p, 1, 100, 3, 96, 96);  /* SimpleStories heads, T not a tile multiple */
-    attention_case(&p, 2, 45, 2, 128, 64);  /* Dq at the limit, Dq != Dv */
-    attention_case(&p, 1, 33, 1, 16, 128);  /* Dv at the limit */
-    attention_case(&p, 1, 7, 2, 8, 8);      /* less than one tile */
+    int ok = pair_open(&p, t, seed);
+    if (had) setenv("LILM_CUDA_ATTN", saved, 1);
+    else unsetenv("LILM_CUDA_ATTN");
+    if (!ok) return;
+    printf("attention kernels: LILM_CUDA_ATTN=%s\n", kind ? kind : had ? saved : "(unset: the default)");
+    attention_case(&p, 2, 128, 6, 32, 32, 0);  /* BabyLM heads */
+    attention_case(&p, 1, 100, 3, 96, 96, 0);  /* SimpleStories heads, T not a tile multiple */
+    attention_case(&p, 1, 300, 3, 96, 96, 32); /* several 64-row tiles, q inside a wider buffer */
+    attention_case(&p, 2, 45, 2, 128, 64, 0);  /* Dq at the limit, Dq != Dv */
+    attention_case(&p, 1, 33, 1, 16, 128, 0);  /* Dv at the limit */
+    attention_case(&p, 1, 70, 2, 64, 64, 8);   /* head dim 64, strided q */
+    attention_case(&p, 1, 7, 2, 8, 8, 0);      /* less than one tile */
+    attention_case(&p, 1, 50, 2, 12, 20, 0);   /* head dims not multiples of 8 (mma falls back) */
     attention_cache_case(&p, 2, 50, 7, 3, 32, 32);
     attention_cache_case(&p, 1, 100, 1, 2, 96, 96); /* one new token */
     attention_cache_case(&p, 1, 0, 40, 2, 64, 32);  /* an empty cache */
+    attention_cache_case(&p, 2, 62, 5, 1, 128, 128); /* the cache ends inside a tile */
     pair_close(&p);
 }
 
-/* Heads <= 32 normally take attention_small.cu; LILM_CUDA_ATTN=warp (read when
- * the backend is created) sends them through the warp-per-row kernels too. */
-static void test_attention_warp_path(lilm_test *t)
-{
-    pair p;
-    setenv("LILM_CUDA_ATTN", "warp", 1);
-    int ok = pair_open(&p, t, 21);
-    unsetenv("LILM_CUDA_ATTN");
-    if (!ok) return;
-    attention_case(&p, 2, 128, 6, 32, 32);
-    attention_case(&p, 1, 7, 2, 8, 8);
-    attention_cache_case(&p, 2, 50, 7, 3, 32, 32);
-    pair_close(&p);
-}
+static void test_attention(lilm_test *t) { attention_all(t, NULL, 17); }
+
+/* Each kernel choice of LILM_CUDA_ATTN, whatever the environment says:
+ * "small" (the default: thread-per-row for heads <= 32, warp-per-row above),
+ * "warp" (warp-per-row for all), "mma" (tensor cores wherever they apply). */
+static void test_attention_small_path(lilm_test *t) { attention_all(t, "small", 19); }
+static void test_attention_warp_path(lilm_test *t) { attention_all(t, "warp", 21); }
+static void test_attention_mma_path(lilm_test *t) { attention_all(t, "mma", 23); }
 
 static void xent_case(pair *p, size_t N, size_t C, size_t V, int training)
 {
@@ -711,6 +757,16 @@ static void test_backend_object(lilm_test *t)
     lilm_backend *none = NULL;
     LT_STATUS(t, lilm_cuda_backend_create(&none, 4096), LILM_ERR_ARG);
     LT_TRUE(t, none == NULL);
+    /* an unknown attention kernel choice is an error, not a silent default */
+    char saved[64] = "";
+    const char *env = getenv("LILM_CUDA_ATTN");
+    int had = env != NULL;
+    if (had) snprintf(saved, sizeof saved, "%s", env);
+    setenv("LILM_CUDA_ATTN", "tensor", 1);
+    LT_STATUS(t, lilm_cuda_backend_create(&none, 0), LILM_ERR_ARG);
+    LT_TRUE(t, none == NULL);
+    if (had) setenv("LILM_CUDA_ATTN", saved, 1);
+    else unsetenv("LILM_CUDA_ATTN");
 }
 
 static const lilm_test_case cases[] = {
@@ -722,7 +778,9 @@ static const lilm_test_case cases[] = {
     {"elementwise", test_elementwise},
     {"rope", test_rope},
     {"attention", test_attention},
+    {"attention_small_path", test_attention_small_path},
     {"attention_warp_path", test_attention_warp_path},
+    {"attention_mma_path", test_attention_mma_path},
     {"classifier", test_classifier},
     {"grad_sanitize", test_grad_sanitize},
     {"adamw", test_adamw},

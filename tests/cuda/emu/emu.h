@@ -12,7 +12,11 @@
  * round-to-nearest-even conversion, like __float2bfloat16.
  *
  * Only what the emulated kernels use is here (1-D and 2-D blocks, shuffles
- * and atomicAdd of float, double and unsigned long long). It is a test tool: it holds the emulated launch's state in
+ * and atomicAdd of float, double and unsigned long long), plus the device
+ * helpers of attention_mma.cu that hide inline PTX or reinterpret bits: the
+ * warp-wide bf16 mma.sync m16n8k16 is a warp collective (every lane publishes
+ * its A and B registers, barrier, every lane computes its own four outputs
+ * from the PTX ISA fragment layouts, barrier). It is a test tool: it holds the emulated launch's state in
  * file-level variables, which library code must never do.
  */
 #ifndef LILM_CUDA_EMU_H
@@ -27,6 +31,7 @@
 
 #define __global__
 #define __device__
+#define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(n)
 #define __shared__ static
@@ -65,6 +70,7 @@ static inline lilm__bf16 lilm__bf(float x)
 typedef struct emu_warp {
     pthread_barrier_t bar;
     uint64_t buf[32]; /* one shuffled value per lane, any type up to 8 bytes */
+    uint32_t mma_a[32][4], mma_b[32][2]; /* each lane's operand registers of one mma */
 } emu_warp;
 
 static _Thread_local emu_dim3 threadIdx, blockIdx;
@@ -147,6 +153,60 @@ static inline float lilm__warp_max(float x)
 {
     for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
     return x;
+}
+
+/* ---- attention_mma.cu's device helpers ---- */
+
+static inline float emu_bf_half(uint32_t w, int hi) /* the bf16 in the low (hi = 0) or high half, as float */
+{
+    uint32_t u = hi ? (w & 0xffff0000u) : (w << 16);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* d += A B for the warp's 16x16 A, 16x8 B (bf16) and 16x8 fp32 d, in the PTX
+ * ISA fragment layouts (g = lane/4, c = lane%4):
+ *   A: reg0 = A[g][2c, 2c+1], reg1 = A[g+8][2c..], reg2 = A[g][2c+8..], reg3 = A[g+8][2c+8..]
+ *   B: reg0 = B[2c, 2c+1][g], reg1 = B[2c+8, 2c+9][g]
+ *   d: d0, d1 = D[g][2c, 2c+1], d2, d3 = D[g+8][2c, 2c+1]
+ * (the lower index in the low 16 bits). Products of bf16 are exact in fp32;
+ * the sum runs over k in order, in fp32. */
+static inline void am_mma_bf16_16816(float d[4], const uint32_t a[4], const uint32_t b[2])
+{
+    emu_warp *w = &emu_warps[emu_tid() / 32];
+    unsigned lane = emu_tid() % 32;
+    memcpy(w->mma_a[lane], a, sizeof w->mma_a[lane]);
+    memcpy(w->mma_b[lane], b, sizeof w->mma_b[lane]);
+    pthread_barrier_wait(&w->bar);
+    int g = (int)lane / 4, c = (int)lane % 4;
+    for (int e = 0; e < 4; e++) {
+        int row = g + 8 * (e >> 1), col = 2 * c + (e & 1);
+        float acc = d[e];
+        for (int k = 0; k < 16; k++) {
+            /* A[row][k]: lane (row%8)*4 + (k%8)/2, register (row >= 8) + 2 (k >= 8), half k%2 */
+            float av = emu_bf_half(w->mma_a[(row % 8) * 4 + (k % 8) / 2][(row >= 8) + 2 * (k >= 8)], k % 2);
+            /* B[k][col]: lane col*4 + (k%8)/2, register (k >= 8), half k%2 */
+            float bv = emu_bf_half(w->mma_b[col * 4 + (k % 8) / 2][k >= 8], k % 2);
+            acc += av * bv;
+        }
+        d[e] = acc;
+    }
+    pthread_barrier_wait(&w->bar);
+}
+
+static inline uint32_t am_lds32(const lilm__bf16 *p) { return (uint32_t)p[0].u | (uint32_t)p[1].u << 16; }
+static inline uint32_t am_lds_pair(const lilm__bf16 *lo, const lilm__bf16 *hi)
+{
+    return (uint32_t)lo->u | (uint32_t)hi->u << 16;
+}
+static inline uint32_t am_pack(float lo, float hi) { return (uint32_t)lilm__bf(lo).u | (uint32_t)lilm__bf(hi).u << 16; }
+static inline void am_copy16(lilm__bf16 *dst, const lilm__bf16 *src) { memcpy(dst, src, 8 * sizeof *dst); }
+static inline void am_zero16(lilm__bf16 *dst) { memset(dst, 0, 8 * sizeof *dst); }
+static inline void am_st2(lilm__bf16 *dst, float a, float b)
+{
+    dst[0] = lilm__bf(a);
+    dst[1] = lilm__bf(b);
 }
 
 /* ---- launching ---- */

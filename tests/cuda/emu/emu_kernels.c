@@ -1,6 +1,6 @@
 /*
  * emu_kernels.c: runs the real CUDA kernels of src/cuda/attention.cu,
- * attention_small.cu, norm.cu, classifier.cu, rope.cu, adamw.cu, matmul.cu
+ * attention_small.cu, attention_mma.cu (tensor-core mma emulated by emu.h), norm.cu, classifier.cu, rope.cu, adamw.cu, matmul.cu
  * (its own kernels, not cuBLASLt), elementwise.cu and embedding.cu on the CPU emulator (emu.h) and compares them
  * with the CPU backend, on a machine without a GPU.
  *
@@ -9,8 +9,10 @@
  * swapping the dynamic shared memory declaration for the emulator's buffer,
  * and builds this file against them and build/liblilm.a (for the CPU
  * backend). The launch geometry and shared-memory sizes below repeat the
- * launchers' formulas. Tolerances as in test_cuda_ops.c. Slow (one pthread per
- * CUDA thread), so shapes are small; not part of `make test`.
+ * launchers' formulas (attention_mma.cu's own size helpers are part of its
+ * kernel section). Tolerances as in test_cuda_ops.c. Slow (one pthread per
+ * CUDA thread), so shapes are small; `make test` runs it through
+ * tests/py/test_cuda_emu.py.
  */
 #include "emu.h"
 
@@ -30,6 +32,7 @@ typedef struct lilm__adamw_desc {
 
 #include "adamw_kernels.inc"
 #include "attention_kernels.inc"
+#include "attention_mma_kernels.inc"
 #include "attention_small_kernels.inc"
 #include "classifier_kernels.inc"
 #include "elementwise_kernels.inc"
@@ -127,6 +130,7 @@ typedef struct att_args {
     int H, Tq, Tk, pos0, Dq, Dv;
     size_t qs, kvs, rows;
     float qscale, scale;
+    int dp; /* attention_mma.cu: the padded head dim of the kernel */
 } att_args;
 
 static void fwd_body(void *p)
@@ -172,13 +176,48 @@ static void small_dq_body(void *p)
                          a->kvs, a->scale);
 }
 
-/* small = 1: the thread-per-row kernels of attention_small.cu (heads <= 32) */
-static void attention_case(lilm_backend *be, size_t B, size_t Tq, size_t pos0, size_t H, size_t Dq, size_t Dv,
-                           int small)
+/* attention_mma.cu's kernels for the padded head dim a->dp */
+#define MMA_CALL(name, ...)                                                                                         \
+    switch (a->dp) {                                                                                               \
+    case 32: name##32(__VA_ARGS__); break;                                                                         \
+    case 64: name##64(__VA_ARGS__); break;                                                                         \
+    case 96: name##96(__VA_ARGS__); break;                                                                         \
+    default: name##128(__VA_ARGS__); break;                                                                        \
+    }
+static void mma_fwd_body(void *p)
 {
-    size_t Tk = pos0 + Tq, qs = H * Dq, kvs = H * (Dq + Dv);
-    printf("attention%s B=%zu Tq=%zu pos0=%zu H=%zu Dq=%zu Dv=%zu\n", small ? " (small heads)" : "", B, Tq, pos0, H,
-           Dq, Dv);
+    att_args *a = p;
+    MMA_CALL(attn_mma_forward_, a->out, a->lse, a->q, a->k, a->v, a->H, a->Tq, a->Tk, a->pos0, a->Dq, a->Dv, a->qs,
+             a->kvs, a->qscale)
+}
+static void mma_dkdv_body(void *p)
+{
+    att_args *a = p;
+    MMA_CALL(attn_mma_dkdv_, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->lse, a->delta, a->H, a->Tq, a->Dq, a->Dv,
+             a->qs, a->kvs, a->scale)
+}
+static void mma_dq_body(void *p)
+{
+    att_args *a = p;
+    MMA_CALL(attn_mma_dq_, a->dq, a->dout, a->q, a->k, a->v, a->lse, a->delta, a->H, a->Tq, a->Dq, a->Dv, a->qs,
+             a->kvs, a->scale)
+}
+
+enum { ATT_WARP_KERNELS, ATT_SMALL_KERNELS, ATT_MMA_KERNELS };
+
+/* kind: which kernel family (attention.cu's warp-per-row, attention_small.cu's
+ * thread-per-row for heads <= 32, attention_mma.cu's tensor-core kernels);
+ * q_pad: extra elements at the end of each q row (q_stride > H*Dq); k and v
+ * always share one interleaved buffer. */
+static void attention_case_ex(lilm_backend *be, size_t B, size_t Tq, size_t pos0, size_t H, size_t Dq, size_t Dv,
+                              int kind, size_t q_pad)
+{
+    static const char *const kinds[] = {"", " (small heads)", " (mma)"};
+    int small = kind == ATT_SMALL_KERNELS, mma = kind == ATT_MMA_KERNELS;
+    size_t Tk = pos0 + Tq, qs = H * Dq + q_pad, kvs = H * (Dq + Dv);
+    printf("attention%s B=%zu Tq=%zu pos0=%zu H=%zu Dq=%zu Dv=%zu q_stride=%zu\n", kinds[kind], B, Tq, pos0, H, Dq,
+           Dv, qs);
+    int dp = am_padded_dim(Dq, Dv);
     float *q = fill(B * Tq * qs, -2, 2), *kv = fill(B * Tk * kvs, -2, 2);
     float *out_c = f_nan(B * Tq * H * Dv), *lse_c = f_nan(B * H * Tq);
     be->attention_forward(be, out_c, lse_c, q, kv, kv + H * Dq, B, Tq, Tk, pos0, H, Dq, Dv, qs, kvs);
@@ -188,9 +227,12 @@ static void attention_case(lilm_backend *be, size_t B, size_t Tq, size_t pos0, s
     float *lse = f_nan(B * H * Tq);
     att_args a = {.out = out, .lse = lse, .q = qb, .k = kvb, .v = kvb + H * Dq, .H = (int)H, .Tq = (int)Tq,
                   .Tk = (int)Tk, .pos0 = (int)pos0, .Dq = (int)Dq, .Dv = (int)Dv, .qs = qs, .kvs = kvs,
-                  .qscale = ATT_LOG2E / sqrtf((float)Dq), .scale = 1.0f / sqrtf((float)Dq)};
+                  .qscale = ATT_LOG2E / sqrtf((float)Dq), .scale = 1.0f / sqrtf((float)Dq), .dp = dp};
     size_t smem = (ATT_BQ * Dq + ATT_BK * (Dq + 1) + ATT_BK * Dv) * sizeof(float);
-    if (small)
+    if (mma)
+        emu_launch((unsigned)((Tq + AM_ROWS - 1) / AM_ROWS), (unsigned)(B * H), AM_THREADS, am_smem_forward(dp),
+                   mma_fwd_body, &a);
+    else if (small)
         emu_launch((unsigned)((Tq + AS_ROWS - 1) / AS_ROWS), (unsigned)(B * H), AS_ROWS,
                    2 * AS_ROWS * AS_D * sizeof(float), small_fwd_body, &a);
     else
@@ -220,7 +262,11 @@ static void attention_case(lilm_backend *be, size_t B, size_t Tq, size_t pos0, s
             (ATT_BK * Dq + ATT_BK * Dv + ATT_BQ * (Dq + 1) + ATT_BQ * (Dv + 1) + 2 * ATT_BQ) * sizeof(float);
         size_t smem_q =
             (ATT_BQ * Dq + ATT_BQ * Dv + ATT_BK * (Dq + 1) + ATT_BK * (Dv + 1) + 2 * ATT_BQ) * sizeof(float);
-        if (small) {
+        if (mma) {
+            unsigned gx = (unsigned)((T + AM_ROWS - 1) / AM_ROWS);
+            emu_launch(gx, (unsigned)(B * H), AM_THREADS, am_smem_dkdv(dp), mma_dkdv_body, &a);
+            emu_launch(gx, (unsigned)(B * H), AM_THREADS, am_smem_dq(dp), mma_dq_body, &a);
+        } else if (small) {
             unsigned gx = (unsigned)((T + AS_ROWS - 1) / AS_ROWS);
             emu_launch(gx, (unsigned)(B * H), AS_ROWS, (2 * AS_ROWS * AS_D + 2 * AS_ROWS) * sizeof(float),
                        small_dkdv_body, &a);
@@ -231,11 +277,17 @@ static void attention_case(lilm_backend *be, size_t B, size_t Tq, size_t pos0, s
             emu_launch((unsigned)((T + ATT_BK - 1) / ATT_BK), (unsigned)(B * H), ATT_WARPS * 32, smem_q, dq_body, &a);
         }
         float *dq_g = from_bf(dq, B * T * qs), *dkv_g = from_bf(dkv, B * T * kvs);
-        compare("bwd dq", dq_c, dq_g, B * T * qs, 1, 1, 2e-2, 3.2e-2);
+        compare("bwd dq", dq_c, dq_g, B * T * qs, qs, H * Dq, 2e-2, 3.2e-2);
         compare("bwd dk,dv (interleaved)", dkv_c, dkv_g, B * T * kvs, 1, 1, 2e-2, 3.2e-2);
         free(dout), free(dq_c), free(dkv_c), free(doutb), free(dq), free(dkv), free(delta), free(dq_g), free(dkv_g);
     }
     free(q), free(kv), free(out_c), free(lse_c), free(qb), free(kvb), free(out), free(lse), free(out_g);
+}
+
+static void attention_case(lilm_backend *be, size_t B, size_t Tq, size_t pos0, size_t H, size_t Dq, size_t Dv,
+                           int small)
+{
+    attention_case_ex(be, B, Tq, pos0, H, Dq, Dv, small ? ATT_SMALL_KERNELS : ATT_WARP_KERNELS, 0);
 }
 
 /* ---- norm ---- */
@@ -569,6 +621,20 @@ int main(void)
     attention_case(be, 2, 20, 0, 1, 8, 12, 1);
     attention_case(be, 1, 7, 70, 2, 32, 32, 1);  /* KV cache across a tile boundary */
     attention_case(be, 1, 1, 45, 1, 32, 16, 1);
+    /* tensor-core kernels: every padded head dim, T past a 64-row tile, B*H > 1,
+     * the KV-cache form across a tile boundary, strided q, Dq != Dv */
+    attention_case_ex(be, 1, 70, 0, 2, 32, 32, ATT_MMA_KERNELS, 0);
+    attention_case_ex(be, 2, 40, 0, 1, 64, 64, ATT_MMA_KERNELS, 8);
+    attention_case_ex(be, 1, 70, 0, 1, 96, 96, ATT_MMA_KERNELS, 0);
+    attention_case_ex(be, 1, 130, 0, 1, 64, 64, ATT_MMA_KERNELS, 0); /* three tiles each way */
+    attention_case_ex(be, 1, 33, 0, 1, 128, 128, ATT_MMA_KERNELS, 0);
+    attention_case_ex(be, 1, 20, 0, 1, 128, 64, ATT_MMA_KERNELS, 0);
+    attention_case_ex(be, 1, 24, 0, 2, 16, 24, ATT_MMA_KERNELS, 16);
+    attention_case_ex(be, 1, 7, 70, 2, 32, 32, ATT_MMA_KERNELS, 0);
+    attention_case_ex(be, 1, 1, 45, 1, 96, 96, ATT_MMA_KERNELS, 0);
+    attention_case_ex(be, 2, 3, 62, 1, 64, 32, ATT_MMA_KERNELS, 8);
+    attention_case_ex(be, 1, 65, 63, 1, 64, 64, ATT_MMA_KERNELS, 0);  /* cache and queries both cross tiles */
+    attention_case_ex(be, 2, 17, 0, 3, 48, 56, ATT_MMA_KERNELS, 24); /* padded dims, B*H = 6 */
     norm_case(be, 50, 77, 0, 3);
     norm_case(be, 50, 77, 1, 3);
     norm_case(be, 19, 192, 1, 1);

@@ -18,7 +18,7 @@ extract() {
         "src/cuda/$1.cu" |
         sed 's/extern __shared__ float smem\[\];/float *smem = (float *)emu_dyn_smem;/' >"build/emu/$1_kernels.inc"
 }
-for f in attention attention_small norm classifier rope adamw matmul elementwise embedding; do extract "$f"; done
+for f in attention attention_small attention_mma norm classifier rope adamw matmul elementwise embedding; do extract "$f"; done
 # the device helpers of cuda_impl.h that kernels call (activations, block size)
 {
     grep '^#define LILM__EW_THREADS' src/cuda/cuda_impl.h
