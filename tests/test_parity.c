@@ -4,7 +4,8 @@
  *
  * Each fixture (written by tests/torch_ref/make_fixtures.py, computed in
  * float64 and stored as fp32; see docs/reference-parity.md) holds initial
- * weights, a batch with pad targets, logits, loss, every gradient, and the
+ * weights (or, in the shape cases, the recipe generated_weights() below
+ * rebuilds them from), a batch with pad targets, logits, loss, every gradient, and the
  * losses, learning rates, gradient norms and weights of 3 AdamW steps on the
  * one-cycle schedule. For every tensor compared the error measure is
  *     max |lilm - torch| / max |torch|
@@ -33,6 +34,7 @@ typedef struct fixture {
     lilm_model_config mc;
     lilm_train_config tc;
     int64_t total_steps;
+    int64_t seed;          /* lilm_fixture's seed: generated weights */
     size_t B, T;
 } fixture;
 
@@ -61,6 +63,12 @@ static int open_fixture(lilm_test *t, const char *name, fixture *fx)
     lilm_json_get_num(j, "grad_clip", &fx->tc.grad_clip);
     fx->tc.schedule = LILM_SCHED_ONECYCLE;
     lilm_json_free(j);
+    const char *fj = lilm_st_metadata_get(fx->f, "lilm_fixture");
+    j = NULL;
+    LT_OK(t, lilm_json_parse(&j, fj, strlen(fj), "lilm_fixture"));
+    if (!j) return 0;
+    LT_CHECK(t, lilm_json_get_int(j, "seed", &fx->seed) == 1, "lilm_fixture has no seed");
+    lilm_json_free(j);
     const lilm_st_tensor *in = lilm_st_find(fx->f, "inputs");
     LT_CHECK(t, in && in->ndim == 2 && in->dtype == LILM_ST_I32, "fixture inputs missing or not int32 (B, T)");
     if (!in) return 0;
@@ -69,34 +77,41 @@ static int open_fixture(lilm_test *t, const char *name, fixture *fx)
     return 1;
 }
 
-/* A fixture tensor as fp32 (F32 or BF16 storage). */
-static float *as_f32(const lilm_st_tensor *x)
+/* Element j of generated parameter `index`, exactly as make_fixtures.py's
+ * generated_weights(): splitmix64 of seed << 56 ^ index << 40 ^ j, top 24
+ * bits r, float(center + bound * (r * 2^-23 - 1)) in double (bound is a
+ * power of two, so only the final rounding is inexact). `index` is the
+ * parameter's place in PyTorch's state_dict order, stored in gen.<key>. */
+static float generated_weight(uint64_t seed, uint64_t index, uint64_t j, double center, double bound)
 {
-    float *out = malloc((size_t)x->numel * sizeof(float));
-    if (!out) return NULL;
-    if (x->dtype == LILM_ST_F32) {
-        memcpy(out, x->data, (size_t)x->numel * sizeof(float));
-    } else {
-        const uint16_t *b = x->data;
-        for (int64_t i = 0; i < x->numel; i++) {
-            uint32_t bits = (uint32_t)b[i] << 16;
-            memcpy(&out[i], &bits, sizeof bits);
-        }
-    }
-    return out;
+    uint64_t z = (seed << 56 ^ index << 40 ^ j) + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    double r = (double)(z >> 40) * 0x1p-23 - 1.0;
+    return (float)(center + bound * r);
 }
 
 static void load_params(lilm_test *t, fixture *fx, lilm_model *m)
 {
     char name[256];
     for (int i = 0; i < m->n_params; i++) {
+        float *dst = m->param_block + m->params[i].offset;
+        snprintf(name, sizeof name, "gen.%s", m->params[i].name);
+        const lilm_st_tensor *gen = lilm_st_find(fx->f, name); /* (3): index, center, bound */
+        if (gen) {
+            LT_CHECK(t, gen->dtype == LILM_ST_F32 && gen->numel == 3, "%s is not 3 F32 values", name);
+            if (gen->dtype != LILM_ST_F32 || gen->numel != 3) continue;
+            const float *g = gen->data;
+            for (size_t j = 0; j < m->params[i].numel; j++)
+                dst[j] = generated_weight((uint64_t)fx->seed, (uint64_t)g[0], j, g[1], g[2]);
+            continue;
+        }
         snprintf(name, sizeof name, "param.%s", m->params[i].name);
         const lilm_st_tensor *x = lilm_st_find(fx->f, name);
-        LT_CHECK(t, x && x->numel == (int64_t)m->params[i].numel, "fixture lacks %s or its size differs", name);
-        if (!x) continue;
-        float *v = as_f32(x);
-        memcpy(m->param_block + m->params[i].offset, v, m->params[i].numel * sizeof(float));
-        free(v);
+        int ok = x && x->dtype == LILM_ST_F32 && x->numel == (int64_t)m->params[i].numel;
+        LT_CHECK(t, ok, "fixture lacks %s as F32 of the parameter's size", name);
+        if (ok) memcpy(dst, x->data, m->params[i].numel * sizeof(float));
     }
     lilm_model_sync_weights(m);
 }
@@ -105,7 +120,7 @@ static void load_params(lilm_test *t, fixture *fx, lilm_model *m)
  * full or at sampled indices. */
 static double tensor_err(const float *ours, const lilm_st_tensor *ref, const lilm_st_tensor *idx, int absolute)
 {
-    float *r = as_f32(ref);
+    const float *r = ref->data; /* F32: checked by compare_block() and run_case() */
     double maxdiff = 0, maxref = 0;
     for (int64_t k = 0; k < ref->numel; k++) {
         int64_t at = k;
@@ -114,7 +129,6 @@ static double tensor_err(const float *ours, const lilm_st_tensor *ref, const lil
         if (d > maxdiff) maxdiff = d;
         if (fabs((double)r[k]) > maxref) maxref = fabs((double)r[k]);
     }
-    free(r);
     if (absolute) return maxdiff;
     return maxref > 0 ? maxdiff / maxref : maxdiff;
 }
@@ -133,8 +147,8 @@ static double compare_block(lilm_test *t, fixture *fx, lilm_model *m, const floa
         snprintf(name, sizeof name, "%s.%s", prefix, m->params[i].name);
         snprintf(iname, sizeof iname, "idx.%s", m->params[i].name);
         const lilm_st_tensor *ref = lilm_st_find(fx->f, name), *idx = lilm_st_find(fx->f, iname);
-        LT_CHECK(t, ref != NULL, "fixture lacks %s", name);
-        if (!ref) continue;
+        LT_CHECK(t, ref && ref->dtype == LILM_ST_F32, "fixture lacks %s as F32", name);
+        if (!ref || ref->dtype != LILM_ST_F32) continue;
         double e = tensor_err(block + m->params[i].offset, ref, idx, absolute);
         LT_CHECK(t, e <= TOL, "%s: %s error %.3g > %g", name, absolute ? "absolute" : "relative", e, TOL);
         if (e > worst) {
@@ -174,7 +188,10 @@ static double run_case(lilm_test *t, const char *name, int perturb)
     LT_OK(t, lilm_model_forward(&m, in, tg, fx.B, fx.T, 0.0f, &sum, &cnt));
     float *logits = malloc(N * V * sizeof(float));
     LT_OK(t, lilm_model_all_logits(&m, logits));
-    double e_logits = rel_err(logits, lilm_st_find(fx.f, "logits"), NULL);
+    const lilm_st_tensor *ref_logits = lilm_st_find(fx.f, "logits");
+    LT_CHECK(t, ref_logits && ref_logits->dtype == LILM_ST_F32 && ref_logits->numel == (int64_t)(N * V),
+             "fixture logits missing or not F32 (B, T, V)");
+    double e_logits = ref_logits && ref_logits->numel == (int64_t)(N * V) ? rel_err(logits, ref_logits, NULL) : INFINITY;
     free(logits);
     const float *loss_ref = scalars(&fx, "loss");
     double loss = sum / (double)cnt;

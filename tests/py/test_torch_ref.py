@@ -290,17 +290,20 @@ def fixture_format_and_size():
         check(tuple(t["logits"].shape) == (B, T, V) and t["logits"].dtype == torch.float32, "logits")
         check(tuple(t["loss"].shape) == (1,) and tuple(t["step_loss"].shape) == (3,), "loss")
         ref = M.Transformer(cfg)
+        init = MF.initial_params(t, ref, spec["seed"])
         for k, p in ref.named_parameters():
-            check(tuple(t["param." + k].shape) == tuple(p.shape), f"{name}: param.{k}")
+            check(tuple(init[k].shape) == tuple(p.shape), f"{name}: initial {k}")
             n = t["idx." + k].numel() if "idx." + k in t else p.numel()
             check(t["grad." + k].numel() == n and t["step3." + k].numel() == n, f"{name}: {k}")
             moved = (t["step3." + k].double() -
-                     (t["param." + k].flatten()[t["idx." + k].long()] if "idx." + k in t
-                      else t["param." + k]).double()).abs().max()
+                     (init[k].flatten()[t["idx." + k].long()] if "idx." + k in t
+                      else init[k]).double()).abs().max()
             check(moved > 1e-4, f"{name}: {k} did not move in 3 steps")
-        check(len([k for k in t if k.startswith("param.")]) ==
-              len(list(ref.parameters())), f"{name}: param count")
-    check(total < 5_000_000, f"fixtures take {total} bytes (limit 5 MB)")
+        n_params = len(list(ref.parameters()))
+        stored = "gen." if spec["sampled"] else "param."
+        check(len([k for k in t if k.startswith(stored)]) == n_params, f"{name}: param count")
+        check(os.path.getsize(path) < 1_000_000, f"{name}: {os.path.getsize(path)} bytes (limit 1 MB)")
+    check(total < 2_000_000, f"fixtures take {total} bytes (limit 2 MB)")
 
 
 @case

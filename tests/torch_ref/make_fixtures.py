@@ -7,17 +7,20 @@ builds the reference model with a fixed seed (PyTorch default init, fp32),
 then computes in float64: logits and loss for one batch, every parameter's
 gradient, and three AdamW + one-cycle steps on the same batch. Results are
 rounded to fp32 when stored. The two "shape" cases use the real SimpleStories
-and BabyLM layer dimensions; to keep all fixtures under 5 MB their weights are
-stored as BF16 (the model's weights ARE those bf16 values, so nothing is lost)
-and their gradients and step-3 weights are stored at 1024 sampled positions
-per large tensor (`idx.<key>` holds the flat indices).
+and BabyLM layer dimensions; to keep them small their initial weights are not
+stored but generated (generated_weights(): a counter-based hash any reader can
+reproduce bit for bit from `gen.<key>`), and their gradients and step-3
+weights are stored at 1024 sampled positions per large tensor (`idx.<key>`
+holds the flat indices).
 """
 import argparse
 import copy
 import json
+import math
 import os
 import sys
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 
@@ -48,6 +51,43 @@ CASES = {
     "babylm_shape": dict(cfg=dict(M.BABYLM, n_layers=2, vocab_size=256, context=64,
                                   norm_eps=FP32_EPS), B=2, T=32, seed=5, sampled=True),
 }
+
+
+def generated_weights(seed, index, numel, center, bound):
+    """Element j of parameter `index` (state_dict order): splitmix64 of the key
+    seed << 56 ^ index << 40 ^ j; its top 24 bits r give
+    float32(center + bound * (r * 2^-23 - 1)), computed in float64. bound is a
+    power of two, so every step before the final rounding is exact and a C
+    reader gets the same bits (tests/test_parity.c)."""
+    u64 = np.uint64
+    z = (u64(seed) << u64(56)) ^ (u64(index) << u64(40)) ^ np.arange(numel, dtype=np.uint64)
+    z = z + u64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> u64(30))) * u64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> u64(27))) * u64(0x94D049BB133111EB)
+    z = z ^ (z >> u64(31))
+    r = (z >> u64(40)).astype(np.float64) * 2.0 ** -23 - 1.0
+    return (center + bound * r).astype(np.float32)
+
+
+def gen_spec(name, p):
+    """(center, bound) for a generated parameter, close to PyTorch's default
+    init scale: norm weights around 1, biases small, Linear weights
+    +-2^-round(log2 sqrt(fan_in)), the tied embedding +-1."""
+    if p.dim() == 1:
+        return (1.0, 2.0 ** -3) if "norm" in name and name.endswith("weight") else (0.0, 2.0 ** -4)
+    if name == "embedding.weight":
+        return (0.0, 1.0)
+    return (0.0, 2.0 ** -round(math.log2(math.sqrt(p.shape[1]))))
+
+
+def generated_params(model, seed, gen):
+    """{key: tensor} of the generated initial weights; gen[key] is the float32
+    triple (index in state_dict order, center, bound)."""
+    out = {}
+    for k, p in model.named_parameters():
+        index, center, bound = (float(x) for x in gen[k])
+        out[k] = torch.from_numpy(generated_weights(seed, int(index), p.numel(), center, bound)).view(p.shape)
+    return out
 
 
 def make_batch(cfg, B, T, gen):
@@ -97,10 +137,13 @@ def build_case(name, spec, dtype=torch.float64):
     cfg = M.Config(**spec["cfg"])
     torch.manual_seed(spec["seed"])
     model = M.Transformer(cfg)
+    recipe = {}
     if spec["sampled"]:
+        recipe = {k: torch.tensor((i,) + gen_spec(k, p), dtype=torch.float32)
+                  for i, (k, p) in enumerate(model.named_parameters())}
         with torch.no_grad():
-            for p in model.parameters():
-                p.copy_(p.bfloat16().float())
+            for k, w in generated_params(model, spec["seed"], recipe).items():
+                model.get_parameter(k).copy_(w)
     init = {k: p.detach().clone() for k, p in model.named_parameters()}
     gen = torch.Generator().manual_seed(1000 + spec["seed"])
     inputs, targets = make_batch(cfg, spec["B"], spec["T"], gen)
@@ -115,7 +158,10 @@ def build_case(name, spec, dtype=torch.float64):
          "step_lr": torch.tensor(lrs, dtype=torch.float32),
          "step_grad_norm": torch.tensor(norms, dtype=torch.float32)}
     for k, w in init.items():
-        t["param." + k] = w.bfloat16() if spec["sampled"] else w.float()
+        if spec["sampled"]:
+            t["gen." + k] = recipe[k]
+        else:
+            t["param." + k] = w.float()
         g, s = grads[k].float(), after[k].float()
         if spec["sampled"] and w.numel() > SAMPLE_N:
             idx = torch.randperm(w.numel(), generator=gen)[:SAMPLE_N].sort().values
@@ -127,10 +173,17 @@ def build_case(name, spec, dtype=torch.float64):
             "lilm_train": json.dumps(TRAIN),
             "lilm_fixture": json.dumps({"case": name, "seed": spec["seed"], "B": spec["B"],
                                         "T": spec["T"], "steps": N_STEPS,
-                                        "param_dtype": "BF16" if spec["sampled"] else "F32",
+                                        "params": "generated" if spec["sampled"] else "F32",
                                         "sampled": spec["sampled"],
                                         "computed_in": str(dtype).replace("torch.", "")})}
     return t, meta
+
+
+def initial_params(tensors, model, seed):
+    """The initial weights of a fixture: stored (param.<key>) or generated (gen.<key>)."""
+    if any(k.startswith("gen.") for k in tensors):
+        return generated_params(model, seed, {k[4:]: v for k, v in tensors.items() if k.startswith("gen.")})
+    return {k: tensors["param." + k] for k, _ in model.named_parameters()}
 
 
 def write_case(out_dir, name, spec):
