@@ -214,20 +214,22 @@ size_t lilm_normalizer_prefix(const lilm_normalizer *nz, const char *in, size_t 
     return cl;
 }
 
+/* Whether in[0] is an ASCII byte the tables resolve on its own (len > 0). */
+static inline int ascii_alone(const lilm_normalizer *nz, const char *in, size_t len)
+{
+    unsigned char b = (unsigned char)in[0], c = len > 1 ? (unsigned char)in[1] : 0;
+    return b < 0x80 && !nz->ascii_slow[b] && (len == 1 || !((nz->ascii_cont[b][c >> 5] >> (c & 31)) & 1u));
+}
+
 /* prefix() with the ASCII fast path in front. */
 static inline size_t prefix_fast(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
                                  size_t *out_len)
 {
+    if (!ascii_alone(nz, in, len)) return lilm_normalizer_prefix(nz, in, len, out, out_len);
     unsigned char b = (unsigned char)in[0];
-    if (b < 0x80 && !nz->ascii_slow[b]) {
-        unsigned char c = len > 1 ? (unsigned char)in[1] : 0;
-        if (len == 1 || !((nz->ascii_cont[b][c >> 5] >> (c & 31)) & 1u)) {
-            *out = nz->ascii_out[b] ? nz->ascii_out[b] : in;
-            *out_len = nz->ascii_out_len[b];
-            return 1;
-        }
-    }
-    return lilm_normalizer_prefix(nz, in, len, out, out_len);
+    *out = nz->ascii_out[b] ? nz->ascii_out[b] : in;
+    *out_len = nz->ascii_out_len[b];
+    return 1;
 }
 
 typedef struct outbuf {
@@ -282,9 +284,8 @@ lilm_status lilm_normalizer_normalize(const lilm_normalizer *nz, const char *in,
     bool prev_space = nz->remove_extra_whitespaces;
     while (len > 0) {
         /* the common case: an ASCII byte that becomes one byte other than a space */
-        unsigned char b = (unsigned char)in[0], c = len > 1 ? (unsigned char)in[1] : 0;
-        if (b < 0x80 && nz->ascii_plain[b] && (len == 1 || !((nz->ascii_cont[b][c >> 5] >> (c & 31)) & 1u)) &&
-            o.n + 2 <= o.cap && !with_map) {
+        unsigned char b = (unsigned char)in[0];
+        if (b < 0x80 && nz->ascii_plain[b] && ascii_alone(nz, in, len) && o.n + 2 <= o.cap && !with_map) {
             o.s[o.n++] = (char)nz->ascii_plain[b];
             consumed++;
             in++;

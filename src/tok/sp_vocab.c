@@ -99,6 +99,15 @@ static int32_t special_id(const lilm_sp_vocab *v, const char *name, const char *
     return id >= 0 && v->type[id] == type ? id : -1;
 }
 
+/* Whether "▁" occurs in the piece's bytes past its first byte: such a piece
+ * can join two words, so the encoders cannot work word by word. */
+static bool space_inside(const lilm_sp_piece *sp)
+{
+    for (size_t j = 1; j + 3 <= sp->len; j++)
+        if (memcmp(sp->piece + j, SPACE_SYMBOL, 3) == 0) return true;
+    return false;
+}
+
 lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
 {
     memset(v, 0, sizeof *v);
@@ -160,9 +169,7 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
         for (int32_t i = 0; i < v->n && v->bpe_words; i++) {
             const lilm_sp_piece *sp = &mm->pieces[i];
             if (v->type[i] == LILM_SP_USER_DEFINED || v->type[i] == LILM_SP_UNUSED) v->bpe_words = false;
-            if (v->type[i] == LILM_SP_NORMAL)
-                for (size_t j = 1; j + 3 <= sp->len; j++)
-                    if (memcmp(sp->piece + j, SPACE_SYMBOL, 3) == 0) v->bpe_words = false;
+            if (v->type[i] == LILM_SP_NORMAL && space_inside(sp)) v->bpe_words = false;
         }
     }
     if (v->model_type == LILM_SP_MODEL_UNIGRAM) {
@@ -170,9 +177,8 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
         v->unigram_words = true;
         for (int32_t i = 0; i < v->n && v->unigram_words; i++) {
             const lilm_sp_piece *sp = &mm->pieces[i];
-            if (v->type[i] == LILM_SP_NORMAL || v->type[i] == LILM_SP_USER_DEFINED)
-                for (size_t j = 1; j + 3 <= sp->len; j++)
-                    if (memcmp(sp->piece + j, SPACE_SYMBOL, 3) == 0) v->unigram_words = false;
+            if ((v->type[i] == LILM_SP_NORMAL || v->type[i] == LILM_SP_USER_DEFINED) && space_inside(sp))
+                v->unigram_words = false;
         }
     }
     const lilm_sp_trainer_spec *ts = &mm->trainer_spec;

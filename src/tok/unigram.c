@@ -164,9 +164,10 @@ static inline float piece_score(const lilm_sp_vocab *v, int32_t id, int32_t len)
 static inline double rounding_bound(int32_t nc) { return (double)nc * (1.0 / 128 + 1.0 / 4096); }
 
 /* Segments u[from..to) from H = 0 with margins and builds its cache entry
- * into `out` (header + triples); returns its size in bytes. */
+ * into `out` (header + triples); *out_len receives its size in bytes. The
+ * spans after *k are used as scratch; *k itself is unchanged. */
 static lilm_status analyse_word(const lilm_sp_vocab *v, lilm_tok_workspace *ws, const unsigned char *u, size_t from,
-                                size_t to, int32_t *out, size_t *out_len)
+                                size_t to, const size_t *k, int32_t *out, size_t *out_len)
 {
     size_t n = to - from;
     lattice(v, u, from, to, 0.0f, ws->cells, 1);
@@ -182,31 +183,25 @@ static lilm_status analyse_word(const lilm_sp_vocab *v, lilm_tok_workspace *ws, 
         e.n_chars++;
         st += mblen;
     }
+    /* the path's spans go past the caller's *k as scratch */
+    size_t k0 = *k, k1 = *k;
+    LILM_TRY(backtrack(ws, ws->cells, from, to, &k1));
     double bound = rounding_bound(e.n_chars);
-    size_t m = 0;
-    int32_t *triples = out + sizeof e / sizeof *out;
-    for (size_t end = n; end > 0; end = (size_t)ws->cells[end].start - from) {
-        const lilm_lattice_cell *c = &ws->cells[end];
-        if (c->start < (int64_t)from || (size_t)c->start - from >= end)
-            return lilm_errorf(LILM_ERR_INTERNAL, "unigram lattice has no path to byte %zu", from + end);
+    for (size_t i = k0; i < k1; i++) {
+        const lilm_lattice_cell *c = &ws->cells[(size_t)(ws->span_start[i] + ws->span_len[i]) - from];
         if (fabsf(c->score) > WORD_SCORE_LIMIT || (isfinite(c->second) && fabsf(c->second) > WORD_SCORE_LIMIT) ||
             (double)c->score - (double)c->second <= bound)
             e.robust = 0;
-        m++;
     }
     if (!(e.lo >= -WORD_SCORE_LIMIT && e.hi <= WORD_SCORE_LIMIT)) e.robust = 0;
-    if (e.robust) {
-        size_t i = m;
-        for (size_t end = n; end > 0; end = (size_t)ws->cells[end].start - from) {
-            i--;
-            int32_t len = (int32_t)(end - ((size_t)ws->cells[end].start - from)), id = ws->cells[end].id;
-            float score = piece_score(v, id, len);
-            triples[3 * i] = len;
-            triples[3 * i + 1] = id;
-            memcpy(&triples[3 * i + 2], &score, sizeof score);
-        }
-    } else {
-        m = 0;
+    size_t m = e.robust ? k1 - k0 : 0;
+    int32_t *triples = out + sizeof e / sizeof *out;
+    for (size_t i = 0; i < m; i++) {
+        int32_t len = ws->span_len[k0 + i], id = ws->span_id[k0 + i];
+        float score = piece_score(v, id, len);
+        triples[3 * i] = len;
+        triples[3 * i + 1] = id;
+        memcpy(&triples[3 * i + 2], &score, sizeof score);
     }
     memcpy(out, &e, sizeof e);
     *out_len = sizeof e + m * 3 * sizeof *triples;
@@ -227,7 +222,7 @@ static lilm_status encode_word(const lilm_sp_vocab *v, lilm_tok_workspace *ws, c
         const int32_t *val = lilm_word_cache_get(ws->words, key, len, h, &val_len);
         int32_t fresh[sizeof(word_entry) / sizeof(int32_t) + 3 * LILM_WORD_CACHE_MAX_WORD];
         if (!val) {
-            LILM_TRY(analyse_word(v, ws, u, from, to, fresh, &val_len));
+            LILM_TRY(analyse_word(v, ws, u, from, to, k, fresh, &val_len));
             lilm_word_cache_put(ws->words, key, len, h, fresh, val_len);
             val = fresh;
         }
