@@ -17,11 +17,6 @@
 
 #include <string.h>
 
-static lilm_act act_of(const lilm_model_config *c)
-{
-    return c->activation == LILM_ACTKIND_RELU ? LILM_ACT_RELU : LILM_ACT_GELU;
-}
-
 static void norm_fwd(lilm_model *m, void *out, float *mean, float *rstd, const void *in,
                      const float *w, const float *b, size_t N)
 {
@@ -42,7 +37,7 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
     size_t N = B * T, C = (size_t)c->d_model, H = (size_t)c->n_heads, Dq = (size_t)c->qk_dim, Dv = (size_t)c->v_dim;
     size_t Q = H * Dq, KV = H * (Dq + Dv), AV = H * Dv, F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim;
     float base = (float)c->rope_base;
-    int ffn = c->activation != LILM_ACTKIND_NONE;
+    int ffn = c->activation != LILM_ACT_NONE;
     int64_t V = c->vocab_size;
     for (size_t i = 0; i < N; i++)
         if (inputs[i] < 0 || inputs[i] >= V)
@@ -81,7 +76,7 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
         if (ffn) {
             be->add(be, A->x2, A->x, m->d_h, N * C);
             norm_fwd(m, A->h2, A->mean2, A->rstd2, A->x2, PF.norm2_w, PF.norm2_b, N);
-            be->matmul_forward(be, A->act, A->pre, A->h2, W.w1, PF.b1, N, C, F, act_of(c));
+            be->matmul_forward(be, A->act, A->pre, A->h2, W.w1, PF.b1, N, C, F, c->activation);
             be->matmul_forward(be, m->d_h, NULL, A->act, W.w2, PF.b2, N, F, C, LILM_ACT_NONE);
             be->add(be, x_next, A->x2, m->d_h, N * C);
         } else {

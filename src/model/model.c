@@ -22,34 +22,8 @@ float lilm__norm_eps(const lilm_model_config *c)
 void lilm__layer_ptrs(const lilm_model *m, int layer, void *block, size_t esize, lilm_layer_ptrs *out)
 {
     memset(out, 0, sizeof *out);
-    const lilm_model_config *c = &m->cfg;
-    int i = m->layer_first[layer];
-#define NEXT() ((char *)block + m->params[i++].offset * esize)
-    if (c->norm != LILM_NORM_NONE) {
-        out->norm1_w = NEXT();
-        if (c->norm == LILM_NORM_LAYER) out->norm1_b = NEXT();
-        if (c->activation != LILM_ACTKIND_NONE) {
-            out->norm2_w = NEXT();
-            if (c->norm == LILM_NORM_LAYER) out->norm2_b = NEXT();
-        }
-    }
-    out->q_w = NEXT();
-    out->q_b = NEXT();
-    if (c->latent_dim > 0) {
-        out->lat_w = NEXT();
-        out->lat_b = NEXT();
-    }
-    out->kv_w = NEXT();
-    out->kv_b = NEXT();
-    out->proj_w = NEXT();
-    out->proj_b = NEXT();
-    if (c->activation != LILM_ACTKIND_NONE) {
-        out->w1 = NEXT();
-        out->b1 = NEXT();
-        out->w2 = NEXT();
-        out->b2 = NEXT();
-    }
-#undef NEXT
+    for (int i = m->layer_first[layer]; i < m->n_params && m->params[i].layer == layer; i++)
+        out->by_role[m->params[i].role] = (char *)block + m->params[i].offset * esize;
 }
 
 /* ---- the activation plan ---- */
@@ -74,7 +48,7 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
     size_t F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim, L = (size_t)c->n_layers;
     size_t a = m->act_size;
     int has_norm = c->norm != LILM_NORM_NONE, layer = c->norm == LILM_NORM_LAYER;
-    int ffn = c->activation != LILM_ACTKIND_NONE;
+    int ffn = c->activation != LILM_ACT_NONE;
     for (size_t l = 0; l < L; l++) {
         lilm_layer_acts *A = &m->acts[l];
         A->x = take(pl, N * C * a);
@@ -143,7 +117,7 @@ lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_ba
     m->act_size = be->act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
     const lilm_model_config *c = &m->cfg;
     if (c->n_layers < 1 || c->d_model < 1 || c->n_heads < 1 || c->qk_dim < 2 || c->qk_dim % 2 || c->v_dim < 1 ||
-        c->vocab_size < 4 || (c->activation != LILM_ACTKIND_NONE && c->ffn_dim < 1) || c->latent_dim < 0)
+        c->vocab_size < 4 || (c->activation != LILM_ACT_NONE && c->ffn_dim < 1) || c->latent_dim < 0)
         return lilm_errorf(LILM_ERR_ARG, "invalid model shape (layers %lld, d %lld, heads %lld, qk %lld, v %lld, vocab %lld)",
                            (long long)c->n_layers, (long long)c->d_model, (long long)c->n_heads,
                            (long long)c->qk_dim, (long long)c->v_dim, (long long)c->vocab_size);

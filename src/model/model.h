@@ -37,20 +37,31 @@ typedef struct lilm_param {
     size_t numel;
     size_t offset;
     int decay;                       /* 1: weight decay applies (matrices) */
+    int layer;                       /* -1 outside the layers (embedding, final norm) */
+    lilm_role role;                  /* which pointer it is (core/components.h) */
 } lilm_param;
 
 /* Pointers of one layer's parameters into a block (params, grads or the compute copy).
- * Pointers are `void *` for the compute copy and `float *` otherwise; absent ones NULL. */
-typedef struct lilm_layer_ptrs {
-    void *norm1_w, *norm1_b;  /* (C) */
-    void *q_w, *q_b;          /* (H*Dq, C), (H*Dq) */
-    void *lat_w, *lat_b;      /* latent only: (p, C), (p) */
-    void *kv_w, *kv_b;        /* (H*(Dq+Dv), C or p), (H*(Dq+Dv)) */
-    void *proj_w, *proj_b;    /* (C, H*Dv), (C) */
-    void *norm2_w, *norm2_b;  /* (C) */
-    void *w1, *b1;            /* (F, C), (F) */
-    void *w2, *b2;            /* (C, F), (C) */
+ * Pointers are `void *` for the compute copy and `float *` otherwise; absent ones NULL.
+ * The named fields and by_role[] are the same storage: fields in lilm_role order. */
+typedef union lilm_layer_ptrs {
+    struct {
+        void *norm1_w, *norm1_b;  /* (C) */
+        void *q_w, *q_b;          /* (H*Dq, C), (H*Dq) */
+        void *lat_w, *lat_b;      /* latent only: (p, C), (p) */
+        void *kv_w, *kv_b;        /* (H*(Dq+Dv), C or p), (H*(Dq+Dv)) */
+        void *proj_w, *proj_b;    /* (C, H*Dv), (C) */
+        void *norm2_w, *norm2_b;  /* (C) */
+        void *w1, *b1;            /* (gate*F, C), (gate*F) */
+        void *w2, *b2;            /* (C, F), (C) */
+    };
+    void *by_role[LILM_ROLE_LAYER_COUNT];
 } lilm_layer_ptrs;
+_Static_assert(sizeof(lilm_layer_ptrs) == LILM_ROLE_LAYER_COUNT * sizeof(void *) &&
+                   offsetof(lilm_layer_ptrs, q_w) == LILM_ROLE_Q_W * sizeof(void *) &&
+                   offsetof(lilm_layer_ptrs, norm2_w) == LILM_ROLE_NORM2_W * sizeof(void *) &&
+                   offsetof(lilm_layer_ptrs, b2) == LILM_ROLE_B2 * sizeof(void *),
+               "lilm_layer_ptrs has one field per layer role, in role order");
 
 /* Activations of one layer kept for the backward pass (backend memory, act dtype
  * unless noted). N = B*T rows. */

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/components.h" /* lilm_act: the activations (one table for the model and the backends) */
 #include "core/status.h"
 
 typedef enum lilm_device {
@@ -50,12 +51,9 @@ typedef enum lilm_dtype {
     LILM_DTYPE_BF16 = 1,
 } lilm_dtype;
 
-/* Elementwise activation, used alone or fused as a matmul epilogue. */
-typedef enum lilm_act {
-    LILM_ACT_NONE = 0,
-    LILM_ACT_GELU = 1, /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
-    LILM_ACT_RELU = 2,
-} lilm_act;
+/* Elementwise activations (lilm_act, core/components.h: NONE = 0, GELU exact
+ * 0.5 x (1 + erf(x / sqrt 2)), RELU, ...) are used alone or fused as a matmul
+ * epilogue. */
 
 /* The largest shapes a backend must be ready for (scratch sizing). */
 typedef struct lilm_backend_plan {
