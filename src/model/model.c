@@ -19,6 +19,12 @@ float lilm__norm_eps(const lilm_model_config *c)
     return c->norm == LILM_NORM_LAYER ? 1e-5f : FLT_EPSILON; /* torch RMSNorm eps=None: finfo(float32).eps */
 }
 
+size_t lilm__ffn_up_width(const lilm_model_config *c)
+{
+    const lilm_act_desc *a = lilm_act_info(c->activation);
+    return (size_t)(a ? a->gate : 1) * (size_t)c->ffn_dim;
+}
+
 void lilm__layer_ptrs(const lilm_model *m, int layer, void *block, size_t esize, lilm_layer_ptrs *out)
 {
     memset(out, 0, sizeof *out);
@@ -45,7 +51,7 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
     const lilm_model_config *c = &m->cfg;
     size_t N = B * T, C = (size_t)c->d_model, H = (size_t)c->n_heads;
     size_t Q = H * (size_t)c->qk_dim, KV = H * (size_t)(c->qk_dim + c->v_dim), AV = H * (size_t)c->v_dim;
-    size_t F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim, L = (size_t)c->n_layers;
+    size_t F = (size_t)c->ffn_dim, GF = lilm__ffn_up_width(c), P = (size_t)c->latent_dim, L = (size_t)c->n_layers;
     size_t a = m->act_size;
     int has_norm = c->norm != LILM_NORM_NONE, layer = c->norm == LILM_NORM_LAYER;
     int ffn = c->activation != LILM_ACT_NONE;
@@ -64,7 +70,7 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
         A->h2 = ffn && has_norm ? take(pl, N * C * a) : A->x2;
         A->mean2 = ffn && layer ? take(pl, N * sizeof(float)) : NULL;
         A->rstd2 = ffn && has_norm ? take(pl, N * sizeof(float)) : NULL;
-        A->pre = ffn ? take(pl, N * F * a) : NULL;
+        A->pre = ffn ? take(pl, N * GF * a) : NULL;
         A->act = ffn ? take(pl, N * F * a) : NULL;
     }
     m->xf = take(pl, N * C * a);
@@ -74,7 +80,7 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
     m->losses = take(pl, N * sizeof(float));
     m->tokens = take(pl, N * sizeof(int32_t));
     m->targets = take(pl, N * sizeof(int32_t));
-    size_t wide = F > KV ? F : KV;
+    size_t wide = GF > KV ? GF : KV;
     if (AV > wide) wide = AV;
     if (Q > wide) wide = Q;
     m->d_res = take(pl, N * C * a);
@@ -121,6 +127,12 @@ lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_ba
         return lilm_errorf(LILM_ERR_ARG, "invalid model shape (layers %lld, d %lld, heads %lld, qk %lld, v %lld, vocab %lld)",
                            (long long)c->n_layers, (long long)c->d_model, (long long)c->n_heads,
                            (long long)c->qk_dim, (long long)c->v_dim, (long long)c->vocab_size);
+    if (!be->act_supported(be, c->activation)) {
+        const lilm_act_desc *a = lilm_act_info(c->activation);
+        return lilm_errorf(LILM_ERR_UNSUPPORTED,
+                           "model.activation %s is not on the %s backend yet\nHINT: --device cpu, or another "
+                           "model.activation", a ? a->config_name : "(unknown)", be->name);
+    }
     if (max_T > (size_t)c->context)
         return lilm_errorf(LILM_ERR_ARG, "sequence length %zu exceeds the model context %lld", max_T, (long long)c->context);
     lilm_status st = lilm__model_build_table(m);
@@ -158,7 +170,7 @@ lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_ba
     plan_acts(m, &pl, max_B, max_T);
 
     size_t KV = (size_t)(c->n_heads * (c->qk_dim + c->v_dim));
-    size_t wide = (size_t)c->ffn_dim > KV ? (size_t)c->ffn_dim : KV;
+    size_t wide = lilm__ffn_up_width(c) > KV ? lilm__ffn_up_width(c) : KV;
     lilm_backend_plan bp = {
         .max_rows = max_B * max_T, .max_batch = max_B, .max_seq = max_T,
         .d_model = (size_t)c->d_model, .vocab = (size_t)c->vocab_size, .n_heads = (size_t)c->n_heads,

@@ -77,7 +77,7 @@ typedef struct lilm_layer_acts {
     void *x2;       /* (N, C) residual after attention */
     void *h2;       /* (N, C) norm2(x2) */
     float *mean2, *rstd2; /* (N) fp32 */
-    void *pre;      /* (N, F) W1 pre-activation */
+    void *pre;      /* (N, gate*F) W1 pre-activation ([g | u] for a gated activation) */
     void *act;      /* (N, F) act(pre) */
 } lilm_layer_acts;
 
@@ -113,7 +113,7 @@ typedef struct lilm_model {
     /* backward scratch (act dtype) */
     void *d_res;               /* (N, C) gradient of the residual stream */
     void *d_h;                 /* (N, C) gradient of a norm output */
-    void *d_wide;              /* (N, max(F, H*Dv, H*Dq, H*(Dq+Dv))) */
+    void *d_wide;              /* (N, max(gate*F, H*Dv, H*Dq, H*(Dq+Dv))) */
     void *d_q;                 /* (N, H*Dq) */
     void *d_kv;                /* (N, H*(Dq+Dv)) */
     void *d_lat;               /* (N, p) */
@@ -198,7 +198,7 @@ typedef struct lilm_decoder {
     void *kvnew;               /* (B*max_chunk, H*(Dq+Dv)) */
     void *att;                 /* (B*max_chunk, H*Dv) */
     void *tmp;                 /* (B*max_chunk, C) */
-    void *pre, *act;           /* (B*max_chunk, F) */
+    void *pre, *act;           /* (B*max_chunk, gate*F), (B*max_chunk, F) */
     void *last;                /* (B, C) final-norm rows of each sequence's last position */
     float *logits_dev;         /* (B, V) */
 } lilm_decoder;
