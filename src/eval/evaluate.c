@@ -187,7 +187,7 @@ lilm_status lilm_eval_load(const char *target, const char *checkpoint, const cha
     lilm_status st = lilm_backend_create(&lm->be, dev, threads >= 0 ? threads : (int)lm->cfg.train.threads);
     if (st == LILM_OK) st = lilm_tokenizer_load(&lm->tok, tokpath);
     if (st == LILM_OK) {
-        st = lilm_model_init(&lm->model, &mc, lm->be, B, T, lm->cfg.train.seed);
+        st = lilm_model_init_mode(&lm->model, &mc, lm->be, B, T, lm->cfg.train.seed, LILM_MODEL_INFERENCE);
         lm->have_model = st == LILM_OK;
     }
     if (st == LILM_OK) st = lilm_checkpoint_load(lm->checkpoint, &lm->model, NULL, NULL);

@@ -8,8 +8,10 @@
  *                           "lilm_state" (the run state as JSON: step, tokens,
  *                           elapsed time, schedule length, RNG and data cursor,
  *                           the spike guard's window, best validation loss)
- *   NAME.optim.safetensors  the AdamW moments ("m.<name>", "v.<name>") and the
- *                           same "lilm_state"
+ *   NAME.optim.safetensors  the optimizer's named state: each group's slots
+ *                           as tensors "<prefix><name>" (AdamW: "m.<name>",
+ *                           "v.<name>"), its counters as metadata
+ *                           ("adamw_step"), and the same "lilm_state"
  * Both files are written atomically, optimizer first (as NAME.optim.next),
  * then the weights, then the optimizer file is moved into place; a loader
  * that finds a NAME.optim.next whose step matches the weights completes the
