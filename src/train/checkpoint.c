@@ -96,21 +96,21 @@ static lilm_status state_to_json(const lilm_run_state *s, char **out)
     char buf[32];
     lilm_json_key(&w, "rng");
     lilm_json_begin_array(&w);
-    for (int i = 0; i < 4; i++) { snprintf(buf, sizeof buf, "%llu", (unsigned long long)s->rng[i]); lilm_json_str(&w, buf); }
+    for (int i = 0; i < 4; i++) { snprintf(buf, sizeof buf, "%llu", (unsigned long long)s->data.rng[i]); lilm_json_str(&w, buf); }
     lilm_json_end_array(&w);
-    if (s->has_cursor) {
+    if (s->data.has_loader) {
         lilm_json_key(&w, "cursor");
         lilm_json_begin_object(&w);
         lilm_json_key(&w, "rng");
         lilm_json_begin_array(&w);
         for (int i = 0; i < 4; i++) {
-            snprintf(buf, sizeof buf, "%llu", (unsigned long long)s->cursor.rng_state[i]);
+            snprintf(buf, sizeof buf, "%llu", (unsigned long long)s->data.loader.rng_state[i]);
             lilm_json_str(&w, buf);
         }
         lilm_json_end_array(&w);
-        lilm_json_key(&w, "epoch"); lilm_json_int(&w, s->cursor.epoch);
-        lilm_json_key(&w, "position"); lilm_json_int(&w, s->cursor.position);
-        lilm_json_key(&w, "buffered"); lilm_json_int(&w, s->cursor.buffered);
+        lilm_json_key(&w, "epoch"); lilm_json_int(&w, s->data.loader.epoch);
+        lilm_json_key(&w, "position"); lilm_json_int(&w, s->data.loader.position);
+        lilm_json_key(&w, "buffered"); lilm_json_int(&w, s->data.loader.buffered);
         lilm_json_end_object(&w);
     }
     lilm_json_key(&w, "spike_head"); lilm_json_int(&w, s->spike_head);
@@ -152,14 +152,14 @@ static lilm_status state_from_json(const char *text, lilm_run_state *s)
         st = lilm_errorf(LILM_ERR_FORMAT, "run state lacks step/tokens/elapsed_s/total_steps");
     s->best_val_loss = INFINITY;
     lilm_json_get_num(j, "best_val_loss", &s->best_val_loss);
-    if (st == LILM_OK) st = parse_u64_array(lilm_json_get(j, "rng"), s->rng, 4, "rng");
+    if (st == LILM_OK) st = parse_u64_array(lilm_json_get(j, "rng"), s->data.rng, 4, "rng");
     const lilm_json *cur = lilm_json_get(j, "cursor");
     if (st == LILM_OK && cur) {
-        s->has_cursor = 1;
-        st = parse_u64_array(lilm_json_get(cur, "rng"), s->cursor.rng_state, 4, "cursor.rng");
-        if (st == LILM_OK && (!lilm_json_get_int(cur, "epoch", &s->cursor.epoch) ||
-                              !lilm_json_get_int(cur, "position", &s->cursor.position) ||
-                              !lilm_json_get_int(cur, "buffered", &s->cursor.buffered)))
+        s->data.has_loader = 1;
+        st = parse_u64_array(lilm_json_get(cur, "rng"), s->data.loader.rng_state, 4, "cursor.rng");
+        if (st == LILM_OK && (!lilm_json_get_int(cur, "epoch", &s->data.loader.epoch) ||
+                              !lilm_json_get_int(cur, "position", &s->data.loader.position) ||
+                              !lilm_json_get_int(cur, "buffered", &s->data.loader.buffered)))
             st = lilm_errorf(LILM_ERR_FORMAT, "run state: incomplete cursor");
     }
     int64_t head = 0;

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
-#include "data/dataset.h"
+#include "data/corpus.h"
 #include "model/model.h"
 #include "train/optimizer.h"
 #include "train/step.h"
@@ -37,9 +37,7 @@ typedef struct lilm_run_state {
     double elapsed_s;         /* training wall time so far (all sessions) */
     int64_t total_steps;      /* schedule length */
     double best_val_loss;     /* +inf if none yet */
-    uint64_t rng[4];          /* the text source's RNG (text mode) */
-    lilm_loader_cursor cursor;/* the dataset loader's cursor (dataset mode) */
-    int has_cursor;
+    lilm_data_cursor data;    /* where the training data stands (data/corpus.h) */
     int spike_n, spike_head;  /* the spike guard's window */
     double spike_window[LILM_STATE_WINDOW_MAX];
 } lilm_run_state;
