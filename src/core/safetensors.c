@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "core/utf8.h"
 
 static const struct {
     const char *name;
@@ -59,39 +60,6 @@ lilm_status lilm_st_dtype_parse(const char *name, lilm_st_dtype *out)
         }
     return lilm_errorf(LILM_ERR_FORMAT, "dtype '%s' is not a safetensors dtype (BOOL, U8, I8, F8_E5M2, F8_E4M3, "
                        "I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64)", name);
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
-    if (cp >= 0xd800 && cp <= 0xdfff) return 0;
-    return len;
-}
-
-/* Offset of the first invalid byte, or n when all of s is valid UTF-8. */
-static size_t utf8_check(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        size_t k = utf8_seq(s + i, n - i);
-        if (!k) return i;
-        i += k;
-    }
-    return n;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -209,21 +177,7 @@ static lilm_status parse_string(lilm_st_parser *ps, const char **out)
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             }
             if (cp == 0) return perr(ps, "\\u0000 (NUL) inside a string");
-            if (cp < 0x80) {
-                dst[n++] = (char)cp;
-            } else if (cp < 0x800) {
-                dst[n++] = (char)(0xc0 | (cp >> 6));
-                dst[n++] = (char)(0x80 | (cp & 0x3f));
-            } else if (cp < 0x10000) {
-                dst[n++] = (char)(0xe0 | (cp >> 12));
-                dst[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                dst[n++] = (char)(0x80 | (cp & 0x3f));
-            } else {
-                dst[n++] = (char)(0xf0 | (cp >> 18));
-                dst[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-                dst[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                dst[n++] = (char)(0x80 | (cp & 0x3f));
-            }
+            n += lilm_utf8_encode(cp, dst + n);
             continue;
         default: return perr(ps, "unknown escape in a string");
         }
@@ -551,8 +505,8 @@ static lilm_status open_bytes(lilm_st_file *f)
     if (n < 2 || b[8] != '{')
         return lilm_errorf(LILM_ERR_FORMAT, "%s: not a safetensors file (the header is not a JSON object)", L);
     const unsigned char *h = b + 8;
-    size_t bad = utf8_check(h, (size_t)n);
-    if (bad != (size_t)n)
+    size_t bad;
+    if (!lilm_utf8_valid((const char *)h, (size_t)n, &bad))
         return lilm_errorf(LILM_ERR_FORMAT, "%s: safetensors header, byte %zu: invalid UTF-8", L, bad + 8);
     f->arena = malloc((size_t)n + 1);
     if (!f->arena) return lilm_errorf(LILM_ERR_OOM, "%s: out of memory for a %llu-byte header", L, (unsigned long long)n);
@@ -710,7 +664,7 @@ void lilm_st_writer_free(lilm_st_writer *w)
 static int valid_utf8_string(const char *s)
 {
     size_t n = strlen(s);
-    return utf8_check((const unsigned char *)s, n) == n;
+    return lilm_utf8_valid(s, n, NULL);
 }
 
 lilm_status lilm_st_writer_add(lilm_st_writer *w, const char *name, lilm_st_dtype dtype, int ndim,

@@ -170,7 +170,7 @@ static size_t parse_string(const char *p, size_t i, size_t n, char **out, size_t
                 } else if (v >= 0xD800 && v <= 0xDFFF) {
                     v = 0xFFFD; /* a lone surrogate */
                 }
-                tn = lilm__utf8_encode(v, tmp);
+                tn = lilm_utf8_encode(v, tmp);
                 break;
             }
             default: return 0;
@@ -510,7 +510,7 @@ static lilm_status pick_chars(const lilm_tok_train_opts *o, lilm__words *w)
     }
     int64_t all = 0;
     for (size_t i = 0; i < w->n; i++) {
-        size_t n = lilm__utf8_decode(w->pool + w->off[i], w->len[i], cps);
+        size_t n = lilm_utf8_decode(w->pool + w->off[i], w->len[i], cps);
         for (size_t j = 0; j < n; j++) {
             if (cps[j] == 0 || cps[j] == ' ' || cps[j] > 0x10FFFF) continue;
             counts[cps[j]] += w->freq[i];
@@ -549,8 +549,8 @@ static lilm_status pick_chars(const lilm_tok_train_opts *o, lilm__words *w)
         if (!keep || !buf) st = lilm_errorf(LILM_ERR_OOM, "out of memory");
         for (size_t i = 0; i < w->n_chars && keep; i++) keep[w->chars[i]] = 1;
         for (size_t i = 0; i < w->n && st == LILM_OK; i++) {
-            size_t n = lilm__utf8_decode(w->pool + w->off[i], w->len[i], cps), bl = 0;
-            for (size_t j = 0; j < n; j++) bl += lilm__utf8_encode(keep[cps[j]] ? cps[j] : LILM__UNK_CHAR, buf + bl);
+            size_t n = lilm_utf8_decode(w->pool + w->off[i], w->len[i], cps), bl = 0;
+            for (size_t j = 0; j < n; j++) bl += lilm_utf8_encode(keep[cps[j]] ? cps[j] : LILM__UNK_CHAR, buf + bl);
             if (!wmap_add(&m, buf, bl, hash_bytes(buf, bl), w->freq[i])) st = lilm_errorf(LILM_ERR_OOM, "out of memory");
         }
         if (st == LILM_OK) {

@@ -21,6 +21,7 @@
 #include "core/fileio.h"
 #include "core/json.h"
 #include "core/sha256.h"
+#include "core/utf8.h"
 #include "track/strbuf.h"
 
 /* Warnings beyond this many per file are counted, not listed. */
