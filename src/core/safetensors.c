@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "core/grow.h"
 #include "core/utf8.h"
 
 static const struct {
@@ -219,23 +220,11 @@ static lilm_status parse_uint(lilm_st_parser *ps, uint64_t *out, const char *wha
     return LILM_OK;
 }
 
-static lilm_status grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return LILM_OK;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need) ncap *= 2;
-    void *p = realloc(*arr, ncap * elem);
-    if (!p) return lilm_errorf(LILM_ERR_OOM, "out of memory reading a safetensors header");
-    *arr = p;
-    *cap = ncap;
-    return LILM_OK;
-}
-
 static lilm_status parse_metadata(lilm_st_parser *ps)
 {
     lilm_st_file *f = ps->f;
     if (f->meta) return perr(ps, "\"__metadata__\" appears twice");
-    LILM_TRY(grow((void **)&f->meta, &f->cap_meta, 1, sizeof *f->meta)); /* non-NULL marks "seen" */
+    LILM_TRY(lilm_grow((void **)&f->meta, &f->cap_meta, 1, sizeof *f->meta)); /* non-NULL marks "seen" */
     if (!expect_char(ps, '{')) return perr(ps, "\"__metadata__\" must be an object of strings");
     if (expect_char(ps, '}')) return LILM_OK;
     for (;;) {
@@ -247,7 +236,7 @@ static lilm_status parse_metadata(lilm_st_parser *ps)
         LILM_TRY(parse_string(ps, &v));
         for (size_t i = 0; i < f->n_meta; i++)
             if (strcmp(f->meta[i].key, k) == 0) return perr(ps, "a metadata key appears twice");
-        LILM_TRY(grow((void **)&f->meta, &f->cap_meta, f->n_meta + 1, sizeof *f->meta));
+        LILM_TRY(lilm_grow((void **)&f->meta, &f->cap_meta, f->n_meta + 1, sizeof *f->meta));
         f->meta[f->n_meta].key = k;
         f->meta[f->n_meta].value = v;
         f->n_meta++;
@@ -342,8 +331,8 @@ static lilm_status parse_header(lilm_st_file *f, const unsigned char *h, size_t 
             if (strcmp(name, "__metadata__") == 0) {
                 LILM_TRY(parse_metadata(&ps));
             } else {
-                LILM_TRY(grow((void **)&f->tensors, &f->cap_tensors, f->n_tensors + 1, sizeof *f->tensors));
-                LILM_TRY(grow((void **)spans, &cap_spans, f->n_tensors + 1, sizeof **spans));
+                LILM_TRY(lilm_grow((void **)&f->tensors, &f->cap_tensors, f->n_tensors + 1, sizeof *f->tensors));
+                LILM_TRY(lilm_grow((void **)spans, &cap_spans, f->n_tensors + 1, sizeof **spans));
                 lilm_st_tensor *t = &f->tensors[f->n_tensors];
                 memset(t, 0, sizeof *t);
                 t->name = name;
@@ -688,7 +677,7 @@ lilm_status lilm_st_writer_add(lilm_st_writer *w, const char *name, lilm_st_dtyp
         bytes *= (uint64_t)shape[i];
     }
     if (bytes && !data) return lilm_errorf(LILM_ERR_ARG, "safetensors: tensor '%s' has no data", name);
-    LILM_TRY(grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors + 1, sizeof *w->tensors));
+    LILM_TRY(lilm_grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors + 1, sizeof *w->tensors));
     lilm_st_wtensor *t = &w->tensors[w->n_tensors];
     memset(t, 0, sizeof *t);
     t->name = strdup(name);
@@ -715,7 +704,7 @@ lilm_status lilm_st_writer_add_metadata(lilm_st_writer *w, const char *key, cons
             return LILM_OK;
         }
     char *k = strdup(key);
-    lilm_status s = k ? grow((void **)&w->meta, &w->cap_meta, 2 * (w->n_meta + 1), sizeof *w->meta)
+    lilm_status s = k ? lilm_grow((void **)&w->meta, &w->cap_meta, 2 * (w->n_meta + 1), sizeof *w->meta)
                       : lilm_errorf(LILM_ERR_OOM, "out of memory");
     if (s != LILM_OK) {
         free(k);

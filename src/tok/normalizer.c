@@ -15,7 +15,7 @@
  */
 #include "tok/normalizer.h"
 
-#include "tok/grow.h"
+#include "core/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -221,8 +221,8 @@ static void reserve(outbuf *o, size_t extra, int with_map)
 {
     if (o->oom) return;
     size_t need = o->n + extra + 1;
-    if (lilm_tok_grow((void **)&o->s, &o->cap, need, 1) != LILM_OK ||
-        (with_map && lilm_tok_grow((void **)&o->map, &o->map_cap, need, sizeof *o->map) != LILM_OK))
+    if (lilm_grow((void **)&o->s, &o->cap, need, 1) != LILM_OK ||
+        (with_map && lilm_grow((void **)&o->map, &o->map_cap, need, sizeof *o->map) != LILM_OK))
         o->oom = 1;
 }
 

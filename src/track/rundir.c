@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "core/fileio.h"
+#include "core/grow.h"
 #include "core/json.h"
 #include "core/sha256.h"
 #include "core/utf8.h"
@@ -341,15 +342,6 @@ typedef struct grow {
     size_t cap;
 } grow;
 
-static void *grow_array(void *arr, size_t n, size_t *cap, size_t elem)
-{
-    if (n < *cap) return arr;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    void *p = realloc(arr, ncap * elem);
-    if (p) *cap = ncap;
-    return p;
-}
-
 static void metric_line(reader *rd, const char *file, size_t line_no, const lilm_json *o, void *ctx)
 {
     grow *g = ctx;
@@ -372,24 +364,20 @@ static void metric_line(reader *rd, const char *file, size_t line_no, const lilm
         warnf(rd, "%s:%zu: no \"step\"; line skipped", file, line_no);
         return;
     }
-    lilm_metric_point *p = grow_array(rec->metrics, rec->n_metrics, &g->cap, sizeof *p);
-    if (!p) {
+    if (lilm_grow((void **)&rec->metrics, &g->cap, rec->n_metrics + 1, sizeof *rec->metrics) != LILM_OK) {
         warnf(rd, "%s: out of memory; later lines skipped", file);
         return;
     }
-    rec->metrics = p;
     rec->metrics[rec->n_metrics++] = m;
 }
 
 static void add_sweep(reader *rd, grow *g, const char *file, lilm_sweep_point sp)
 {
     lilm_run_record *rec = rd->rec;
-    lilm_sweep_point *p = grow_array(rec->sweeps, rec->n_sweeps, &g->cap, sizeof *p);
-    if (!p) {
+    if (lilm_grow((void **)&rec->sweeps, &g->cap, rec->n_sweeps + 1, sizeof *rec->sweeps) != LILM_OK) {
         warnf(rd, "%s: out of memory; later lines skipped", file);
         return;
     }
-    rec->sweeps = p;
     rec->sweeps[rec->n_sweeps++] = sp;
 }
 
