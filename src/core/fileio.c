@@ -4,11 +4,15 @@
  * The atomic write protocol: create "<path>.tmp.<pid>" in the same directory,
  * write everything, fflush + fsync, rename over <path>, then fsync the
  * directory so the rename itself is durable. Any failure unlinks the temp.
+ * Temps left by dead writers are recognised by their pid suffix: when
+ * kill(pid, 0) reports no such process, nobody can still be writing them.
  */
 #include "core/fileio.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +31,70 @@ static void fsync_parent_dir(const char *path)
     }
 }
 
+/* The pid of a "<anything>.tmp.<pid>" name, or 0 when `name` is not one. */
+static long temp_pid(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot - name < 5 || strncmp(dot - 4, ".tmp", 4) != 0 || !dot[1]) return 0;
+    char *end;
+    errno = 0;
+    long pid = strtol(dot + 1, &end, 10);
+    if (*end || errno || pid <= 0) return 0;
+    return pid;
+}
+
+/* 1 when `name` is a temp file whose writer process is gone. */
+static int is_stale_temp(const char *name)
+{
+    long pid = temp_pid(name);
+    if (pid <= 0 || pid == (long)getpid() || (pid_t)pid != pid) return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Removes stale temps of `path` only ("<basename>.tmp.<pid>" beside it). */
+static void remove_stale_temps_of(const char *path)
+{
+    char dbuf[1024], bbuf[1024];
+    snprintf(dbuf, sizeof dbuf, "%s", path);
+    snprintf(bbuf, sizeof bbuf, "%s", path);
+    const char *dir = dirname(dbuf), *base = basename(bbuf);
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, base, bl) != 0 || strncmp(e->d_name + bl, ".tmp.", 5) != 0) continue;
+        if (!is_stale_temp(e->d_name)) continue;
+        char full[2200];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        unlink(full);
+    }
+    closedir(d);
+}
+
+int lilm_remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_stale_temp(e->d_name)) continue;
+        char full[2200];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        if (unlink(full) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
 lilm_status lilm_atomic_open(lilm_atomic_file *af, const char *path)
 {
     if (strlen(path) >= sizeof af->path)
         return lilm_errorf(LILM_ERR_ARG, "path too long: %s", path);
     snprintf(af->path, sizeof af->path, "%s", path);
     snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld", path, (long)getpid());
+    remove_stale_temps_of(path);
     af->f = fopen(af->tmp_path, "wb");
     if (!af->f)
         return lilm_errorf(LILM_ERR_IO, "cannot create %s: %s\nHINT: check that the directory exists and is writable",

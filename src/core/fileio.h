@@ -6,6 +6,11 @@
  * fsyncs the directory. A crash or a full disk at any point leaves either the
  * old file or the new one. lilm_read_file() and lilm_mmap_file() give clear
  * errors naming the path.
+ *
+ * A writer killed mid-write (SIGKILL, power loss) leaves its temp file
+ * "<path>.tmp.<pid>" behind. lilm_atomic_open() removes such files of the same
+ * target whose process no longer exists, and lilm_remove_stale_temps() sweeps
+ * a whole directory; a temp file of a live process is never touched.
  */
 #ifndef LILM_CORE_FILEIO_H
 #define LILM_CORE_FILEIO_H
@@ -28,6 +33,10 @@ typedef struct lilm_atomic_file {
 lilm_status lilm_atomic_open(lilm_atomic_file *af, const char *path);
 lilm_status lilm_atomic_commit(lilm_atomic_file *af);
 void lilm_atomic_abort(lilm_atomic_file *af);
+
+/* Removes every "*.tmp.<pid>" file directly in `dir` whose process <pid> is
+ * no longer running; returns how many were removed (0 when `dir` is absent). */
+int lilm_remove_stale_temps(const char *dir);
 
 /* Reads a whole file into a malloc'd buffer (NUL-terminated; *n excludes it). */
 lilm_status lilm_read_file(const char *path, char **data, size_t *n);
