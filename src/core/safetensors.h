@@ -22,6 +22,13 @@
  * whenever every tensor before them has a byte size that is a multiple of it
  * (always so for all-F32 files and for files from the Python library).
  *
+ * Integrity: every file lilm writes records the CRC-32 (zlib's) of each
+ * tensor's bytes in __metadata__ under LILM_ST_CHECKSUM_KEY, as 8 lowercase
+ * hex digits per tensor in data order, separated by one space. Reading checks
+ * them when the key is present, so damaged data is refused; the key is plain
+ * metadata to every other reader, and files without it (from PyTorch) load
+ * as before. lilm_st_check_finite() refuses weights holding NaN or Inf.
+ *
  * Writing collects tensors (pointers, not copies: the data must stay alive
  * until lilm_st_writer_write) and metadata, then writes the file atomically
  * (temp file, fsync, rename: src/core/fileio.h) with the tensors in the order
@@ -55,6 +62,7 @@ typedef enum lilm_st_dtype {
 } lilm_st_dtype;
 
 #define LILM_ST_MAX_DIMS 8
+#define LILM_ST_CHECKSUM_KEY "lilm_crc32"
 #define LILM_ST_MAX_HEADER (100u * 1000u * 1000u) /* the Python library's limit too */
 
 /* "F32", "BF16", ...; NULL for an invalid value. */
@@ -100,6 +108,11 @@ const char *lilm_st_metadata_get(const lilm_st_file *f, const char *key);
 size_t lilm_st_metadata_count(const lilm_st_file *f);
 /* The i-th key/value pair, in file order. */
 void lilm_st_metadata_at(const lilm_st_file *f, size_t i, const char **key, const char **value);
+
+/* LILM_ERR_FORMAT naming the tensor and the element when a floating-point
+ * tensor (F16, BF16, F32, F64) holds a NaN or an infinity; integer tensors
+ * are not looked at. */
+lilm_status lilm_st_check_finite(const lilm_st_file *f);
 
 /* ---- writing ---- */
 
