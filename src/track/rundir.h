@@ -22,4 +22,14 @@
  * object (the message names line and column). */
 lilm_status lilm_rundir_read(const char *run_dir, lilm_run_record *rec);
 
+/* Whether `dir` may become a new run's directory (`lilm train --out DIR`).
+ * A missing or empty directory, or one holding none of a run's files, is
+ * fine. A directory that already holds a run (run.json, metrics.jsonl or
+ * checkpoints/) is refused with LILM_ERR_ARG and a hint naming --resume and
+ * --overwrite, unless `overwrite` is set: then the old run's files are
+ * removed first, so nothing of it mixes with the new run. A dataset directory
+ * (meta.json, *.tokens) is always refused, and so is a path that is not a
+ * directory. */
+lilm_status lilm_rundir_prepare_new(const char *dir, int overwrite);
+
 #endif
