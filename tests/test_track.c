@@ -253,6 +253,54 @@ static void test_corrupt(lilm_test *t)
     LT_TRUE(t, strstr(lilm_last_error(), "corrupt") != NULL);
 }
 
+/* A damaged page that listing runs never reads (a metrics b-tree page) is
+ * still found when the db is opened: it is refused before any write. */
+static void test_corrupt_page_found_at_open(lilm_test *t)
+{
+    char dir[256], path[512];
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/runs.db", dir);
+    lilm_runs_db *db = NULL;
+    LT_OK(t, lilm_runs_open(&db, path));
+    if (!db) return;
+    for (int i = 0; i < 20; i++) {
+        lilm_run_record rec;
+        char name[32];
+        snprintf(name, sizeof name, "run%d", i);
+        fake_record(&rec, name, 300);
+        LT_OK(t, lilm_runs_upsert(db, &rec));
+        lilm_run_record_free(&rec);
+    }
+    lilm_runs_close(db);
+    sqlite3 *raw = NULL;
+    int page_size = 0, root = 0;
+    sqlite3_open(path, &raw);
+    sqlite3_exec(raw, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;", NULL, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(raw, "SELECT (SELECT page_size FROM pragma_page_size), rootpage FROM sqlite_master "
+                            "WHERE name = 'metrics'", -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        page_size = sqlite3_column_int(st, 0);
+        root = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    LT_TRUE(t, page_size > 0 && root > 1);
+    if (page_size <= 0 || root <= 1) return;
+    FILE *f = fopen(path, "r+b");
+    LT_TRUE(t, f != NULL);
+    if (!f) return;
+    /* the b-tree page header's cell count and first-cell offset: garbage */
+    fseek(f, (long)(root - 1) * page_size + 3, SEEK_SET);
+    for (int i = 0; i < 4; i++) fputc(0xFF, f);
+    fclose(f);
+    LT_STATUS(t, lilm_runs_open(&db, path), LILM_ERR_FORMAT);
+    LT_TRUE(t, db == NULL);
+    LT_TRUE(t, strstr(lilm_last_error(), "corrupt") != NULL);
+    LT_TRUE(t, strstr(lilm_last_error(), "lilm runs import") != NULL);
+    if (db) lilm_runs_close(db);
+}
+
 static void test_locked(lilm_test *t)
 {
     char dir[256], path[512];
@@ -498,6 +546,7 @@ static const lilm_test_case cases[] = {
     {"status_names", test_status_names},
     {"migration", test_migration},
     {"corrupt", test_corrupt},
+    {"corrupt_page_found_at_open", test_corrupt_page_found_at_open},
     {"locked", test_locked},
     {"concurrent", test_concurrent},
     {"rundir", test_rundir},
