@@ -5,7 +5,10 @@
   is never used as a run directory;
 - `lilm eval` and `lilm sample` refuse weights holding NaN, naming the tensor;
 - a bit flip in a checkpoint's tensor data is refused (its CRC-32 no longer
-  matches the one recorded in __metadata__).
+  matches the one recorded in __metadata__);
+- `lilm data info` fails, as `lilm train` does, on a dataset without
+  meta.json or a complete validation split;
+- `lilm tok decode --model bytes` refuses an id outside the vocabulary.
 """
 import json
 import os
@@ -167,6 +170,34 @@ def flipped_checkpoint_bit_is_refused():
             r = lilm(*cmd)
             check(r.returncode != 0 and "embedding.weight" in r.stderr and "CRC-32" in r.stderr,
                   f"{cmd[0]} exit {r.returncode}: {r.stderr}")
+
+
+@case
+def data_info_refuses_what_train_refuses():
+    with tempfile.TemporaryDirectory() as d:
+        txt = os.path.join(d, "a.txt")
+        with open(txt, "w") as f:
+            f.write("one\ntwo\nthree\nfour\n")
+        for missing in ("meta.json", "val.docs", "val.tokens"):
+            ds = os.path.join(d, "ds-" + missing)
+            r = lilm("data", "prepare", "text", txt, "--tokenizer", "bytes", "--out", ds, "-q", "--val-rule", "index%2<1")
+            check(r.returncode == 0, r.stderr)
+            r = lilm("data", "info", ds)
+            check(r.returncode == 0, r.stderr)
+            os.remove(os.path.join(ds, missing))
+            r = lilm("data", "info", ds)
+            check(r.returncode != 0 and missing.split(".")[0] in r.stderr, f"{missing}: exit {r.returncode}: {r.stderr}")
+
+
+@case
+def bytes_decode_refuses_an_invalid_id():
+    for ids in ("76 105 260", "76 -1 105"):
+        r = subprocess.run([lilm_bin(), "tok", "decode", "--model", "bytes"], input=ids + "\n", capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode != 0 and "invalid id" in r.stderr, f"{ids}: exit {r.returncode}: {r.stdout!r} {r.stderr}")
+    r = subprocess.run([lilm_bin(), "tok", "decode", "--model", "bytes"], input="76 105 2\n", capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 0 and r.stdout == "He\n", (r.returncode, r.stdout, r.stderr))
 
 
 if __name__ == "__main__":
