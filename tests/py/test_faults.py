@@ -8,7 +8,8 @@
   matches the one recorded in __metadata__);
 - `lilm data info` fails, as `lilm train` does, on a dataset without
   meta.json or a complete validation split;
-- `lilm tok decode --model bytes` refuses an id outside the vocabulary.
+- `lilm tok decode --model bytes` refuses an id outside the vocabulary;
+- a valid zero-row Parquet file reads as empty, not as truncated.
 """
 import json
 import os
@@ -198,6 +199,21 @@ def bytes_decode_refuses_an_invalid_id():
     r = subprocess.run([lilm_bin(), "tok", "decode", "--model", "bytes"], input="76 105 2\n", capture_output=True,
                        text=True, timeout=60)
     check(r.returncode == 0 and r.stdout == "He\n", (r.returncode, r.stdout, r.stderr))
+
+
+@case
+def zero_row_parquet_is_empty_not_truncated():
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    with tempfile.TemporaryDirectory() as d:
+        zero, two = os.path.join(d, "zero.parquet"), os.path.join(d, "two.parquet")
+        pq.write_table(pa.table({"text": pa.array([], pa.string())}), zero)
+        pq.write_table(pa.table({"text": pa.array(["ab", "cd"], pa.string())}), two)
+        r = lilm("data", "peek", zero)
+        check(r.returncode == 0 and "truncated" not in r.stderr, f"exit {r.returncode}: {r.stderr}")
+        ds = os.path.join(d, "ds")
+        r = lilm("data", "prepare", "parquet", zero, two, "--out", ds, "-q", "--val-rule", "index%2<1")
+        check(r.returncode == 0 and "no documents" in r.stderr, f"exit {r.returncode}: {r.stderr}")
 
 
 if __name__ == "__main__":
