@@ -421,6 +421,11 @@ static void test_check_finite(lilm_test *t)
         LT_OK(t, lilm_st_writer_add(wr, "w", LILM_ST_F32, 1, s4, wc));
         LT_OK(t, lilm_st_writer_add(wr, "h", LILM_ST_F16, 1, s2, hc));
         LT_OK(t, lilm_st_writer_add(wr, "i", LILM_ST_I32, 1, s2, ints));
+        if (cases[c].name) { /* the writer refuses non-finite data unless allowed */
+            LT_STATUS(t, lilm_st_writer_write(wr, path), LILM_ERR_FORMAT);
+            LT_TRUE(t, strstr(lilm_last_error(), "not written") != NULL);
+            lilm_st_writer_allow_non_finite(wr);
+        }
         LT_OK(t, lilm_st_writer_write(wr, path));
         lilm_st_writer_free(wr);
         lilm_st_file *f = NULL;

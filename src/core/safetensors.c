@@ -735,20 +735,26 @@ static int64_t first_non_finite(const unsigned char *p, int64_t n, size_t size, 
     return -1;
 }
 
+/* The first NaN/Inf element of a tensor's bytes, or -1 (integer dtypes: -1). */
+static int64_t tensor_non_finite(lilm_st_dtype dtype, const void *data, size_t nbytes)
+{
+    uint64_t mask;
+    switch (dtype) {
+    case LILM_ST_F16: mask = 0x7c00u; break;
+    case LILM_ST_BF16: mask = 0x7f80u; break;
+    case LILM_ST_F32: mask = 0x7f800000u; break;
+    case LILM_ST_F64: mask = 0x7ff0000000000000ull; break;
+    default: return -1;
+    }
+    size_t size = lilm_st_dtype_size(dtype);
+    return nbytes ? first_non_finite(data, (int64_t)(nbytes / size), size, mask) : -1;
+}
+
 lilm_status lilm_st_check_finite(const lilm_st_file *f)
 {
     for (size_t i = 0; i < f->n_tensors; i++) {
         const lilm_st_tensor *t = &f->tensors[i];
-        uint64_t mask;
-        switch (t->dtype) {
-        case LILM_ST_F16: mask = 0x7c00u; break;
-        case LILM_ST_BF16: mask = 0x7f80u; break;
-        case LILM_ST_F32: mask = 0x7f800000u; break;
-        case LILM_ST_F64: mask = 0x7ff0000000000000ull; break;
-        default: continue;
-        }
-        if (!t->nbytes) continue;
-        int64_t at = first_non_finite(t->data, t->numel, lilm_st_dtype_size(t->dtype), mask);
+        int64_t at = tensor_non_finite(t->dtype, t->data, t->nbytes);
         if (at >= 0)
             return lilm_errorf(LILM_ERR_FORMAT, "%s: tensor '%s': element %lld is NaN or infinite: these weights "
                                "diverged\nHINT: use an earlier checkpoint, or train again with a lower learning rate",
@@ -774,7 +780,10 @@ struct lilm_st_writer {
     size_t n_tensors, cap_tensors;
     char **meta; /* key, value, key, value, ... */
     size_t n_meta, cap_meta;
+    int allow_non_finite;
 };
+
+void lilm_st_writer_allow_non_finite(lilm_st_writer *w) { w->allow_non_finite = 1; }
 
 lilm_status lilm_st_writer_init(lilm_st_writer **out)
 {
@@ -911,6 +920,15 @@ static void buf_json_string(lilm_st_buf *b, const char *s)
 
 lilm_status lilm_st_writer_write(const lilm_st_writer *w, const char *path)
 {
+    for (size_t i = 0; i < w->n_tensors && !w->allow_non_finite; i++) {
+        const lilm_st_wtensor *t = &w->tensors[i];
+        int64_t at = tensor_non_finite(t->dtype, t->data, t->nbytes);
+        if (at >= 0)
+            return lilm_errorf(LILM_ERR_FORMAT, "%s: not written: tensor '%s': element %lld is NaN or infinite (the "
+                               "previous version of the file, if any, is intact)\nHINT: the training diverged; lower "
+                               "the learning rate or resume from the last good checkpoint", path, t->name,
+                               (long long)at);
+    }
     lilm_st_buf b = {0};
     char num[96];
     buf_str(&b, "{\"__metadata__\":{");

@@ -27,7 +27,8 @@
  * hex digits per tensor in data order, separated by one space. Reading checks
  * them when the key is present, so damaged data is refused; the key is plain
  * metadata to every other reader, and files without it (from PyTorch) load
- * as before. lilm_st_check_finite() refuses weights holding NaN or Inf.
+ * as before. lilm_st_check_finite() refuses weights holding NaN or Inf, and
+ * the writer refuses to write them (unless told otherwise).
  *
  * Writing collects tensors (pointers, not copies: the data must stay alive
  * until lilm_st_writer_write) and metadata, then writes the file atomically
@@ -128,7 +129,13 @@ lilm_status lilm_st_writer_add(lilm_st_writer *w, const char *name, lilm_st_dtyp
                                const int64_t *shape, const void *data);
 /* Adds (or replaces) a __metadata__ entry; both strings are copied. */
 lilm_status lilm_st_writer_add_metadata(lilm_st_writer *w, const char *key, const char *value);
-/* Writes the file atomically. */
+/* Writes the file atomically. A NaN or infinity in any F16, BF16, F32 or
+ * F64 tensor is refused (LILM_ERR_FORMAT naming the tensor; nothing is
+ * written, so the previous version of the file stays), unless
+ * lilm_st_writer_allow_non_finite() was called: diverged weights never
+ * replace a good checkpoint. */
 lilm_status lilm_st_writer_write(const lilm_st_writer *w, const char *path);
+/* Lets this writer store non-finite values (test fixtures, dumps). */
+void lilm_st_writer_allow_non_finite(lilm_st_writer *w);
 
 #endif

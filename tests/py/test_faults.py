@@ -4,6 +4,7 @@
   changes) unless --overwrite, which replaces it cleanly; a dataset directory
   is never used as a run directory;
 - `lilm eval` and `lilm sample` refuse weights holding NaN, naming the tensor;
+- a run whose weights go NaN stops and leaves last.safetensors as it was;
 - a bit flip in a checkpoint's tensor data is refused (its CRC-32 no longer
   matches the one recorded in __metadata__);
 - `lilm data info` fails, as `lilm train` does, on a dataset without
@@ -91,7 +92,7 @@ def rewrite_tensor(path, name, fix_checksum, edit):
     data = raw[8 + n + b:8 + n + e]
     edit(data)
     raw[8 + n + b:8 + n + e] = data
-    if fix_checksum:
+    if fix_checksum and "lilm_crc32" in h.get("__metadata__", {}):
         spans = sorted((v["data_offsets"], k) for k, v in h.items() if k != "__metadata__")
         old = h["__metadata__"]["lilm_crc32"]
         new = " ".join("%08x" % zlib.crc32(raw[8 + n + s:8 + n + t]) for (s, t), _ in spans)
@@ -171,6 +172,39 @@ def flipped_checkpoint_bit_is_refused():
             r = lilm(*cmd)
             check(r.returncode != 0 and "embedding.weight" in r.stderr and "CRC-32" in r.stderr,
                   f"{cmd[0]} exit {r.returncode}: {r.stderr}")
+
+
+@case
+def diverged_training_keeps_the_last_good_checkpoint():
+    # NaN optimizer moments (a damaged last.optim file whose checksum was made to
+    # match) make the next step's weights NaN: the run must stop and leave
+    # last.safetensors exactly as it was, still finite.
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "run")
+        cfg = os.path.join(d, "f.yaml")
+        config(cfg, steps=200)
+        r = lilm("train", "--config", cfg, "--out", out, "--db", "none", "--quiet", "--no-samples", "--steps", "20")
+        check(r.returncode == 0, r.stderr)
+        ck = os.path.join(out, "checkpoints")
+        optim = os.path.join(ck, "last.optim.safetensors")
+        _, _, h = header(optim)
+        name = [k for k in h if k != "__metadata__"][0]
+
+        def poison(data):
+            for i in range(0, len(data), 4):
+                data[i:i + 4] = bytes.fromhex("0000c07f")
+        rewrite_tensor(optim, name, True, poison)
+        with open(os.path.join(ck, "last.safetensors"), "rb") as f:
+            before = f.read()
+        r = lilm("train", "--resume", out, "--db", "none", "--quiet", "--no-samples", "--steps", "200",
+                 "--set", "train.checkpoint_every_seconds=0")
+        check(r.returncode != 0, f"a diverged run exited {r.returncode}: {r.stderr}")
+        with open(os.path.join(ck, "last.safetensors"), "rb") as f:
+            check(f.read() == before, "last.safetensors was overwritten by a diverged run")
+        r = lilm("eval", os.path.join(ck, "last.safetensors"))
+        check(r.returncode == 0, f"the kept checkpoint does not evaluate: {r.stderr}")
+        with open(os.path.join(out, "run.json")) as f:
+            check(json.load(f)["status"] == "failed", "run.json not marked failed")
 
 
 @case
