@@ -1,6 +1,6 @@
 /*
  * test_core.c: core utilities: SHA-256 vectors, atomic writes, file reads,
- * the removal of temp files that killed writers left behind.
+ * the removal of temp files that killed writers left behind, line files.
  */
 #include "test.h"
 
@@ -118,9 +118,35 @@ static void test_stale_temps(lilm_test *t)
     LT_EQ_INT(t, lilm_remove_stale_temps("/nonexistent/dir"), 0);
 }
 
+/* Line files: whole lines appended; a full disk is an error naming the file. */
+static void test_line_file(lilm_test *t)
+{
+    char dir[256], path[400];
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    LT_OK(t, lilm_write_atomic(path, "{\"step\": 1}\n", 12));
+    lilm_line_file lf;
+    LT_OK(t, lilm_line_file_open(&lf, path));
+    LT_EQ_INT(t, lf.size, 12);
+    LT_OK(t, lilm_line_file_append(&lf, "{\"step\": 2}\n", 12));
+    LT_OK(t, lilm_line_file_close(&lf));
+    char *data = NULL;
+    size_t n = 0;
+    LT_OK(t, lilm_read_file(path, &data, &n));
+    LT_TRUE(t, data && n == 24 && strcmp(data, "{\"step\": 1}\n{\"step\": 2}\n") == 0);
+    free(data);
+    /* /dev/full: every write fails with ENOSPC, as on a full disk */
+    LT_OK(t, lilm_line_file_open(&lf, "/dev/full"));
+    LT_STATUS(t, lilm_line_file_append(&lf, "{\"step\": 3}\n", 12), LILM_ERR_IO);
+    LT_TRUE(t, strstr(lilm_last_error(), "/dev/full") != NULL && strstr(lilm_last_error(), "disk is full") != NULL);
+    lilm_line_file_close(&lf);
+    LT_STATUS(t, lilm_line_file_open(&lf, "/nonexistent/dir/m.jsonl"), LILM_ERR_IO);
+}
+
 static const lilm_test_case cases[] = {
     {"sha256_vectors", test_sha256_vectors},
     {"atomic_write", test_atomic_write},
     {"stale_temps", test_stale_temps},
+    {"line_file", test_line_file},
 };
 LILM_TEST_MAIN(cases)

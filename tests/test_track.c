@@ -11,10 +11,12 @@
 
 #include <math.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "core/json.h"
 #include "core/status.h"
 #include "track/rundir.h"
 #include "track/runs.h"
@@ -301,6 +303,40 @@ static void test_corrupt_page_found_at_open(lilm_test *t)
     if (db) lilm_runs_close(db);
 }
 
+/* run.json left "running" by a run that died on an error becomes "failed",
+ * also when no temp file can be created beside it (a full disk). */
+static void test_mark_failed(lilm_test *t)
+{
+    char dir[256], path[400], tmp[500];
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    const char *running = "{\"name\": \"r\", \"note\": \"status: running\", \"status\" :  \"running\", \"steps\": 3}\n";
+    for (int in_place = 0; in_place < 2; in_place++) {
+        LT_OK(t, lilm_write_atomic(path, running, strlen(running)));
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        if (in_place) LT_TRUE(t, mkdir(tmp, 0755) == 0); /* the atomic rewrite cannot create its temp */
+        LT_OK(t, lilm_rundir_mark_failed(dir));
+        if (in_place) rmdir(tmp);
+        lilm_json *j = NULL;
+        LT_OK(t, lilm_json_parse_file(&j, path));
+        const char *st = j ? lilm_json_get_str(j, "status") : NULL;
+        LT_CHECK(t, st && strcmp(st, "failed") == 0, "in_place %d: status %s", in_place, st ? st : "(none)");
+        const char *note = j ? lilm_json_get_str(j, "note") : NULL;
+        LT_TRUE(t, note && strcmp(note, "status: running") == 0);
+        lilm_json_free(j);
+    }
+    /* a finished run is left alone; no run.json is nothing to do */
+    const char *done = "{\"status\": \"done\"}";
+    LT_OK(t, lilm_write_atomic(path, done, strlen(done)));
+    LT_OK(t, lilm_rundir_mark_failed(dir));
+    char *text = NULL;
+    size_t n = 0;
+    LT_OK(t, lilm_read_file(path, &text, &n));
+    LT_TRUE(t, text && strcmp(text, done) == 0);
+    free(text);
+    LT_OK(t, lilm_rundir_mark_failed("/nonexistent/run"));
+}
+
 static void test_locked(lilm_test *t)
 {
     char dir[256], path[512];
@@ -547,6 +583,7 @@ static const lilm_test_case cases[] = {
     {"migration", test_migration},
     {"corrupt", test_corrupt},
     {"corrupt_page_found_at_open", test_corrupt_page_found_at_open},
+    {"mark_failed", test_mark_failed},
     {"locked", test_locked},
     {"concurrent", test_concurrent},
     {"rundir", test_rundir},

@@ -173,6 +173,8 @@ int lilm_cmd_train(int argc, char **argv)
     st = lilm_trainer_run(&t);
     if (st != LILM_OK) {
         rc = lilm_cli_fail("train", st);
+        if (lilm_rundir_mark_failed(out) != LILM_OK) /* when the trainer could not (a full disk) */
+            fprintf(stderr, "lilm train: warning: %s\n", lilm_last_error());
     } else {
         lilm_trainer_print_summary(&t, "train", *o.stop != 0, stderr);
         rc = *o.stop ? 1 : 0;

@@ -38,6 +38,22 @@ void lilm_atomic_abort(lilm_atomic_file *af);
  * no longer running; returns how many were removed (0 when `dir` is absent). */
 int lilm_remove_stale_temps(const char *dir);
 
+/* An append-only line file (metrics.jsonl) that never loses a line silently:
+ * each line goes out in one write(2); when it fails (a full disk, say) the
+ * file is cut back to its last complete line and the call returns
+ * LILM_ERR_IO naming the file, so the caller can stop instead of going on
+ * with metrics missing or cut mid-line. */
+typedef struct lilm_line_file {
+    int fd;
+    long long size; /* bytes of complete lines */
+    char path[1024];
+} lilm_line_file;
+lilm_status lilm_line_file_open(lilm_line_file *lf, const char *path);
+/* Appends `n` bytes (one or more whole lines, ending in '\n'). */
+lilm_status lilm_line_file_append(lilm_line_file *lf, const char *line, size_t n);
+/* fsyncs and closes; LILM_ERR_IO if the data did not reach the disk. */
+lilm_status lilm_line_file_close(lilm_line_file *lf);
+
 /* Reads a whole file into a malloc'd buffer (NUL-terminated; *n excludes it). */
 lilm_status lilm_read_file(const char *path, char **data, size_t *n);
 

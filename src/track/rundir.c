@@ -562,3 +562,51 @@ lilm_status lilm_rundir_prepare_new(const char *dir, int overwrite)
                            "--overwrite replaces it; or give --out a new directory", dir, dir);
     return remove_run_files(dir);
 }
+
+/* Offset of the "running" string that is the value of the top-level
+ * "status" key in run.json's text, or -1. */
+static long running_at(const char *text, size_t n)
+{
+    lilm_json *j = NULL;
+    if (lilm_json_parse(&j, text, n, "run.json") != LILM_OK) return -1;
+    const char *st = lilm_json_get_str(j, "status");
+    int running = st && strcmp(st, "running") == 0;
+    lilm_json_free(j);
+    if (!running) return -1;
+    for (const char *p = strstr(text, "\"status\""); p; p = strstr(p + 1, "\"status\"")) {
+        const char *q = p + 8;
+        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+        if (*q++ != ':') continue;
+        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+        if (strncmp(q, "\"running\"", 9) == 0) return (long)(q - text);
+    }
+    return -1;
+}
+
+lilm_status lilm_rundir_mark_failed(const char *dir)
+{
+    char path[4096 + 16];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    char *text = NULL;
+    size_t n = 0;
+    lilm_status st = lilm_read_file(path, &text, &n);
+    if (st == LILM_ERR_NOT_FOUND) return LILM_OK;
+    if (st != LILM_OK) return st;
+    long at = running_at(text, n);
+    if (at < 0) {
+        free(text);
+        return LILM_OK;
+    }
+    memcpy(text + at, "\"failed\" ", 9); /* same length: whitespace is free in JSON */
+    st = lilm_write_atomic(path, text, n);
+    if (st != LILM_OK) { /* no room for a temp file: patch the bytes where they are */
+        FILE *f = fopen(path, "r+b");
+        int ok = f && fseek(f, at, SEEK_SET) == 0 && fwrite(text + at, 1, 9, f) == 9;
+        if (f && fflush(f) != 0) ok = 0;
+        if (f && ok) fsync(fileno(f));
+        if (f) fclose(f);
+        st = ok ? LILM_OK : lilm_errorf(LILM_ERR_IO, "cannot mark %s failed: %s", path, lilm_last_error());
+    }
+    free(text);
+    return st;
+}

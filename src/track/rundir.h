@@ -32,4 +32,11 @@ lilm_status lilm_rundir_read(const char *run_dir, lilm_run_record *rec);
  * directory. */
 lilm_status lilm_rundir_prepare_new(const char *dir, int overwrite);
 
+/* Marks DIR/run.json "failed" when it still says "running" (a run that
+ * stopped on an error, such as a full disk, before it could say so itself).
+ * Rewrites the file atomically; when that fails too (no space for the temp
+ * file), overwrites the 9 bytes of "running" in place with "failed" and a
+ * space. LILM_OK when there is nothing to do. */
+lilm_status lilm_rundir_mark_failed(const char *dir);
+
 #endif
