@@ -27,6 +27,7 @@
 
 #include "core/status.h"
 #include "cpu/cpu.h"
+#include "cpu/cpu_math.h"
 #include "ops/backend.h"
 
 #include <stdint.h>
@@ -1016,7 +1017,20 @@ static void test_act_relu2(lilm_test *t)
     free_backend(t, be);
 }
 
+/* Non-finite inputs to the vector exp: NaN stays NaN (so a diverged model's
+ * loss shows as NaN) and nothing undefined happens on the way (make asan). */
+static void test_expf_nonfinite(lilm_test *t)
+{
+    volatile float nan = NAN, inf = INFINITY;
+    LT_TRUE(t, isnan(lilm__cpu_expf(nan)));
+    LT_TRUE(t, isnan(lilm__cpu_expf(-nan)));
+    LT_TRUE(t, lilm__cpu_expf(inf) > 1e38f); /* clamped: huge or +Inf, never NaN */
+    LT_TRUE(t, lilm__cpu_expf(-inf) >= 0.0f && lilm__cpu_expf(-inf) < 1e-37f);
+    LT_NEAR(t, lilm__cpu_expf(1.0f), 2.718281828, 1e-6);
+}
+
 static const lilm_test_case cases[] = {
+    {"expf_nonfinite", test_expf_nonfinite},
     {"embedding", test_embedding},
     {"norm", test_norm},
     {"matmul", test_matmul},
