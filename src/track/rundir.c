@@ -6,14 +6,10 @@
  * the wrong type leaves it unknown and adds a warning. Text stored in the db
  * is made valid UTF-8 first (bad bytes become U+FFFD) so the HTML report never
  * carries broken bytes. A few model facts (vocab size, depth, width) are read
-<<<<<<< HEAD
  * from config.yaml (through core/yaml) for the sweep plots.
-=======
- * from config.yaml with libyaml for the sweep plots.
  *
  * lilm_rundir_prepare_new() guards the other direction: a new run never
  * lands on an old run's files or inside a dataset.
->>>>>>> faults
  */
 #include "track/rundir.h"
 
@@ -24,12 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-<<<<<<< HEAD
-=======
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml.h>
->>>>>>> faults
 
 #include "core/fileio.h"
 #include "core/grow.h"
