@@ -63,7 +63,7 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
     {"model.norm", LILM_CFG_ENUM, LILM_CFG_FIELD(model, norm), "rms", 0, 0, 0, lilm_norm_config_names,
      "normalisation before attention, feed-forward and logits"},
     {"model.activation", LILM_CFG_ENUM, LILM_CFG_FIELD(model, activation), "gelu", 0, 0, 0, lilm_act_config_names,
-     "feed-forward activation: gelu (exact erf), relu, relu2 (relu squared); none removes the feed-forward block"},
+     "feed-forward activation: gelu (exact erf), relu, relu2 (relu squared), swiglu (silu(g) * u, W1 is 2F x C); none removes the feed-forward block"},
     {"model.rope_base", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, rope_base), "10000", 0, 1e12, LILM_CFG_MIN_OPEN,
      NULL, "rotary embedding base"},
     {"model.norm_eps", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, norm_eps), "0", 0, 1, 0, NULL,
