@@ -102,7 +102,7 @@ size_t lilm_model_plan_bytes_mode(const lilm_model_config *cfg, lilm_dtype act_d
     memset(&m, 0, sizeof m);
     m.cfg = *cfg;
     m.mode = mode;
-    m.act_size = act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
+    m.act_size = lilm_dtype_size(act_dtype);
     m.acts = calloc((size_t)cfg->n_layers, sizeof *m.acts);
     if (!m.acts) return 0;
     planner pl = {NULL, 0};
@@ -138,7 +138,7 @@ lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, li
     m->be = be;
     m->max_B = max_B;
     m->max_T = max_T;
-    m->act_size = be->act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
+    m->act_size = lilm_dtype_size(be->act_dtype);
     const lilm_model_config *c = &m->cfg;
     if (c->n_layers < 1 || c->d_model < 1 || c->n_heads < 1 || c->qk_dim < 2 || c->qk_dim % 2 || c->v_dim < 1 ||
         c->vocab_size < 4 || (c->activation != LILM_ACT_NONE && c->ffn_dim < 1) || c->latent_dim < 0)

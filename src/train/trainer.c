@@ -219,9 +219,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     }
     LILM_TRY(lilm_mkdirs(ck));
 
-    lilm_device_choice dev;
-    LILM_TRY(lilm_device_choice_parse(c->train.device, &dev));
-    LILM_TRY(lilm_backend_create(&t->be, dev, (int)c->train.threads));
+    LILM_TRY(lilm_backend_create_for(&t->be, &c->train));
     LILM_TRY(lilm_tokenizer_load(&t->tok, c->data.tokenizer));
     if (lilm_tokenizer_vocab_size(t->tok) > c->model.vocab_size)
         return lilm_errorf(LILM_ERR_CONFIG, "model.vocab_size %lld is smaller than the tokenizer's vocabulary (%d)\nHINT: --set model.vocab_size=%d",
