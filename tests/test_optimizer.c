@@ -20,7 +20,7 @@
 #include "core/safetensors.h"
 #include "model/model.h"
 #include "ops/backend.h"
-#include "train/checkpoint.h"
+#include "train/run_state.h"
 #include "train/optimizer.h"
 
 static lilm_model_config small(void)
@@ -90,7 +90,7 @@ static void test_named_state(lilm_test *t)
     rs.step = 3;
     rs.total_steps = 10;
     rs.best_val_loss = INFINITY;
-    LT_OK(t, lilm_checkpoint_save(dir, "last", &m, &opt, NULL, &rs));
+    LT_OK(t, lilm_run_checkpoint_save(dir, "last", &m, &opt, NULL, &rs));
     char wpath[600], opath[600];
     snprintf(wpath, sizeof wpath, "%s/last.safetensors", dir);
     snprintf(opath, sizeof opath, "%s/last.optim.safetensors", dir);
@@ -113,7 +113,7 @@ static void test_named_state(lilm_test *t)
     lilm_optimizer o2;
     LT_OK(t, lilm_model_init(&m2, &c, be, 2, 8, 99));
     LT_OK(t, lilm_optimizer_init(&o2, &m2, &tc));
-    LT_OK(t, lilm_checkpoint_load(wpath, &m2, &o2, &rs));
+    LT_OK(t, lilm_run_checkpoint_load(wpath, &m2, &o2, &rs));
     LT_EQ_INT(t, o2.groups[0].counters[0].value, 3);
     for (int s = 0; s < 2; s++)
         LT_TRUE(t, memcmp(o2.groups[0].slots[s].block, opt.groups[0].slots[s].block, m.n_elems * sizeof(float)) == 0);

@@ -22,7 +22,6 @@
 #include "core/version.h"
 #include "eval/evaluate.h"
 #include "eval/generate.h"
-#include "track/runs.h"
 
 #define LILM_TIME_MODE_STEPS 1000000 /* virtual schedule length in time mode */
 
@@ -125,17 +124,10 @@ static lilm_status write_run_json(lilm_trainer *t, const char *status, const lil
     lilm_status st = lilm_json_writer_finish(&w, &text, &n);
     if (st == LILM_OK) st = lilm_write_atomic(path, text, n);
     free(text);
-    if (st == LILM_OK && t->opts.runs_db) {
-        lilm_runs_db *db = NULL;
-        char *warnings = NULL;
-        if (lilm_runs_open(&db, t->opts.runs_db) == LILM_OK) {
-            if (lilm_runs_sync_dir(db, t->dir, &warnings) != LILM_OK)
-                fprintf(stderr, "lilm: warning: could not record the run in %s: %s\n", t->opts.runs_db, lilm_last_error());
-            lilm_runs_close(db);
-        } else {
-            fprintf(stderr, "lilm: warning: cannot open %s: %s\n", t->opts.runs_db, lilm_last_error());
-        }
-        free(warnings);
+    if (st == LILM_OK && t->opts.on_report) {
+        lilm_trainer_report r = {.run_dir = t->dir, .status = status, .step = t->state.step,
+                                 .tokens = t->state.tokens, .elapsed_s = t->state.elapsed_s, .val = val};
+        t->opts.on_report(t->opts.report_ctx, &r);
     }
     return st;
 }
@@ -245,7 +237,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     if (o->resume) {
         char last[LILM_PATH_MAX + 64];
         snprintf(last, sizeof last, "%s/last.safetensors", ck);
-        LILM_TRY(lilm_checkpoint_load(last, &t->model, &t->opt, &t->state));
+        LILM_TRY(lilm_run_checkpoint_load(last, &t->model, &t->opt, &t->state));
         t->guard.n = t->state.spike_n < t->guard.cap ? t->state.spike_n : t->guard.cap;
         t->guard.head = t->state.spike_head % t->guard.cap;
         memcpy(t->guard.window, t->state.spike_window, (size_t)t->guard.n * sizeof(double));
@@ -301,7 +293,7 @@ static lilm_status save(lilm_trainer *t, const char *name)
     lilm_corpus_get_cursor(t->data, &s->data);
     char dir[LILM_PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/checkpoints", t->dir);
-    lilm_status st = lilm_checkpoint_save(dir, name, &t->model, &t->opt, &t->cfg, s);
+    lilm_status st = lilm_run_checkpoint_save(dir, name, &t->model, &t->opt, &t->cfg, s);
     t->save_s = fmax(t->save_s, lilm_progress_clock() - ts0);
     return st;
 }
