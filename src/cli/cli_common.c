@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/safetensors.h"
 #include "track/runs.h"
 
 static volatile sig_atomic_t lilm_cli_stop;
@@ -72,4 +73,15 @@ void lilm_cli_record_run(void *ctx, const lilm_trainer_report *r)
         fprintf(stderr, "lilm: warning: cannot open %s: %s\n", path, lilm_last_error());
     }
     free(warnings);
+}
+
+int lilm_cli_check_weights(const char *cmd, const char *path)
+{
+    lilm_st_file *f = NULL;
+    lilm_status st = lilm_st_open(&f, path);
+    if (st == LILM_OK) st = lilm_st_check_finite(f);
+    lilm_st_close(f);
+    if (st == LILM_OK) return 0;
+    lilm_cli_fail(cmd, st);
+    return 1;
 }

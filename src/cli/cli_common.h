@@ -1,7 +1,7 @@
 /*
  * cli_common.h: what several subcommands share: loading a config from
- * --config plus --set overrides, reporting library errors, recording a
- * training run in runs.db, stop signals.
+ * --config plus --set overrides, reporting library errors, refusing
+ * non-finite weights, recording a training run in runs.db, stop signals.
  */
 #ifndef LILM_CLI_COMMON_H
 #define LILM_CLI_COMMON_H
@@ -25,6 +25,10 @@ int lilm_cli_fail(const char *cmd, lilm_status st);
 /* A trainer's report callback (lilm_trainer_report_fn) that records the run
  * in the runs.db at path `ctx` (a const char *); failures are warnings. */
 void lilm_cli_record_run(void *ctx, const lilm_trainer_report *r);
+
+/* Refuses a weights file holding NaN or Inf (lilm_st_check_finite): prints
+ * the error naming the tensor and returns 1; 0 when every weight is finite. */
+int lilm_cli_check_weights(const char *cmd, const char *path);
 
 /* Installs SIGINT/SIGTERM handlers that set the returned flag (once; the
  * second signal kills as usual). */

@@ -7,16 +7,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/components.h"
 #include "core/json.h"
 
+/* Names come from the component tables (core/components.h): the norm's
+ * metadata name, the activation's config name. */
 static const char *norm_name(lilm_norm_kind k)
 {
-    return k == LILM_NORM_LAYER ? "layernorm" : k == LILM_NORM_NONE ? "none" : "rmsnorm";
+    const lilm_norm_desc *d = lilm_norm_info(k);
+    return d ? d->meta_name : "rmsnorm";
 }
 
-static const char *act_name(lilm_act_kind k)
+static const char *act_name(lilm_act k)
 {
-    return k == LILM_ACTKIND_RELU ? "relu" : k == LILM_ACTKIND_NONE ? "none" : "gelu";
+    const lilm_act_desc *d = lilm_act_info(k);
+    return d ? d->config_name : "gelu";
 }
 
 lilm_status lilm_model_config_to_json(const lilm_model_config *mc, char *buf, size_t cap)
@@ -55,16 +60,14 @@ lilm_status lilm_model_config_from_json(const char *json, lilm_model_config *mc)
     lilm_json_get_num(j, "norm_eps", &mc->norm_eps);
     const char *norm = lilm_json_get_str(j, "norm"), *act = lilm_json_get_str(j, "activation");
     if (st == LILM_OK) {
-        if (!norm || strcmp(norm, "rmsnorm") == 0) mc->norm = LILM_NORM_RMS;
-        else if (strcmp(norm, "layernorm") == 0) mc->norm = LILM_NORM_LAYER;
-        else if (strcmp(norm, "none") == 0) mc->norm = LILM_NORM_NONE;
-        else st = lilm_errorf(LILM_ERR_FORMAT, "lilm_model metadata: unknown norm \"%s\"", norm);
+        if (!norm) mc->norm = LILM_NORM_RMS;
+        else if (!lilm_norm_from_meta_name(norm, &mc->norm))
+            st = lilm_errorf(LILM_ERR_FORMAT, "lilm_model metadata: unknown norm \"%s\"", norm);
     }
     if (st == LILM_OK) {
-        if (!act || strcmp(act, "gelu") == 0) mc->activation = LILM_ACTKIND_GELU;
-        else if (strcmp(act, "relu") == 0) mc->activation = LILM_ACTKIND_RELU;
-        else if (strcmp(act, "none") == 0) mc->activation = LILM_ACTKIND_NONE;
-        else st = lilm_errorf(LILM_ERR_FORMAT, "lilm_model metadata: unknown activation \"%s\"", act);
+        if (!act) mc->activation = LILM_ACT_GELU;
+        else if (!lilm_act_from_name(act, &mc->activation))
+            st = lilm_errorf(LILM_ERR_FORMAT, "lilm_model metadata: unknown activation \"%s\"", act);
     }
     lilm_json_free(j);
     return st;

@@ -2,8 +2,9 @@
  * model_config_json.h: the model config <-> the "lilm_model" JSON object.
  *
  * {"vocab_size", "d_model", "n_layers", "n_heads", "qk_dim", "v_dim",
- *  "ffn_dim", "context", "latent_dim", "norm" ("rmsnorm" | "layernorm" |
- *  "none"), "activation" ("gelu" | "relu" | "none"), "rope_base", "norm_eps",
+ *  "ffn_dim", "context", "latent_dim", "norm" (a norm's metadata name:
+ *  "rmsnorm" | "layernorm" | "none"), "activation" (an activation's config
+ *  name: "gelu" | "relu" | ...; both from core/components.h), "rope_base", "norm_eps",
  *  "pad_id"}; latent_dim and pad_id (3) may be absent, as may norm (rmsnorm),
  *  activation (gelu) and rope_base (10000).
  */
