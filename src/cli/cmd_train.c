@@ -156,7 +156,8 @@ int lilm_cmd_train(int argc, char **argv)
     } else if (a.autosize) {
         fprintf(stderr, "lilm train: --autosize is ignored with --resume (the run keeps its config)\n");
     }
-    lilm_trainer_options o = {.out_dir = out, .resume = a.resume != NULL, .quiet = a.quiet, .runs_db = db,
+    lilm_trainer_options o = {.out_dir = out, .resume = a.resume != NULL, .quiet = a.quiet,
+                              .on_report = db ? lilm_cli_record_run : NULL, .report_ctx = (void *)db,
                               .stop = lilm_cli_stop_flag(), .no_samples = a.no_samples};
     lilm_trainer t;
     fprintf(stderr, "lilm train: run directory %s\n", out);

@@ -13,7 +13,7 @@
 #include "core/fileio.h"
 #include "core/json.h"
 #include "ops/backend.h"
-#include "train/checkpoint.h"
+#include "model/checkpoint.h"
 
 void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int64_t bytes)
 {

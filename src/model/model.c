@@ -57,6 +57,12 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
     int ffn = c->activation != LILM_ACT_NONE;
     for (size_t l = 0; l < L; l++) {
         lilm_layer_acts *A = &m->acts[l];
+        if (l > 0 && m->mode == LILM_MODEL_INFERENCE) {
+            /* nothing is kept for a backward pass: every layer works in the
+             * first one's buffers (its output overwrites its input) */
+            *A = m->acts[0];
+            continue;
+        }
         A->x = take(pl, N * C * a);
         A->h1 = has_norm ? take(pl, N * C * a) : A->x;
         A->mean1 = layer ? take(pl, N * sizeof(float)) : NULL;

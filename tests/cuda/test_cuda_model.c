@@ -31,7 +31,7 @@
 
 #include "core/safetensors.h"
 #include "model/model.h"
-#include "train/checkpoint.h"
+#include "model/model_config_json.h"
 #include "train/optimizer.h"
 
 #include <stdint.h>
