@@ -25,7 +25,11 @@ TEXT = shared("data/tinystories/train/tinystories_v1_train_head.txt")
 
 
 def lilm(*args, timeout=600):
-    return subprocess.run([lilm_bin(), *args], capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run([lilm_bin(), *args], capture_output=True, text=True, timeout=timeout)
+    # `make asan` runs this file against the sanitised program: any report fails the case
+    if "Sanitizer" in r.stderr or "runtime error:" in r.stderr:
+        raise AssertionError(f"lilm {' '.join(args)}: sanitizer report:\n{r.stderr}")
+    return r
 
 
 def check(cond, msg):
