@@ -52,7 +52,8 @@ static const lilm_opt_spec fetch_spec = LILM_OPT_SPEC(
 
 typedef struct prepare_args {
     const char *recipe, *tokenizer, *out, *val_rule, *column;
-    lilm_opt_list inputs, val;
+    lilm_opt_args inputs;
+    lilm_opt_list val;
     int text_docs;
     int64_t threads;
     int force, quiet;
@@ -61,7 +62,7 @@ typedef struct prepare_args {
 static const lilm_opt prepare_opts[] = {
     {"recipe", 0, LILM_OPT_STRING | LILM_OPT_POSITIONAL | LILM_OPT_REQUIRED, offsetof(prepare_args, recipe), NULL, 0,
      0, "simplestories, babylm, tinystories, text, jsonl or parquet"},
-    {"inputs", 0, LILM_OPT_LIST | LILM_OPT_POSITIONAL, offsetof(prepare_args, inputs), NULL, 0, 0,
+    {"inputs", 0, LILM_OPT_ARGS, offsetof(prepare_args, inputs), NULL, 0, 0,
      "input files or directories (default for simplestories/babylm: what `lilm data fetch` downloaded)"},
     {"tokenizer", 't', LILM_OPT_STRING, offsetof(prepare_args, tokenizer), "bytes", 0, 0,
      "SentencePiece .model file, or bytes (the built-in byte tokenizer)"},

@@ -169,7 +169,7 @@ int lilm_cmd_train(int argc, char **argv)
     fprintf(stderr, "lilm train: %lld parameters on %s (%d threads), %d micro-batch(es) of %lld x %lld per step\n",
             (long long)t.params, t.be->name, t.be->threads, t.n_micro, (long long)cfg.train.batch_size,
             (long long)cfg.model.context);
-    if (!a.quiet) lilm_model_print_plan(&t.model, stderr);
+    if (!a.quiet) lilm_model_print_plan(&t.model, "optimizer state", lilm_optimizer_state_bytes(&t.opt), stderr);
     st = lilm_trainer_run(&t);
     if (st != LILM_OK) {
         rc = lilm_cli_fail("train", st);

@@ -32,6 +32,8 @@
 #include <zlib.h>
 
 #include "core/fileio.h"
+#include "core/grow.h"
+#include "core/utf8.h"
 
 static const struct {
     const char *name;
@@ -64,39 +66,6 @@ lilm_status lilm_st_dtype_parse(const char *name, lilm_st_dtype *out)
         }
     return lilm_errorf(LILM_ERR_FORMAT, "dtype '%s' is not a safetensors dtype (BOOL, U8, I8, F8_E5M2, F8_E4M3, "
                        "I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64)", name);
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
-    if (cp >= 0xd800 && cp <= 0xdfff) return 0;
-    return len;
-}
-
-/* Offset of the first invalid byte, or n when all of s is valid UTF-8. */
-static size_t utf8_check(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        size_t k = utf8_seq(s + i, n - i);
-        if (!k) return i;
-        i += k;
-    }
-    return n;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -214,21 +183,7 @@ static lilm_status parse_string(lilm_st_parser *ps, const char **out)
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             }
             if (cp == 0) return perr(ps, "\\u0000 (NUL) inside a string");
-            if (cp < 0x80) {
-                dst[n++] = (char)cp;
-            } else if (cp < 0x800) {
-                dst[n++] = (char)(0xc0 | (cp >> 6));
-                dst[n++] = (char)(0x80 | (cp & 0x3f));
-            } else if (cp < 0x10000) {
-                dst[n++] = (char)(0xe0 | (cp >> 12));
-                dst[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                dst[n++] = (char)(0x80 | (cp & 0x3f));
-            } else {
-                dst[n++] = (char)(0xf0 | (cp >> 18));
-                dst[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-                dst[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                dst[n++] = (char)(0x80 | (cp & 0x3f));
-            }
+            n += lilm_utf8_encode(cp, dst + n);
             continue;
         default: return perr(ps, "unknown escape in a string");
         }
@@ -270,23 +225,11 @@ static lilm_status parse_uint(lilm_st_parser *ps, uint64_t *out, const char *wha
     return LILM_OK;
 }
 
-static lilm_status grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return LILM_OK;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need) ncap *= 2;
-    void *p = realloc(*arr, ncap * elem);
-    if (!p) return lilm_errorf(LILM_ERR_OOM, "out of memory reading a safetensors header");
-    *arr = p;
-    *cap = ncap;
-    return LILM_OK;
-}
-
 static lilm_status parse_metadata(lilm_st_parser *ps)
 {
     lilm_st_file *f = ps->f;
     if (f->meta) return perr(ps, "\"__metadata__\" appears twice");
-    LILM_TRY(grow((void **)&f->meta, &f->cap_meta, 1, sizeof *f->meta)); /* non-NULL marks "seen" */
+    LILM_TRY(lilm_grow((void **)&f->meta, &f->cap_meta, 1, sizeof *f->meta)); /* non-NULL marks "seen" */
     if (!expect_char(ps, '{')) return perr(ps, "\"__metadata__\" must be an object of strings");
     if (expect_char(ps, '}')) return LILM_OK;
     for (;;) {
@@ -298,7 +241,7 @@ static lilm_status parse_metadata(lilm_st_parser *ps)
         LILM_TRY(parse_string(ps, &v));
         for (size_t i = 0; i < f->n_meta; i++)
             if (strcmp(f->meta[i].key, k) == 0) return perr(ps, "a metadata key appears twice");
-        LILM_TRY(grow((void **)&f->meta, &f->cap_meta, f->n_meta + 1, sizeof *f->meta));
+        LILM_TRY(lilm_grow((void **)&f->meta, &f->cap_meta, f->n_meta + 1, sizeof *f->meta));
         f->meta[f->n_meta].key = k;
         f->meta[f->n_meta].value = v;
         f->n_meta++;
@@ -393,8 +336,8 @@ static lilm_status parse_header(lilm_st_file *f, const unsigned char *h, size_t 
             if (strcmp(name, "__metadata__") == 0) {
                 LILM_TRY(parse_metadata(&ps));
             } else {
-                LILM_TRY(grow((void **)&f->tensors, &f->cap_tensors, f->n_tensors + 1, sizeof *f->tensors));
-                LILM_TRY(grow((void **)spans, &cap_spans, f->n_tensors + 1, sizeof **spans));
+                LILM_TRY(lilm_grow((void **)&f->tensors, &f->cap_tensors, f->n_tensors + 1, sizeof *f->tensors));
+                LILM_TRY(lilm_grow((void **)spans, &cap_spans, f->n_tensors + 1, sizeof **spans));
                 lilm_st_tensor *t = &f->tensors[f->n_tensors];
                 memset(t, 0, sizeof *t);
                 t->name = name;
@@ -601,8 +544,8 @@ static lilm_status open_bytes(lilm_st_file *f)
     if (n < 2 || b[8] != '{')
         return lilm_errorf(LILM_ERR_FORMAT, "%s: not a safetensors file (the header is not a JSON object)", L);
     const unsigned char *h = b + 8;
-    size_t bad = utf8_check(h, (size_t)n);
-    if (bad != (size_t)n)
+    size_t bad;
+    if (!lilm_utf8_valid((const char *)h, (size_t)n, &bad))
         return lilm_errorf(LILM_ERR_FORMAT, "%s: safetensors header, byte %zu: invalid UTF-8", L, bad + 8);
     f->arena = malloc((size_t)n + 1);
     if (!f->arena) return lilm_errorf(LILM_ERR_OOM, "%s: out of memory for a %llu-byte header", L, (unsigned long long)n);
@@ -804,7 +747,7 @@ void lilm_st_writer_free(lilm_st_writer *w)
 static int valid_utf8_string(const char *s)
 {
     size_t n = strlen(s);
-    return utf8_check((const unsigned char *)s, n) == n;
+    return lilm_utf8_valid(s, n, NULL);
 }
 
 lilm_status lilm_st_writer_add(lilm_st_writer *w, const char *name, lilm_st_dtype dtype, int ndim,
@@ -828,7 +771,7 @@ lilm_status lilm_st_writer_add(lilm_st_writer *w, const char *name, lilm_st_dtyp
         bytes *= (uint64_t)shape[i];
     }
     if (bytes && !data) return lilm_errorf(LILM_ERR_ARG, "safetensors: tensor '%s' has no data", name);
-    LILM_TRY(grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors + 1, sizeof *w->tensors));
+    LILM_TRY(lilm_grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors + 1, sizeof *w->tensors));
     lilm_st_wtensor *t = &w->tensors[w->n_tensors];
     memset(t, 0, sizeof *t);
     t->name = strdup(name);
@@ -855,7 +798,7 @@ lilm_status lilm_st_writer_add_metadata(lilm_st_writer *w, const char *key, cons
             return LILM_OK;
         }
     char *k = strdup(key);
-    lilm_status s = k ? grow((void **)&w->meta, &w->cap_meta, 2 * (w->n_meta + 1), sizeof *w->meta)
+    lilm_status s = k ? lilm_grow((void **)&w->meta, &w->cap_meta, 2 * (w->n_meta + 1), sizeof *w->meta)
                       : lilm_errorf(LILM_ERR_OOM, "out of memory");
     if (s != LILM_OK) {
         free(k);

@@ -6,7 +6,7 @@
  * the wrong type leaves it unknown and adds a warning. Text stored in the db
  * is made valid UTF-8 first (bad bytes become U+FFFD) so the HTML report never
  * carries broken bytes. A few model facts (vocab size, depth, width) are read
- * from config.yaml with libyaml for the sweep plots.
+ * from config.yaml (through core/yaml) for the sweep plots.
  *
  * lilm_rundir_prepare_new() guards the other direction: a new run never
  * lands on an old run's files or inside a dataset.
@@ -22,11 +22,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "core/fileio.h"
+#include "core/grow.h"
 #include "core/json.h"
 #include "core/sha256.h"
+#include "core/utf8.h"
+#include "core/yaml.h"
 #include "track/strbuf.h"
 
 /* Warnings beyond this many per file are counted, not listed. */
@@ -233,27 +235,16 @@ static lilm_status read_run_json(reader *rd)
 
 /* ---- config.yaml ---- */
 
-/* The integer scalar at section.key of a two-level YAML mapping, or -1. */
+/* The non-negative integer at section.key of config.yaml, or -1. */
 static int64_t yaml_int(yaml_document_t *doc, const char *section, const char *key)
 {
-    yaml_node_t *root = yaml_document_get_root_node(doc);
-    if (!root || root->type != YAML_MAPPING_NODE) return -1;
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(doc, p->key), *v = yaml_document_get_node(doc, p->value);
-        if (!k || !v || k->type != YAML_SCALAR_NODE || strcmp((char *)k->data.scalar.value, section) != 0) continue;
-        if (v->type != YAML_MAPPING_NODE) return -1;
-        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
-            yaml_node_t *k2 = yaml_document_get_node(doc, q->key), *v2 = yaml_document_get_node(doc, q->value);
-            if (!k2 || !v2 || k2->type != YAML_SCALAR_NODE || v2->type != YAML_SCALAR_NODE) continue;
-            if (strcmp((char *)k2->data.scalar.value, key) != 0) continue;
-            char *end = NULL;
-            errno = 0;
-            long long x = strtoll((char *)v2->data.scalar.value, &end, 10);
-            if (errno || !end || *end || end == (char *)v2->data.scalar.value || x < 0) return -1;
-            return x;
-        }
-    }
-    return -1;
+    const char *v = lilm_yaml_scalar_at(doc, section, key);
+    if (!v) return -1;
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || !end || *end || end == v || x < 0) return -1;
+    return x;
 }
 
 static void read_config(reader *rd)
@@ -267,16 +258,9 @@ static void read_config(reader *rd)
     r->config_yaml = utf8_clean(data, n, &fixed);
     if (fixed) warnf(rd, "config.yaml: %zu invalid UTF-8 or NUL bytes replaced", fixed);
 
-    yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        free(data);
-        return;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)data, n);
-    if (!yaml_parser_load(&parser, &doc)) {
-        warnf(rd, "config.yaml:%zu:%zu: %s", parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-              parser.problem ? parser.problem : "YAML syntax error");
+    if (lilm_yaml_load(&doc, "config.yaml", data, n) != LILM_OK) {
+        warnf(rd, "%s", lilm_last_error());
     } else {
         /* run.json's values win: autosize may have changed the config's */
         if (r->vocab_size < 0) r->vocab_size = yaml_int(&doc, "model", "vocab_size");
@@ -284,7 +268,6 @@ static void read_config(reader *rd)
         if (r->d_model < 0) r->d_model = yaml_int(&doc, "model", "d_model");
         yaml_document_delete(&doc);
     }
-    yaml_parser_delete(&parser);
     free(data);
 }
 
@@ -346,15 +329,6 @@ typedef struct grow {
     size_t cap;
 } grow;
 
-static void *grow_array(void *arr, size_t n, size_t *cap, size_t elem)
-{
-    if (n < *cap) return arr;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    void *p = realloc(arr, ncap * elem);
-    if (p) *cap = ncap;
-    return p;
-}
-
 static void metric_line(reader *rd, const char *file, size_t line_no, const lilm_json *o, void *ctx)
 {
     grow *g = ctx;
@@ -377,24 +351,20 @@ static void metric_line(reader *rd, const char *file, size_t line_no, const lilm
         warnf(rd, "%s:%zu: no \"step\"; line skipped", file, line_no);
         return;
     }
-    lilm_metric_point *p = grow_array(rec->metrics, rec->n_metrics, &g->cap, sizeof *p);
-    if (!p) {
+    if (lilm_grow((void **)&rec->metrics, &g->cap, rec->n_metrics + 1, sizeof *rec->metrics) != LILM_OK) {
         warnf(rd, "%s: out of memory; later lines skipped", file);
         return;
     }
-    rec->metrics = p;
     rec->metrics[rec->n_metrics++] = m;
 }
 
 static void add_sweep(reader *rd, grow *g, const char *file, lilm_sweep_point sp)
 {
     lilm_run_record *rec = rd->rec;
-    lilm_sweep_point *p = grow_array(rec->sweeps, rec->n_sweeps, &g->cap, sizeof *p);
-    if (!p) {
+    if (lilm_grow((void **)&rec->sweeps, &g->cap, rec->n_sweeps + 1, sizeof *rec->sweeps) != LILM_OK) {
         warnf(rd, "%s: out of memory; later lines skipped", file);
         return;
     }
-    rec->sweeps = p;
     rec->sweeps[rec->n_sweeps++] = sp;
 }
 
