@@ -565,8 +565,48 @@ static lilm_status yaml_parse_error(const char *path, const yaml_parser_t *p)
                        (int)m->column + 1);
 }
 
+/* Largest config text and deepest nesting read: a config is a few KB two
+ * levels deep, and the caps keep a hostile file from costing memory or stack. */
+#define LILM_CFG_MAX_BYTES (1u << 20)
+#define LILM_CFG_MAX_DEPTH 32
+
+/* Refuses nesting deeper than LILM_CFG_MAX_DEPTH with one pass over the
+ * parser's events, before the document tree is built. */
+static lilm_status check_depth(const char *path, const char *data, size_t n)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return lilm_errorf(LILM_ERR_OOM, "%s: cannot start the YAML parser", path);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, n);
+    lilm_status s = LILM_OK;
+    int depth = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            s = yaml_parse_error(path, &parser);
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        int line = (int)ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) depth++;
+        if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) depth--;
+        if (depth > LILM_CFG_MAX_DEPTH) {
+            s = lilm_errorf(LILM_ERR_CONFIG, "%s:%d: nested more than %d levels deep; a config is a mapping of "
+                            "sections", path, line, LILM_CFG_MAX_DEPTH);
+            break;
+        }
+        if (type == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&parser);
+    return s;
+}
+
 static lilm_status load_text(lilm_config *cfg, const char *path, const char *data, size_t n)
 {
+    if (n > LILM_CFG_MAX_BYTES)
+        return lilm_errorf(LILM_ERR_CONFIG, "%s: %zu bytes is more than a config may be (%u)\nHINT: is this the right "
+                           "file?", path, n, LILM_CFG_MAX_BYTES);
+    LILM_TRY(check_depth(path, data, n));
     lilm_cfg_loader ld;
     memset(&ld, 0, sizeof ld);
     lilm_config tmp = *cfg;
