@@ -23,6 +23,9 @@
  * label(units[n']) == c; a key ends at n' when has_leaf(units[n']) and its
  * value is value(units[n' ^ offset(units[n'])]). Every index is bounds-checked
  * here, so a damaged blob can never make lilm read outside it.
+ *
+ * Internal to src/tok: other layers use tokenizer.h, sp_model.h and trainer.h
+ * (scripts/lint.sh checks this).
  */
 #ifndef LILM_TOK_NORMALIZER_H
 #define LILM_TOK_NORMALIZER_H

@@ -10,6 +10,9 @@
  * The reader never reads past `end`: every length and varint is checked, and a
  * failure is LILM_ERR_FORMAT with the byte offset. The writer appends to a
  * growable buffer with a sticky out-of-memory flag, checked once at the end.
+ *
+ * Internal to src/tok: other layers use tokenizer.h, sp_model.h and trainer.h
+ * (scripts/lint.sh checks this).
  */
 #ifndef LILM_TOK_PROTOBUF_H
 #define LILM_TOK_PROTOBUF_H

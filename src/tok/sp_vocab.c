@@ -3,7 +3,7 @@
  * (normalise -> model -> unknown handling) and decoding, as sentencepiece's
  * SentencePieceProcessor does them.
  */
-#include "tok/sp_vocab.h"
+#include "tok/tok_impl.h"
 
 #include <float.h>
 #include <stdio.h>

@@ -4,7 +4,8 @@ Each case copies the tree's scripts/lint.sh (and its allowlist) into a small
 temporary git tree with a few well-formed sources, adds one include, and runs
 it there: a lower layer including a higher one fails with a message naming the
 file and the header; a downward include, or a violation the allowlist names,
-passes.
+passes; a tokenizer-internal or *_impl.h header included from another
+directory fails.
 """
 import os
 import shutil
@@ -87,6 +88,20 @@ def allowlisted_violation_passes_and_others_fail():
     assert code != 0, out
     assert 'src/train/trainer.c includes "track/runs.h"' in out, out
     assert "evaluate.c" not in out.replace("lint: ok", ""), out
+
+
+@case
+def internal_headers_stay_in_their_directory():
+    files = dict(BASE)
+    files["src/data/prepare.c"] = '#include "tok/tokenizer.h"\n#include "tok/sp_model.h"\n'
+    code, out = lint(make_tree(files))
+    assert code == 0, out
+    files["src/data/prepare.c"] = '#include "tok/normalizer.h"\n'
+    files["src/train/step.c"] = '#include "model/model_impl.h"\n'
+    code, out = lint(make_tree(files))
+    assert code != 0, out
+    assert 'src/data/prepare.c includes "tok/normalizer.h": internal to src/tok/' in out, out
+    assert 'src/train/step.c includes "model/model_impl.h": an internal header' in out, out
 
 
 @case

@@ -1,5 +1,7 @@
 /*
- * sp_vocab.h: a loaded SentencePiece model ready for encoding (internal to src/tok).
+ * tok_impl.h: the tokenizer's internals (internal to src/tok; the public
+ * interfaces are tokenizer.h, sp_model.h and trainer.h): a loaded
+ * SentencePiece model ready for encoding (lilm_sp_vocab, sp_vocab.c).
  *
  * Built once from a validated lilm_sp_model: the normaliser, a trie of the
  * pieces sentencepiece matches in text (NORMAL, USER_DEFINED and UNUSED; not
@@ -13,8 +15,8 @@
  * post-processing: an unknown span becomes its bytes as <0xXX> ids under
  * byte_fallback, else consecutive unknown spans merge into one.
  */
-#ifndef LILM_TOK_SP_VOCAB_H
-#define LILM_TOK_SP_VOCAB_H
+#ifndef LILM_TOK_TOK_IMPL_H
+#define LILM_TOK_TOK_IMPL_H
 
 #include <stdbool.h>
 #include <stddef.h>
