@@ -493,7 +493,7 @@ void lilm_json_writer_init(lilm_json_writer *w, int pretty)
     w->pretty = pretty;
 }
 
-void lilm_json_writer_free(lilm_json_writer *w)
+static void writer_free(lilm_json_writer *w)
 {
     free(w->data);
     memset(w, 0, sizeof *w);
@@ -541,7 +541,7 @@ void lilm_json_key(lilm_json_writer *w, const char *key)
     w->after_key = 1;
 }
 
-void lilm_json_strn(lilm_json_writer *w, const char *s, size_t n)
+static void write_strn(lilm_json_writer *w, const char *s, size_t n)
 {
     wr_before(w);
     wr_escaped(w, s, n);
@@ -553,7 +553,7 @@ void lilm_json_str(lilm_json_writer *w, const char *s)
         lilm_json_null(w);
         return;
     }
-    lilm_json_strn(w, s, strlen(s));
+    write_strn(w, s, strlen(s));
 }
 
 void lilm_json_int(lilm_json_writer *w, int64_t v)
@@ -601,12 +601,12 @@ lilm_status lilm_json_writer_finish(lilm_json_writer *w, char **out, size_t *n)
         else st = lilm_errorf(LILM_ERR_OOM, "out of memory writing JSON");
     }
     if (st) {
-        lilm_json_writer_free(w);
+        writer_free(w);
         return st;
     }
     *out = w->data;
     if (n) *n = w->len;
     w->data = NULL;
-    lilm_json_writer_free(w);
+    writer_free(w);
     return LILM_OK;
 }

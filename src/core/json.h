@@ -87,14 +87,12 @@ typedef struct lilm_json_writer {
 } lilm_json_writer;
 
 void lilm_json_writer_init(lilm_json_writer *w, int pretty);
-void lilm_json_writer_free(lilm_json_writer *w);
 void lilm_json_begin_object(lilm_json_writer *w);
 void lilm_json_end_object(lilm_json_writer *w);
 void lilm_json_begin_array(lilm_json_writer *w);
 void lilm_json_end_array(lilm_json_writer *w);
 void lilm_json_key(lilm_json_writer *w, const char *key);
 void lilm_json_str(lilm_json_writer *w, const char *s);
-void lilm_json_strn(lilm_json_writer *w, const char *s, size_t n);
 void lilm_json_int(lilm_json_writer *w, int64_t v);
 void lilm_json_double(lilm_json_writer *w, double v);
 void lilm_json_bool(lilm_json_writer *w, int v);

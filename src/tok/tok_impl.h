@@ -72,9 +72,6 @@ void lilm_tok_workspace_free(lilm_tok_workspace *ws);
 lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m);
 void lilm_sp_vocab_free(lilm_sp_vocab *v);
 
-/* sentencepiece's PieceToId: (unigram) reserved pieces first, then the others; else unk_id. */
-int32_t lilm_sp_vocab_piece_id(const lilm_sp_vocab *v, const char *s, size_t len);
-
 /* Grows the span arrays to hold at least `need` spans. */
 lilm_status lilm_tok_workspace_grow_spans(lilm_tok_workspace *ws, size_t need);
 static inline lilm_status lilm_tok_workspace_spans(lilm_tok_workspace *ws, size_t need)
