@@ -21,6 +21,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "core/fileio.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "data/dataset.h"
@@ -215,12 +216,19 @@ static int cmd_info(int argc, char **argv)
     for (int s = 0; s < 2; s++) {
         lilm_dataset *ds = NULL;
         lilm_status st = lilm_dataset_open(&ds, a.dir, splits[s]);
-        if (st == LILM_ERR_NOT_FOUND && s == 1) continue;
+        if (st == LILM_ERR_NOT_FOUND && s == 1) /* what lilm train would refuse, info refuses too */
+            st = lilm_error_context(st, "%s has no complete validation split, which lilm train needs: ", a.dir);
         if (st) return lilm_cli_fail("data info", st);
         lilm_dataset_get_info(ds, &info[s]);
         have[s] = 1;
         lilm_dataset_close(ds);
     }
+    char meta[4200];
+    snprintf(meta, sizeof meta, "%s/meta.json", a.dir);
+    if (!lilm_path_exists(meta))
+        return lilm_cli_fail("data info", lilm_errorf(LILM_ERR_NOT_FOUND, "%s does not exist, and lilm train needs it "
+                                                      "(it names the tokenizer)\nHINT: prepare the dataset again with "
+                                                      "`lilm data prepare`", meta));
     if (a.json) {
         lilm_json_writer w;
         lilm_json_writer_init(&w, 1);

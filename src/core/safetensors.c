@@ -16,6 +16,10 @@
  * The parser never reads past `end` (every access checks the cursor first),
  * so truncated or hostile headers end in an error, not a crash; the fuzzer
  * (tests/fuzz/fuzz_safetensors.c) holds it to that.
+ *   5. when __metadata__ holds LILM_ST_CHECKSUM_KEY (every file lilm writes),
+ *      each tensor's bytes match the CRC-32 recorded for it, so a bit flip in
+ *      the data is refused naming the tensor; files from other writers carry
+ *      no checksum and skip this step.
  * The writer builds the header in memory, pads it with spaces to a multiple
  * of 8 bytes, and streams header then tensor bytes through lilm_atomic_file.
  */
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "core/fileio.h"
 #include "core/grow.h"
@@ -472,6 +477,51 @@ done:
     return st;
 }
 
+/* CRC-32 (zlib's, the IEEE polynomial) of n bytes, in chunks zlib's uInt holds. */
+static uint32_t data_crc32(const void *data, size_t n)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    const unsigned char *p = data;
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)c;
+}
+
+/* Step 5: the recorded checksums ("%08x" per tensor in data order, one space
+ * between) against the data. Tensors are in data order by now. */
+static lilm_status check_checksums(const lilm_st_file *f)
+{
+    const char *L = f->label, *v = lilm_st_metadata_get(f, LILM_ST_CHECKSUM_KEY);
+    if (!v) return LILM_OK;
+    const char *hint = "\nHINT: the file is damaged (a disk or copy error); use another checkpoint or write it again";
+    for (size_t i = 0; i < f->n_tensors; i++) {
+        const lilm_st_tensor *t = &f->tensors[i];
+        unsigned want = 0;
+        int digits = 0;
+        if (i > 0 && *v++ != ' ') digits = -1;
+        while (digits >= 0 && digits < 8 && ((*v >= '0' && *v <= '9') || (*v >= 'a' && *v <= 'f'))) {
+            want = want * 16u + (unsigned)(*v <= '9' ? *v - '0' : *v - 'a' + 10);
+            v++;
+            digits++;
+        }
+        if (digits != 8)
+            return lilm_errorf(LILM_ERR_FORMAT, "%s: __metadata__ %s is malformed at tensor '%s' (want %zu CRC-32s, "
+                               "8 hex digits each)%s", L, LILM_ST_CHECKSUM_KEY, t->name, f->n_tensors, hint);
+        uint32_t got = data_crc32(t->data, t->nbytes);
+        if (got != (uint32_t)want)
+            return lilm_errorf(LILM_ERR_FORMAT, "%s: tensor '%s': its data has CRC-32 %08x but the file recorded "
+                               "%08x when it was written%s", L, t->name, (unsigned)got, want, hint);
+    }
+    if (*v)
+        return lilm_errorf(LILM_ERR_FORMAT, "%s: __metadata__ %s lists more checksums than the %zu tensors%s", L,
+                           LILM_ST_CHECKSUM_KEY, f->n_tensors, hint);
+    return LILM_OK;
+}
+
 static lilm_status open_bytes(lilm_st_file *f)
 {
     const char *L = f->label;
@@ -502,6 +552,7 @@ static lilm_status open_bytes(lilm_st_file *f)
     lilm_st_span *spans = NULL;
     lilm_status s = parse_header(f, h, (size_t)n, &spans);
     if (s == LILM_OK) s = check_layout(f, spans, h + n, f->size - 8 - (size_t)n);
+    if (s == LILM_OK) s = check_checksums(f);
     free(spans);
     return s;
 }
@@ -615,6 +666,46 @@ void lilm_st_metadata_at(const lilm_st_file *f, size_t i, const char **key, cons
     *value = i < f->n_meta ? f->meta[i].value : NULL;
 }
 
+/* Index of the first element whose exponent bits are all ones (NaN or Inf)
+ * in n elements of `size` bytes, or -1. `mask` selects the exponent. */
+static int64_t first_non_finite(const unsigned char *p, int64_t n, size_t size, uint64_t mask)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        memcpy(&v, p + (size_t)i * size, size); /* little-endian host */
+        if ((v & mask) == mask) return i;
+    }
+    return -1;
+}
+
+/* The first NaN/Inf element of a tensor's bytes, or -1 (integer dtypes: -1). */
+static int64_t tensor_non_finite(lilm_st_dtype dtype, const void *data, size_t nbytes)
+{
+    uint64_t mask;
+    switch (dtype) {
+    case LILM_ST_F16: mask = 0x7c00u; break;
+    case LILM_ST_BF16: mask = 0x7f80u; break;
+    case LILM_ST_F32: mask = 0x7f800000u; break;
+    case LILM_ST_F64: mask = 0x7ff0000000000000ull; break;
+    default: return -1;
+    }
+    size_t size = lilm_st_dtype_size(dtype);
+    return nbytes ? first_non_finite(data, (int64_t)(nbytes / size), size, mask) : -1;
+}
+
+lilm_status lilm_st_check_finite(const lilm_st_file *f)
+{
+    for (size_t i = 0; i < f->n_tensors; i++) {
+        const lilm_st_tensor *t = &f->tensors[i];
+        int64_t at = tensor_non_finite(t->dtype, t->data, t->nbytes);
+        if (at >= 0)
+            return lilm_errorf(LILM_ERR_FORMAT, "%s: tensor '%s': element %lld is NaN or infinite: these weights "
+                               "diverged\nHINT: use an earlier checkpoint, or train again with a lower learning rate",
+                               f->label, t->name, (long long)at);
+    }
+    return LILM_OK;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Writing                                                                  */
 
@@ -632,7 +723,10 @@ struct lilm_st_writer {
     size_t n_tensors, cap_tensors;
     char **meta; /* key, value, key, value, ... */
     size_t n_meta, cap_meta;
+    int allow_non_finite;
 };
+
+void lilm_st_writer_allow_non_finite(lilm_st_writer *w) { w->allow_non_finite = 1; }
 
 lilm_status lilm_st_writer_init(lilm_st_writer **out)
 {
@@ -769,23 +863,40 @@ static void buf_json_string(lilm_st_buf *b, const char *s)
 
 lilm_status lilm_st_writer_write(const lilm_st_writer *w, const char *path)
 {
+    for (size_t i = 0; i < w->n_tensors && !w->allow_non_finite; i++) {
+        const lilm_st_wtensor *t = &w->tensors[i];
+        int64_t at = tensor_non_finite(t->dtype, t->data, t->nbytes);
+        if (at >= 0)
+            return lilm_errorf(LILM_ERR_FORMAT, "%s: not written: tensor '%s': element %lld is NaN or infinite (the "
+                               "previous version of the file, if any, is intact)\nHINT: the training diverged; lower "
+                               "the learning rate or resume from the last good checkpoint", path, t->name,
+                               (long long)at);
+    }
     lilm_st_buf b = {0};
     char num[96];
-    buf_str(&b, "{");
-    if (w->n_meta) {
-        buf_str(&b, "\"__metadata__\":{");
-        for (size_t i = 0; i < w->n_meta; i++) {
-            if (i) buf_str(&b, ",");
-            buf_json_string(&b, w->meta[2 * i]);
-            buf_str(&b, ":");
-            buf_json_string(&b, w->meta[2 * i + 1]);
-        }
-        buf_str(&b, "}");
+    buf_str(&b, "{\"__metadata__\":{");
+    int first = 1;
+    for (size_t i = 0; i < w->n_meta; i++) {
+        if (strcmp(w->meta[2 * i], LILM_ST_CHECKSUM_KEY) == 0) continue; /* recomputed below */
+        if (!first) buf_str(&b, ",");
+        first = 0;
+        buf_json_string(&b, w->meta[2 * i]);
+        buf_str(&b, ":");
+        buf_json_string(&b, w->meta[2 * i + 1]);
     }
+    if (!first) buf_str(&b, ",");
+    buf_json_string(&b, LILM_ST_CHECKSUM_KEY);
+    buf_str(&b, ":\"");
+    for (size_t i = 0; i < w->n_tensors; i++) {
+        snprintf(num, sizeof num, "%s%08x", i ? " " : "",
+                 (unsigned)data_crc32(w->tensors[i].data, w->tensors[i].nbytes));
+        buf_str(&b, num);
+    }
+    buf_str(&b, "\"}");
     uint64_t at = 0;
     for (size_t i = 0; i < w->n_tensors; i++) {
         const lilm_st_wtensor *t = &w->tensors[i];
-        if (i || w->n_meta) buf_str(&b, ",");
+        buf_str(&b, ",");
         buf_json_string(&b, t->name);
         buf_str(&b, ":{\"dtype\":\"");
         buf_str(&b, lilm_st_dtype_name(t->dtype));

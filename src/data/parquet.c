@@ -415,6 +415,7 @@ static lilm_status parse_footer(lilm_parquet *p, const uint8_t *f, size_t n)
     for (int r = 0; r < p->n_rgs; r++) {
         pq_row_group *rg = &p->rgs[r];
         if (rg->num_rows < 0) return corrupt(p, "negative row count");
+        if (rg->num_rows == 0) continue; /* writers leave an empty group's offsets unset; nothing is read */
         for (int c = 0; c < rg->n_chunks; c++) {
             pq_chunk *ch = &rg->chunks[c];
             int64_t start = ch->dict_off > 0 && ch->dict_off < ch->data_off ? ch->dict_off : ch->data_off;
@@ -819,6 +820,7 @@ lilm_status lilm_parquet_read_strings(lilm_parquet *p, int rg_i, int col, lilm_p
     o->data_len = 0;
     LILM_TRY(out_reserve(p, o, rg->num_rows, 0));
     o->offsets[0] = 0;
+    if (rg->num_rows == 0) return LILM_OK; /* a valid empty group (a zero-row file has one) */
     p->dict_n = 0;
     int have_dict = 0;
     const uint8_t *base = p->map.data;

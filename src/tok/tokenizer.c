@@ -100,7 +100,7 @@ lilm_status lilm_tokenizer_load(lilm_tokenizer **out, const char *path)
     size_t n = 0;
     LILM_TRY(lilm_read_file(path, &data, &n));
     lilm_sp_model m;
-    lilm_status s = lilm_sp_model_parse(&m, (const uint8_t *)data, n);
+    lilm_status s = lilm_sp_model_parse_file(&m, (const uint8_t *)data, n);
     if (s == LILM_OK) s = from_model(out, &m, data, n);
     free(data);
     if (s != LILM_OK)
@@ -178,9 +178,12 @@ lilm_status lilm_tokenizer_decode(const lilm_tokenizer *tok, const int32_t *ids,
     if (tok->sp) return lilm_sp_vocab_decode(tok->sp, ids, n, out, cap, n_out);
     LILM_TRY(lilm_grow((void **)out, cap, n + 1, 1));
     size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] >= LILM_BYTES_OFFSET && ids[i] < LILM_BYTES_VOCAB)
-            (*out)[k++] = (char)(ids[i] - LILM_BYTES_OFFSET);
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= LILM_BYTES_VOCAB)
+            return lilm_errorf(LILM_ERR_ARG, "invalid id %d at position %zu (vocabulary size %d)", (int)ids[i], i,
+                               LILM_BYTES_VOCAB);
+        if (ids[i] >= LILM_BYTES_OFFSET) (*out)[k++] = (char)(ids[i] - LILM_BYTES_OFFSET); /* below: special ids */
+    }
     (*out)[k] = '\0';
     *n_out = k;
     return LILM_OK;
