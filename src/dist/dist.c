@@ -35,7 +35,7 @@ int lilm_dist_available(void)
 #endif
 }
 
-static void single(lilm_dist *d)
+void lilm_dist_solo(lilm_dist *d)
 {
     memset(d, 0, sizeof *d);
     d->size = d->local_size = 1;
@@ -56,7 +56,7 @@ static lilm_status mpi_fail(int rc, const char *what)
 
 lilm_status lilm_dist_init(lilm_dist *d)
 {
-    single(d);
+    lilm_dist_solo(d);
     if (!lilm_dist_launched()) return LILM_OK;
 #ifdef LILM_USE_MPI
     int inited = 0;
@@ -92,7 +92,7 @@ void lilm_dist_finalize(lilm_dist *d)
         if (!done) MPI_Finalize();
     }
 #endif
-    single(d);
+    lilm_dist_solo(d);
 }
 
 #ifdef LILM_USE_MPI

@@ -39,6 +39,8 @@ int lilm_dist_available(void);
 /* Joins the run's process group (or makes the one-process group). Fails with
  * LILM_ERR_UNSUPPORTED when launched by mpirun but built without MPI. */
 lilm_status lilm_dist_init(lilm_dist *d);
+/* Makes the one-process group (rank 0 of 1) without looking at the environment. */
+void lilm_dist_solo(lilm_dist *d);
 /* Leaves the group (MPI_Finalize when this module initialised MPI). */
 void lilm_dist_finalize(lilm_dist *d);
 

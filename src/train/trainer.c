@@ -551,7 +551,7 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         double lr = lilm_schedule_lr(&t->sched, pos);
         double ts = lilm_progress_clock();
         lilm_step_result res;
-        st = lilm_train_step(&t->model, &t->opt, &t->guard, &t->src, t->n_micro, lr, &res);
+        st = lilm_train_step(&t->model, &t->opt, &t->guard, &t->src, t->n_micro, lr, t->opts.dist, &res);
         if (st != LILM_OK) break;
         double dt = lilm_progress_clock() - ts;
         last_step_s = dt;
