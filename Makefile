@@ -5,7 +5,8 @@
 #   make asan         the C tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-cuda    the CUDA-vs-CPU checks (needs a GPU)
 #   make fuzz-smoke   a short run of each fuzzer in tests/fuzz/ (needs clang)
-#   make lint         project rules: module comments, banned functions, no exit() in src/
+#   make lint         project rules: module comments, banned functions, no exit() in src/,
+#                     layers include only downward (scripts/lint.sh)
 #   make clean
 #
 # Knobs: CUDA=0 forces a CPU-only build; CUDA_ARCHS="80 90"; MPI=0 builds without MPI

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/safetensors.h"
+
 static volatile sig_atomic_t lilm_cli_stop;
 
 static void on_signal(int sig)
@@ -54,4 +56,15 @@ int lilm_cli_load_config(const char *cmd, const char *path, const lilm_opt_list 
         return 2;
     }
     return 0;
+}
+
+int lilm_cli_check_weights(const char *cmd, const char *path)
+{
+    lilm_st_file *f = NULL;
+    lilm_status st = lilm_st_open(&f, path);
+    if (st == LILM_OK) st = lilm_st_check_finite(f);
+    lilm_st_close(f);
+    if (st == LILM_OK) return 0;
+    lilm_cli_fail(cmd, st);
+    return 1;
 }

@@ -1,6 +1,7 @@
 /*
  * cli_common.h: what several subcommands share: loading a config from
- * --config plus --set overrides, reporting library errors, stop signals.
+ * --config plus --set overrides, reporting library errors, refusing
+ * non-finite weights, stop signals.
  */
 #ifndef LILM_CLI_COMMON_H
 #define LILM_CLI_COMMON_H
@@ -19,6 +20,10 @@ int lilm_cli_load_config(const char *cmd, const char *path, const lilm_opt_list 
 /* Prints "lilm CMD: <status>: <detail>" (the detail carries its own HINT lines)
  * and returns the exit code for it: 2 for bad input, 1 otherwise. */
 int lilm_cli_fail(const char *cmd, lilm_status st);
+
+/* Refuses a weights file holding NaN or Inf (lilm_st_check_finite): prints
+ * the error naming the tensor and returns 1; 0 when every weight is finite. */
+int lilm_cli_check_weights(const char *cmd, const char *path);
 
 /* Installs SIGINT/SIGTERM handlers that set the returned flag (once; the
  * second signal kills as usual). */

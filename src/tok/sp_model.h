@@ -167,7 +167,15 @@ void lilm_sp_model_free(lilm_sp_model *m);
 /* Parses a serialized ModelProto (m is initialised first; on failure it is left
  * freed and empty). Damage is LILM_ERR_FORMAT. */
 lilm_status lilm_sp_model_parse(lilm_sp_model *m, const uint8_t *data, size_t n);
-/* Reads and parses a .model file (LILM_ERR_IO / LILM_ERR_FORMAT naming the path). */
+/* Parses the bytes of a whole .model file: lilm_sp_model_parse, then what
+ * every trained file holds: its trainer_spec and normalizer_spec (a file cut
+ * at a field boundary lacks them), finite NORMAL scores listed best first
+ * (non-increasing), and <= 0 for unigram models. So truncations and most bit
+ * flips in scores (sign, exponent, order) are LILM_ERR_FORMAT, not another
+ * tokenizer. */
+lilm_status lilm_sp_model_parse_file(lilm_sp_model *m, const uint8_t *data, size_t n);
+/* Reads a .model file with lilm_sp_model_parse_file (LILM_ERR_IO /
+ * LILM_ERR_FORMAT naming the path). */
 lilm_status lilm_sp_model_read(lilm_sp_model *m, const char *path);
 
 /* Serializes to a malloc'd buffer. */

@@ -60,7 +60,7 @@ lilm_status lilm_bench_train_step(const lilm_config *cfg, lilm_backend *be, size
         return st;
     }
     r->params = (int64_t)m.n_elems;
-    r->model_bytes = lilm_model_bytes(&m);
+    r->model_bytes = lilm_model_bytes(&m) + lilm_optimizer_state_bytes(&opt);
     size_t N = B * T;
     int32_t *in = malloc((N + 1) * sizeof *in);
     double *times = malloc((size_t)steps * sizeof *times);

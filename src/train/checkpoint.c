@@ -23,9 +23,10 @@ static const char *norm_name(lilm_norm_kind k)
     return k == LILM_NORM_LAYER ? "layernorm" : k == LILM_NORM_NONE ? "none" : "rmsnorm";
 }
 
-static const char *act_name(lilm_act_kind k)
+static const char *act_name(lilm_act k)
 {
-    return k == LILM_ACTKIND_RELU ? "relu" : k == LILM_ACTKIND_NONE ? "none" : "gelu";
+    const lilm_act_desc *d = lilm_act_info(k);
+    return d ? d->config_name : "gelu";
 }
 
 lilm_status lilm_model_config_to_json(const lilm_model_config *mc, char *buf, size_t cap)
@@ -70,10 +71,8 @@ lilm_status lilm_model_config_from_json(const char *json, lilm_model_config *mc)
         else st = lilm_errorf(LILM_ERR_FORMAT, "lilm_model metadata: unknown norm \"%s\"", norm);
     }
     if (st == LILM_OK) {
-        if (!act || strcmp(act, "gelu") == 0) mc->activation = LILM_ACTKIND_GELU;
-        else if (strcmp(act, "relu") == 0) mc->activation = LILM_ACTKIND_RELU;
-        else if (strcmp(act, "none") == 0) mc->activation = LILM_ACTKIND_NONE;
-        else st = lilm_errorf(LILM_ERR_FORMAT, "lilm_model metadata: unknown activation \"%s\"", act);
+        if (!act) mc->activation = LILM_ACT_GELU;
+        else if (!lilm_act_from_name(act, &mc->activation)) st = lilm_errorf(LILM_ERR_FORMAT, "lilm_model metadata: unknown activation \"%s\"", act);
     }
     lilm_json_free(j);
     return st;
@@ -96,21 +95,21 @@ static lilm_status state_to_json(const lilm_run_state *s, char **out)
     char buf[32];
     lilm_json_key(&w, "rng");
     lilm_json_begin_array(&w);
-    for (int i = 0; i < 4; i++) { snprintf(buf, sizeof buf, "%llu", (unsigned long long)s->rng[i]); lilm_json_str(&w, buf); }
+    for (int i = 0; i < 4; i++) { snprintf(buf, sizeof buf, "%llu", (unsigned long long)s->data.rng[i]); lilm_json_str(&w, buf); }
     lilm_json_end_array(&w);
-    if (s->has_cursor) {
+    if (s->data.has_loader) {
         lilm_json_key(&w, "cursor");
         lilm_json_begin_object(&w);
         lilm_json_key(&w, "rng");
         lilm_json_begin_array(&w);
         for (int i = 0; i < 4; i++) {
-            snprintf(buf, sizeof buf, "%llu", (unsigned long long)s->cursor.rng_state[i]);
+            snprintf(buf, sizeof buf, "%llu", (unsigned long long)s->data.loader.rng_state[i]);
             lilm_json_str(&w, buf);
         }
         lilm_json_end_array(&w);
-        lilm_json_key(&w, "epoch"); lilm_json_int(&w, s->cursor.epoch);
-        lilm_json_key(&w, "position"); lilm_json_int(&w, s->cursor.position);
-        lilm_json_key(&w, "buffered"); lilm_json_int(&w, s->cursor.buffered);
+        lilm_json_key(&w, "epoch"); lilm_json_int(&w, s->data.loader.epoch);
+        lilm_json_key(&w, "position"); lilm_json_int(&w, s->data.loader.position);
+        lilm_json_key(&w, "buffered"); lilm_json_int(&w, s->data.loader.buffered);
         lilm_json_end_object(&w);
     }
     lilm_json_key(&w, "spike_head"); lilm_json_int(&w, s->spike_head);
@@ -152,14 +151,14 @@ static lilm_status state_from_json(const char *text, lilm_run_state *s)
         st = lilm_errorf(LILM_ERR_FORMAT, "run state lacks step/tokens/elapsed_s/total_steps");
     s->best_val_loss = INFINITY;
     lilm_json_get_num(j, "best_val_loss", &s->best_val_loss);
-    if (st == LILM_OK) st = parse_u64_array(lilm_json_get(j, "rng"), s->rng, 4, "rng");
+    if (st == LILM_OK) st = parse_u64_array(lilm_json_get(j, "rng"), s->data.rng, 4, "rng");
     const lilm_json *cur = lilm_json_get(j, "cursor");
     if (st == LILM_OK && cur) {
-        s->has_cursor = 1;
-        st = parse_u64_array(lilm_json_get(cur, "rng"), s->cursor.rng_state, 4, "cursor.rng");
-        if (st == LILM_OK && (!lilm_json_get_int(cur, "epoch", &s->cursor.epoch) ||
-                              !lilm_json_get_int(cur, "position", &s->cursor.position) ||
-                              !lilm_json_get_int(cur, "buffered", &s->cursor.buffered)))
+        s->data.has_loader = 1;
+        st = parse_u64_array(lilm_json_get(cur, "rng"), s->data.loader.rng_state, 4, "cursor.rng");
+        if (st == LILM_OK && (!lilm_json_get_int(cur, "epoch", &s->data.loader.epoch) ||
+                              !lilm_json_get_int(cur, "position", &s->data.loader.position) ||
+                              !lilm_json_get_int(cur, "buffered", &s->data.loader.buffered)))
             st = lilm_errorf(LILM_ERR_FORMAT, "run state: incomplete cursor");
     }
     int64_t head = 0;
@@ -182,21 +181,10 @@ static lilm_status state_from_json(const char *text, lilm_run_state *s)
 
 /* ---- saving ---- */
 
-static lilm_status add_block(lilm_st_writer *w, const lilm_model *m, const float *host, const char *prefix)
+static lilm_status download(const lilm_model *m, const float *dev, size_t numel, float **host)
 {
-    char name[LILM_PARAM_NAME_MAX + 8];
-    for (int i = 0; i < m->n_params; i++) {
-        const lilm_param *p = &m->params[i];
-        snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        LILM_TRY(lilm_st_writer_add(w, name, LILM_ST_F32, p->ndim, p->shape, host + p->offset));
-    }
-    return LILM_OK;
-}
-
-static lilm_status download_block(const lilm_model *m, const float *dev, float **host)
-{
-    size_t bytes = m->n_elems * sizeof(float);
-    *host = malloc(bytes);
+    size_t bytes = numel * sizeof(float);
+    *host = malloc(bytes ? bytes : 1);
     if (!*host) return lilm_errorf(LILM_ERR_OOM, "out of memory saving a checkpoint");
     lilm_status st = m->be->download(m->be, *host, dev, bytes);
     if (st == LILM_OK) st = m->be->sync(m->be);
@@ -207,14 +195,54 @@ static lilm_status download_block(const lilm_model *m, const float *dev, float *
     return st;
 }
 
+/* Adds the tensors of `host` (laid out as `params`/`offsets`) named prefix + parameter name. */
+static lilm_status add_tensors(lilm_st_writer *w, const lilm_model *m, const float *host, const char *prefix,
+                               const int *params, const size_t *offsets, int n)
+{
+    char name[LILM_PARAM_NAME_MAX + 8];
+    for (int k = 0; k < n; k++) {
+        const lilm_param *p = &m->params[params ? params[k] : k];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        LILM_TRY(lilm_st_writer_add(w, name, LILM_ST_F32, p->ndim, p->shape, host + (offsets ? offsets[k] : p->offset)));
+    }
+    return LILM_OK;
+}
+
+/* The optimizer's named state: each group's slots as tensors, its counters as
+ * metadata. The writer keeps pointers to the tensors' data: the host copies
+ * are handed back in *hosts (n_hosts of them) to free after the write. */
+static lilm_status add_optimizer_state(lilm_st_writer *w, const lilm_model *m, const lilm_optimizer *opt,
+                                       float ***hosts, int *n_hosts)
+{
+    *n_hosts = 0;
+    *hosts = calloc((size_t)opt->n_groups * LILM_OPTIM_SLOTS_MAX + 1, sizeof **hosts);
+    if (!*hosts) return lilm_errorf(LILM_ERR_OOM, "out of memory saving a checkpoint");
+    lilm_status st = LILM_OK;
+    for (int gi = 0; gi < opt->n_groups && st == LILM_OK; gi++) {
+        const lilm_optim_group *g = &opt->groups[gi];
+        for (int s = 0; s < g->kind->n_slots && st == LILM_OK; s++) {
+            float *host = NULL;
+            st = download(m, g->slots[s].block, g->numel, &host);
+            if (st == LILM_OK) (*hosts)[(*n_hosts)++] = host;
+            if (st == LILM_OK) st = add_tensors(w, m, host, g->slots[s].prefix, g->params, g->offsets, g->n);
+        }
+        for (int c = 0; c < g->kind->n_counters && st == LILM_OK; c++) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%lld", (long long)g->counters[c].value);
+            st = lilm_st_writer_add_metadata(w, g->counters[c].name, buf);
+        }
+    }
+    return st;
+}
+
 static lilm_status write_weights(const char *path, const lilm_model *m, const lilm_config *cfg, const char *state_json)
 {
     float *host = NULL;
-    LILM_TRY(download_block(m, m->param_block, &host));
+    LILM_TRY(download(m, m->param_block, m->n_elems, &host));
     lilm_st_writer *w = NULL;
     char mjson[1024];
     lilm_status st = lilm_st_writer_init(&w);
-    if (st == LILM_OK) st = add_block(w, m, host, "");
+    if (st == LILM_OK) st = add_tensors(w, m, host, "", NULL, NULL, m->n_params);
     if (st == LILM_OK) st = lilm_model_config_to_json(&m->cfg, mjson, sizeof mjson);
     if (st == LILM_OK) st = lilm_st_writer_add_metadata(w, "lilm_model", mjson);
     if (st == LILM_OK) st = lilm_st_writer_add_metadata(w, "format", "pt");
@@ -251,21 +279,16 @@ lilm_status lilm_checkpoint_save(const char *dir, const char *name, const lilm_m
     LILM_TRY(state_to_json(state, &sjson));
     lilm_status st = LILM_OK;
     if (opt) {
-        float *mh = NULL, *vh = NULL;
         lilm_st_writer *w = NULL;
-        st = download_block(m, m->m_block, &mh);
-        if (st == LILM_OK) st = download_block(m, m->v_block, &vh);
-        if (st == LILM_OK) st = lilm_st_writer_init(&w);
-        if (st == LILM_OK) st = add_block(w, m, mh, "m.");
-        if (st == LILM_OK) st = add_block(w, m, vh, "v.");
-        char stepbuf[32];
-        snprintf(stepbuf, sizeof stepbuf, "%lld", (long long)opt->hp.step);
-        if (st == LILM_OK) st = lilm_st_writer_add_metadata(w, "adamw_step", stepbuf);
+        float **hosts = NULL;
+        int n_hosts = 0;
+        st = lilm_st_writer_init(&w);
+        if (st == LILM_OK) st = add_optimizer_state(w, m, opt, &hosts, &n_hosts);
         if (st == LILM_OK) st = lilm_st_writer_add_metadata(w, "lilm_state", sjson);
         if (st == LILM_OK) st = lilm_st_writer_write(w, next);
         lilm_st_writer_free(w);
-        free(mh);
-        free(vh);
+        for (int i = 0; i < n_hosts; i++) free(hosts[i]);
+        free(hosts);
     }
     if (st == LILM_OK) st = write_weights(wpath, m, cfg, sjson);
     if (st == LILM_OK && opt && rename(next, opath) != 0)
@@ -297,30 +320,43 @@ lilm_status lilm_checkpoint_read_config(const char *weights_path, lilm_model_con
     return st;
 }
 
-static lilm_status load_block(const lilm_st_file *f, const lilm_model *m, float *host, const char *prefix,
-                              const char *path)
+/* Reads the tensors prefix + parameter name into a host block laid out as params/offsets, then uploads it. */
+static lilm_status upload_tensors(const lilm_st_file *f, lilm_model *m, float *dev, size_t numel, const char *prefix,
+                                  const int *params, const size_t *offsets, int n, const char *path)
 {
+    float *host = malloc(numel ? numel * sizeof(float) : 1);
+    if (!host) return lilm_errorf(LILM_ERR_OOM, "out of memory loading %s", path);
     char name[LILM_PARAM_NAME_MAX + 8];
-    for (int i = 0; i < m->n_params; i++) {
-        const lilm_param *p = &m->params[i];
+    lilm_status st = LILM_OK;
+    for (int k = 0; k < n && st == LILM_OK; k++) {
+        const lilm_param *p = &m->params[params ? params[k] : k];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
         const lilm_st_tensor *t = NULL;
-        lilm_status st = lilm_st_expect(f, name, LILM_ST_F32, p->ndim, p->shape, &t);
-        if (st != LILM_OK) return lilm_error_context(st, "%s: ", path);
-        memcpy(host + p->offset, t->data, p->numel * sizeof(float));
+        st = lilm_st_expect(f, name, LILM_ST_F32, p->ndim, p->shape, &t);
+        if (st != LILM_OK) lilm_error_context(st, "%s: ", path);
+        else memcpy(host + (offsets ? offsets[k] : p->offset), t->data, p->numel * sizeof(float));
     }
-    return LILM_OK;
-}
-
-static lilm_status upload_from(const lilm_st_file *f, lilm_model *m, float *dev, const char *prefix, const char *path)
-{
-    float *host = malloc(m->n_elems * sizeof(float));
-    if (!host) return lilm_errorf(LILM_ERR_OOM, "out of memory loading %s", path);
-    lilm_status st = load_block(f, m, host, prefix, path);
-    if (st == LILM_OK) st = m->be->upload(m->be, dev, host, m->n_elems * sizeof(float));
+    if (st == LILM_OK) st = m->be->upload(m->be, dev, host, numel * sizeof(float));
     if (st == LILM_OK) st = m->be->sync(m->be);
     free(host);
     return st;
+}
+
+/* Restores the optimizer's named state; a counter missing from the file is the run's step. */
+static lilm_status load_optimizer_state(const lilm_st_file *f, lilm_model *m, lilm_optimizer *opt, int64_t step,
+                                        const char *path)
+{
+    for (int gi = 0; gi < opt->n_groups; gi++) {
+        lilm_optim_group *g = &opt->groups[gi];
+        for (int s = 0; s < g->kind->n_slots; s++)
+            LILM_TRY(upload_tensors(f, m, g->slots[s].block, g->numel, g->slots[s].prefix, g->params, g->offsets,
+                                    g->n, path));
+        for (int c = 0; c < g->kind->n_counters; c++) {
+            const char *v = lilm_st_metadata_get(f, g->counters[c].name);
+            g->counters[c].value = v ? strtoll(v, NULL, 10) : step;
+        }
+    }
+    return LILM_OK;
 }
 
 lilm_status lilm_checkpoint_load(const char *weights_path, lilm_model *m, lilm_optimizer *opt,
@@ -328,7 +364,7 @@ lilm_status lilm_checkpoint_load(const char *weights_path, lilm_model *m, lilm_o
 {
     lilm_st_file *wf = NULL, *of = NULL;
     LILM_TRY(lilm_st_open(&wf, weights_path));
-    lilm_status st = upload_from(wf, m, m->param_block, "", weights_path);
+    lilm_status st = upload_tensors(wf, m, m->param_block, m->n_elems, "", NULL, NULL, m->n_params, weights_path);
     lilm_run_state ws;
     const char *sj = lilm_st_metadata_get(wf, "lilm_state");
     if (st == LILM_OK && (state || opt)) {
@@ -362,12 +398,7 @@ lilm_status lilm_checkpoint_load(const char *weights_path, lilm_model *m, lilm_o
         if (st == LILM_OK && !chosen)
             st = lilm_errorf(LILM_ERR_MISMATCH, "no optimizer state matching step %lld of %s\nHINT: the run cannot be resumed exactly; start a new run from its weights",
                              (long long)ws.step, weights_path);
-        if (st == LILM_OK) st = upload_from(of, m, m->m_block, "m.", chosen);
-        if (st == LILM_OK) st = upload_from(of, m, m->v_block, "v.", chosen);
-        if (st == LILM_OK) {
-            const char *as = lilm_st_metadata_get(of, "adamw_step");
-            opt->hp.step = as ? strtoll(as, NULL, 10) : ws.step;
-        }
+        if (st == LILM_OK) st = load_optimizer_state(of, m, opt, ws.step, chosen);
         if (st == LILM_OK && chosen == next && rename(next, opath) != 0)
             st = lilm_errorf(LILM_ERR_IO, "cannot move %s into place", next);
     }

@@ -8,8 +8,10 @@
  *                           "lilm_state" (the run state as JSON: step, tokens,
  *                           elapsed time, schedule length, RNG and data cursor,
  *                           the spike guard's window, best validation loss)
- *   NAME.optim.safetensors  the AdamW moments ("m.<name>", "v.<name>") and the
- *                           same "lilm_state"
+ *   NAME.optim.safetensors  the optimizer's named state: each group's slots
+ *                           as tensors "<prefix><name>" (AdamW: "m.<name>",
+ *                           "v.<name>"), its counters as metadata
+ *                           ("adamw_step"), and the same "lilm_state"
  * Both files are written atomically, optimizer first (as NAME.optim.next),
  * then the weights, then the optimizer file is moved into place; a loader
  * that finds a NAME.optim.next whose step matches the weights completes the
@@ -21,7 +23,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
-#include "data/dataset.h"
+#include "data/corpus.h"
 #include "model/model.h"
 #include "train/optimizer.h"
 #include "train/step.h"
@@ -35,9 +37,7 @@ typedef struct lilm_run_state {
     double elapsed_s;         /* training wall time so far (all sessions) */
     int64_t total_steps;      /* schedule length */
     double best_val_loss;     /* +inf if none yet */
-    uint64_t rng[4];          /* the text source's RNG (text mode) */
-    lilm_loader_cursor cursor;/* the dataset loader's cursor (dataset mode) */
-    int has_cursor;
+    lilm_data_cursor data;    /* where the training data stands (data/corpus.h) */
     int spike_n, spike_head;  /* the spike guard's window */
     double spike_window[LILM_STATE_WINDOW_MAX];
 } lilm_run_state;

@@ -52,49 +52,20 @@ void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p)
 
 /* ---- data ---- */
 
-static lilm_status dataset_next(void *ctx, lilm_batch *b)
-{
-    lilm_trainer *t = ctx;
-    return lilm_loader_next(t->loader, b);
-}
-
 static lilm_status setup_data(lilm_trainer *t)
 {
-    lilm_config *c = &t->cfg;
-    size_t B = (size_t)c->train.batch_size, T = (size_t)c->model.context;
-    if (c->data.dataset[0]) {
-        LILM_TRY(lilm_dataset_open(&t->train_ds, c->data.dataset, "train"));
-        LILM_TRY(lilm_dataset_check_tokenizer(t->train_ds, lilm_tokenizer_sha256(t->tok)));
-        lilm_status st = lilm_dataset_open(&t->val_ds, c->data.dataset, "val");
-        if (st != LILM_OK)
-            return lilm_error_context(st, "the dataset has no validation split: ");
-        lilm_dataset_info info;
-        lilm_dataset_get_info(t->val_ds, &info);
-        t->val_bytes_per_token = info.n_tokens ? (double)info.n_bytes / (double)info.n_tokens : 1.0;
-        if (info.vocab_size > c->model.vocab_size)
-            return lilm_errorf(LILM_ERR_MISMATCH, "the dataset's vocabulary (%d) is larger than model.vocab_size (%lld)",
-                               info.vocab_size, (long long)c->model.vocab_size);
-        LILM_TRY(lilm_loader_create(&t->loader, t->train_ds, c->data.mode, B, T, (size_t)c->data.shuffle_buffer,
-                                    c->train.seed, 1));
-        LILM_TRY(lilm_eval_iter_create(&t->val_iter, t->val_ds, c->data.mode, B, T));
-        t->src.ctx = t;
-        t->src.next = dataset_next;
-        return LILM_OK;
-    }
-    if (!c->data.text[0])
-        return lilm_errorf(LILM_ERR_CONFIG, "no training data: set data.dataset (a prepared dataset dir) or data.text");
-    LILM_TRY(lilm_text_source_open(&t->text, c->data.text, t->tok, c->data.val_fraction, B, T, c->train.seed));
-    t->text_mode = 1;
-    size_t val_tokens = t->text.n_tokens - t->text.n_train;
-    t->val_bytes_per_token = val_tokens ? (double)t->text.val_bytes / (double)val_tokens : 1.0;
-    t->src.ctx = &t->text;
-    t->src.next = lilm_text_source_next;
+    const lilm_config *c = &t->cfg;
+    lilm_corpus_opts co = {.B = (size_t)c->train.batch_size, .T = (size_t)c->model.context, .seed = c->train.seed,
+                           .pad_id = (int32_t)c->model.pad_id, .max_vocab = c->model.vocab_size, .train = 1};
+    LILM_TRY(lilm_corpus_open(&t->data, &c->data, t->tok, &co));
+    t->src.ctx = t->data;
+    t->src.next = lilm_corpus_next;
     return LILM_OK;
 }
 
 /* ---- run files ---- */
 
-static lilm_status write_run_json(lilm_trainer *t, const char *status, const lilm_val_result *val)
+static lilm_status write_run_json(lilm_trainer *t, const char *status, const lilm_eval_result *val)
 {
     char path[LILM_PATH_MAX + 32], started[32], finished[32];
     snprintf(path, sizeof path, "%s/run.json", t->dir);
@@ -201,7 +172,7 @@ static lilm_status open_metrics(lilm_trainer *t, int64_t keep_upto)
 }
 
 static void metric_line(lilm_trainer *t, const char *kind, double lr, double loss, double gnorm, double tps,
-                        const lilm_val_result *val)
+                        const lilm_eval_result *val)
 {
     if (!t->metrics) return;
     fprintf(t->metrics, "{\"kind\": \"%s\", \"step\": %lld, \"tokens\": %lld, \"elapsed_s\": %.3f", kind,
@@ -221,35 +192,10 @@ static void metric_line(lilm_trainer *t, const char *kind, double lr, double los
 
 lilm_status lilm_trainer_resolve_tokenizer(lilm_config *c)
 {
-    if (c->data.tokenizer[0] || !c->data.dataset[0]) {
-        if (!c->data.tokenizer[0]) snprintf(c->data.tokenizer, sizeof c->data.tokenizer, "bytes");
-        return LILM_OK;
-    }
-    char meta[LILM_PATH_MAX + 16];
-    snprintf(meta, sizeof meta, "%s/meta.json", c->data.dataset);
-    lilm_json *j = NULL;
-    LILM_TRY(lilm_json_parse_file(&j, meta));
-    const lilm_json *tok = lilm_json_get(j, "tokenizer");
-    const char *path = tok ? lilm_json_get_str(tok, "path") : NULL;
-    lilm_status st = LILM_OK;
-    if (!path) {
-        st = lilm_errorf(LILM_ERR_FORMAT, "%s names no tokenizer\nHINT: set data.tokenizer", meta);
-    } else if (strcmp(path, "bytes") == 0 || lilm_path_exists(path)) {
-        snprintf(c->data.tokenizer, sizeof c->data.tokenizer, "%s", path);
-    } else {
-        /* a relative path recorded elsewhere: try it beside the dataset dir */
-        const char *base = strrchr(path, '/');
-        char beside[LILM_PATH_MAX * 2 + 8];
-        snprintf(beside, sizeof beside, "%s/%s", c->data.dataset, base ? base + 1 : path);
-        if (lilm_path_exists(beside)) snprintf(c->data.tokenizer, sizeof c->data.tokenizer, "%s", beside);
-        else
-            st = lilm_errorf(LILM_ERR_NOT_FOUND,
-                             "the dataset %s was made with tokenizer %s, which is not there any more\n"
-                             "HINT: set data.tokenizer to that .model file",
-                             c->data.dataset, path);
-    }
-    lilm_json_free(j);
-    return st;
+    char path[LILM_PATH_MAX];
+    LILM_TRY(lilm_data_resolve_tokenizer(&c->data, path, sizeof path));
+    snprintf(c->data.tokenizer, sizeof c->data.tokenizer, "%s", path);
+    return LILM_OK;
 }
 
 /* ---- init ---- */
@@ -293,13 +239,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     t->opts.schedule_fraction = frac;
     t->state.total_steps = c->budget.mode == LILM_BUDGET_STEPS ? (int64_t)ceil((double)c->train.steps / frac)
                                                                : LILM_TIME_MODE_STEPS;
-    {
-        size_t B = (size_t)c->train.batch_size, T = (size_t)c->model.context;
-        if (t->text_mode)
-            t->full_val_batches = (int64_t)(((t->text.n_tokens - t->text.n_train + T - 1) / T + B - 1) / B);
-        else
-            t->full_val_batches = lilm_eval_count_batches(t->val_ds, c->data.mode, B, T);
-    }
+    t->full_val_batches = lilm_corpus_val_batches(t->data);
     lilm_schedule_from_config(&t->sched, &c->train, t->state.total_steps);
 
     if (o->resume) {
@@ -309,8 +249,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
         t->guard.n = t->state.spike_n < t->guard.cap ? t->state.spike_n : t->guard.cap;
         t->guard.head = t->state.spike_head % t->guard.cap;
         memcpy(t->guard.window, t->state.spike_window, (size_t)t->guard.n * sizeof(double));
-        if (t->text_mode) memcpy(t->text.rng.s, t->state.rng, sizeof t->state.rng);
-        else if (t->state.has_cursor) LILM_TRY(lilm_loader_set_cursor(t->loader, &t->state.cursor));
+        LILM_TRY(lilm_corpus_set_cursor(t->data, &t->state.data));
     }
     char cfgpath[LILM_PATH_MAX + 32];
     snprintf(cfgpath, sizeof cfgpath, "%s/config.yaml", t->dir);
@@ -325,11 +264,7 @@ void lilm_trainer_free(lilm_trainer *t)
     lilm_spike_guard_free(&t->guard);
     lilm_optimizer_free(&t->opt);
     if (t->model_ready) lilm_model_free(&t->model);
-    if (t->val_iter) lilm_eval_iter_free(t->val_iter);
-    if (t->loader) lilm_loader_free(t->loader);
-    if (t->val_ds) lilm_dataset_close(t->val_ds);
-    if (t->train_ds) lilm_dataset_close(t->train_ds);
-    if (t->text_mode) lilm_text_source_close(&t->text);
+    lilm_corpus_close(t->data);
     if (t->tok) lilm_tokenizer_free(t->tok);
     if (t->be) lilm_backend_free(t->be);
     memset(t, 0, sizeof *t);
@@ -337,84 +272,18 @@ void lilm_trainer_free(lilm_trainer *t)
 
 /* ---- validation ---- */
 
-/* Validation on at most max_batches batches (the first ones of the split). */
-static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches, lilm_val_result *r);
-
-lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r)
+/* Validation on at most max_batches batches (all of them when full); a
+ * partial one also measures the time per batch for the end reserve. */
+static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches, lilm_eval_result *r)
 {
-    return validate_upto(t, full, t->cfg.train.val_batches, r);
+    LILM_TRY(lilm_eval_corpus(&t->model, t->data, full, max_batches, r));
+    if (!full && r->batches > 0) t->val_batch_s = r->seconds / (double)r->batches;
+    return LILM_OK;
 }
 
-static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches, lilm_val_result *r)
+lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_eval_result *r)
 {
-    memset(r, 0, sizeof *r);
-    if (full) {
-        /* every held-out token once (eval/evaluate.c), exact bytes */
-        lilm_eval_result e;
-        memset(&e, 0, sizeof e);
-        size_t B = (size_t)t->cfg.train.batch_size, T = (size_t)t->cfg.model.context;
-        if (t->text_mode)
-            LILM_TRY(lilm_eval_stream(&t->model, t->text.tokens, t->text.n_tokens, t->text.n_train, t->text.val_bytes,
-                                      (int32_t)t->cfg.model.pad_id, B, T, &e));
-        else
-            LILM_TRY(lilm_eval_dataset(&t->model, t->val_ds, t->cfg.data.mode, B, T, &e));
-        r->full = 1;
-        r->loss = e.loss;
-        r->bpb = e.bpb;
-        r->tokens = e.tokens;
-        r->bytes = e.bytes;
-        return LILM_OK;
-    }
-    double tv0 = lilm_progress_clock();
-    int64_t n_batches = 0;
-    r->full = full;
-    double sum = 0;
-    int64_t counted = 0;
-    int64_t limit = full ? INT64_MAX : max_batches;
-    if (t->text_mode) {
-        /* the held-out stream in order; a full pass covers it once */
-        lilm_text_source *s = &t->text;
-        s->val_pos = s->n_train;
-        size_t val_tokens = s->n_tokens - s->n_train;
-        int64_t batches = full ? (int64_t)((val_tokens - 1 + s->B * s->T - 1) / (s->B * s->T)) : limit;
-        for (int64_t b = 0; b < batches; b++) {
-            lilm_batch batch;
-            int wrapped = 0;
-            LILM_TRY(lilm_text_source_next_val(s, &batch, &wrapped));
-            double ls = 0;
-            int64_t n = 0;
-            LILM_TRY(lilm_model_forward(&t->model, batch.inputs, batch.targets, batch.B, batch.T, 0.0f, &ls, &n));
-            sum += ls;
-            counted += n;
-            n_batches++;
-        }
-        r->bytes = 0;
-    } else {
-        lilm_eval_iter_reset(t->val_iter);
-        for (int64_t b = 0; b < limit; b++) {
-            lilm_batch batch;
-            int done = 0;
-            LILM_TRY(lilm_eval_iter_next(t->val_iter, &batch, &done));
-            if (done) break;
-            double ls = 0;
-            int64_t n = 0;
-            LILM_TRY(lilm_model_forward(&t->model, batch.inputs, batch.targets, batch.B, batch.T, 0.0f, &ls, &n));
-            sum += ls;
-            counted += n;
-            n_batches++;
-        }
-        if (full) {
-            lilm_dataset_info info;
-            lilm_dataset_get_info(t->val_ds, &info);
-            r->bytes = info.n_bytes;
-        }
-    }
-    if (n_batches > 0) t->val_batch_s = (lilm_progress_clock() - tv0) / (double)n_batches;
-    r->tokens = counted;
-    r->loss = counted ? sum / (double)counted : 0;
-    if (r->bytes > 0) r->bpb = sum / (M_LN2 * (double)r->bytes);
-    else r->bpb = r->loss / (M_LN2 * t->val_bytes_per_token);
-    return LILM_OK;
+    return validate_upto(t, full, t->cfg.train.val_batches, r);
 }
 
 /* ---- checkpoints ---- */
@@ -429,13 +298,7 @@ static lilm_status save(lilm_trainer *t, const char *name)
     s->spike_head = t->guard.head;
     int n = t->guard.n < LILM_STATE_WINDOW_MAX ? t->guard.n : LILM_STATE_WINDOW_MAX;
     memcpy(s->spike_window, t->guard.window, (size_t)n * sizeof(double));
-    if (t->text_mode) {
-        memcpy(s->rng, t->text.rng.s, sizeof s->rng);
-        s->has_cursor = 0;
-    } else {
-        lilm_loader_get_cursor(t->loader, &s->cursor);
-        s->has_cursor = 1;
-    }
+    lilm_corpus_get_cursor(t->data, &s->data);
     char dir[LILM_PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/checkpoints", t->dir);
     lilm_status st = lilm_checkpoint_save(dir, name, &t->model, &t->opt, &t->cfg, s);
@@ -483,7 +346,7 @@ static lilm_status write_samples(lilm_trainer *t, double *seconds, int64_t *n_to
 }
 
 /* eval.json at the end of a run: the full validation plus the budget's accounting. */
-static lilm_status write_eval_json(lilm_trainer *t, const lilm_val_result *v)
+static lilm_status write_eval_json(lilm_trainer *t, const lilm_eval_result *v)
 {
     lilm_eval_result e;
     memset(&e, 0, sizeof e);
@@ -528,7 +391,8 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
     double probe_t0 = 0;
     const int probe_skip = 2, probe_len = 10; /* warm-up steps, then the timing probe */
     int64_t start_step = t->state.step;
-    lilm_val_result val = {0};
+    lilm_eval_result val;
+    memset(&val, 0, sizeof val);
     int have_val = 0;
     lilm_status st = LILM_OK;
     const char *final_status = "done";

@@ -1,7 +1,7 @@
 /*
  * text_source.c: tokenise text files in memory and serve packed windows.
  */
-#include "train/text_source.h"
+#include "data/text_source.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -202,5 +202,28 @@ lilm_status lilm_text_source_next_val(lilm_text_source *s, lilm_batch *batch, in
     batch->B = s->B;
     batch->T = s->T;
     batch->n_targets = (int64_t)(s->B * s->T);
+    return LILM_OK;
+}
+
+lilm_status lilm_text_source_next_full(lilm_text_source *s, lilm_batch *batch, int *done)
+{
+    size_t n = s->n_tokens, T = s->T, rows = 0;
+    *done = s->full_pos >= n;
+    if (*done) return LILM_OK;
+    for (; rows < s->B && s->full_pos < n; rows++, s->full_pos += T) {
+        for (size_t j = 0; j < T; j++) {
+            size_t target = s->full_pos + j;
+            int have = target < n;
+            s->targets[rows * T + j] = have ? s->tokens[target] : s->pad_id;
+            s->inputs[rows * T + j] = have && target > 0 ? s->tokens[target - 1] : s->pad_id;
+            /* the very first token of the stream has no context: it is not counted */
+            if (have && target == 0) s->targets[rows * T + j] = s->pad_id;
+        }
+    }
+    batch->inputs = s->inputs;
+    batch->targets = s->targets;
+    batch->B = rows;
+    batch->T = T;
+    batch->n_targets = (int64_t)(rows * T);
     return LILM_OK;
 }
