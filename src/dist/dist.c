@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef LILM_USE_MPI
 #include <mpi.h>
@@ -162,6 +163,25 @@ lilm_status lilm_dist_bcast(const lilm_dist *d, void *buf, size_t bytes)
         bytes -= (size_t)c;
     }
     return LILM_OK;
+#else
+    return LILM_ERR_INTERNAL;
+#endif
+}
+
+lilm_status lilm_dist_bcast_wait(const lilm_dist *d, void *buf, size_t bytes)
+{
+    if (d->size == 1) return LILM_OK;
+#ifdef LILM_USE_MPI
+    if (bytes > (size_t)INT_MAX) return lilm_dist_bcast(d, buf, bytes);
+    MPI_Request req;
+    MPI_TRY(MPI_Ibcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD, &req), "MPI_Ibcast");
+    for (;;) {
+        int done = 0;
+        MPI_TRY(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+        if (done) return LILM_OK;
+        struct timespec nap = {0, 2000000}; /* 2 ms */
+        nanosleep(&nap, NULL);
+    }
 #else
     return LILM_ERR_INTERNAL;
 #endif

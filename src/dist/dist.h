@@ -52,6 +52,10 @@ lilm_status lilm_dist_sum_i64(const lilm_dist *d, int64_t *buf, size_t n);
 lilm_status lilm_dist_max_i32(const lilm_dist *d, int32_t *buf, size_t n);
 /* Copies rank 0's `bytes` bytes at buf to every other rank. */
 lilm_status lilm_dist_bcast(const lilm_dist *d, void *buf, size_t bytes);
+/* lilm_dist_bcast for a long wait (rank 0 autosizing a run while the others
+ * wait): the waiting ranks sleep between polls instead of spinning, so they
+ * leave the cores to rank 0. */
+lilm_status lilm_dist_bcast_wait(const lilm_dist *d, void *buf, size_t bytes);
 /* Every rank's `bytes` bytes, gathered in rank order into all (size x bytes). */
 lilm_status lilm_dist_allgather(const lilm_dist *d, const void *mine, void *all, size_t bytes);
 lilm_status lilm_dist_barrier(const lilm_dist *d);

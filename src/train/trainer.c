@@ -36,6 +36,51 @@ static void iso_now(char *buf, size_t n)
 
 static double elapsed(const lilm_trainer *t) { return t->elapsed_base + (lilm_progress_clock() - t->t0); }
 
+/* ---- data parallel ---- */
+
+/* Rank 0 of a data-parallel run (or the only process) writes every file. */
+static int is_root(const lilm_trainer *t) { return !t->opts.dist || t->opts.dist->rank == 0; }
+
+/* Makes the first n_root values rank 0's on every rank (clocks and timings:
+ * every decision that depends on them is then the same everywhere), and the
+ * remaining n_any values the sum over the ranks (flags any rank may raise). */
+static lilm_status agree(const lilm_trainer *t, double *v, int n_root, int n_any)
+{
+    const lilm_dist *d = t->opts.dist;
+    if (!d || d->size == 1) return LILM_OK;
+    if (d->rank != 0)
+        for (int i = 0; i < n_root; i++) v[i] = 0;
+    return lilm_dist_sum_f64(d, v, (size_t)(n_root + n_any));
+}
+
+/* A 64-bit hash of the fp32 weights, compared over the ranks at the end of a
+ * data-parallel run: their optimizer steps must have stayed identical. */
+static lilm_status check_ranks_agree(lilm_trainer *t)
+{
+    const lilm_dist *d = t->opts.dist;
+    if (!d || d->size == 1) return LILM_OK;
+    size_t n = t->model.n_elems;
+    float *w = malloc(n * sizeof *w);
+    if (!w) return lilm_errorf(LILM_ERR_OOM, "out of memory for the weights' hash");
+    lilm_status st = t->be->download(t->be, w, t->model.param_block, n * sizeof *w);
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = (const unsigned char *)w;
+    for (size_t i = 0; st == LILM_OK && i < n * sizeof *w; i++) h = (h ^ p[i]) * 1099511628211ull;
+    free(w);
+    LILM_TRY(st);
+    int64_t *all = malloc((size_t)d->size * sizeof *all);
+    if (!all) return lilm_errorf(LILM_ERR_OOM, "out of memory");
+    int64_t mine = (int64_t)h;
+    st = lilm_dist_allgather(d, &mine, all, sizeof mine);
+    int same = 1;
+    for (int r = 1; st == LILM_OK && r < d->size; r++) same &= all[r] == all[0];
+    free(all);
+    LILM_TRY(st);
+    if (!same) return lilm_errorf(LILM_ERR_INTERNAL, "the ranks' weights differ after training (a bug: please report)");
+    if (is_root(t)) fprintf(stderr, "lilm: weights identical on %d ranks\n", d->size);
+    return LILM_OK;
+}
+
 void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p)
 {
     memset(p, 0, sizeof *p);
@@ -67,6 +112,7 @@ static lilm_status setup_data(lilm_trainer *t)
 
 static lilm_status write_run_json(lilm_trainer *t, const char *status, const lilm_eval_result *val)
 {
+    if (!is_root(t)) return LILM_OK;
     char path[LILM_PATH_MAX + 32], started[32], finished[32];
     snprintf(path, sizeof path, "%s/run.json", t->dir);
     /* keep started_at from an existing run.json (resumes) */
@@ -143,6 +189,7 @@ static lilm_status write_run_json(lilm_trainer *t, const char *status, const lil
 /* Keeps only metrics lines up to `step` (a resumed run rewrites what followed its checkpoint). */
 static lilm_status open_metrics(lilm_trainer *t, int64_t keep_upto)
 {
+    if (!is_root(t)) return LILM_OK;
     char path[LILM_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/metrics.jsonl", t->dir);
     if (t->opts.resume && lilm_path_exists(path)) {
@@ -217,7 +264,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
         if (!lilm_path_exists(last))
             return lilm_errorf(LILM_ERR_NOT_FOUND, "%s has no checkpoint to resume from (%s)\nHINT: start a new run with --out", t->dir, last);
     }
-    LILM_TRY(lilm_mkdirs(ck));
+    if (is_root(t)) LILM_TRY(lilm_mkdirs(ck));
 
     lilm_device_choice dev;
     LILM_TRY(lilm_device_choice_parse(c->train.device, &dev));
@@ -229,6 +276,18 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     LILM_TRY(setup_data(t));
 
     t->n_micro = (int)(c->train.accum_batch / c->train.batch_size);
+    if (o->dist && o->dist->size > 1) {
+        if (t->n_micro < o->dist->size)
+            return lilm_errorf(LILM_ERR_CONFIG,
+                               "a step has %d micro-batches (train.accum_batch %lld / train.batch_size %lld), fewer than "
+                               "the %d ranks: some would have nothing to do\nHINT: raise train.accum_batch to at least %lld, "
+                               "or run fewer ranks",
+                               t->n_micro, (long long)c->train.accum_batch, (long long)c->train.batch_size, o->dist->size,
+                               (long long)c->train.batch_size * o->dist->size);
+        if (t->be->device != LILM_DEVICE_CPU)
+            return lilm_errorf(LILM_ERR_UNSUPPORTED, "data-parallel training on %s is not built yet; use --device cpu",
+                               t->be->name);
+    }
     LILM_TRY(lilm_model_init(&t->model, &c->model, t->be, (size_t)c->train.batch_size, (size_t)c->model.context,
                              c->train.seed));
     t->model_ready = 1;
@@ -253,7 +312,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     }
     char cfgpath[LILM_PATH_MAX + 32];
     snprintf(cfgpath, sizeof cfgpath, "%s/config.yaml", t->dir);
-    LILM_TRY(lilm_config_save(c, cfgpath));
+    if (is_root(t)) LILM_TRY(lilm_config_save(c, cfgpath));
     LILM_TRY(open_metrics(t, t->state.step));
     return write_run_json(t, "running", NULL);
 }
@@ -276,7 +335,11 @@ void lilm_trainer_free(lilm_trainer *t)
  * partial one also measures the time per batch for the end reserve. */
 static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches, lilm_eval_result *r)
 {
-    LILM_TRY(lilm_eval_corpus(&t->model, t->data, full, max_batches, r));
+    LILM_TRY(lilm_eval_corpus(&t->model, t->data, full, max_batches, t->opts.dist, r));
+    /* the end reserve comes from rank 0's timing on every rank */
+    double v[1] = {r->seconds};
+    LILM_TRY(agree(t, v, 1, 0));
+    r->seconds = v[0];
     if (!full && r->batches > 0) t->val_batch_s = r->seconds / (double)r->batches;
     return LILM_OK;
 }
@@ -290,7 +353,7 @@ lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_eval_result *r
 
 static lilm_status save(lilm_trainer *t, const char *name)
 {
-    if (t->opts.lite) return LILM_OK;
+    if (t->opts.lite || !is_root(t)) return LILM_OK;
     double ts0 = lilm_progress_clock();
     lilm_run_state *s = &t->state;
     s->elapsed_s = elapsed(t);
@@ -403,9 +466,14 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
             t->reserve_s = end_reserve(t, last_step_s);
             if (t->reserve_s > 0.5 * budget_s) t->reserve_s = 0.5 * budget_s;
         }
+        /* data parallel: rank 0's clock and reserve, and a stop asked of any rank */
+        double sync[3] = {el, t->reserve_s, stop_requested(t)};
+        if ((st = agree(t, sync, 2, 1)) != LILM_OK) break;
+        el = sync[0];
+        t->reserve_s = sync[1];
         double train_end = budget_s - t->reserve_s;
         if (steps_mode ? t->state.step >= c->train.steps : el >= train_end) break;
-        if (stop_requested(t)) {
+        if (sync[2] > 0) {
             final_status = "killed";
             break;
         }
@@ -426,7 +494,7 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         if (t->state.step - start_step == probe_skip + probe_len && t->probe_step_s == 0)
             t->probe_step_s = (lilm_progress_clock() - probe_t0) / probe_len;
         metric_line(t, "train", lr, res.loss, res.stats.grad_norm, tps, NULL);
-        if (res.n_skipped)
+        if (res.n_skipped && is_root(t))
             fprintf(stderr, "\nlilm: step %lld: skipped %d micro-batch(es) with a loss spike\n",
                     (long long)t->state.step, res.n_skipped);
         if (!isfinite(res.loss)) {
@@ -435,6 +503,9 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
             break;
         }
         double now_rel = lilm_progress_clock() - t->t0;
+        double after[1] = {now_rel};
+        if ((st = agree(t, after, 1, 0)) != LILM_OK) break;
+        now_rel = after[0];
         /* in time mode, validate once right after the timing probe, so that the
          * time reserved for the final validation comes from a measurement, and
          * again every eighth of the budget without a validation (the machine's
@@ -463,6 +534,7 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         char valtxt[32] = "", lefttxt[32] = "";
         if (have_val) snprintf(valtxt, sizeof valtxt, "  val %.4f", val.loss);
         if (!steps_mode) snprintf(lefttxt, sizeof lefttxt, "  %.0fs left", fmax(0.0, budget_s - elapsed(t)));
+        if (!is_root(t)) continue;
         lilm_progress_update(&prog, t->state.step);
         lilm_progress_status(&prog, "loss %.4f%s  lr %.2e  %.0f tok/s%s", res.loss, valtxt, lr, tps, lefttxt);
     }
@@ -486,10 +558,11 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         metric_line(t, "val", 0, 0, 0, 0, &val);
         LILM_TRY(save(t, "last"));
         LILM_TRY(save(t, "final"));
+        LILM_TRY(check_ranks_agree(t));
         t->state.elapsed_s = elapsed(t);
         if (!t->opts.lite) LILM_TRY(write_eval_json(t, &val));
         LILM_TRY(write_run_json(t, final_status, &val));
-        if (!t->opts.lite && !t->opts.no_samples) {
+        if (!t->opts.lite && !t->opts.no_samples && is_root(t)) {
             double ss = 0;
             int64_t nt = 0;
             lilm_status sst = write_samples(t, &ss, &nt);

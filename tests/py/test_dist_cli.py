@@ -8,10 +8,12 @@
   weights agree within 2e-4 absolute (measured: about 2e-6) and the
   per-step losses within 1e-4 relative; both ranks hold identical weights;
 - only rank 0 writes: one metrics line per step, one run in runs.db;
-- a rank killed with SIGKILL stops every rank (non-zero exit, no hang), the
-  last checkpoint loads, and `--resume` on 1 process (the cursor re-sharded)
-  ends bit-identical to an uninterrupted 1-process run of the same steps
-  when the kill came after a checkpoint at a known step;
+- a rank killed with SIGKILL (either one, picked at random and printed)
+  stops every rank (non-zero exit, no hang); `--resume` on 2 ranks ends
+  bit-identical to an uninterrupted 2-rank run, and `--resume` on 1 process
+  (the cursor is global, nothing to re-shard) goes on from the same step,
+  keeps the steps before it, and ends within 3% of the 2-rank loss (longer
+  runs drift apart by fp32 reduction order: 0.5% after 300 steps here);
 - a 3-rank run of a step with 2 micro-batches is refused with the fix named.
 Skipped (reported as passing with a note) when mpirun is not installed.
 """
@@ -142,45 +144,84 @@ def ranks_hold_identical_weights():
         assert "weights identical on 2 ranks" in p.stderr, p.stderr
 
 
+def start_and_kill_a_rank(cfg, out, after_lines):
+    """Starts a 2-rank run, SIGKILLs one rank once metrics.jsonl has after_lines
+    lines, and checks that the other rank and mpirun stop too."""
+    args = [MPIRUN, "--oversubscribe", "--allow-run-as-root", "-np", "2",
+            *train_args(cfg, out, "--db", "none", "--set", "train.checkpoint_every_seconds=0.2")]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    metrics = os.path.join(out, "metrics.jsonl")
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= after_lines:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    ranks = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "lilm"], capture_output=True, text=True).stdout.split()
+    assert len(ranks) == 2, f"expected 2 rank processes under mpirun, found {ranks}"
+    victim = int(ranks[int(time.time() * 1000) % 2])
+    print(f"  SIGKILL to rank process {victim} after {after_lines} metrics lines")
+    os.kill(victim, signal.SIGKILL)
+    try:
+        proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the other rank did not stop after one was killed")
+    assert proc.returncode != 0, "mpirun reported success after a rank was killed"
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(")")[-1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+    deadline = time.time() + 30
+    while time.time() < deadline and any(alive(p) for p in ranks):
+        time.sleep(0.1)
+    left = [p for p in ranks if alive(p)]
+    assert not left, f"ranks still running 30 s after mpirun ended: {left}"
+
+
+def resumed_at(stderr):
+    for line in stderr.splitlines():
+        if "resuming at step" in line:
+            return int(line.split("resuming at step")[1].split()[0])
+    raise AssertionError("no 'resuming at step' line: " + stderr)
+
+
 @needs_mpi
-def killed_rank_stops_all_and_resume_on_one_process():
+def killed_rank_stops_all_and_resume_is_exact():
     with tempfile.TemporaryDirectory() as tmp:
         cfg = os.path.join(tmp, "c.yaml")
-        config(cfg, steps=400, accum=16, extra="")
+        config(cfg, steps=300, accum=16)
+        ref = os.path.join(tmp, "ref")
+        p = mpirun(2, *train_args(cfg, ref, "--db", "none"))
+        assert p.returncode == 0, p.stdout + p.stderr
         out = os.path.join(tmp, "killed")
-        args = [MPIRUN, "--oversubscribe", "--allow-run-as-root", "-np", "2",
-                *train_args(cfg, out, "--db", "none", "--set", "train.checkpoint_every_seconds=0.2")]
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-        metrics = os.path.join(out, "metrics.jsonl")
-        deadline = time.time() + 300
-        while time.time() < deadline and proc.poll() is None:
-            if os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= 120:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        # SIGKILL one rank (the youngest lilm child of mpirun: rank 1 or 0, either must stop both)
-        pids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-        assert pids, "no rank processes found"
-        os.kill(int(pids[-1]), signal.SIGKILL)
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise AssertionError("the other rank did not stop after one was killed")
-        assert proc.returncode != 0
-        left = subprocess.run(["pgrep", "-f", out], capture_output=True, text=True).stdout.split()
-        assert not left, f"ranks still running: {left}"
-        # resume on one process
-        p = subprocess.run(train_args(cfg, out, "--db", "none", "--resume", out), capture_output=True, text=True,
+        start_and_kill_a_rank(cfg, out, after_lines=100)
+        other = os.path.join(tmp, "killed-on-1")
+        shutil.copytree(out, other)
+        # the same number of ranks: bit-identical to the uninterrupted run
+        p = mpirun(2, *train_args(cfg, out, "--db", "none", "--resume", out))
+        assert p.returncode == 0, p.stdout + p.stderr
+        k = resumed_at(p.stderr)
+        assert 0 < k < 300, k
+        a, b = weights(out), weights(ref)
+        diff = [name for name in a if a[name].tobytes() != b[name].tobytes()]
+        assert not diff, f"resumed on 2 ranks at step {k}: {len(diff)} tensors differ from the uninterrupted run"
+        # another number of ranks: the cursor is global, the run goes on from the same step
+        p = subprocess.run(train_args(cfg, other, "--db", "none", "--resume", other), capture_output=True, text=True,
                            env=ENV, timeout=600)
         assert p.returncode == 0, p.stderr
-        ref = os.path.join(tmp, "ref")
-        p = subprocess.run(train_args(cfg, ref, "--db", "none"), capture_output=True, text=True, env=ENV, timeout=600)
-        assert p.returncode == 0, p.stderr
-        a, b = weights(out), weights(ref)
-        worst = max(float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) for k in a)
-        print(f"  killed after >= 120 steps, resumed on 1 process: max |w - w_ref| = {worst:.2e}")
-        assert worst <= 5e-3, worst
+        assert resumed_at(p.stderr) == k
+        steps = [json.loads(line)["step"] for line in open(os.path.join(other, "metrics.jsonl"))
+                 if '"train"' in line]
+        assert steps == list(range(1, 301)), "metrics.jsonl of the resumed run is not steps 1..300 once each"
+        la, lb = train_losses(other), train_losses(ref)
+        assert la[:k] == lb[:k], "the steps before the checkpoint were rewritten"
+        rel = abs(la[-1] - lb[-1]) / lb[-1]
+        print(f"  resumed at step {k} on 1 process: final loss {la[-1]:.4f} vs {lb[-1]:.4f} on 2 ranks")
+        # fp32 reduction-order noise grows over the remaining steps (AdamW amplifies it); 3% bounds it here
+        assert rel <= 0.03, rel
 
 
 @needs_mpi
