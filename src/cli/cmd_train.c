@@ -200,8 +200,8 @@ static int train_ranks(const train_args *ap, lilm_config *cfgp, const char *cfg_
         return root ? verdict : 1;
     }
     lilm_trainer_options o = {.out_dir = out, .resume = a.resume != NULL, .quiet = a.quiet || !root,
-                              .runs_db = root ? db : NULL, .stop = lilm_cli_stop_flag(), .no_samples = a.no_samples,
-                              .dist = dist};
+                              .on_report = db && root ? lilm_cli_record_run : NULL, .report_ctx = (void *)db,
+                              .stop = lilm_cli_stop_flag(), .no_samples = a.no_samples, .dist = dist};
     lilm_trainer t;
     if (root) fprintf(stderr, "lilm train: run directory %s\n", out);
     st = lilm_trainer_init(&t, &cfg, &o);

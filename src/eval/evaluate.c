@@ -13,7 +13,7 @@
 #include "core/fileio.h"
 #include "core/json.h"
 #include "ops/backend.h"
-#include "train/checkpoint.h"
+#include "model/checkpoint.h"
 
 void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int64_t bytes)
 {
@@ -109,7 +109,9 @@ lilm_status lilm_eval_load(const char *target, const char *checkpoint, const cha
     LILM_TRY(lilm_device_choice_parse(device ? device : lm->cfg.train.device, &dev));
     if (!B) B = (size_t)lm->cfg.train.batch_size;
     if (!T) T = (size_t)mc.context;
-    lilm_status st = lilm_backend_create(&lm->be, dev, threads >= 0 ? threads : (int)lm->cfg.train.threads);
+    lilm_backend_options bo;
+    lilm_backend_options_from_config(&lm->cfg.train, &bo);
+    lilm_status st = lilm_backend_create_opts(&lm->be, dev, threads >= 0 ? threads : (int)lm->cfg.train.threads, &bo);
     if (st == LILM_OK) st = lilm_tokenizer_load(&lm->tok, tokpath);
     if (st == LILM_OK) {
         st = lilm_model_init_mode(&lm->model, &mc, lm->be, B, T, lm->cfg.train.seed, LILM_MODEL_INFERENCE);

@@ -362,30 +362,22 @@ lilm_status lilm_sp_model_parse(lilm_sp_model *m, const uint8_t *data, size_t n)
     return s;
 }
 
-/* What a .model file must hold beyond well-formed protobuf, so that a cut or
- * a flipped bit does not load as a different tokenizer. Every file written by
- * SentencePiece's or lilm's trainer has both specs after the pieces (a file
- * cut at a field boundary lacks them) and lists its NORMAL pieces by score,
- * best first; unigram scores are log probabilities (<= 0). */
+/* What a .model file must hold beyond well-formed protobuf, so that a cut
+ * file does not load as a smaller tokenizer: every trained file (SentencePiece's
+ * or lilm's) has both specs after the pieces, and a file cut at a field
+ * boundary lacks them. Scores must be finite; their values and order are not
+ * checked, because SentencePiece loads any finite scores (ties and near-ties
+ * out of order included). */
 static lilm_status check_complete(const lilm_sp_model *m)
 {
     if (!m->has_trainer_spec || !m->has_normalizer_spec)
         return lilm_errorf(LILM_ERR_FORMAT, "the file ends after %zu pieces without its %s: it is truncated",
                            m->n_pieces, m->has_trainer_spec ? "normalizer_spec" : "trainer_spec");
-    const bool unigram = m->trainer_spec.model_type == LILM_SP_MODEL_UNIGRAM;
-    int64_t prev = -1;
     for (size_t i = 0; i < m->n_pieces; i++) {
-        const lilm_sp_piece *sp = &m->pieces[i];
-        if (sp->type != LILM_SP_NORMAL) continue;
-        float sc = sp->score;
-        if (sc != sc || sc > 3.4e38f || sc < -3.4e38f || (unigram && sc > 0.0f))
-            return lilm_errorf(LILM_ERR_FORMAT, "piece %zu has score %g, which no trainer writes%s: the file is "
-                               "damaged", i, (double)sc, unigram ? " (unigram scores are log probabilities, <= 0)" : "");
-        if (prev >= 0 && sc > m->pieces[prev].score)
-            return lilm_errorf(LILM_ERR_FORMAT, "piece %zu has score %g, above piece %lld's %g: trainers list "
-                               "pieces best first, so the file is damaged", i, (double)sc, (long long)prev,
-                               (double)m->pieces[prev].score);
-        prev = (int64_t)i;
+        float sc = m->pieces[i].score;
+        if (sc != sc || sc > 3.4e38f || sc < -3.4e38f)
+            return lilm_errorf(LILM_ERR_FORMAT, "piece %zu has a %s score: the file is damaged", i,
+                               sc != sc ? "NaN" : "infinite");
     }
     return LILM_OK;
 }

@@ -169,10 +169,9 @@ void lilm_sp_model_free(lilm_sp_model *m);
 lilm_status lilm_sp_model_parse(lilm_sp_model *m, const uint8_t *data, size_t n);
 /* Parses the bytes of a whole .model file: lilm_sp_model_parse, then what
  * every trained file holds: its trainer_spec and normalizer_spec (a file cut
- * at a field boundary lacks them), finite NORMAL scores listed best first
- * (non-increasing), and <= 0 for unigram models. So truncations and most bit
- * flips in scores (sign, exponent, order) are LILM_ERR_FORMAT, not another
- * tokenizer. */
+ * at a field boundary lacks them, so every truncation is LILM_ERR_FORMAT, not
+ * a smaller tokenizer) and finite scores. Any finite scores are accepted, in
+ * any order, as SentencePiece accepts them. */
 lilm_status lilm_sp_model_parse_file(lilm_sp_model *m, const uint8_t *data, size_t n);
 /* Reads a .model file with lilm_sp_model_parse_file (LILM_ERR_IO /
  * LILM_ERR_FORMAT naming the path). */

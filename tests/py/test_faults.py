@@ -10,7 +10,8 @@
 - `lilm data info` fails, as `lilm train` does, on a dataset without
   meta.json or a complete validation split;
 - `lilm tok decode --model bytes` refuses an id outside the vocabulary;
-- a valid zero-row Parquet file reads as empty, not as truncated.
+- a valid zero-row Parquet file reads as empty, not as truncated;
+- OpenMP threads wait passively unless the user set a wait policy.
 """
 import json
 import os
@@ -24,7 +25,11 @@ TEXT = shared("data/tinystories/train/tinystories_v1_train_head.txt")
 
 
 def lilm(*args, timeout=600):
-    return subprocess.run([lilm_bin(), *args], capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run([lilm_bin(), *args], capture_output=True, text=True, timeout=timeout)
+    # `make asan` runs this file against the sanitised program: any report fails the case
+    if "Sanitizer" in r.stderr or "runtime error:" in r.stderr:
+        raise AssertionError(f"lilm {' '.join(args)}: sanitizer report:\n{r.stderr}")
+    return r
 
 
 def check(cond, msg):
@@ -248,6 +253,29 @@ def zero_row_parquet_is_empty_not_truncated():
         ds = os.path.join(d, "ds")
         r = lilm("data", "prepare", "parquet", zero, two, "--out", ds, "-q", "--val-rule", "index%2<1")
         check(r.returncode == 0 and "no documents" in r.stderr, f"exit {r.returncode}: {r.stderr}")
+
+
+@case
+def openmp_threads_wait_passively_by_default():
+    # a spinning OpenMP worker takes a core from every other process; lilm sets
+    # OMP_WAIT_POLICY=passive for itself unless the user chose a policy
+    import time
+    for env_in, want in (({}, "passive"), ({"OMP_WAIT_POLICY": "active"}, "active")):
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+        env.update(env_in)
+        p = subprocess.Popen([lilm_bin(), "tok", "encode", "--model", "bytes"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        seen = None
+        for _ in range(200):  # the program re-executes itself first: wait for that
+            with open(f"/proc/{p.pid}/environ", "rb") as f:
+                vars = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+            seen = vars.get(b"OMP_WAIT_POLICY", b"").decode()
+            if seen == want:
+                break
+            time.sleep(0.05)
+        out, err = p.communicate(b"ab\n", timeout=60)
+        check(p.returncode == 0 and out.split() == [b"101", b"102"], (p.returncode, out, err))
+        check(seen == want, f"OMP_WAIT_POLICY={seen!r}, want {want!r} (given {env_in})")
 
 
 if __name__ == "__main__":
