@@ -52,6 +52,21 @@ static lilm_status agree(const lilm_trainer *t, double *v, int n_root, int n_any
     return lilm_dist_sum_f64(d, v, (size_t)(n_root + n_any));
 }
 
+/* On a GPU backend, the ranks' devices form one NCCL group: rank 0 makes its
+ * id, MPI carries it to the others, and every rank joins. */
+static lilm_status join_device_group(lilm_trainer *t)
+{
+    const lilm_dist *d = t->opts.dist;
+    if (!d || d->size == 1 || t->be->device == LILM_DEVICE_CPU) return LILM_OK;
+    if (!t->be->comm_id || !t->be->comm_init)
+        return lilm_errorf(LILM_ERR_UNSUPPORTED, "the %s backend cannot train data-parallel; use --device cpu",
+                           t->be->name);
+    unsigned char id[128] = {0}; /* NCCL's group id: 128 bytes */
+    if (d->rank == 0) LILM_TRY(t->be->comm_id(t->be, id, sizeof id));
+    LILM_TRY(lilm_dist_bcast(d, id, sizeof id));
+    return t->be->comm_init(t->be, id, sizeof id, d->rank, d->size);
+}
+
 /* A 64-bit FNV-1a hash of the fp32 weights, compared over the ranks at the end
  * of a data-parallel run: their optimizer steps must have stayed identical. */
 static lilm_status check_ranks_agree(lilm_trainer *t)
@@ -261,7 +276,13 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     }
     if (is_root(t)) LILM_TRY(lilm_mkdirs(ck));
 
-    LILM_TRY(lilm_backend_create_for(&t->be, &c->train));
+    lilm_device_choice dev;
+    lilm_backend_options bo;
+    LILM_TRY(lilm_device_choice_parse(c->train.device, &dev));
+    lilm_backend_options_from_config(&c->train, &bo);
+    if (o->dist) bo.cuda_device = o->dist->local_rank; /* one GPU per rank on each host */
+    LILM_TRY(lilm_backend_create_opts(&t->be, dev, (int)c->train.threads, &bo));
+    LILM_TRY(join_device_group(t));
     LILM_TRY(lilm_tokenizer_load(&t->tok, c->data.tokenizer));
     if (lilm_tokenizer_vocab_size(t->tok) > c->model.vocab_size)
         return lilm_errorf(LILM_ERR_CONFIG, "model.vocab_size %lld is smaller than the tokenizer's vocabulary (%d)\nHINT: --set model.vocab_size=%d",
@@ -277,9 +298,6 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
                                "or run fewer ranks",
                                t->n_micro, (long long)c->train.accum_batch, (long long)c->train.batch_size, o->dist->size,
                                (long long)c->train.batch_size * o->dist->size);
-        if (t->be->device != LILM_DEVICE_CPU)
-            return lilm_errorf(LILM_ERR_UNSUPPORTED, "data-parallel training on %s is not built yet; use --device cpu",
-                               t->be->name);
     }
     LILM_TRY(lilm_model_init(&t->model, &c->model, t->be, (size_t)c->train.batch_size, (size_t)c->model.context,
                              c->train.seed));
