@@ -230,7 +230,7 @@ static void train_few(lilm_model *m, int steps, double *first, double *last)
     lilm_batch_source bs = {&src, fixed_next};
     for (int s = 0; s < steps; s++) {
         lilm_step_result res;
-        lilm_train_step(m, &opt, NULL, &bs, 2, 1e-2, &res);
+        lilm_train_step(m, &opt, NULL, &bs, 2, 1e-2, NULL, &res);
         if (s == 0) *first = res.loss;
         *last = res.loss;
     }

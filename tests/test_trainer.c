@@ -73,7 +73,7 @@ static void test_run_reports_and_validates(lilm_test *t)
     LT_TRUE(t, rp.last_had_val);
     LT_TRUE(t, tr.have_final_val && tr.final_val.full);
     lilm_eval_result e, p;
-    LT_OK(t, lilm_eval_corpus(&tr.model, tr.data, 1, 0, &e));
+    LT_OK(t, lilm_eval_corpus(&tr.model, tr.data, 1, 0, NULL, &e));
     LT_TRUE(t, e.loss == tr.final_val.loss && e.bpb == tr.final_val.bpb && e.tokens == tr.final_val.tokens);
     LT_TRUE(t, e.bytes > 0 && e.batches == lilm_corpus_val_batches(tr.data));
     LT_OK(t, lilm_trainer_validate(&tr, 0, &p));

@@ -68,7 +68,7 @@ extern "C" int lilm__cuda_blas_ok(lilm__cuda *cu, cublasStatus_t s, const char *
 }
 
 /* Turns a recorded error into the return value of a status-returning entry. */
-static lilm_status cuda_take_error(lilm__cuda *cu)
+extern "C" lilm_status lilm__cuda_take_error(lilm__cuda *cu)
 {
     if (cu->err == LILM_OK) return LILM_OK;
     lilm_status s = cu->err;
@@ -105,6 +105,7 @@ static void cuda_destroy(lilm_backend *be)
         if (cu->stream) cudaStreamSynchronize(cu->stream);
         cuda_free_scratch(cu);
         lilm__cuda_adamw_release(cu);
+        lilm__cuda_comm_free(cu);
         if (cu->adamw_copied) cudaEventDestroy(cu->adamw_copied);
         if (cu->red) cudaFree(cu->red);
         if (cu->gemm_ws) cudaFree(cu->gemm_ws);
@@ -120,7 +121,7 @@ static lilm_status cuda_reserve(lilm_backend *be, const lilm_backend_plan *plan,
 {
     lilm__cuda *cu = lilm__cu(be);
     if (!plan) return lilm_errorf(LILM_ERR_ARG, "cuda reserve: no plan");
-    LILM_TRY(cuda_take_error(cu));
+    LILM_TRY(lilm__cuda_take_error(cu));
 
     /* attention backward: one fp32 per (b, h, t) */
     size_t rows = plan->max_rows;
@@ -140,7 +141,7 @@ static lilm_status cuda_reserve(lilm_backend *be, const lilm_backend_plan *plan,
         cu->attn_delta = NULL;
         cu->attn_delta_n = 0;
         if (!LILM__CU_OK(cu, cudaMalloc((void **)&cu->attn_delta, delta_n * sizeof(float))))
-            return cuda_take_error(cu);
+            return lilm__cuda_take_error(cu);
         cu->attn_delta_n = delta_n;
     }
     size_t elems = xent_rows * plan->vocab;
@@ -154,7 +155,7 @@ static lilm_status cuda_reserve(lilm_backend *be, const lilm_backend_plan *plan,
         cu->xent_elems = cu->xent_vocab = 0;
         if (!LILM__CU_OK(cu, cudaMalloc((void **)&cu->xent_logits, e * sizeof(float))) ||
             !LILM__CU_OK(cu, cudaMalloc((void **)&cu->xent_dlogits, e * sizeof(lilm__bf16))))
-            return cuda_take_error(cu);
+            return lilm__cuda_take_error(cu);
         cu->xent_elems = e;
         cu->xent_vocab = v;
     }
@@ -185,7 +186,7 @@ static lilm_status cuda_alloc(lilm_backend *be, void **ptr, size_t bytes)
     if (!LILM__CU_OK(cu, cudaMemsetAsync(*ptr, 0, bytes, cu->stream))) {
         cudaFree(*ptr);
         *ptr = NULL;
-        return cuda_take_error(cu);
+        return lilm__cuda_take_error(cu);
     }
     cuda_note_usage(cu);
     return LILM_OK;
@@ -202,7 +203,7 @@ static lilm_status cuda_upload(lilm_backend *be, void *dst, const void *host_src
     if (bytes == 0) return LILM_OK;
     if (LILM__CU_OK(cu, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cu->stream)))
         LILM__CU_OK(cu, cudaStreamSynchronize(cu->stream));
-    return cuda_take_error(cu);
+    return lilm__cuda_take_error(cu);
 }
 
 static lilm_status cuda_download(lilm_backend *be, void *host_dst, const void *src, size_t bytes)
@@ -211,7 +212,7 @@ static lilm_status cuda_download(lilm_backend *be, void *host_dst, const void *s
     if (bytes == 0) return LILM_OK;
     if (LILM__CU_OK(cu, cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, cu->stream)))
         LILM__CU_OK(cu, cudaStreamSynchronize(cu->stream));
-    return cuda_take_error(cu);
+    return lilm__cuda_take_error(cu);
 }
 
 static void cuda_zero(lilm_backend *be, void *ptr, size_t bytes)
@@ -224,7 +225,7 @@ static lilm_status cuda_sync(lilm_backend *be)
 {
     lilm__cuda *cu = lilm__cu(be);
     LILM__CU_OK(cu, cudaStreamSynchronize(cu->stream));
-    return cuda_take_error(cu);
+    return lilm__cuda_take_error(cu);
 }
 
 static size_t cuda_peak_bytes(lilm_backend *be)
@@ -254,7 +255,7 @@ static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index, const lilm_b
     cu->device = device_index;
     if (!LILM__CU_OK(cu, cudaSetDevice(device_index)) ||
         !LILM__CU_OK(cu, cudaGetDeviceProperties(&prop, device_index)))
-        return cuda_take_error(cu);
+        return lilm__cuda_take_error(cu);
     snprintf(cu->device_name, sizeof cu->device_name, "%s", prop.name);
     cu->sm_count = prop.multiProcessorCount;
     if (prop.major < 8) {
@@ -271,7 +272,7 @@ static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index, const lilm_b
         !LILM__BLAS_OK(cu, cublasSetWorkspace(cu->blas, cu->gemm_ws, LILM__GEMM_WS_BYTES)) ||
         !LILM__CU_OK(cu, cudaMalloc((void **)&cu->red, 2 * sizeof(double))) ||
         !LILM__CU_OK(cu, cudaEventCreateWithFlags(&cu->adamw_copied, cudaEventDisableTiming)))
-        return cuda_take_error(cu);
+        return lilm__cuda_take_error(cu);
     cu->gemm_ws_bytes = LILM__GEMM_WS_BYTES;
     /* kernel options (train.cuda.* in the config): the default attention kernels
      * are thread-per-row for heads <= 32 and warp-per-row for the rest; "warp"
@@ -337,6 +338,9 @@ extern "C" lilm_status lilm_cuda_backend_create_opts(lilm_backend **out, int dev
     be->sync = cuda_sync;
     be->peak_bytes = cuda_peak_bytes;
     be->memory_info = cuda_memory_info;
+    be->comm_id = lilm__cuda_comm_id;
+    be->comm_init = lilm__cuda_comm_init;
+    be->comm_sum_f32 = lilm__cuda_comm_sum_f32;
     be->cast_to_act = lilm__cuda_cast_to_act;
     be->cast_to_f32 = lilm__cuda_cast_to_f32;
     be->embedding_forward = lilm__cuda_embedding_forward;

@@ -103,6 +103,8 @@ typedef struct lilm__cuda {
     lilm__adamw_desc *adamw_dev;
     size_t adamw_cap;
     cudaEvent_t adamw_copied;    /* the last staging->device copy finished */
+
+    void *comm;                  /* ncclComm_t of a data-parallel run (collective.cu), or NULL */
 } lilm__cuda;
 
 static inline lilm__cuda *lilm__cu(lilm_backend *be) { return (lilm__cuda *)be->impl; }
@@ -114,6 +116,15 @@ extern "C" int lilm__cuda_blas_ok(lilm__cuda *cu, cublasStatus_t s, const char *
                                   const char *file, int line);
 extern "C" void lilm__cuda_fail(lilm__cuda *cu, lilm_status s, const char *file, int line,
                                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The first recorded error as a status (and cleared), LILM_OK if none. */
+extern "C" lilm_status lilm__cuda_take_error(lilm__cuda *cu);
+
+/* Data-parallel collectives (collective.cu, NCCL). */
+extern "C" lilm_status lilm__cuda_comm_id(lilm_backend *be, void *id, size_t bytes);
+extern "C" lilm_status lilm__cuda_comm_init(lilm_backend *be, const void *id, size_t bytes, int rank, int size);
+extern "C" lilm_status lilm__cuda_comm_sum_f32(lilm_backend *be, float *buf, size_t n);
+extern "C" void lilm__cuda_comm_free(lilm__cuda *cu);
 
 #define LILM__CU_OK(cu, call) lilm__cuda_rt_ok((cu), (call), #call, __FILE__, __LINE__)
 #define LILM__BLAS_OK(cu, call) lilm__cuda_blas_ok((cu), (call), #call, __FILE__, __LINE__)

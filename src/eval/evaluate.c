@@ -24,8 +24,10 @@ void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int6
     r->perplexity = exp(r->loss);
 }
 
-lilm_status lilm_eval_corpus(lilm_model *m, lilm_corpus *c, int full, int64_t max_batches, lilm_eval_result *r)
+lilm_status lilm_eval_corpus(lilm_model *m, lilm_corpus *c, int full, int64_t max_batches, const lilm_dist *dist,
+                             lilm_eval_result *r)
 {
+    int ranks = dist ? dist->size : 1, rank = dist ? dist->rank : 0;
     memset(r, 0, sizeof *r);
     double t0 = lilm_progress_clock();
     lilm_corpus_val_begin(c, full);
@@ -36,12 +38,17 @@ lilm_status lilm_eval_corpus(lilm_model *m, lilm_corpus *c, int full, int64_t ma
         int done = 0;
         LILM_TRY(lilm_corpus_val_next(c, &batch, &done));
         if (done) break;
+        r->batches++;
+        if (b % ranks != rank) continue; /* data parallel: batch b is rank b mod N's */
         double ls = 0;
         int64_t n = 0;
         LILM_TRY(lilm_model_forward(m, batch.inputs, batch.targets, batch.B, batch.T, 0.0f, &ls, &n));
         sum += ls;
         counted += n;
-        r->batches++;
+    }
+    if (ranks > 1) {
+        LILM_TRY(lilm_dist_sum_f64(dist, &sum, 1));
+        LILM_TRY(lilm_dist_sum_i64(dist, &counted, 1));
     }
     if (full) {
         lilm_eval_finish(r, sum, counted, lilm_corpus_val_bytes(c));
@@ -131,7 +138,7 @@ lilm_status lilm_eval_run(const lilm_eval_opts *o, lilm_eval_result *r)
                                .pad_id = (int32_t)lm.model.cfg.pad_id, .val_split = o->split};
         st = lilm_corpus_open(&corpus, &cfg->data, lm.tok, &co);
     }
-    if (st == LILM_OK) st = lilm_eval_corpus(&lm.model, corpus, 1, 0, r);
+    if (st == LILM_OK) st = lilm_eval_corpus(&lm.model, corpus, 1, 0, NULL, r);
     r->params = (int64_t)lm.model.n_elems;
     snprintf(r->checkpoint, sizeof r->checkpoint, "%s", lm.checkpoint);
     snprintf(r->data, sizeof r->data, "%s", cfg->data.dataset[0] ? cfg->data.dataset : cfg->data.text);

@@ -35,14 +35,14 @@ lilm_status lilm_backend_create_opts(lilm_backend **out, lilm_device_choice choi
     *out = NULL;
     switch (choice) {
     case LILM_DEVICE_CHOICE_AUTO:
-        if (lilm_cuda_backend_create_opts(out, 0, opts) == LILM_OK)
+        if (lilm_cuda_backend_create_opts(out, opts ? opts->cuda_device : 0, opts) == LILM_OK)
             return LILM_OK;
         lilm_clear_error();
         return lilm_cpu_backend_create(out, threads);
     case LILM_DEVICE_CHOICE_CPU:
         return lilm_cpu_backend_create(out, threads);
     case LILM_DEVICE_CHOICE_CUDA:
-        return lilm_cuda_backend_create_opts(out, 0, opts);
+        return lilm_cuda_backend_create_opts(out, opts ? opts->cuda_device : 0, opts);
     }
     return lilm_errorf(LILM_ERR_ARG, "unknown device choice %d", (int)choice);
 }

@@ -66,6 +66,7 @@ typedef enum lilm_cuda_attention {
 typedef struct lilm_backend_options {
     lilm_cuda_attention cuda_attention;
     int cuda_no_epilogue;    /* 1: never fuse the bias into cuBLASLt's GEMM epilogue */
+    int cuda_device;         /* the GPU to use (a data-parallel rank takes its rank on the host) */
 } lilm_backend_options;
 
 /* Activations are lilm_act (core/components.h: NONE = 0, GELU exact
@@ -126,6 +127,15 @@ struct lilm_backend {
     /* The memory this backend allocates from: its capacity and what is free now,
      * in bytes (host RAM on CPU, the GPU's memory on CUDA; 0 when unknown). */
     void (*memory_info)(const lilm_backend *be, size_t *total, size_t *available);
+
+    /* ---- data parallel (NULL where the backend has none: the CPU backend's
+     * gradients are host memory, which src/dist sums over MPI) ---- */
+    /* A new group id of `bytes` bytes (rank 0 makes it; MPI carries it to the others). */
+    lilm_status (*comm_id)(lilm_backend *be, void *id, size_t bytes);
+    /* Joins the group `id` as `rank` of `size` (every rank calls it together). */
+    lilm_status (*comm_init)(lilm_backend *be, const void *id, size_t bytes, int rank, int size);
+    /* buf (n) fp32 device memory <- its sum over the group, in place, queued on the backend's stream. */
+    lilm_status (*comm_sum_f32)(lilm_backend *be, float *buf, size_t n);
 
     /* ---- dtype conversion (weights to their compute copy) ---- */
     /* out (n) act_dtype <- in (n) fp32. On CPU (f32) out may equal in: no-op. */

@@ -256,7 +256,7 @@ static lilm_status run_probe(depth_ctx *d, int64_t layers, probe *p)
             }
             lilm_step_result res;
             /* a tiny lr: random tokens must not blow the weights up */
-            st = lilm_train_step(&m, &opt, &guard, &bs, n_micro, 1e-6, &res);
+            st = lilm_train_step(&m, &opt, &guard, &bs, n_micro, 1e-6, NULL, &res);
         }
         if (st == LILM_OK) {
             p->step_s = (lilm_progress_clock() - t0) / (double)d->probe_steps;

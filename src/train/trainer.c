@@ -35,6 +35,64 @@ static void iso_now(char *buf, size_t n)
 
 static double elapsed(const lilm_trainer *t) { return t->elapsed_base + (lilm_progress_clock() - t->t0); }
 
+/* ---- data parallel ---- */
+
+/* Rank 0 of a data-parallel run (or the only process) writes every file. */
+static int is_root(const lilm_trainer *t) { return !t->opts.dist || t->opts.dist->rank == 0; }
+
+/* Makes the first n_root values rank 0's on every rank (clocks and timings:
+ * every decision that depends on them is then the same everywhere), and the
+ * remaining n_any values the sum over the ranks (flags any rank may raise). */
+static lilm_status agree(const lilm_trainer *t, double *v, int n_root, int n_any)
+{
+    const lilm_dist *d = t->opts.dist;
+    if (!d || d->size == 1) return LILM_OK;
+    if (d->rank != 0)
+        for (int i = 0; i < n_root; i++) v[i] = 0;
+    return lilm_dist_sum_f64(d, v, (size_t)(n_root + n_any));
+}
+
+/* On a GPU backend, the ranks' devices form one NCCL group: rank 0 makes its
+ * id, MPI carries it to the others, and every rank joins. */
+static lilm_status join_device_group(lilm_trainer *t)
+{
+    const lilm_dist *d = t->opts.dist;
+    if (!d || d->size == 1 || t->be->device == LILM_DEVICE_CPU) return LILM_OK;
+    if (!t->be->comm_id || !t->be->comm_init)
+        return lilm_errorf(LILM_ERR_UNSUPPORTED, "the %s backend cannot train data-parallel; use --device cpu",
+                           t->be->name);
+    unsigned char id[128] = {0}; /* NCCL's group id: 128 bytes */
+    if (d->rank == 0) LILM_TRY(t->be->comm_id(t->be, id, sizeof id));
+    LILM_TRY(lilm_dist_bcast(d, id, sizeof id));
+    return t->be->comm_init(t->be, id, sizeof id, d->rank, d->size);
+}
+
+/* A 64-bit FNV-1a hash of the fp32 weights, compared over the ranks at the end
+ * of a data-parallel run: their optimizer steps must have stayed identical. */
+static lilm_status check_ranks_agree(lilm_trainer *t)
+{
+    const lilm_dist *d = t->opts.dist;
+    if (!d || d->size == 1) return LILM_OK;
+    size_t n = t->model.n_elems;
+    float *w = malloc(n * sizeof *w);
+    int64_t *all = malloc((size_t)d->size * sizeof *all);
+    lilm_status st = w && all ? t->be->download(t->be, w, t->model.param_block, n * sizeof *w)
+                              : lilm_errorf(LILM_ERR_OOM, "out of memory for the weights' hash");
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = (const unsigned char *)w;
+    for (size_t i = 0; st == LILM_OK && i < n * sizeof *w; i++) h = (h ^ p[i]) * 1099511628211ull;
+    int64_t mine = (int64_t)h;
+    if (st == LILM_OK) st = lilm_dist_allgather(d, &mine, all, sizeof mine);
+    int same = 1;
+    for (int r = 1; st == LILM_OK && r < d->size; r++) same &= all[r] == all[0];
+    free(w);
+    free(all);
+    LILM_TRY(st);
+    if (!same) return lilm_errorf(LILM_ERR_INTERNAL, "the ranks' weights differ after training (a bug: please report)");
+    if (is_root(t)) fprintf(stderr, "lilm: weights identical on %d ranks\n", d->size);
+    return LILM_OK;
+}
+
 void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p)
 {
     memset(p, 0, sizeof *p);
@@ -79,6 +137,7 @@ static void started_at(const char *path, char *started, size_t n)
 
 static lilm_status write_run_json(lilm_trainer *t, const char *status, const lilm_eval_result *val)
 {
+    if (!is_root(t)) return LILM_OK;
     char path[LILM_PATH_MAX + 32], started[32], finished[32];
     snprintf(path, sizeof path, "%s/run.json", t->dir);
     started_at(path, started, sizeof started);
@@ -140,6 +199,7 @@ static lilm_status write_run_json(lilm_trainer *t, const char *status, const lil
 /* Keeps only metrics lines up to `step` (a resumed run rewrites what followed its checkpoint). */
 static lilm_status open_metrics(lilm_trainer *t, int64_t keep_upto)
 {
+    if (!is_root(t)) return LILM_OK;
     char path[LILM_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/metrics.jsonl", t->dir);
     if (t->opts.resume && lilm_path_exists(path)) {
@@ -214,9 +274,15 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
         if (!lilm_path_exists(last))
             return lilm_errorf(LILM_ERR_NOT_FOUND, "%s has no checkpoint to resume from (%s)\nHINT: start a new run with --out", t->dir, last);
     }
-    LILM_TRY(lilm_mkdirs(ck));
+    if (is_root(t)) LILM_TRY(lilm_mkdirs(ck));
 
-    LILM_TRY(lilm_backend_create_for(&t->be, &c->train));
+    lilm_device_choice dev;
+    lilm_backend_options bo;
+    LILM_TRY(lilm_device_choice_parse(c->train.device, &dev));
+    lilm_backend_options_from_config(&c->train, &bo);
+    if (o->dist) bo.cuda_device = o->dist->local_rank; /* one GPU per rank on each host */
+    LILM_TRY(lilm_backend_create_opts(&t->be, dev, (int)c->train.threads, &bo));
+    LILM_TRY(join_device_group(t));
     LILM_TRY(lilm_tokenizer_load(&t->tok, c->data.tokenizer));
     if (lilm_tokenizer_vocab_size(t->tok) > c->model.vocab_size)
         return lilm_errorf(LILM_ERR_CONFIG, "model.vocab_size %lld is smaller than the tokenizer's vocabulary (%d)\nHINT: --set model.vocab_size=%d",
@@ -224,6 +290,15 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     LILM_TRY(setup_data(t));
 
     t->n_micro = (int)(c->train.accum_batch / c->train.batch_size);
+    if (o->dist && o->dist->size > 1) {
+        if (t->n_micro < o->dist->size)
+            return lilm_errorf(LILM_ERR_CONFIG,
+                               "a step has %d micro-batches (train.accum_batch %lld / train.batch_size %lld), fewer than "
+                               "the %d ranks: some would have nothing to do\nHINT: raise train.accum_batch to at least %lld, "
+                               "or run fewer ranks",
+                               t->n_micro, (long long)c->train.accum_batch, (long long)c->train.batch_size, o->dist->size,
+                               (long long)c->train.batch_size * o->dist->size);
+    }
     LILM_TRY(lilm_model_init(&t->model, &c->model, t->be, (size_t)c->train.batch_size, (size_t)c->model.context,
                              c->train.seed));
     t->model_ready = 1;
@@ -248,7 +323,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     }
     char cfgpath[LILM_PATH_MAX + 32];
     snprintf(cfgpath, sizeof cfgpath, "%s/config.yaml", t->dir);
-    LILM_TRY(lilm_config_save(c, cfgpath));
+    if (is_root(t)) LILM_TRY(lilm_config_save(c, cfgpath));
     LILM_TRY(open_metrics(t, t->state.step));
     return write_run_json(t, "running", NULL);
 }
@@ -271,7 +346,11 @@ void lilm_trainer_free(lilm_trainer *t)
  * partial one also measures the time per batch for the end reserve. */
 static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches, lilm_eval_result *r)
 {
-    LILM_TRY(lilm_eval_corpus(&t->model, t->data, full, max_batches, r));
+    LILM_TRY(lilm_eval_corpus(&t->model, t->data, full, max_batches, t->opts.dist, r));
+    /* the end reserve comes from rank 0's timing on every rank */
+    double v[1] = {r->seconds};
+    LILM_TRY(agree(t, v, 1, 0));
+    r->seconds = v[0];
     if (!full && r->batches > 0) t->val_batch_s = r->seconds / (double)r->batches;
     return LILM_OK;
 }
@@ -285,7 +364,7 @@ lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_eval_result *r
 
 static lilm_status save(lilm_trainer *t, const char *name)
 {
-    if (t->opts.lite) return LILM_OK;
+    if (t->opts.lite || !is_root(t)) return LILM_OK;
     double ts0 = lilm_progress_clock();
     lilm_run_state *s = &t->state;
     s->elapsed_s = elapsed(t);
@@ -409,7 +488,7 @@ static double schedule_lr(const lilm_trainer *t, const run_loop *L, double el, d
 static lilm_status train_one_step(lilm_trainer *t, run_loop *L, double lr, lilm_step_result *res)
 {
     double ts = lilm_progress_clock();
-    LILM_TRY(lilm_train_step(&t->model, &t->opt, &t->guard, &t->src, t->n_micro, lr, res));
+    LILM_TRY(lilm_train_step(&t->model, &t->opt, &t->guard, &t->src, t->n_micro, lr, t->opts.dist, res));
     double dt = lilm_progress_clock() - ts;
     L->last_step_s = dt;
     t->state.step++;
@@ -420,7 +499,7 @@ static lilm_status train_one_step(lilm_trainer *t, run_loop *L, double lr, lilm_
     if (done == PROBE_SKIP + PROBE_LEN && t->probe_step_s == 0)
         t->probe_step_s = (lilm_progress_clock() - L->probe_t0) / PROBE_LEN;
     metric_line(t, "train", lr, res->loss, res->stats.grad_norm, L->tps, NULL);
-    if (res->n_skipped)
+    if (res->n_skipped && is_root(t))
         fprintf(stderr, "\nlilm: step %lld: skipped %d micro-batch(es) with a loss spike\n", (long long)t->state.step,
                 res->n_skipped);
     if (!isfinite(res->loss))
@@ -434,6 +513,7 @@ static lilm_status after_step(lilm_trainer *t, run_loop *L, double lr)
 {
     const lilm_train_config *tc = &t->cfg.train;
     double now_rel = lilm_progress_clock() - t->t0;
+    LILM_TRY(agree(t, &now_rel, 1, 0)); /* data parallel: rank 0's clock decides */
     /* in time mode, validate once right after the timing probe, so that the
      * time reserved for the final validation comes from a measurement, and
      * again every eighth of the budget without a validation (the machine's
@@ -466,6 +546,7 @@ static void show_progress(const lilm_trainer *t, const run_loop *L, lilm_progres
     char valtxt[32] = "", lefttxt[32] = "";
     if (L->have_val) snprintf(valtxt, sizeof valtxt, "  val %.4f", L->val.loss);
     if (!L->steps_mode) snprintf(lefttxt, sizeof lefttxt, "  %.0fs left", fmax(0.0, L->budget_s - elapsed(t)));
+    if (!is_root(t)) return;
     lilm_progress_update(prog, t->state.step);
     lilm_progress_status(prog, "loss %.4f%s  lr %.2e  %.0f tok/s%s", loss, valtxt, lr, L->tps, lefttxt);
 }
@@ -483,10 +564,11 @@ static lilm_status finish_run(lilm_trainer *t, run_loop *L)
     metric_line(t, "val", 0, 0, 0, 0, &L->val);
     LILM_TRY(save(t, "last"));
     LILM_TRY(save(t, "final"));
+    LILM_TRY(check_ranks_agree(t));
     t->state.elapsed_s = elapsed(t);
     if (!t->opts.lite) LILM_TRY(write_eval_json(t, &L->val));
     LILM_TRY(write_run_json(t, "done", &L->val));
-    if (t->opts.lite || t->opts.no_samples) return LILM_OK;
+    if (t->opts.lite || t->opts.no_samples || !is_root(t)) return LILM_OK;
     double ss = 0;
     int64_t nt = 0;
     if (write_samples(t, &ss, &nt) != LILM_OK)
@@ -526,8 +608,13 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
     for (;;) {
         double el = elapsed(t);
         double train_end = train_end_s(t, &L);
+        /* data parallel: rank 0's clock and reserve, and a stop asked of any rank */
+        double sync[3] = {el, train_end, stop_requested(t)};
+        if ((st = agree(t, sync, 2, 1)) != LILM_OK) break;
+        el = sync[0];
+        train_end = sync[1];
         if (L.steps_mode ? t->state.step >= c->train.steps : el >= train_end) break;
-        if (stop_requested(t)) {
+        if (sync[2] > 0) {
             final_status = "killed";
             break;
         }

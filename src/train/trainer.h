@@ -56,6 +56,7 @@ typedef struct lilm_trainer_options {
     double schedule_fraction;
     int lite;                  /* sweeps: no checkpoints, samples or eval.json; final validation on val_batches */
     int no_samples;            /* do not write samples.txt at the end */
+    const lilm_dist *dist;     /* the ranks of a data-parallel run (NULL: one process) */
 } lilm_trainer_options;
 
 typedef struct lilm_trainer {
