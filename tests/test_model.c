@@ -5,7 +5,7 @@
  *   the SimpleStories config at 5 layers, 11,193,792 for BabyLM at 20);
  * - a central finite-difference check of the mean loss w.r.t. sampled entries
  *   of EVERY parameter tensor, for several architectures (RMSNorm+GELU,
- *   LayerNorm+ReLU+latent attention, no norm + no FFN). fp32 throughout, so the
+ *   LayerNorm+ReLU+latent attention, no norm + no FFN, RMSNorm+ReLU^2). fp32 throughout, so the
  *   tolerance is |fd - analytic| <= 2e-2 * max(|fd|, |analytic|) + 2e-4 with
  *   h = 1e-2 on a loss of order 1;
  * - the spike guard and the training step lower the loss on a fixed batch;
@@ -115,7 +115,9 @@ static double mean_loss(lilm_model *m, const int32_t *in, const int32_t *tg, siz
     return sum / (double)n;
 }
 
-static void gradcheck(lilm_test *t, lilm_model_config c)
+/* h: the finite-difference step (1e-2; smaller where the loss's second
+ * derivative jumps, as with ReLU^2, whose O(h) error would show). */
+static void gradcheck_h(lilm_test *t, lilm_model_config c, double h)
 {
     lilm_backend *be = NULL;
     LT_OK(t, lilm_cpu_backend_create(&be, 2));
@@ -133,7 +135,6 @@ static void gradcheck(lilm_test *t, lilm_model_config c)
     LT_OK(t, lilm_model_backward(&m));
     float *grad = malloc(m.n_elems * sizeof(float));
     memcpy(grad, m.grad_block, m.n_elems * sizeof(float));
-    const double h = 1e-2;
     int worst_i = -1;
     double worst = 0;
     lilm_rng r;
@@ -164,9 +165,13 @@ static void gradcheck(lilm_test *t, lilm_model_config c)
     lilm_backend_free(be);
 }
 
+static void gradcheck(lilm_test *t, lilm_model_config c) { gradcheck_h(t, c, 1e-2); }
+
 static void test_grad_rms_gelu(lilm_test *t) { gradcheck(t, tiny(LILM_NORM_RMS, LILM_ACTKIND_GELU, 0)); }
 static void test_grad_layer_relu_latent(lilm_test *t) { gradcheck(t, tiny(LILM_NORM_LAYER, LILM_ACTKIND_RELU, 5)); }
 static void test_grad_nonorm_noffn(lilm_test *t) { gradcheck(t, tiny(LILM_NORM_NONE, LILM_ACTKIND_NONE, 0)); }
+
+static void test_grad_rms_relu2(lilm_test *t) { gradcheck_h(t, tiny(LILM_NORM_RMS, LILM_ACT_RELU2, 0), 5e-3); }
 
 typedef struct fixed_source {
     int32_t in[16], tg[16];
@@ -254,6 +259,7 @@ static const lilm_test_case cases[] = {
     {"grad_rms_gelu", test_grad_rms_gelu},
     {"grad_layer_relu_latent", test_grad_layer_relu_latent},
     {"grad_nonorm_noffn", test_grad_nonorm_noffn},
+    {"grad_rms_relu2", test_grad_rms_relu2},
     {"training_lowers_loss_and_is_deterministic", test_training_lowers_loss_and_is_deterministic},
     {"spike_guard", test_spike_guard},
     {"onecycle_matches_torch", test_onecycle_matches_torch},

@@ -314,6 +314,8 @@ static double act_ref(double x, lilm_act act)
         return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
     if (act == LILM_ACT_RELU)
         return x > 0 ? x : 0;
+    if (act == LILM_ACT_RELU2)
+        return x > 0 ? x * x : 0;
     return x;
 }
 
@@ -417,6 +419,7 @@ static void test_matmul(lilm_test *t)
     matmul_case(t, be, &r, 37, 29, 41, LILM_ACT_RELU, 1, 1);
     matmul_case(t, be, &r, 64, 48, 96, LILM_ACT_GELU, 0, 1);
     matmul_case(t, be, &r, 131, 40, 23, LILM_ACT_NONE, 1, 1);
+    matmul_case(t, be, &r, 37, 29, 41, LILM_ACT_RELU2, 1, 0);
     free_backend(t, be);
 }
 
@@ -986,11 +989,39 @@ static void test_blas_redetect(lilm_test *t)
     free_backend(t, be);
 }
 
+/* ReLU^2 = max(x, 0)^2 alone: forward against double, backward against its
+ * closed form 2 max(x, 0) dout and finite differences (it is C1: no kink
+ * skipping needed). */
+static void test_act_relu2(lilm_test *t)
+{
+    lilm_backend *be = make_backend(t, 2);
+    rng r = {14};
+    size_t n = 40000; /* above the parallel threshold */
+    float *in = fnew(n), *out = fnew(n), *w = fnew(n), *din = fnew(n);
+    double *ref = dnew(n);
+    fill(&r, in, n, -3, 3);
+    fill(&r, w, n, -1, 1);
+    LT_TRUE(t, be->act_supported(be, LILM_ACT_RELU2));
+    be->act_forward(be, out, in, n, LILM_ACT_RELU2);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = act_ref(in[i], LILM_ACT_RELU2);
+    check_close(t, "relu2", out, ref, n, 1e-6, 1e-6);
+    be->act_backward(be, din, w, in, n, LILM_ACT_RELU2);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = in[i] > 0 ? 2.0 * in[i] * w[i] : 0.0;
+    check_close(t, "relu2 grad", din, ref, n, 1e-6, 1e-6);
+    act_ctx c = {be, out, in, w, n, LILM_ACT_RELU2};
+    fd_check(t, "relu2 backward", &r, act_eval, &c, in, n, din, 1e-3f);
+    free(in), free(out), free(w), free(din), free(ref);
+    free_backend(t, be);
+}
+
 static const lilm_test_case cases[] = {
     {"embedding", test_embedding},
     {"norm", test_norm},
     {"matmul", test_matmul},
     {"elementwise", test_elementwise},
+    {"act_relu2", test_act_relu2},
     {"rope", test_rope},
     {"attention", test_attention},
     {"classifier", test_classifier},

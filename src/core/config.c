@@ -31,8 +31,6 @@
 /* ---------------------------------------------------------------------- */
 /* The table                                                               */
 
-static const char *const lilm_cfg_norm_names[] = {"rms", "layer", "none", NULL};
-static const char *const lilm_cfg_act_names[] = {"gelu", "relu", "none", NULL};
 static const char *const lilm_cfg_sched_names[] = {"onecycle", "cosine", "constant", NULL};
 static const char *const lilm_cfg_budget_names[] = {"time", "steps", NULL};
 static const char *const lilm_cfg_loader_names[] = {"packed", "document", NULL};
@@ -62,10 +60,10 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
      "T: maximum sequence length (tokens per training row)"},
     {"model.latent_dim", LILM_CFG_INT, LILM_CFG_FIELD(model, latent_dim), "0", 0, 65536, 0, NULL,
      "p of latent attention (kv = Linear(C, p) then Linear(p, H*(qk+v))); 0 = standard attention"},
-    {"model.norm", LILM_CFG_ENUM, LILM_CFG_FIELD(model, norm), "rms", 0, 0, 0, lilm_cfg_norm_names,
+    {"model.norm", LILM_CFG_ENUM, LILM_CFG_FIELD(model, norm), "rms", 0, 0, 0, lilm_norm_config_names,
      "normalisation before attention, feed-forward and logits"},
-    {"model.activation", LILM_CFG_ENUM, LILM_CFG_FIELD(model, activation), "gelu", 0, 0, 0, lilm_cfg_act_names,
-     "feed-forward activation (exact erf GELU); none removes the feed-forward block"},
+    {"model.activation", LILM_CFG_ENUM, LILM_CFG_FIELD(model, activation), "gelu", 0, 0, 0, lilm_act_config_names,
+     "feed-forward activation: gelu (exact erf), relu, relu2 (relu squared); none removes the feed-forward block"},
     {"model.rope_base", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, rope_base), "10000", 0, 1e12, LILM_CFG_MIN_OPEN,
      NULL, "rotary embedding base"},
     {"model.norm_eps", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, norm_eps), "0", 0, 1, 0, NULL,
@@ -860,23 +858,5 @@ void lilm_config_print_markdown(FILE *f)
 
 int64_t lilm_model_config_param_count(const lilm_model_config *m)
 {
-    const int64_t C = m->d_model, H = m->n_heads, F = m->ffn_dim;
-    const int64_t qk = H * m->qk_dim, kv = H * (m->qk_dim + m->v_dim), vo = H * m->v_dim;
-    int64_t norm = 0; /* one norm's parameters */
-    if (m->norm == LILM_NORM_RMS) norm = C;
-    else if (m->norm == LILM_NORM_LAYER) norm = 2 * C;
-    int64_t layer = 0;
-    /* attention_norm; feedforward_norm only with a feed-forward block: activation
-     * "none" removes the block and its norm (SEED_REFERENCE: "identity removes the FFN") */
-    layer += m->activation != LILM_ACTKIND_NONE ? 2 * norm : norm;
-    layer += C * qk + qk;                    /* q */
-    if (m->latent_dim > 0)                   /* kv.0: C -> p, kv.1: p -> H*(qk+v) */
-        layer += C * m->latent_dim + m->latent_dim + m->latent_dim * kv + kv;
-    else
-        layer += C * kv + kv;                /* kv */
-    layer += vo * C + C;                     /* reproject */
-    if (m->activation != LILM_ACTKIND_NONE)
-        layer += C * F + F + F * C + C;      /* ffn.0 (W1), ffn.3 (W2) */
-    return m->vocab_size * C                 /* tied embedding, counted once */
-           + m->n_layers * layer + norm;     /* + final_norm */
+    return lilm_arch_tensors(m, NULL, NULL);
 }

@@ -233,8 +233,11 @@ lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads)
     be->norm_backward = lilm__cpu_norm_backward;
     be->matmul_forward = lilm__cpu_matmul_forward;
     be->matmul_backward = lilm__cpu_matmul_backward;
+    be->act_supported = lilm__cpu_act_supported;
     be->act_forward = lilm__cpu_act_forward;
     be->act_backward = lilm__cpu_act_backward;
+    be->glu_forward = lilm__cpu_glu_forward;
+    be->glu_backward = lilm__cpu_glu_backward;
     be->add = lilm__cpu_add;
     be->accumulate = lilm__cpu_accumulate;
     be->copy = lilm__cpu_copy;

@@ -320,8 +320,11 @@ extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_i
     be->norm_backward = lilm__cuda_norm_backward;
     be->matmul_forward = lilm__cuda_matmul_forward;
     be->matmul_backward = lilm__cuda_matmul_backward;
+    be->act_supported = lilm__cuda_act_supported;
     be->act_forward = lilm__cuda_act_forward;
     be->act_backward = lilm__cuda_act_backward;
+    be->glu_forward = lilm__cuda_glu_forward;
+    be->glu_backward = lilm__cuda_glu_backward;
     be->add = lilm__cuda_add;
     be->accumulate = lilm__cuda_accumulate;
     be->copy = lilm__cuda_copy;

@@ -19,37 +19,17 @@ float lilm__norm_eps(const lilm_model_config *c)
     return c->norm == LILM_NORM_LAYER ? 1e-5f : FLT_EPSILON; /* torch RMSNorm eps=None: finfo(float32).eps */
 }
 
+size_t lilm__ffn_up_width(const lilm_model_config *c)
+{
+    const lilm_act_desc *a = lilm_act_info(c->activation);
+    return (size_t)(a ? a->gate : 1) * (size_t)c->ffn_dim;
+}
+
 void lilm__layer_ptrs(const lilm_model *m, int layer, void *block, size_t esize, lilm_layer_ptrs *out)
 {
     memset(out, 0, sizeof *out);
-    const lilm_model_config *c = &m->cfg;
-    int i = m->layer_first[layer];
-#define NEXT() ((char *)block + m->params[i++].offset * esize)
-    if (c->norm != LILM_NORM_NONE) {
-        out->norm1_w = NEXT();
-        if (c->norm == LILM_NORM_LAYER) out->norm1_b = NEXT();
-        if (c->activation != LILM_ACTKIND_NONE) {
-            out->norm2_w = NEXT();
-            if (c->norm == LILM_NORM_LAYER) out->norm2_b = NEXT();
-        }
-    }
-    out->q_w = NEXT();
-    out->q_b = NEXT();
-    if (c->latent_dim > 0) {
-        out->lat_w = NEXT();
-        out->lat_b = NEXT();
-    }
-    out->kv_w = NEXT();
-    out->kv_b = NEXT();
-    out->proj_w = NEXT();
-    out->proj_b = NEXT();
-    if (c->activation != LILM_ACTKIND_NONE) {
-        out->w1 = NEXT();
-        out->b1 = NEXT();
-        out->w2 = NEXT();
-        out->b2 = NEXT();
-    }
-#undef NEXT
+    for (int i = m->layer_first[layer]; i < m->n_params && m->params[i].layer == layer; i++)
+        out->by_role[m->params[i].role] = (char *)block + m->params[i].offset * esize;
 }
 
 /* ---- the activation plan ---- */
@@ -71,10 +51,10 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
     const lilm_model_config *c = &m->cfg;
     size_t N = B * T, C = (size_t)c->d_model, H = (size_t)c->n_heads;
     size_t Q = H * (size_t)c->qk_dim, KV = H * (size_t)(c->qk_dim + c->v_dim), AV = H * (size_t)c->v_dim;
-    size_t F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim, L = (size_t)c->n_layers;
+    size_t F = (size_t)c->ffn_dim, GF = lilm__ffn_up_width(c), P = (size_t)c->latent_dim, L = (size_t)c->n_layers;
     size_t a = m->act_size;
     int has_norm = c->norm != LILM_NORM_NONE, layer = c->norm == LILM_NORM_LAYER;
-    int ffn = c->activation != LILM_ACTKIND_NONE;
+    int ffn = c->activation != LILM_ACT_NONE;
     for (size_t l = 0; l < L; l++) {
         lilm_layer_acts *A = &m->acts[l];
         A->x = take(pl, N * C * a);
@@ -90,7 +70,7 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
         A->h2 = ffn && has_norm ? take(pl, N * C * a) : A->x2;
         A->mean2 = ffn && layer ? take(pl, N * sizeof(float)) : NULL;
         A->rstd2 = ffn && has_norm ? take(pl, N * sizeof(float)) : NULL;
-        A->pre = ffn ? take(pl, N * F * a) : NULL;
+        A->pre = ffn ? take(pl, N * GF * a) : NULL;
         A->act = ffn ? take(pl, N * F * a) : NULL;
     }
     m->xf = take(pl, N * C * a);
@@ -100,7 +80,7 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
     m->losses = take(pl, N * sizeof(float));
     m->tokens = take(pl, N * sizeof(int32_t));
     m->targets = take(pl, N * sizeof(int32_t));
-    size_t wide = F > KV ? F : KV;
+    size_t wide = GF > KV ? GF : KV;
     if (AV > wide) wide = AV;
     if (Q > wide) wide = Q;
     m->d_res = take(pl, N * C * a);
@@ -143,10 +123,16 @@ lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_ba
     m->act_size = be->act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
     const lilm_model_config *c = &m->cfg;
     if (c->n_layers < 1 || c->d_model < 1 || c->n_heads < 1 || c->qk_dim < 2 || c->qk_dim % 2 || c->v_dim < 1 ||
-        c->vocab_size < 4 || (c->activation != LILM_ACTKIND_NONE && c->ffn_dim < 1) || c->latent_dim < 0)
+        c->vocab_size < 4 || (c->activation != LILM_ACT_NONE && c->ffn_dim < 1) || c->latent_dim < 0)
         return lilm_errorf(LILM_ERR_ARG, "invalid model shape (layers %lld, d %lld, heads %lld, qk %lld, v %lld, vocab %lld)",
                            (long long)c->n_layers, (long long)c->d_model, (long long)c->n_heads,
                            (long long)c->qk_dim, (long long)c->v_dim, (long long)c->vocab_size);
+    if (!be->act_supported(be, c->activation)) {
+        const lilm_act_desc *a = lilm_act_info(c->activation);
+        return lilm_errorf(LILM_ERR_UNSUPPORTED,
+                           "model.activation %s is not on the %s backend yet\nHINT: --device cpu, or another "
+                           "model.activation", a ? a->config_name : "(unknown)", be->name);
+    }
     if (max_T > (size_t)c->context)
         return lilm_errorf(LILM_ERR_ARG, "sequence length %zu exceeds the model context %lld", max_T, (long long)c->context);
     lilm_status st = lilm__model_build_table(m);
@@ -184,7 +170,7 @@ lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_ba
     plan_acts(m, &pl, max_B, max_T);
 
     size_t KV = (size_t)(c->n_heads * (c->qk_dim + c->v_dim));
-    size_t wide = (size_t)c->ffn_dim > KV ? (size_t)c->ffn_dim : KV;
+    size_t wide = lilm__ffn_up_width(c) > KV ? lilm__ffn_up_width(c) : KV;
     lilm_backend_plan bp = {
         .max_rows = max_B * max_T, .max_batch = max_B, .max_seq = max_T,
         .d_model = (size_t)c->d_model, .vocab = (size_t)c->vocab_size, .n_heads = (size_t)c->n_heads,

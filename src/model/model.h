@@ -37,20 +37,31 @@ typedef struct lilm_param {
     size_t numel;
     size_t offset;
     int decay;                       /* 1: weight decay applies (matrices) */
+    int layer;                       /* -1 outside the layers (embedding, final norm) */
+    lilm_role role;                  /* which pointer it is (core/components.h) */
 } lilm_param;
 
 /* Pointers of one layer's parameters into a block (params, grads or the compute copy).
- * Pointers are `void *` for the compute copy and `float *` otherwise; absent ones NULL. */
-typedef struct lilm_layer_ptrs {
-    void *norm1_w, *norm1_b;  /* (C) */
-    void *q_w, *q_b;          /* (H*Dq, C), (H*Dq) */
-    void *lat_w, *lat_b;      /* latent only: (p, C), (p) */
-    void *kv_w, *kv_b;        /* (H*(Dq+Dv), C or p), (H*(Dq+Dv)) */
-    void *proj_w, *proj_b;    /* (C, H*Dv), (C) */
-    void *norm2_w, *norm2_b;  /* (C) */
-    void *w1, *b1;            /* (F, C), (F) */
-    void *w2, *b2;            /* (C, F), (C) */
+ * Pointers are `void *` for the compute copy and `float *` otherwise; absent ones NULL.
+ * The named fields and by_role[] are the same storage: fields in lilm_role order. */
+typedef union lilm_layer_ptrs {
+    struct {
+        void *norm1_w, *norm1_b;  /* (C) */
+        void *q_w, *q_b;          /* (H*Dq, C), (H*Dq) */
+        void *lat_w, *lat_b;      /* latent only: (p, C), (p) */
+        void *kv_w, *kv_b;        /* (H*(Dq+Dv), C or p), (H*(Dq+Dv)) */
+        void *proj_w, *proj_b;    /* (C, H*Dv), (C) */
+        void *norm2_w, *norm2_b;  /* (C) */
+        void *w1, *b1;            /* (gate*F, C), (gate*F) */
+        void *w2, *b2;            /* (C, F), (C) */
+    };
+    void *by_role[LILM_ROLE_LAYER_COUNT];
 } lilm_layer_ptrs;
+_Static_assert(sizeof(lilm_layer_ptrs) == LILM_ROLE_LAYER_COUNT * sizeof(void *) &&
+                   offsetof(lilm_layer_ptrs, q_w) == LILM_ROLE_Q_W * sizeof(void *) &&
+                   offsetof(lilm_layer_ptrs, norm2_w) == LILM_ROLE_NORM2_W * sizeof(void *) &&
+                   offsetof(lilm_layer_ptrs, b2) == LILM_ROLE_B2 * sizeof(void *),
+               "lilm_layer_ptrs has one field per layer role, in role order");
 
 /* Activations of one layer kept for the backward pass (backend memory, act dtype
  * unless noted). N = B*T rows. */
@@ -66,7 +77,7 @@ typedef struct lilm_layer_acts {
     void *x2;       /* (N, C) residual after attention */
     void *h2;       /* (N, C) norm2(x2) */
     float *mean2, *rstd2; /* (N) fp32 */
-    void *pre;      /* (N, F) W1 pre-activation */
+    void *pre;      /* (N, gate*F) W1 pre-activation ([g | u] for a gated activation) */
     void *act;      /* (N, F) act(pre) */
 } lilm_layer_acts;
 
@@ -102,7 +113,7 @@ typedef struct lilm_model {
     /* backward scratch (act dtype) */
     void *d_res;               /* (N, C) gradient of the residual stream */
     void *d_h;                 /* (N, C) gradient of a norm output */
-    void *d_wide;              /* (N, max(F, H*Dv, H*Dq, H*(Dq+Dv))) */
+    void *d_wide;              /* (N, max(gate*F, H*Dv, H*Dq, H*(Dq+Dv))) */
     void *d_q;                 /* (N, H*Dq) */
     void *d_kv;                /* (N, H*(Dq+Dv)) */
     void *d_lat;               /* (N, p) */
@@ -187,7 +198,7 @@ typedef struct lilm_decoder {
     void *kvnew;               /* (B*max_chunk, H*(Dq+Dv)) */
     void *att;                 /* (B*max_chunk, H*Dv) */
     void *tmp;                 /* (B*max_chunk, C) */
-    void *pre, *act;           /* (B*max_chunk, F) */
+    void *pre, *act;           /* (B*max_chunk, gate*F), (B*max_chunk, F) */
     void *last;                /* (B, C) final-norm rows of each sequence's last position */
     float *logits_dev;         /* (B, V) */
 } lilm_decoder;

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/components.h" /* lilm_act: the activations (one table for the model and the backends) */
 #include "core/status.h"
 
 typedef enum lilm_device {
@@ -50,12 +51,10 @@ typedef enum lilm_dtype {
     LILM_DTYPE_BF16 = 1,
 } lilm_dtype;
 
-/* Elementwise activation, used alone or fused as a matmul epilogue. */
-typedef enum lilm_act {
-    LILM_ACT_NONE = 0,
-    LILM_ACT_GELU = 1, /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
-    LILM_ACT_RELU = 2,
-} lilm_act;
+/* Activations are lilm_act (core/components.h: NONE = 0, GELU exact
+ * 0.5 x (1 + erf(x / sqrt 2)), RELU, RELU2 = max(x, 0)^2, SWIGLU). Pointwise
+ * ones run alone or fused as a matmul epilogue; gated ones (SwiGLU) halve the
+ * width and run alone (glu_forward). */
 
 /* The largest shapes a backend must be ready for (scratch sizing). */
 typedef struct lilm_backend_plan {
@@ -151,11 +150,24 @@ struct lilm_backend {
                             size_t N, size_t IC, size_t OC, lilm_act act, int accumulate);
 
     /* ---- elementwise ---- */
+    /* 1 when this backend computes `act`: pointwise ones (lilm_act_info(act)->gate
+     * == 1) in act_forward/act_backward and matmul's epilogue, gated ones in
+     * glu_forward/glu_backward. The model asks before it plans anything. */
+    int (*act_supported)(lilm_backend *be, lilm_act act);
+    /* Pointwise activations: */
     /* out (n) = act(in). */
     void (*act_forward)(lilm_backend *be, void *out, const void *in, size_t n, lilm_act act);
     /* din (n) = act'(in) * dout. */
     void (*act_backward)(lilm_backend *be, void *din, const void *dout, const void *in,
                          size_t n, lilm_act act);
+    /* Gated activations (gate == 2; SwiGLU: act(g) = silu(g) = g sigmoid(g)):
+     * in (N, 2F) holds [g | u] per row (the first F columns are the gate);
+     * out (N, F) = act(g) * u. */
+    void (*glu_forward)(lilm_backend *be, void *out, const void *in, size_t N, size_t F, lilm_act act);
+    /* din (N, 2F) = [dout * u * act'(g) | dout * act(g)] (WRITTEN); dout (N, F).
+     * din may alias in (each element pair is read before it is written). */
+    void (*glu_backward)(lilm_backend *be, void *din, const void *dout, const void *in,
+                         size_t N, size_t F, lilm_act act);
     /* out (n) = a + b (out may alias a). */
     void (*add)(lilm_backend *be, void *out, const void *a, const void *b, size_t n);
     /* out (n) += a */

@@ -23,9 +23,10 @@ static const char *norm_name(lilm_norm_kind k)
     return k == LILM_NORM_LAYER ? "layernorm" : k == LILM_NORM_NONE ? "none" : "rmsnorm";
 }
 
-static const char *act_name(lilm_act_kind k)
+static const char *act_name(lilm_act k)
 {
-    return k == LILM_ACTKIND_RELU ? "relu" : k == LILM_ACTKIND_NONE ? "none" : "gelu";
+    const lilm_act_desc *d = lilm_act_info(k);
+    return d ? d->config_name : "gelu";
 }
 
 lilm_status lilm_model_config_to_json(const lilm_model_config *mc, char *buf, size_t cap)
@@ -70,10 +71,8 @@ lilm_status lilm_model_config_from_json(const char *json, lilm_model_config *mc)
         else st = lilm_errorf(LILM_ERR_FORMAT, "lilm_model metadata: unknown norm \"%s\"", norm);
     }
     if (st == LILM_OK) {
-        if (!act || strcmp(act, "gelu") == 0) mc->activation = LILM_ACTKIND_GELU;
-        else if (strcmp(act, "relu") == 0) mc->activation = LILM_ACTKIND_RELU;
-        else if (strcmp(act, "none") == 0) mc->activation = LILM_ACTKIND_NONE;
-        else st = lilm_errorf(LILM_ERR_FORMAT, "lilm_model metadata: unknown activation \"%s\"", act);
+        if (!act) mc->activation = LILM_ACT_GELU;
+        else if (!lilm_act_from_name(act, &mc->activation)) st = lilm_errorf(LILM_ERR_FORMAT, "lilm_model metadata: unknown activation \"%s\"", act);
     }
     lilm_json_free(j);
     return st;

@@ -354,7 +354,7 @@ static void test_norm(lilm_test *t)
 static void matmul_case(pair *p, size_t N, size_t IC, size_t OC, lilm_act act, int with_bias, int accumulate)
 {
     char name[128], tag[64];
-    const char *an = act == LILM_ACT_GELU ? "gelu" : act == LILM_ACT_RELU ? "relu" : "none";
+    const char *an = lilm_act_info(act)->config_name;
     snprintf(tag, sizeof tag, "N=%zu IC=%zu OC=%zu %s%s", N, IC, OC, an, with_bias ? " bias" : "");
     double wr = 1.0 / sqrt((double)IC);
     tens in = tens_new(p, N * IC, 1, -1, 1);
@@ -405,6 +405,7 @@ static void test_matmul(lilm_test *t)
     matmul_case(&p, 300, 288, 1152, LILM_ACT_GELU, 1, 1); /* SimpleStories FFN */
     matmul_case(&p, 37, 50, 33, LILM_ACT_RELU, 0, 1);     /* odd sizes, no bias */
     matmul_case(&p, 64, 64, 16, LILM_ACT_NONE, 0, 0);     /* latent projection */
+    matmul_case(&p, 300, 288, 1152, LILM_ACT_RELU2, 1, 0); /* SimpleStories FFN, ReLU^2 */
     pair_close(&p);
 }
 
@@ -413,13 +414,13 @@ static void test_elementwise(lilm_test *t)
     pair p;
     if (!pair_open(&p, t, 15)) return;
     size_t n = 10007;
-    lilm_act acts[] = {LILM_ACT_NONE, LILM_ACT_GELU, LILM_ACT_RELU};
-    const char *names[] = {"none", "gelu", "relu"};
+    lilm_act acts[] = {LILM_ACT_NONE, LILM_ACT_GELU, LILM_ACT_RELU, LILM_ACT_RELU2};
+    const char *names[] = {"none", "gelu", "relu", "relu2"};
     tens a = tens_new(&p, n, 1, -4, 4);
     tens b = tens_new(&p, n, 1, -1, 1);
     tens out = tens_new(&p, n, 1, 0, 0);
     char name[64];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         p.ref->act_forward(p.ref, out.ref, a.ref, n, acts[i]);
         p.dev->act_forward(p.dev, out.dev, a.dev, n, acts[i]);
         snprintf(name, sizeof name, "act/fwd %s", names[i]);

@@ -553,6 +553,26 @@ static void small_kernels_case(lilm_backend *be)
     got = from_bf(doutb, n);
     compare("dact gelu", want, got, n, 1, 1, 1e-2, 1.6e-2);
     free(got);
+    /* the same two kernels with ReLU^2: out = max(pre, 0)^2, dpre = 2 max(pre, 0) dout */
+    lilm__bf16 *preb2 = to_bf(pre, n), *out2 = bf_nan(n), *dout2 = to_bf(dout, n);
+    a = (ew_args){.a = out2, .b = preb2, .f = bias, .n = n, .C = OC, .act = LILM_ACT_RELU2};
+    emu_launch(3, 1, 64, 0, bias_act_body, &a);
+    for (size_t i = 0; i < n; i++) {
+        double x = lilm__ld(preb2 + i);
+        want[i] = (float)(x > 0 ? x * x : 0.0);
+    }
+    got = from_bf(out2, n);
+    compare("bias_act relu2: out", want, got, n, 1, 1, 1e-2, 1.6e-2);
+    free(got);
+    a = (ew_args){.a = dout2, .b = preb2, .n = n, .act = LILM_ACT_RELU2};
+    emu_launch(2, 1, 96, 0, dact_body, &a);
+    for (size_t i = 0; i < n; i++) {
+        double x = lilm__ld(preb2 + i);
+        want[i] = (float)(x > 0 ? 2.0 * x * dout[i] : 0.0);
+    }
+    got = from_bf(dout2, n);
+    compare("dact relu2", want, got, n, 1, 1, 1e-2, 1.6e-2);
+    free(got), free(preb2), free(out2), free(dout2);
     /* bias_grad: dbias += column sums, (32, 8) blocks, 2 row slices */
     float *dbias = fill(OC, -1, 1);
     for (size_t c = 0; c < OC; c++) {
