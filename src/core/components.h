@@ -5,6 +5,9 @@
  * and every part of it comes from one of four tables:
  *   norms       rms | layer | none                 (model.norm)
  *   activations none | gelu | relu | relu2 | swiglu (model.activation)
+ *               | svd_truncation | qr_truncation | svd_entropic
+ *               (the low-rank maps of ops/truncation.h: each token's (F) vector
+ *               as a d x F/d matrix; parameters model.act_k, act_eps, act_alpha)
  *   attention   standard | latent                   (model.latent_dim > 0)
  *   ffn         none | mlp                          (activation none removes it)
  * Each row gives the kind's enum, its config name, the name in the lilm_model
@@ -34,7 +37,10 @@
     X(GELU, "gelu", "GELU", 1, "0.5 x (1 + erf(x / sqrt 2)), exact")                  \
     X(RELU, "relu", "ReLU", 1, "max(x, 0)")                                           \
     X(RELU2, "relu2", "ReLU2", 1, "max(x, 0)^2")                                      \
-    X(SWIGLU, "swiglu", "SwiGLU", 2, "silu(g) * u, [g | u] = W1 x (W1 is 2F x C)")
+    X(SWIGLU, "swiglu", "SwiGLU", 2, "silu(g) * u, [g | u] = W1 x (W1 is 2F x C)")          \
+    X(SVD_TRUNC, "svd_truncation", "SVDTruncation", 1, "U diag(s kept) V^T: top act_k, s >= act_eps max") \
+    X(QR_TRUNC, "qr_truncation", "QRTruncation", 1, "Q Q^T A, Q = qr(A Omega), Omega (F/d, act_k)")       \
+    X(SVD_ENTROPIC, "svd_entropic", "SVDEntropic", 1, "U diag(s^act_alpha, norm kept) V^T")
 
 /* Norms: X(ENUM, config, metadata name, torch module, tensors (1 weight, 2 +bias)). */
 #define LILM_NORMS(X)                                 \

@@ -45,6 +45,10 @@ typedef struct lilm_model_config {
     double rope_base;
     double norm_eps;       /* 0 = the PyTorch default for the norm kind */
     int64_t pad_id;        /* targets equal to it are ignored by the loss */
+    /* parameters of the low-rank activations (ops/truncation.h) */
+    int64_t act_k;         /* svd_truncation: singular values kept (0: no limit); qr_truncation: Omega's columns */
+    double act_eps;        /* svd_truncation: drop s < act_eps x the batch's largest (0: off) */
+    double act_alpha;      /* svd_entropic: the exponent (> 1) */
 } lilm_model_config;
 
 typedef struct lilm_data_config {

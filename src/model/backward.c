@@ -60,6 +60,9 @@ lilm_status lilm_model_backward(lilm_model *m)
             if (gated) { /* dpre (N, 2F) overwrites pre, which nothing reads after this */
                 be->glu_backward(be, A->pre, m->d_wide, A->pre, N, F, c->activation);
                 be->matmul_backward(be, m->d_h, G.w1, G.b1, A->pre, NULL, A->h2, W.w1, N, C, 2 * F, LILM_ACT_NONE, 0);
+            } else if (m->trunc) { /* dpre (N, F) into act, which W2's backward has read */
+                be->trunc_backward(be, A->act, m->d_wide, A->pre, A->trunc_saved, N, F, &m->trunc_p, m->trunc_work);
+                be->matmul_backward(be, m->d_h, G.w1, G.b1, A->act, NULL, A->h2, W.w1, N, C, F, LILM_ACT_NONE, 0);
             } else {
                 be->matmul_backward(be, m->d_h, G.w1, G.b1, m->d_wide, A->pre, A->h2, W.w1, N, C, F, c->activation, 0);
             }

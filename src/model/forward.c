@@ -10,7 +10,9 @@
  *   x2  = x + att @ Wp^T + bp
  *   x'  = x2 + act(norm2(x2) @ W1^T + b1) @ W2^T + b2
  *         (gated, SwiGLU: pre = norm2(x2) @ W1^T + b1 is (N, 2F) = [g | u] and
- *         act(pre) = silu(g) * u is (N, F))
+ *         act(pre) = silu(g) * u is (N, F); a low-rank activation of
+ *         ops/truncation.h maps each token's pre row as a d x F/d matrix and
+ *         keeps its state in trunc_saved)
  * then hf = final_norm(x_L) and the tied classifier with cross-entropy.
  * Norm weights and biases are read from the fp32 parameters; matrices from
  * the compute copy (which is the fp32 block itself on CPU).
@@ -81,6 +83,11 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
             if (gated) {
                 be->matmul_forward(be, A->pre, NULL, A->h2, W.w1, PF.b1, N, C, 2 * F, LILM_ACT_NONE);
                 be->glu_forward(be, A->act, A->pre, N, F, c->activation);
+            } else if (m->trunc) {
+                lilm_trunc_params tp = m->trunc_p;
+                tp.key = lilm_qr_omega_key(m->seed, m->step, l);
+                be->matmul_forward(be, A->pre, NULL, A->h2, W.w1, PF.b1, N, C, F, LILM_ACT_NONE);
+                be->trunc_forward(be, A->act, A->trunc_saved, A->pre, N, F, &tp, m->trunc_work);
             } else {
                 be->matmul_forward(be, A->act, A->pre, A->h2, W.w1, PF.b1, N, C, F, c->activation);
             }

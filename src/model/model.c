@@ -72,7 +72,11 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
         A->rstd2 = ffn && has_norm ? take(pl, N * sizeof(float)) : NULL;
         A->pre = ffn ? take(pl, N * GF * a) : NULL;
         A->act = ffn ? take(pl, N * F * a) : NULL;
+        A->trunc_saved = m->trunc ? take(pl, lilm_trunc_saved_floats(&m->trunc_p, N, F) * sizeof(float)) : NULL;
     }
+    /* the low-rank activations' workspace (unknown without a backend: plan_bytes leaves it out) */
+    int work = m->trunc && m->be && m->be->trunc_work_bytes;
+    m->trunc_work = work ? take(pl, m->be->trunc_work_bytes(m->be, F, &m->trunc_p)) : NULL;
     m->xf = take(pl, N * C * a);
     m->hf = has_norm ? take(pl, N * C * a) : m->xf;
     m->meanf = layer ? take(pl, N * sizeof(float)) : NULL;
@@ -102,6 +106,7 @@ size_t lilm_model_plan_bytes(const lilm_model_config *cfg, lilm_dtype act_dtype,
     m.act_size = act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
     m.acts = calloc((size_t)cfg->n_layers, sizeof *m.acts);
     if (!m.acts) return 0;
+    m.trunc = lilm_trunc_from_config(cfg, &m.trunc_p);
     planner pl = {NULL, 0};
     plan_acts(&m, &pl, B, T);
     free(m.acts);
@@ -135,6 +140,14 @@ lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_ba
     }
     if (max_T > (size_t)c->context)
         return lilm_errorf(LILM_ERR_ARG, "sequence length %zu exceeds the model context %lld", max_T, (long long)c->context);
+    m->seed = seed;
+    m->trunc = lilm_trunc_from_config(c, &m->trunc_p);
+    if (m->trunc) {
+        LILM_TRY(lilm_trunc_params_check(&m->trunc_p, (size_t)c->ffn_dim));
+        if (!be->trunc_forward || !be->trunc_backward || !be->trunc_work_bytes)
+            return lilm_errorf(LILM_ERR_UNSUPPORTED, "model.activation %s is not on the %s backend yet\n"
+                               "HINT: --device cpu", lilm_act_info(c->activation)->config_name, be->name);
+    }
     lilm_status st = lilm__model_build_table(m);
     if (st != LILM_OK) goto fail;
 
@@ -238,6 +251,8 @@ void lilm_model_sync_weights(lilm_model *m)
 {
     if (!m->wc_is_alias) m->be->cast_to_act(m->be, m->wc_block, m->param_block, m->n_elems);
 }
+
+void lilm_model_set_step(lilm_model *m, int64_t step) { m->step = step; }
 
 void lilm_model_zero_grad(lilm_model *m) { m->be->zero(m->be, m->grad_block, m->n_elems * sizeof(float)); }
 

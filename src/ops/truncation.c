@@ -7,6 +7,19 @@
 
 #include <math.h>
 
+int lilm_trunc_from_config(const lilm_model_config *c, lilm_trunc_params *p)
+{
+    lilm_trunc_params q = {.k = (int)c->act_k, .eps = (float)c->act_eps, .alpha = (float)c->act_alpha};
+    switch (c->activation) {
+    case LILM_ACT_SVD_TRUNC: q.kind = LILM_TRUNC_SVD; break;
+    case LILM_ACT_QR_TRUNC: q.kind = LILM_TRUNC_QR; break;
+    case LILM_ACT_SVD_ENTROPIC: q.kind = LILM_TRUNC_ENTROPIC; break;
+    default: return 0;
+    }
+    *p = q;
+    return 1;
+}
+
 void lilm_trunc_matrix_shape(size_t F, size_t *d, size_t *m)
 {
     size_t best = 1;
@@ -20,23 +33,23 @@ void lilm_trunc_matrix_shape(size_t F, size_t *d, size_t *m)
 lilm_status lilm_trunc_params_check(const lilm_trunc_params *p, size_t F)
 {
     if (F == 0)
-        return lilm_errorf(LILM_ERR_ARG, "truncation activation: the FFN width is 0");
+        return lilm_errorf(LILM_ERR_ARG, "truncation activation: model.ffn_dim is 0");
     switch (p->kind) {
     case LILM_TRUNC_SVD:
         if (p->k < 0)
-            return lilm_errorf(LILM_ERR_ARG, "svd truncation: k = %d; use k >= 0 (0: no rank limit)", p->k);
+            return lilm_errorf(LILM_ERR_ARG, "svd_truncation: model.act_k = %d; use act_k >= 0 (0: no rank limit)", p->k);
         if (!(p->eps >= 0.0f && p->eps < 1.0f))
-            return lilm_errorf(LILM_ERR_ARG, "svd truncation: eps = %g; use 0 <= eps < 1", (double)p->eps);
+            return lilm_errorf(LILM_ERR_ARG, "svd_truncation: model.act_eps = %g; use 0 <= act_eps < 1", (double)p->eps);
         if (p->k == 0 && p->eps == 0.0f)
-            return lilm_errorf(LILM_ERR_ARG, "svd truncation: neither k nor eps is set; set k >= 1 or eps > 0");
+            return lilm_errorf(LILM_ERR_ARG, "svd_truncation: neither model.act_k nor model.act_eps is set\nHINT: --set model.act_k=K (keep K singular values) or model.act_eps=E");
         return LILM_OK;
     case LILM_TRUNC_ENTROPIC:
         if (!(p->alpha > 1.0f) || !isfinite(p->alpha))
-            return lilm_errorf(LILM_ERR_ARG, "svd entropic reduction: alpha = %g; use alpha > 1", (double)p->alpha);
+            return lilm_errorf(LILM_ERR_ARG, "svd_entropic: model.act_alpha = %g; use act_alpha > 1", (double)p->alpha);
         return LILM_OK;
     case LILM_TRUNC_QR:
         if (p->k < 1)
-            return lilm_errorf(LILM_ERR_ARG, "qr truncation: k = %d; use k >= 1", p->k);
+            return lilm_errorf(LILM_ERR_ARG, "qr_truncation: model.act_k = %d; use act_k >= 1 (the columns of Omega)\nHINT: --set model.act_k=K", p->k);
         return LILM_OK;
     }
     return lilm_errorf(LILM_ERR_ARG, "truncation activation: unknown kind %d", (int)p->kind);

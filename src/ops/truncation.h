@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config.h"
 #include "core/status.h"
 
 typedef enum lilm_trunc_kind {
@@ -50,10 +51,15 @@ typedef struct lilm_trunc_params {
     uint64_t key;   /* QR: the key Omega is drawn from (lilm_qr_omega_key) */
 } lilm_trunc_params;
 
+/* 1 when c->activation is one of these maps (svd_truncation, qr_truncation,
+ * svd_entropic of core/components.h); then *p gets its kind and c's act_k,
+ * act_eps, act_alpha (key 0). */
+int lilm_trunc_from_config(const lilm_model_config *c, lilm_trunc_params *p);
+
 /* The d x m view of a length-F vector: d = largest divisor of F <= sqrt(F). */
 void lilm_trunc_matrix_shape(size_t F, size_t *d, size_t *m);
 
-/* LILM_ERR_ARG (with a message naming the key) unless the parameters are
+/* LILM_ERR_ARG (with a message naming the model.act_* key) unless the parameters are
  * valid for activations of width F: SVD needs k >= 0, eps in [0, 1) and one of
  * them set; entropic alpha > 1; QR k >= 1. */
 lilm_status lilm_trunc_params_check(const lilm_trunc_params *p, size_t F);
