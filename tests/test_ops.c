@@ -1016,12 +1016,57 @@ static void test_act_relu2(lilm_test *t)
     free_backend(t, be);
 }
 
+/* SwiGLU: out (N, F) = silu(g) * u over rows [g | u] of in (N, 2F); its
+ * backward against finite differences, and in place (din == in). */
+typedef struct glu_ctx {
+    lilm_backend *be;
+    float *out, *in, *w;
+    size_t N, F;
+} glu_ctx;
+
+static double glu_eval(void *p)
+{
+    glu_ctx *c = p;
+    c->be->glu_forward(c->be, c->out, c->in, c->N, c->F, LILM_ACT_SWIGLU);
+    return dot_wd(c->out, c->w, c->N * c->F);
+}
+
+static void test_act_swiglu(lilm_test *t)
+{
+    lilm_backend *be = make_backend(t, 2);
+    rng r = {15};
+    size_t N = 67, F = 301; /* N * F above the parallel threshold */
+    float *in = fnew(N * 2 * F), *out = fnew(N * F), *w = fnew(N * F), *din = fnew(N * 2 * F);
+    double *ref = dnew(N * F);
+    fill(&r, in, N * 2 * F, -6, 6);
+    fill(&r, w, N * F, -1, 1);
+    LT_TRUE(t, be->act_supported(be, LILM_ACT_SWIGLU));
+    LT_EQ_INT(t, lilm_act_info(LILM_ACT_SWIGLU)->gate, 2);
+    be->glu_forward(be, out, in, N, F, LILM_ACT_SWIGLU);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < F; j++) {
+            double g = in[i * 2 * F + j], u = in[i * 2 * F + F + j];
+            ref[i * F + j] = g / (1.0 + exp(-g)) * u;
+        }
+    check_close(t, "swiglu", out, ref, N * F, 1e-6, 1e-6);
+    be->glu_backward(be, din, w, in, N, F, LILM_ACT_SWIGLU);
+    glu_ctx c = {be, out, in, w, N, F};
+    fd_check(t, "swiglu backward", &r, glu_eval, &c, in, N * 2 * F, din, 1e-2f);
+    float *same = fnew(N * 2 * F);
+    memcpy(same, in, N * 2 * F * sizeof(float));
+    be->glu_backward(be, same, w, same, N, F, LILM_ACT_SWIGLU); /* din aliases in */
+    LT_TRUE(t, memcmp(same, din, N * 2 * F * sizeof(float)) == 0);
+    free(in), free(out), free(w), free(din), free(ref), free(same);
+    free_backend(t, be);
+}
+
 static const lilm_test_case cases[] = {
     {"embedding", test_embedding},
     {"norm", test_norm},
     {"matmul", test_matmul},
     {"elementwise", test_elementwise},
     {"act_relu2", test_act_relu2},
+    {"act_swiglu", test_act_swiglu},
     {"rope", test_rope},
     {"attention", test_attention},
     {"classifier", test_classifier},

@@ -63,7 +63,7 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
     {"model.norm", LILM_CFG_ENUM, LILM_CFG_FIELD(model, norm), "rms", 0, 0, 0, lilm_norm_config_names,
      "normalisation before attention, feed-forward and logits"},
     {"model.activation", LILM_CFG_ENUM, LILM_CFG_FIELD(model, activation), "gelu", 0, 0, 0, lilm_act_config_names,
-     "feed-forward activation: gelu (exact erf), relu, relu2 (relu squared); none removes the feed-forward block; "
+     "feed-forward activation: gelu (exact erf), relu, relu2 (relu squared), swiglu (silu(g) * u, W1 is 2F x C); none removes the feed-forward block; "
      "svd_truncation, qr_truncation, svd_entropic: low-rank maps of each token's activations (CPU only)"},
     {"model.act_k", LILM_CFG_INT, LILM_CFG_FIELD(model, act_k), "0", 0, 65536, 0, NULL,
      "svd_truncation: singular values kept per token (0 = no rank limit); qr_truncation: columns of the random "

@@ -223,6 +223,8 @@ static void fixture_case(lilm_test *t, const char *name, size_t B)
 static void test_tiny_latent(lilm_test *t) { fixture_case(t, "tiny_latent", 3); }
 static void test_tiny_layernorm_relu(lilm_test *t) { fixture_case(t, "tiny_layernorm_relu", 3); }
 static void test_tiny_nonorm_noffn(lilm_test *t) { fixture_case(t, "tiny_nonorm_noffn", 3); }
+static void test_tiny_relu2(lilm_test *t) { fixture_case(t, "tiny_relu2", 3); }
+static void test_tiny_swiglu(lilm_test *t) { fixture_case(t, "tiny_swiglu", 3); }
 static void test_simplestories_shape(lilm_test *t) { fixture_case(t, "simplestories_shape", 4); }
 static void test_babylm_shape(lilm_test *t) { fixture_case(t, "babylm_shape", 4); }
 
@@ -239,6 +241,8 @@ static const lilm_test_case cases[] = {
     {"tiny_latent", test_tiny_latent},
     {"tiny_layernorm_relu", test_tiny_layernorm_relu},
     {"tiny_nonorm_noffn", test_tiny_nonorm_noffn},
+    {"tiny_relu2", test_tiny_relu2},
+    {"tiny_swiglu", test_tiny_swiglu},
     {"simplestories_shape", test_simplestories_shape},
     {"babylm_shape", test_babylm_shape},
     {"babylm_vocab", test_babylm_vocab},

@@ -448,6 +448,20 @@ static void test_elementwise(lilm_test *t)
     p.dev->axpy(p.dev, g.dev, gx.dev, n, -0.75f);
     compare(&p, "axpy (+=)", &g, 1e-7, 1e-6);
     tens_free(&p, &gx);
+    /* SwiGLU over (N, 2F) rows [g | u]: forward, then backward in place */
+    size_t gN = 37, gF = 135;
+    tens gin = tens_new(&p, gN * 2 * gF, 1, -4, 4);
+    tens gout = tens_new(&p, gN * gF, 1, 0, 0);
+    tens gd = tens_new(&p, gN * gF, 1, -1, 1);
+    p.ref->glu_forward(p.ref, gout.ref, gin.ref, gN, gF, LILM_ACT_SWIGLU);
+    p.dev->glu_forward(p.dev, gout.dev, gin.dev, gN, gF, LILM_ACT_SWIGLU);
+    compare(&p, "glu/fwd swiglu", &gout, BF_ATOL, BF_RTOL);
+    p.ref->glu_backward(p.ref, gin.ref, gd.ref, gin.ref, gN, gF, LILM_ACT_SWIGLU);
+    p.dev->glu_backward(p.dev, gin.dev, gd.dev, gin.dev, gN, gF, LILM_ACT_SWIGLU);
+    compare(&p, "glu/bwd swiglu (din == in)", &gin, BF_ATOL, BF_RTOL);
+    tens_free(&p, &gin);
+    tens_free(&p, &gout);
+    tens_free(&p, &gd);
     tens_free(&p, &a);
     tens_free(&p, &b);
     tens_free(&p, &out);
