@@ -11,9 +11,15 @@
  *   act on each token alone (svd_truncation by rank, qr_truncation,
  *   svd_entropic; the eps rule's batch maximum depends on the batch);
  * - the QR truncation's Omega follows lilm_model_set_step: the same step
- *   gives the same logits, another step other ones.
+ *   gives the same logits, another step other ones;
+ * - tensor-ring FFN Linears (model.ffn_tr_bond): the parameter table holds
+ *   ffn.{0,3}.cores.{j} (R, R, a_j, b_j) and biases in state_dict order, the
+ *   count is the walk's, cores start N(0, std) and biases 0, decode matches
+ *   the forward (also with SwiGLU and a truncation), a backend without the
+ *   ops is refused.
  * The forward and backward against PyTorch are tests/test_parity.c's
- * tiny_svd_truncation, tiny_qr_truncation and tiny_svd_entropic.
+ * tiny_svd_truncation, tiny_qr_truncation, tiny_svd_entropic and
+ * tiny_tensor_ring.
  */
 #include "test.h"
 
@@ -142,6 +148,60 @@ static void test_decode_matches_forward(lilm_test *t)
     decode_case(t, arch(LILM_ACT_SVD_TRUNC, 2, 0.0, 2.0), "svd_truncation k=2");
     decode_case(t, arch(LILM_ACT_QR_TRUNC, 2, 0.0, 2.0), "qr_truncation k=2");
     decode_case(t, arch(LILM_ACT_SVD_ENTROPIC, 0, 0.0, 3.0), "svd_entropic alpha=3");
+    lilm_model_config c = arch(LILM_ACT_GELU, 0, 0.0, 2.0);
+    c.ffn_tr_bond = 3;
+    decode_case(t, c, "tensor ring, gelu");
+    c.activation = LILM_ACT_SWIGLU;
+    decode_case(t, c, "tensor ring, swiglu");
+    c = arch(LILM_ACT_QR_TRUNC, 3, 0.0, 2.0);
+    c.ffn_tr_bond = 2;
+    decode_case(t, c, "tensor ring, qr_truncation");
+}
+
+static void test_tensor_ring_table(lilm_test *t)
+{
+    lilm_backend *be = cpu(t);
+    lilm_model_config c = arch(LILM_ACT_GELU, 0, 0.0, 2.0);
+    int64_t dense = lilm_model_config_param_count(&c);
+    c.ffn_tr_bond = 3;
+    lilm_tr_shape s1, s2;
+    LT_OK(t, lilm_tr_shape_init(&s1, 16, 40, 3));   /* ffn.0: C 16 = 2^4 -> F 40 = 2^3 5 */
+    LT_OK(t, lilm_tr_shape_init(&s2, 40, 16, 3));
+    int64_t want = dense - 2 * (int64_t)c.n_layers * 16 * 40 + (int64_t)c.n_layers * (int64_t)(s1.n_params + s2.n_params);
+    LT_EQ_INT(t, lilm_model_config_param_count(&c), want);
+    lilm_model m;
+    LT_OK(t, lilm_model_init(&m, &c, be, 1, CTX, 9));
+    const lilm_param *p0 = lilm_model_find_param(&m, "transformer_stack.1.ffn.0.cores.0");
+    const lilm_param *p3 = lilm_model_find_param(&m, "transformer_stack.1.ffn.3.cores.3");
+    const lilm_param *b0 = lilm_model_find_param(&m, "transformer_stack.1.ffn.0.bias");
+    LT_TRUE(t, p0 && p3 && b0 && !lilm_model_find_param(&m, "transformer_stack.1.ffn.0.weight"));
+    if (p0 && p3 && b0) {
+        LT_EQ_INT(t, p0->ndim, 4);
+        LT_TRUE(t, p0->shape[0] == 3 && p0->shape[1] == 3 && p0->shape[2] == 2 && p0->shape[3] == 2);
+        LT_TRUE(t, p3->shape[2] == (int64_t)s2.a[3] && p3->shape[3] == (int64_t)s2.b[3]);
+        LT_TRUE(t, p0->decay && !b0->decay);
+        /* cores of one Linear lie one after another, the bias right after */
+        LT_EQ_INT(t, b0->offset, p0->offset + s1.n_params);
+        double sum2 = 0.0;
+        for (size_t k = 0; k < s1.n_params; k++)
+            sum2 += (double)m.param_block[p0->offset + k] * m.param_block[p0->offset + k];
+        double sd = sqrt(sum2 / (double)s1.n_params), want_sd = lilm_tr_init_std(&s1);
+        LT_CHECK(t, fabs(sd / want_sd - 1.0) < 0.15, "core init std %g, want %g", sd, want_sd);
+        for (int64_t k = 0; k < 40; k++)
+            LT_TRUE(t, m.param_block[b0->offset + (size_t)k] == 0.0f);
+    }
+    char json[1024];
+    LT_OK(t, lilm_model_config_to_json(&c, json, sizeof json));
+    LT_TRUE(t, strstr(json, "\"ffn_tr_bond\": 3}") != NULL);
+    lilm_model_config back;
+    LT_OK(t, lilm_model_config_from_json(json, &back));
+    LT_EQ_INT(t, back.ffn_tr_bond, 3);
+    lilm_model_free(&m);
+    lilm_backend bare = *be;
+    bare.tr_weight = NULL;
+    LT_STATUS(t, lilm_model_init(&m, &c, &bare, 1, CTX, 9), LILM_ERR_UNSUPPORTED);
+    LT_TRUE(t, strstr(lilm_last_error(), "model.ffn_tr_bond") != NULL);
+    be->destroy(be);
 }
 
 static void test_omega_follows_the_step(lilm_test *t)
@@ -176,5 +236,6 @@ static const lilm_test_case cases[] = {
     {"init_refusals", test_init_refusals},
     {"decode_matches_forward", test_decode_matches_forward},
     {"omega_follows_the_step", test_omega_follows_the_step},
+    {"tensor_ring_table", test_tensor_ring_table},
 };
 LILM_TEST_MAIN(cases)

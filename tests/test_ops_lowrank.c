@@ -521,7 +521,7 @@ static void tr_case(lilm_test *t, lilm_backend *be, rng *r, size_t In, size_t Ou
     fill_both(r, cores, cd, P, -std, std);
     fill_both(r, bias, bd, Out, -0.2, 0.2);
     fill_both(r, w, wd, N * Out, -1, 1);
-    void *work = xalloc(lilm__cpu_tr_work_bytes(&s));
+    void *work = xalloc(lilm__cpu_tr_work_bytes(be, &s));
     lilm__cpu_tr_linear_forward(be, out, pre, x, W, cores, bias, N, &s, LILM_ACT_GELU, work);
     /* gradients accumulate into pre-filled dcores and dbias */
     for (size_t i = 0; i < P; i++)
@@ -579,7 +579,7 @@ static void test_tensor_ring_threads(lilm_test *t)
     float *g1 = fnew(s.n_params), *g3 = fnew(s.n_params);
     fill_both(&r, cores, NULL, s.n_params, -0.5, 0.5);
     fill_both(&r, dw, NULL, 96 * 64, -1, 1);
-    void *work = xalloc(lilm__cpu_tr_work_bytes(&s));
+    void *work = xalloc(lilm__cpu_tr_work_bytes(b1, &s));
     lilm__cpu_tr_weight(b1, W1, cores, &s, work);
     lilm__cpu_tr_weight_backward(b1, g1, dw, cores, &s, work);
     lilm__cpu_tr_weight(b3, W3, cores, &s, work);
@@ -672,7 +672,7 @@ static void test_torch_parity(lilm_test *t)
     if (ok) {
         float *W = fnew(120), *dW = fnew(120), *out = fnew(TN * 10), *pre = fnew(TN * 10), *dout = fnew(TN * 10);
         float *dx = fnew(TN * 12), *dcores = fnew(s.n_params), *dbias = fnew(10);
-        void *work = xalloc(lilm__cpu_tr_work_bytes(&s));
+        void *work = xalloc(lilm__cpu_tr_work_bytes(be, &s));
         memcpy(dout, tg, TN * 10 * sizeof(float));
         lilm__cpu_tr_linear_forward(be, out, pre, tx, W, cores, tb, TN, &s, LILM_ACT_GELU, work);
         lilm__cpu_tr_linear_backward(be, dx, dcores, dbias, dout, pre, tx, W, dW, cores, TN, &s, LILM_ACT_GELU,

@@ -251,6 +251,7 @@ static void test_tiny_swiglu(lilm_test *t) { run_case(t, "tiny_swiglu", 0); }
 static void test_tiny_svd_truncation(lilm_test *t) { run_case(t, "tiny_svd_truncation", 0); }
 static void test_tiny_qr_truncation(lilm_test *t) { run_case(t, "tiny_qr_truncation", 0); }
 static void test_tiny_svd_entropic(lilm_test *t) { run_case(t, "tiny_svd_entropic", 0); }
+static void test_tiny_tensor_ring(lilm_test *t) { run_case(t, "tiny_tensor_ring", 0); }
 static void test_simplestories_shape(lilm_test *t) { run_case(t, "simplestories_shape", 0); }
 static void test_babylm_shape(lilm_test *t) { run_case(t, "babylm_shape", 0); }
 
@@ -269,6 +270,7 @@ static const lilm_test_case cases[] = {
     {"tiny_svd_truncation", test_tiny_svd_truncation},
     {"tiny_qr_truncation", test_tiny_qr_truncation},
     {"tiny_svd_entropic", test_tiny_svd_entropic},
+    {"tiny_tensor_ring", test_tiny_tensor_ring},
     {"simplestories_shape", test_simplestories_shape},
     {"babylm_shape", test_babylm_shape},
     {"perturbed_weight_is_caught", test_perturbed_weight_is_caught},

@@ -72,6 +72,9 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
      "svd_truncation: zero singular values below act_eps x the largest of the micro-batch (0 = off)"},
     {"model.act_alpha", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, act_alpha), "2", 1, 1e6, LILM_CFG_MIN_OPEN, NULL,
      "svd_entropic: singular values s -> s^act_alpha, rescaled to keep each token's Frobenius norm"},
+    {"model.ffn_tr_bond", LILM_CFG_INT, LILM_CFG_FIELD(model, ffn_tr_bond), "0", 0, 4096, 0, NULL,
+     "bond dimension of tensor-ring feed-forward Linears (ffn.0, ffn.3 as rings of prime-factor cores; CPU only); "
+     "0 = dense"},
     {"model.rope_base", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, rope_base), "10000", 0, 1e12, LILM_CFG_MIN_OPEN,
      NULL, "rotary embedding base"},
     {"model.norm_eps", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, norm_eps), "0", 0, 1, 0, NULL,

@@ -49,6 +49,7 @@ typedef struct lilm_model_config {
     int64_t act_k;         /* svd_truncation: singular values kept (0: no limit); qr_truncation: Omega's columns */
     double act_eps;        /* svd_truncation: drop s < act_eps x the batch's largest (0: off) */
     double act_alpha;      /* svd_entropic: the exponent (> 1) */
+    int64_t ffn_tr_bond;   /* > 0: ffn.0 and ffn.3 are tensor-ring Linears of this bond dim (core/tensor_ring.h) */
 } lilm_model_config;
 
 typedef struct lilm_data_config {

@@ -2,7 +2,7 @@
  * lowrank.h: the CPU backend's low-rank ops (the reference's truncation
  * activations and the tensor-ring Linear); cross-file internals, not API.
  *
- * Definitions: ops/truncation.h and ops/tensor_ring.h. All buffers are fp32
+ * Definitions: ops/truncation.h and core/tensor_ring.h. All buffers are fp32
  * host memory; activations are `void *` as in ops/backend.h.
  *
  * Workspace: these ops need per-call scratch that the backend plan does not
@@ -20,7 +20,7 @@
 #include <stddef.h>
 
 #include "ops/backend.h"
-#include "ops/tensor_ring.h"
+#include "core/tensor_ring.h"
 #include "ops/truncation.h"
 
 /* ---- truncation activations (truncation.c dispatches on p->kind) ----
@@ -60,10 +60,10 @@ void lilm__cpu_qr_trunc_backward(lilm_backend *be, float *din, const float *dout
  * linear_backward: as matmul_backward with w from the forward; dw (O, I) is
  *   scratch (overwritten), dcores += and dbias += (may be NULL), din = (or +=
  *   with accumulate; may be NULL). */
-size_t lilm__cpu_tr_work_bytes(const lilm_tr_shape *s);
-void lilm__cpu_tr_weight(lilm_backend *be, float *w, const float *cores, const lilm_tr_shape *s,
+size_t lilm__cpu_tr_work_bytes(lilm_backend *be, const lilm_tr_shape *s);
+void lilm__cpu_tr_weight(lilm_backend *be, void *w, const float *cores, const lilm_tr_shape *s,
                          void *work);
-void lilm__cpu_tr_weight_backward(lilm_backend *be, float *dcores, const float *dw,
+void lilm__cpu_tr_weight_backward(lilm_backend *be, float *dcores, const void *dw,
                                   const float *cores, const lilm_tr_shape *s, void *work);
 void lilm__cpu_tr_linear_forward(lilm_backend *be, void *out, void *pre, const void *in,
                                  float *w, const float *cores, const float *bias,

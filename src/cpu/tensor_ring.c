@@ -1,6 +1,6 @@
 /*
  * tensor_ring.c: the tensor-ring factorised Linear on the CPU (definitions
- * and core layout in ops/tensor_ring.h).
+ * and core layout in core/tensor_ring.h).
  *
  * The (O, I) weight is materialised from the cores once per call and the
  * Linear itself is the ordinary matmul op (fused bias and activation
@@ -52,7 +52,7 @@ static size_t max_rest(const lilm_tr_shape *s)
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
-size_t lilm__cpu_tr_work_bytes(const lilm_tr_shape *s)
+size_t lilm__cpu_tr_work_bytes(lilm_backend *be, const lilm_tr_shape *s)
 {
     size_t R2 = s->bond * s->bond;
     return (2 * round16(R2 * max_rest(s)) + round16(s->in * s->out) + round16(max_core(s) * R2)) * sizeof(float);
@@ -156,7 +156,7 @@ static void core_view(float *D, float *W, const lilm_tr_shape *s, int j, int to_
             }
 }
 
-void lilm__cpu_tr_weight(lilm_backend *be, float *w, const float *cores, const lilm_tr_shape *s, void *work)
+void lilm__cpu_tr_weight(lilm_backend *be, void *w, const float *cores, const lilm_tr_shape *s, void *work)
 {
     // w (O, I) =; cores (n_params)
     tr_work tw = tr_split(s, work);
@@ -173,7 +173,7 @@ void lilm__cpu_tr_weight(lilm_backend *be, float *w, const float *cores, const l
     core_view(tw.dmat, w, s, 0, 0);
 }
 
-void lilm__cpu_tr_weight_backward(lilm_backend *be, float *dcores, const float *dw, const float *cores,
+void lilm__cpu_tr_weight_backward(lilm_backend *be, float *dcores, const void *dw, const float *cores,
                                   const lilm_tr_shape *s, void *work)
 {
     // dcores (n_params) +=; dw (O, I)

@@ -25,6 +25,7 @@
 
 #include "core/config.h"
 #include "core/status.h"
+#include "core/tensor_ring.h"
 #include "ops/backend.h"
 
 #define LILM_PARAM_NAME_MAX 96
@@ -32,8 +33,8 @@
 /* One parameter tensor. Offsets are in elements from the start of the block. */
 typedef struct lilm_param {
     char name[LILM_PARAM_NAME_MAX]; /* state_dict key, e.g. "transformer_stack.3.attention.q.weight" */
-    int ndim;                        /* 1 or 2 */
-    int64_t shape[2];                /* (out, in) for Linear weights; (n) for vectors */
+    int ndim;                        /* 1, 2, or 4 (a tensor-ring core, core/tensor_ring.h) */
+    int64_t shape[4];                /* (out, in) for Linear weights; (n) for vectors; (R, R, a_j, b_j) */
     size_t numel;
     size_t offset;
     int decay;                       /* 1: weight decay applies (matrices) */
@@ -134,6 +135,12 @@ typedef struct lilm_model {
     void *trunc_work;          /* be->trunc_work_bytes, one for all layers */
     uint64_t seed;             /* the init seed; with step and layer, the QR truncation's Omega key */
     int64_t step;              /* optimizer step of the next forwards (lilm_model_set_step) */
+
+    /* tensor-ring FFN Linears (core/tensor_ring.h; cfg.ffn_tr_bond > 0) */
+    int tr;                    /* 1: ffn.0 and ffn.3 are rings of cores */
+    lilm_tr_shape tr1, tr2;    /* ffn.0: C -> gate*F; ffn.3: F -> C */
+    float *tr_w, *tr_dw;       /* (max(gate*F*C, F*C)) a dense W built from cores, its gradient */
+    void *tr_work;             /* be->tr_work_bytes of the larger ring */
 } lilm_model;
 
 /* Builds the parameter table and plans all memory for micro-batches up to

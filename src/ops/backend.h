@@ -40,6 +40,7 @@
 
 #include "core/components.h" /* lilm_act: the activations (one table for the model and the backends) */
 #include "core/status.h"
+#include "core/tensor_ring.h"  /* lilm_tr_shape: tensor-ring Linears */
 #include "ops/truncation.h"    /* lilm_trunc_params: the low-rank activations' parameters */
 
 typedef enum lilm_device {
@@ -183,6 +184,15 @@ struct lilm_backend {
                           size_t N, size_t F, const lilm_trunc_params *p, void *work);
     void (*trunc_backward)(lilm_backend *be, void *din, const void *dout, const void *in,
                            const float *saved, size_t N, size_t F, const lilm_trunc_params *p, void *work);
+    /* Tensor-ring Linears (core/tensor_ring.h): the model builds the dense
+     * weight, multiplies with matmul_forward/backward, and folds the weight
+     * gradient back onto the cores. NULL where absent (then the model refuses
+     * model.ffn_tr_bond). w (O, I) = the ring of cores (s->n_params fp32);
+     * dcores += the gradient for dw (O, I). work: tr_work_bytes(s) bytes. */
+    size_t (*tr_work_bytes)(lilm_backend *be, const lilm_tr_shape *s);
+    void (*tr_weight)(lilm_backend *be, void *w, const float *cores, const lilm_tr_shape *s, void *work);
+    void (*tr_weight_backward)(lilm_backend *be, float *dcores, const void *dw, const float *cores,
+                               const lilm_tr_shape *s, void *work);
     /* out (n) = a + b (out may alias a). */
     void (*add)(lilm_backend *be, void *out, const void *a, const void *b, size_t n);
     /* out (n) += a */

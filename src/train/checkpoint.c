@@ -45,6 +45,8 @@ lilm_status lilm_model_config_to_json(const lilm_model_config *mc, char *buf, si
     if (n > 0 && (size_t)n < cap && lilm_trunc_from_config(mc, &tp)) /* the low-rank activations' keys */
         n += snprintf(buf + n - 1, cap - (size_t)n + 1, ", \"act_k\": %lld, \"act_eps\": %.17g, \"act_alpha\": %.17g}",
                       (long long)mc->act_k, mc->act_eps, mc->act_alpha) - 1;
+    if (n > 0 && (size_t)n < cap && mc->ffn_tr_bond > 0) /* tensor-ring FFN Linears */
+        n += snprintf(buf + n - 1, cap - (size_t)n + 1, ", \"ffn_tr_bond\": %lld}", (long long)mc->ffn_tr_bond) - 1;
     if (n < 0 || (size_t)n >= cap) return lilm_errorf(LILM_ERR_INTERNAL, "model config JSON too long");
     return LILM_OK;
 }
@@ -59,6 +61,7 @@ lilm_status lilm_model_config_from_json(const char *json, lilm_model_config *mc)
         {"n_heads", &mc->n_heads, 1}, {"qk_dim", &mc->qk_dim, 1}, {"v_dim", &mc->v_dim, 1},
         {"ffn_dim", &mc->ffn_dim, 1}, {"context", &mc->context, 1}, {"latent_dim", &mc->latent_dim, 0},
         {"pad_id", &mc->pad_id, 0}, {"act_k", &mc->act_k, 0},
+        {"ffn_tr_bond", &mc->ffn_tr_bond, 0},
     };
     lilm_status st = LILM_OK;
     mc->pad_id = 3;

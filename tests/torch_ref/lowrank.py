@@ -4,7 +4,7 @@
 
 Written from shared/SEED_REFERENCE.md (the reference package is not used);
 lilm's C ops are src/cpu/svd_spectral.c, qr_truncation.c and tensor_ring.c,
-with the definitions in src/ops/truncation.h and src/ops/tensor_ring.h.
+with the definitions in src/ops/truncation.h and src/core/tensor_ring.h.
 
 Truncation "activations" (in place of the FFN activation): each token's
 length-F vector is viewed as a d x m matrix A = x.view(d, m), d the largest

@@ -59,6 +59,9 @@ CASES = {
                                         norm_eps=FP32_EPS), B=2, T=16, seed=9, sampled=False),
     "tiny_svd_entropic": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="svd_entropic", act_alpha=1.5,
                                        norm_eps=FP32_EPS), B=2, T=16, seed=10, sampled=False),
+    # tensor-ring FFN Linears (bond 2): ffn.0 32 -> 48 and ffn.3 48 -> 32 as rings of 5 cores
+    "tiny_tensor_ring": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="gelu", ffn_tr_bond=2,
+                                      norm_eps=FP32_EPS), B=2, T=16, seed=11, sampled=False),
     "simplestories_shape": dict(cfg=dict(M.SIMPLESTORIES, n_layers=1, vocab_size=256, context=64,
                                          norm_eps=FP32_EPS), B=2, T=32, seed=4, sampled=True),
     "babylm_shape": dict(cfg=dict(M.BABYLM, n_layers=2, vocab_size=256, context=64,

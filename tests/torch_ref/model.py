@@ -23,7 +23,8 @@ buffer) with strict=False.
 Switches: norm rmsnorm|layernorm|none, activation gelu|relu|relu2|swiglu|none
 or one of the low-rank maps of lowrank.py (svd_truncation, qr_truncation,
 svd_entropic, with act_k, act_eps, act_alpha; set_step() picks the step whose
-Omega qr_truncation draws),
+Omega qr_truncation draws), ffn_tr_bond > 0 for tensor-ring FFN Linears
+(lowrank.TensorRingLinear: state_dict keys ffn.0.cores.{j}, ffn.0.bias, ...),
 ("none" removes the FFN and its norm: an identity activation would make it a
 plain linear map; relu2 is max(x, 0)^2; swiglu makes ffn.0 a Linear(d, 2F)
 whose output splits as [g | u] (first F columns the gate) and keeps
@@ -72,6 +73,7 @@ class Config:
     act_k: int = 0                 # svd_truncation: kept values (0: no limit); qr_truncation: Omega's columns
     act_eps: float = 0.0           # svd_truncation: relative threshold against the batch maximum
     act_alpha: float = 2.0         # svd_entropic exponent
+    ffn_tr_bond: int = 0           # > 0: ffn.0 and ffn.3 are lowrank.TensorRingLinear of this bond dim
     omega_seed: int = 1            # qr_truncation: Omega of layer l at step s from omega_key(omega_seed, s, l)
                                    # (lilm: the seed given to lilm_model_init; tests/test_parity.c uses 1)
     dropout: float = 0.0
@@ -115,7 +117,8 @@ class Config:
                 "activation": self.activation, "rope_base": self.rope_base,
                 "norm_eps": 0.0 if eps is None else eps, "pad_id": self.pad_id,
                 **({"act_k": self.act_k, "act_eps": self.act_eps, "act_alpha": self.act_alpha}
-                   if self.activation in LOWRANK else {})}
+                   if self.activation in LOWRANK else {}),
+                **({"ffn_tr_bond": self.ffn_tr_bond} if self.ffn_tr_bond > 0 else {})}
 
     @classmethod
     def from_meta(cls, meta, **overrides):
@@ -127,7 +130,7 @@ class Config:
         if missing:
             raise ValueError(f"lilm_model metadata lacks {missing}")
         kw = {k: meta[k] for k in keys}
-        kw.update({k: meta[k] for k in ("act_k", "act_eps", "act_alpha") if k in meta})
+        kw.update({k: meta[k] for k in ("act_k", "act_eps", "act_alpha", "ffn_tr_bond") if k in meta})
         if kw["norm"] == "none":
             kw["norm_eps"] = None
         kw.update(overrides)
@@ -240,8 +243,12 @@ class Block(nn.Module):
         if self.has_ffn:
             self.feedforward_norm = make_norm(cfg)
             gate = 2 if cfg.activation == "swiglu" else 1
-            self.ffn = nn.Sequential(nn.Linear(cfg.d_model, gate * cfg.ffn_dim), make_activation(cfg.activation, cfg, layer),
-                                     nn.Dropout(cfg.dropout), nn.Linear(cfg.ffn_dim, cfg.d_model))
+            if cfg.ffn_tr_bond > 0:
+                up = LR.TensorRingLinear(cfg.d_model, gate * cfg.ffn_dim, cfg.ffn_tr_bond)
+                down = LR.TensorRingLinear(cfg.ffn_dim, cfg.d_model, cfg.ffn_tr_bond)
+            else:
+                up, down = nn.Linear(cfg.d_model, gate * cfg.ffn_dim), nn.Linear(cfg.ffn_dim, cfg.d_model)
+            self.ffn = nn.Sequential(up, make_activation(cfg.activation, cfg, layer), nn.Dropout(cfg.dropout), down)
 
     def forward(self, x, cos, sin):
         x = x + self.attention(self.attention_norm(x), cos, sin)

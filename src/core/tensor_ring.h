@@ -1,6 +1,7 @@
 /*
  * tensor_ring.h: the shape of a tensor-ring factorised Linear, shared by
- * every backend and by the model's parameter table.
+ * the component table (core/components.c: the cores' names and shapes), the
+ * model and every backend (src/cpu/tensor_ring.c).
  *
  * A Linear from I = in to O = out features whose (O, I) weight is never a
  * parameter itself: I and O are prime-factorised (factors ascending) and the
@@ -19,8 +20,8 @@
  * std = 1 / (sqrt(R) * (I * R)^(1 / (2n))), which gives Var W = 1 / (I R);
  * the bias is zero.
  */
-#ifndef LILM_OPS_TENSOR_RING_H
-#define LILM_OPS_TENSOR_RING_H
+#ifndef LILM_CORE_TENSOR_RING_H
+#define LILM_CORE_TENSOR_RING_H
 
 #include <stddef.h>
 

@@ -2,7 +2,7 @@
  * tensor_ring.c: prime factorisation and core layout of a tensor-ring
  * Linear (definitions in tensor_ring.h).
  */
-#include "ops/tensor_ring.h"
+#include "core/tensor_ring.h"
 
 #include <math.h>
 #include <string.h>
