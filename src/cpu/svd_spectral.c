@@ -82,7 +82,7 @@ static size_t thread_floats(size_t d, size_t m)
 {
     size_t F = d * m;
     size_t fwd = F + gesdd_lwork(d, m) + 8 * d;   /* lapack_int is 32-bit, as a float */
-    size_t bwd = 3 * d * d + 2 * F + 2 * d;
+    size_t bwd = 4 * d + 3 * d * d + 2 * F + 2 * d;  /* 2d doubles first, then floats */
     size_t n = fwd > bwd ? fwd : bwd;
     return (n + 15) / 16 * 16;                    /* keep each region 64-byte aligned */
 }
@@ -179,12 +179,16 @@ void lilm__cpu_svd_spectral_forward(lilm_backend *be, float *out, float *saved, 
     }
 }
 
-/* (hi^e - lo^e) / (hi - lo) for lo, hi >= 0, and its limit e lo^(e-1) at a tie. */
-static double divdiff_pow(double x, double y, double e)
+/* (y^e - x^e) / (y - x) for x, y >= 0 (px = x^e, py = y^e), and its limit
+ * e x^(e-1) at a tie. Apart by more than 1%, the plain quotient loses at most
+ * two of double's digits; closer, the expm1 form keeps them all. */
+static double divdiff_pow(double x, double y, double px, double py, double e)
 {
     double lo = x < y ? x : y, hi = x < y ? y : x;
     if (hi <= 0.0)
         return 0.0;
+    if (hi - lo > 1e-2 * hi)
+        return (py - px) / (y - x);
     if (lo <= 0.0)
         return pow(hi, e - 1.0);
     double t = log(hi / lo);
@@ -193,9 +197,10 @@ static double divdiff_pow(double x, double y, double e)
     return pow(lo, e - 1.0) * expm1(e * t) / expm1(t);
 }
 
-/* P (d, d) from H (d, d) for one token, and w (d) = s'/s; see the module comment. */
-static void spectral_adjoint(float *P, float *w, const float *H, const float *s, const float *sp, size_t d,
-                             const lilm_trunc_params *p, float thresh)
+/* P (d, d) from H (d, d) for one token, and w (d) = s'/s; see the module
+ * comment. pw: (2 d) doubles of scratch. */
+static void spectral_adjoint(float *P, float *w, double *pw, const float *H, const float *s, const float *sp,
+                             size_t d, const lilm_trunc_params *p, float thresh)
 {
     if (p->kind == LILM_TRUNC_SVD) {
         for (size_t j = 0; j < d; j++)
@@ -226,24 +231,22 @@ static void spectral_adjoint(float *P, float *w, const float *H, const float *s,
         hs += (double)H[j * d + j] * sp[j];
     }
     double c = q > 0.0 ? sqrt(n2 / q) : 0.0;
+    double *up = pw, *dn = pw + d;                  /* s^(alpha+1), s^(alpha-1) */
     for (size_t j = 0; j < d; j++) {
-        double sj = s[j];
-        w[j] = (float)(c * pow(sj, al - 1.0));
-        for (size_t k = 0; k < d; k++) {
-            double sk = s[k], v;
-            if (j == k) {
-                v = n2 > 0.0 ? al * c * pow(sj, al - 1.0) * H[j * d + j]
-                                   + hs * (sj / n2 - al * pow(sj, 2.0 * al - 1.0) / q)
-                             : 0.0;
-            } else {
-                double sum = sj + sk;
-                double a = sum > 0.0 ? c * divdiff_pow(sj, sk, al + 1.0) / sum : 0.0;
-                double b = sum > 0.0 ? c * sj * sk * divdiff_pow(sj, sk, al - 1.0) / sum : 0.0;
-                v = a * H[j * d + k] + b * H[k * d + j];
-            }
-            P[j * d + k] = (float)v;
-        }
+        dn[j] = pow(s[j], al - 1.0);
+        up[j] = dn[j] * s[j] * s[j];
+        w[j] = (float)(c * dn[j]);
+        P[j * d + j] = (float)(n2 > 0.0 ? al * c * dn[j] * H[j * d + j] + hs * (s[j] / n2 - al * dn[j] * dn[j] * s[j] / q)
+                                        : 0.0);
     }
+    for (size_t j = 0; j < d; j++)                  /* a_jk, b_jk are symmetric: one pair at a time */
+        for (size_t k = j + 1; k < d; k++) {
+            double sj = s[j], sk = s[k], sum = sj + sk;
+            double a = sum > 0.0 ? c * divdiff_pow(sj, sk, up[j], up[k], al + 1.0) / sum : 0.0;
+            double b = sum > 0.0 ? c * sj * sk * divdiff_pow(sj, sk, dn[j], dn[k], al - 1.0) / sum : 0.0;
+            P[j * d + k] = (float)(a * H[j * d + k] + b * H[k * d + j]);
+            P[k * d + j] = (float)(a * H[k * d + j] + b * H[j * d + k]);
+        }
 }
 
 void lilm__cpu_svd_spectral_backward(lilm_backend *be, float *din, const float *dout,
@@ -258,7 +261,8 @@ void lilm__cpu_svd_spectral_backward(lilm_backend *be, float *din, const float *
     float thresh = batch_threshold(saved, N, d, per, p);
 #pragma omp parallel num_threads(nt)
     {
-        float *T1 = work + (size_t)omp_get_thread_num() * tf;  // (d, d) G V
+        double *pw = (double *)(work + (size_t)omp_get_thread_num() * tf); // (2 d) entropic powers
+        float *T1 = (float *)(pw + 2 * d);                     // (d, d) G V
         float *H = T1 + d * d;                                 // (d, d) U^T G V
         float *P = H + d * d;                                  // (d, d)
         float *R1 = P + d * d;                                 // (d, m) G (I - V V^T)
@@ -276,7 +280,7 @@ void lilm__cpu_svd_spectral_backward(lilm_backend *be, float *din, const float *
             memcpy(R1, G, F * sizeof(float));
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, id, im, id, -1.0f, T1, id, Vt, im, 1.0f, R1, im);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, id, im, id, 1.0f, U, id, R1, im, 0.0f, X, im);
-            spectral_adjoint(P, w, H, s, sp, d, p, thresh);
+            spectral_adjoint(P, w, pw, H, s, sp, d, p, thresh);
             for (size_t i = 0; i < d; i++)
                 for (size_t c = 0; c < m; c++)
                     X[i * m + c] *= w[i];
