@@ -6,22 +6,28 @@ float64 (finite differences against autograd, through linalg.svd and
 linalg.qr); the ring contraction equals every entry's trace written out; the
 factorisation, padding and init std follow the reference's rules; the
 entropic map keeps the Frobenius norm; k >= d reproduces the input; Omega and
-its key are the C draw (the same constants as test_ops_lowrank.c); and the
-committed fixture regenerates from the script.
+its key are the C draw (the same constants as test_ops_lowrank.c); the
+committed fixture regenerates from the script; and `lilm forward` gives
+PyTorch's logits for reference models with each component, and its saved
+weights load back into them (state_dict names and 4-D core shapes).
 """
-import math
+import json
 import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
-from harness import case, run
+from harness import case, lilm_bin, run
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "torch_ref"))
 import lowrank as L  # noqa: E402
+import model as M  # noqa: E402
 
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "ops", "lowrank_ops.safetensors")
 torch.set_num_threads(1)
@@ -109,6 +115,46 @@ def fixture_regenerates():
         check(have[k].shape == new[k].shape and err <= 1e-6, f"{k}: regenerated differs by {err:.2e}")
     size = os.path.getsize(FIXTURE)
     check(size < 64 * 1024, f"fixture is {size} bytes")
+
+
+TOKENS = [5, 6, 7, 1, 9, 31, 2, 40, 3, 12, 8, 8, 17, 60, 4, 22, 50, 11, 13]
+TINY = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, qk_dim=8, v_dim=12, ffn_dim=48, context=32)
+
+
+def _lilm_forward(weights, out, save=None):
+    cmd = [lilm_bin(), "forward", weights, "--tokens", ",".join(map(str, TOKENS)), "--out", out]
+    cmd += ["--save-weights", save] if save else []
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, f"{' '.join(cmd)} exited {r.returncode}:\n{r.stdout}{r.stderr}")
+    return load_file(out)["logits"]
+
+
+@case
+def lilm_forward_matches_torch_with_each_component():
+    # lilm forward initialises its model with seed 0 at step 0: qr_truncation's Omega is
+    # omega_key(0, 0, layer) there
+    for kw in (dict(activation="svd_truncation", act_k=3), dict(activation="qr_truncation", act_k=2),
+               dict(activation="svd_entropic", act_alpha=1.5), dict(ffn_tr_bond=3),
+               dict(activation="svd_truncation", act_k=2, act_eps=0.2, ffn_tr_bond=2)):
+        cfg = M.Config(**TINY, omega_seed=0, **kw)
+        torch.manual_seed(21)
+        model = M.Transformer(cfg).eval()
+        with torch.no_grad():
+            want = model(torch.tensor([TOKENS]))[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            w, saved = os.path.join(tmp, "torch.safetensors"), os.path.join(tmp, "lilm.safetensors")
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, w,
+                      metadata={"lilm_model": json.dumps(cfg.to_meta())})
+            got = _lilm_forward(w, os.path.join(tmp, "logits.safetensors"), save=saved)
+            err = ((want.double() - got.double()).abs().max() / want.abs().max()).item()
+            check(err < 1e-4, f"{kw}: lilm vs torch logits, max rel err {err:.2e}")
+            with safe_open(saved, "pt") as f:
+                meta = json.loads(f.metadata()["lilm_model"])
+            check(meta == cfg.to_meta(), f"{kw}: metadata {meta} != {cfg.to_meta()}")
+            back = M.Transformer(M.Config.from_meta(meta, omega_seed=0)).eval()
+            res = back.load_state_dict(load_file(saved), strict=False)
+            check(not res.unexpected_keys and all(k.endswith("mask_array") for k in res.missing_keys),
+                  f"{kw}: keys {res}")
 
 
 if __name__ == "__main__":
