@@ -27,7 +27,7 @@
 #include "core/rng.h"
 #include "model/model.h"
 #include "ops/backend.h"
-#include "train/checkpoint.h"
+#include "model/model_config_json.h"
 
 #define CTX 12
 

@@ -25,8 +25,10 @@
  */
 #include "test.h"
 
+#include "core/config.h"
 #include "core/status.h"
 #include "cpu/cpu.h"
+#include "cpu/cpu_math.h"
 #include "ops/backend.h"
 
 #include <stdint.h>
@@ -1016,6 +1018,18 @@ static void test_act_relu2(lilm_test *t)
     free_backend(t, be);
 }
 
+/* Non-finite inputs to the vector exp: NaN stays NaN (so a diverged model's
+ * loss shows as NaN) and nothing undefined happens on the way (make asan). */
+static void test_expf_nonfinite(lilm_test *t)
+{
+    volatile float nan = NAN, inf = INFINITY;
+    LT_TRUE(t, isnan(lilm__cpu_expf(nan)));
+    LT_TRUE(t, isnan(lilm__cpu_expf(-nan)));
+    LT_TRUE(t, lilm__cpu_expf(inf) > 1e38f); /* clamped: huge or +Inf, never NaN */
+    LT_TRUE(t, lilm__cpu_expf(-inf) >= 0.0f && lilm__cpu_expf(-inf) < 1e-37f);
+    LT_NEAR(t, lilm__cpu_expf(1.0f), 2.718281828, 1e-6);
+}
+
 /* SwiGLU: out (N, F) = silu(g) * u over rows [g | u] of in (N, 2F); its
  * backward against finite differences, and in place (din == in). */
 typedef struct glu_ctx {
@@ -1060,7 +1074,39 @@ static void test_act_swiglu(lilm_test *t)
     free_backend(t, be);
 }
 
+/* The backend describes itself: memory, GEMM size for the peak, activations,
+ * dtype sizes, and a device the config names with kernel options. */
+static void test_backend_describes_itself(lilm_test *t)
+{
+    lilm_backend *be = make_backend(t, 1);
+    size_t total = 0, avail = 0;
+    be->memory_info(be, &total, &avail);
+    LT_TRUE(t, total > ((size_t)64 << 20) && avail > 0 && avail <= total);
+    LT_TRUE(t, be->peak_gemm_n >= 256);
+    for (int a = 0; a < LILM_ACT_COUNT; a++)
+        LT_TRUE(t, be->act_supported(be, (lilm_act)a));
+    LT_TRUE(t, !be->act_supported(be, LILM_ACT_COUNT));
+    LT_EQ_INT(t, lilm_dtype_size(LILM_DTYPE_F32), 4);
+    LT_EQ_INT(t, lilm_dtype_size(LILM_DTYPE_BF16), 2);
+    free_backend(t, be);
+    lilm_config c;
+    lilm_config_defaults(&c);
+    LT_OK(t, lilm_config_set(&c, "train.device=cpu"));
+    LT_OK(t, lilm_config_set(&c, "train.threads=2"));
+    LT_OK(t, lilm_config_set(&c, "train.cuda.attention=mma"));
+    LT_OK(t, lilm_config_set(&c, "train.cuda.epilogue=false"));
+    lilm_backend_options o;
+    lilm_backend_options_from_config(&c.train, &o);
+    LT_EQ_INT(t, o.cuda_attention, LILM_CUDA_ATTN_MMA);
+    LT_EQ_INT(t, o.cuda_no_epilogue, 1);
+    lilm_backend *b2 = NULL;
+    LT_OK(t, lilm_backend_create_for(&b2, &c.train)); /* CUDA options do not bother the CPU */
+    LT_TRUE(t, b2 && b2->device == LILM_DEVICE_CPU && b2->threads == 2);
+    lilm_backend_free(b2);
+}
+
 static const lilm_test_case cases[] = {
+    {"expf_nonfinite", test_expf_nonfinite},
     {"embedding", test_embedding},
     {"norm", test_norm},
     {"matmul", test_matmul},
@@ -1074,6 +1120,7 @@ static const lilm_test_case cases[] = {
     {"adamw", test_adamw},
     {"determinism", test_determinism},
     {"backend_object", test_backend_object},
+    {"backend_describes_itself", test_backend_describes_itself},
     {"blas_redetect", test_blas_redetect},
 };
 LILM_TEST_MAIN(cases)

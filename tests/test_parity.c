@@ -23,7 +23,7 @@
 #include "core/json.h"
 #include "core/safetensors.h"
 #include "model/model.h"
-#include "train/checkpoint.h"
+#include "model/model_config_json.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 

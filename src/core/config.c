@@ -35,6 +35,8 @@ static const char *const lilm_cfg_sched_names[] = {"onecycle", "cosine", "consta
 static const char *const lilm_cfg_budget_names[] = {"time", "steps", NULL};
 static const char *const lilm_cfg_loader_names[] = {"packed", "document", NULL};
 static const char *const lilm_cfg_device_names[] = {"auto", "cpu", "cuda", NULL};
+/* in the order of lilm_cuda_attention (ops/backend.h) */
+static const char *const lilm_cfg_cuda_attn_names[] = {"auto", "warp", "mma", NULL};
 
 #define LILM_CFG_FIELD(sec, name) offsetof(lilm_config, sec.name), sizeof(((lilm_config *)0)->sec.name)
 #define LILM_CFG_INF INFINITY
@@ -145,6 +147,11 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
      "where to train: auto picks cuda when a GPU is usable"},
     {"train.threads", LILM_CFG_INT, LILM_CFG_FIELD(train, threads), "0", 0, 4096, 0, NULL,
      "CPU threads; 0 = all cores"},
+    {"train.cuda.attention", LILM_CFG_ENUM, LILM_CFG_FIELD(train, cuda_attention), "auto", 0, 0, 0,
+     lilm_cfg_cuda_attn_names,
+     "CUDA attention kernels: auto (thread-per-row for heads <= 32, warp-per-row above), warp, mma (tensor cores)"},
+    {"train.cuda.epilogue", LILM_CFG_BOOL, LILM_CFG_FIELD(train, cuda_epilogue), "true", 0, 0, 0, NULL,
+     "CUDA: fuse the Linear bias into cuBLASLt's GEMM epilogue where offered; false adds it in a kernel"},
 
     /* budget */
     {"budget.minutes", LILM_CFG_FLOAT, LILM_CFG_FIELD(budget, minutes), "30", 0, 1e6, LILM_CFG_MIN_OPEN, NULL,
@@ -569,8 +576,48 @@ static lilm_status yaml_parse_error(const char *path, const yaml_parser_t *p)
                        (int)m->column + 1);
 }
 
+/* Largest config text and deepest nesting read: a config is a few KB two
+ * levels deep, and the caps keep a hostile file from costing memory or stack. */
+#define LILM_CFG_MAX_BYTES (1u << 20)
+#define LILM_CFG_MAX_DEPTH 32
+
+/* Refuses nesting deeper than LILM_CFG_MAX_DEPTH with one pass over the
+ * parser's events, before the document tree is built. */
+static lilm_status check_depth(const char *path, const char *data, size_t n)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return lilm_errorf(LILM_ERR_OOM, "%s: cannot start the YAML parser", path);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, n);
+    lilm_status s = LILM_OK;
+    int depth = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            s = yaml_parse_error(path, &parser);
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        int line = (int)ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) depth++;
+        if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) depth--;
+        if (depth > LILM_CFG_MAX_DEPTH) {
+            s = lilm_errorf(LILM_ERR_CONFIG, "%s:%d: nested more than %d levels deep; a config is a mapping of "
+                            "sections", path, line, LILM_CFG_MAX_DEPTH);
+            break;
+        }
+        if (type == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&parser);
+    return s;
+}
+
 static lilm_status load_text(lilm_config *cfg, const char *path, const char *data, size_t n)
 {
+    if (n > LILM_CFG_MAX_BYTES)
+        return lilm_errorf(LILM_ERR_CONFIG, "%s: %zu bytes is more than a config may be (%u)\nHINT: is this the right "
+                           "file?", path, n, LILM_CFG_MAX_BYTES);
+    LILM_TRY(check_depth(path, data, n));
     lilm_cfg_loader ld;
     memset(&ld, 0, sizeof ld);
     lilm_config tmp = *cfg;

@@ -71,9 +71,9 @@ typedef struct lilm__cuda {
     cublasHandle_t blas;         /* fallback GEMM when cuBLASLt has no algorithm */
     void *gemm_ws;               /* cuBLASLt workspace */
     size_t gemm_ws_bytes;
-    int use_bias_epilogue;       /* 1: fuse bias into the GEMM (LILM_CUDA_EPILOGUE=0 turns off) */
-    int attn_small;              /* 1: thread-per-row attention for heads <= 32 (LILM_CUDA_ATTN=warp turns off) */
-    int attn_mma;                /* 1: tensor-core attention where it applies (LILM_CUDA_ATTN=mma) */
+    int use_bias_epilogue;       /* 1: fuse bias into the GEMM (train.cuda.epilogue false turns off) */
+    int attn_small;              /* 1: thread-per-row attention for heads <= 32 (train.cuda.attention warp turns off) */
+    int attn_mma;                /* 1: tensor-core attention where it applies (train.cuda.attention mma) */
     int bias_epilogue_failed;    /* set once cuBLASLt rejected the fp32-bias epilogue */
     lilm__gemm_plan gemm_cache[LILM__GEMM_CACHE]; /* heuristic answers by shape, round-robin */
     int gemm_cache_n, gemm_cache_next;
@@ -249,7 +249,7 @@ void lilm__cuda_attention_small_backward(lilm__cuda *cu, void *dq, void *dk, voi
                                          size_t q_stride, size_t kv_stride);
 /* Tensor-core attention (attention_mma.cu), called by attention.cu's launchers
  * after they validated the arguments, when lilm__cuda_attention_mma_ok() says
- * it applies (LILM_CUDA_ATTN=mma; head dims multiples of 8 up to 128, strides
+ * it applies (train.cuda.attention mma; head dims multiples of 8 up to 128, strides
  * multiples of 8, addr_bits = the OR of every buffer address 16-byte aligned). */
 int lilm__cuda_attention_mma_ok(const lilm__cuda *cu, size_t Dq, size_t Dv, size_t q_stride, size_t kv_stride,
                                 uintptr_t addr_bits);

@@ -38,6 +38,8 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
     if (B > m->max_B || T > m->max_T || B == 0 || T == 0)
         return lilm_errorf(LILM_ERR_ARG, "batch %zu x %zu exceeds the planned %zu x %zu", B, T, m->max_B, m->max_T);
     if (grad_scale > 0 && !targets) return lilm_errorf(LILM_ERR_ARG, "a training forward needs targets");
+    if (grad_scale > 0 && m->mode != LILM_MODEL_TRAIN)
+        return lilm_errorf(LILM_ERR_ARG, "a training forward needs a model built for training (this one is inference-only)");
     size_t N = B * T, C = (size_t)c->d_model, H = (size_t)c->n_heads, Dq = (size_t)c->qk_dim, Dv = (size_t)c->v_dim;
     size_t Q = H * Dq, KV = H * (Dq + Dv), AV = H * Dv, F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim;
     float base = (float)c->rope_base;

@@ -9,10 +9,15 @@
  * and kv = Linear(C, H*(Dq+Dv)) (or, latent, Linear(C,p) then Linear(p, ...)),
  * split as [k block | v block]; RoPE on q and k; causal softmax.
  *
- * Memory is planned once in lilm_model_init: one block each for parameters,
- * gradients, AdamW moments (fp32), the weight compute copy (the backend's
- * act dtype; aliases the parameters on CPU), and all activations for the
- * largest micro-batch (B, T). Nothing is allocated by forward or backward.
+ * Memory is planned once in lilm_model_init: one block each for parameters
+ * and gradients (fp32), the weight compute copy (the backend's act dtype;
+ * aliases the parameters on CPU), and all activations for the largest
+ * micro-batch (B, T). Nothing is allocated by forward or backward. The
+ * optimizer's state (AdamW's moments) belongs to the optimizer
+ * (train/optimizer.h), not to the model. A model built in inference mode
+ * (eval, sampling) has no gradients and no backward scratch, and all its
+ * layers share one layer's activation buffers: it can only run forward
+ * passes without gradients and decode.
  * The parameter table lists tensors in the reference's state_dict order with
  * the reference's names, so checkpoints load into PyTorch directly.
  */
@@ -84,8 +89,16 @@ typedef struct lilm_layer_acts {
                          * (lilm_trunc_saved_floats(N, F), fp32) */
 } lilm_layer_acts;
 
+/* What a model is built for: training (gradients and backward scratch) or
+ * inference only (forward passes without gradients, decoding). */
+typedef enum lilm_model_mode {
+    LILM_MODEL_TRAIN = 0,
+    LILM_MODEL_INFERENCE,
+} lilm_model_mode;
+
 typedef struct lilm_model {
     lilm_model_config cfg;
+    lilm_model_mode mode;
     lilm_backend *be;          /* not owned */
     size_t max_B, max_T;
 
@@ -95,8 +108,7 @@ typedef struct lilm_model {
     size_t act_size;           /* bytes per activation element */
 
     float *param_block;        /* (n_elems) fp32 master weights */
-    float *grad_block;         /* (n_elems) */
-    float *m_block, *v_block;  /* (n_elems) AdamW moments */
+    float *grad_block;         /* (n_elems); NULL in inference mode */
     void *wc_block;            /* (n_elems) compute copy (== param_block on CPU) */
     int wc_is_alias;
 
@@ -144,16 +156,27 @@ typedef struct lilm_model {
 } lilm_model;
 
 /* Builds the parameter table and plans all memory for micro-batches up to
- * (max_B, max_T). Weights are initialised as PyTorch's defaults from `seed`. */
+ * (max_B, max_T). Weights are initialised as PyTorch's defaults from `seed`.
+ * lilm_model_init builds for training; lilm_model_init_mode chooses. */
 lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_backend *be,
                             size_t max_B, size_t max_T, uint64_t seed);
+lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, lilm_backend *be,
+                                 size_t max_B, size_t max_T, uint64_t seed, lilm_model_mode mode);
 void lilm_model_free(lilm_model *m);
 
-/* Prints the memory plan (parameters, grads, moments, activations, scratch). */
-void lilm_model_print_plan(const lilm_model *m, FILE *f);
-/* Bytes the model holds on its backend (all blocks). */
+/* Prints the memory plan (parameters, grads, activations, scratch; then
+ * `extra_bytes` of optimizer state under `extra_name` when extra_bytes > 0). */
+void lilm_model_print_plan(const lilm_model *m, const char *extra_name, size_t extra_bytes, FILE *f);
+/* Bytes the model holds on its backend (all its blocks; not the optimizer's). */
 size_t lilm_model_bytes(const lilm_model *m);
-/* Bytes a model of this config would need for micro-batch (B, T), without building it. */
+/* Bytes a model of this config would hold in `mode` for micro-batch (B, T), without building it. */
+size_t lilm_model_plan_bytes_mode(const lilm_model_config *cfg, lilm_dtype act_dtype, size_t B, size_t T,
+                                  lilm_model_mode mode);
+/* Fp32 arrays the size of the parameters that the default optimizer keeps
+ * (AdamW: the moments m and v; lilm_optimizer_plan_bytes is the general count). */
+#define LILM_MODEL_PLAN_DEFAULT_OPTIM_ARRAYS 2
+/* Bytes training a model of this config needs for micro-batch (B, T): the
+ * training-mode model plus the default optimizer's state. */
 size_t lilm_model_plan_bytes(const lilm_model_config *cfg, lilm_dtype act_dtype, size_t B, size_t T);
 
 /* Looks a parameter up by state_dict name; NULL if absent. */
@@ -177,7 +200,7 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
                                int64_t *n_counted);
 
 /* Backward pass of the last training forward; gradients are ACCUMULATED into
- * grad_block. */
+ * grad_block. Training mode only (as is a forward with grad_scale > 0). */
 lilm_status lilm_model_backward(lilm_model *m);
 
 void lilm_model_zero_grad(lilm_model *m);

@@ -53,7 +53,6 @@ lilm_status lilm_train_step(lilm_model *m, lilm_optimizer *opt, lilm_spike_guard
 {
     memset(res, 0, sizeof *res);
     lilm_model_zero_grad(m);
-    lilm_model_set_step(m, opt->hp.step); /* the QR truncation's Omega is drawn per step */
     double loss_total = 0;
     int accepted = 0;
     for (int i = 0; i < n_micro; i++) {

@@ -27,9 +27,11 @@
  */
 #include "test.h"
 
+#include "cuda/cuda_env.h"
+
 #include "core/safetensors.h"
 #include "model/model.h"
-#include "train/checkpoint.h"
+#include "model/model_config_json.h"
 #include "train/optimizer.h"
 
 #include <stdint.h>
@@ -39,7 +41,9 @@ static lilm_status dev_backend(lilm_backend **be)
 {
     const char *self = getenv("LILM_CUDA_TEST_SELF");
     if (self && strcmp(self, "1") == 0) return lilm_cpu_backend_create(be, 0);
-    return lilm_cuda_backend_create(be, 0);
+    lilm_backend_options o;
+    lilm_test_cuda_options(&o, NULL); /* LILM_CUDA_ATTN, LILM_CUDA_EPILOGUE */
+    return lilm_cuda_backend_create_opts(be, 0, &o);
 }
 
 /* max|a - b| / max|b| over n values */
