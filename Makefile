@@ -27,7 +27,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE -fopenmp -Isrc -MMD -MP $(WARN)
 ifeq ($(FAST),1)
 override CFLAGS += -ffast-math
 endif
-LDLIBS  := -lopenblas -lyaml -lsqlite3 -lutf8proc -lcurl -lzstd -lsnappy -lz -lm -lpthread
+LDLIBS  := -llapacke -llapack -lopenblas -lyaml -lsqlite3 -lutf8proc -lcurl -lzstd -lsnappy -lz -lm -lpthread
 override LDFLAGS += -fopenmp
 
 ifeq ($(MPI),1)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/tensor_ring.h"
 
 #define LILM__ACT_ROW(e, cfg, torch, gate, formula) {LILM_ACT_##e, cfg, torch, gate, formula},
 static const lilm_act_desc act_rows[] = {LILM_ACTIVATIONS(LILM__ACT_ROW)};
@@ -48,6 +49,11 @@ static const lilm_ffn_desc ffn_rows[] = {
     {LILM_FFN_MLP, "mlp", "Sequential(Linear(C, gate*F), act, Dropout, Linear(F, C))", 2, {
         {LILM_ROLE_W1, "0", LILM_DIM_GF, LILM_DIM_C, 1},
         {LILM_ROLE_W2, "3", LILM_DIM_C, LILM_DIM_F, 1},
+    }},
+    {LILM_FFN_TENSOR_RING, "tensor_ring",
+     "Sequential(TensorRingLinear(C, gate*F, R), act, Dropout, TensorRingLinear(F, C, R))", 2, {
+        {LILM_ROLE_W1, "0", LILM_DIM_GF, LILM_DIM_C, 2},
+        {LILM_ROLE_W2, "3", LILM_DIM_C, LILM_DIM_F, 2},
     }},
 };
 
@@ -100,7 +106,8 @@ lilm_attn_kind lilm_model_attn_kind(const lilm_model_config *c)
 
 lilm_ffn_kind lilm_model_ffn_kind(const lilm_model_config *c)
 {
-    return c->activation == LILM_ACT_NONE ? LILM_FFN_NONE : LILM_FFN_MLP;
+    if (c->activation == LILM_ACT_NONE) return LILM_FFN_NONE;
+    return c->ffn_tr_bond > 0 ? LILM_FFN_TENSOR_RING : LILM_FFN_MLP;
 }
 
 /* ---- the walk ---- */
@@ -131,9 +138,25 @@ static int64_t dim_value(const lilm_model_config *c, lilm_dim d)
 
 static void emit(walker *w, const char *name, int layer, lilm_role role, int64_t d0, int64_t d1, int matrix)
 {
-    lilm_tensor_info t = {name, layer, role, matrix ? 2 : 1, {d0, matrix ? d1 : 1}, matrix};
+    lilm_tensor_info t = {name, layer, role, matrix ? 2 : 1, {d0, matrix ? d1 : 1, 1, 1}, matrix};
     w->total += d0 * (matrix ? d1 : 1);
     if (w->fn) w->fn(w->ctx, &t);
+}
+
+/* The cores of a tensor-ring Linear cols -> rows under `prefix` ("...ffn.0"). */
+static void emit_ring(walker *w, const char *prefix, int layer, lilm_role role, int64_t rows, int64_t cols)
+{
+    lilm_tr_shape s;
+    if (lilm_tr_shape_init(&s, (size_t)cols, (size_t)rows, (size_t)w->c->ffn_tr_bond) != LILM_OK) return;
+    char name[128];
+    for (int j = 0; j < s.n; j++) {
+        snprintf(name, sizeof name, "%s.cores.%d", prefix, j);
+        int64_t R = (int64_t)s.bond;
+        lilm_tensor_info t = {name, layer, j == 0 ? role : LILM_ROLE_TR_CORE, 4,
+                              {R, R, (int64_t)s.a[j], (int64_t)s.b[j]}, 1};
+        w->total += R * R * (int64_t)(s.a[j] * s.b[j]);
+        if (w->fn) w->fn(w->ctx, &t);
+    }
 }
 
 /* A norm's vectors under `prefix`; base is the role of its weight. */
@@ -153,8 +176,13 @@ static void walk_specs(walker *w, const char *prefix, int layer, const lilm_tens
     char name[128];
     for (int i = 0; i < n; i++) {
         int64_t rows = dim_value(w->c, s[i].rows), cols = dim_value(w->c, s[i].cols);
-        snprintf(name, sizeof name, "%s.%s.weight", prefix, s[i].suffix);
-        emit(w, name, layer, s[i].role, rows, cols, 1);
+        if (s[i].linear == 2) {
+            snprintf(name, sizeof name, "%s.%s", prefix, s[i].suffix);
+            emit_ring(w, name, layer, s[i].role, rows, cols);
+        } else {
+            snprintf(name, sizeof name, "%s.%s.weight", prefix, s[i].suffix);
+            emit(w, name, layer, s[i].role, rows, cols, 1);
+        }
         if (s[i].linear) {
             snprintf(name, sizeof name, "%s.%s.bias", prefix, s[i].suffix);
             emit(w, name, layer, (lilm_role)(s[i].role + 1), rows, 1, 0);

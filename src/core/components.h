@@ -5,8 +5,13 @@
  * and every part of it comes from one of four tables:
  *   norms       rms | layer | none                 (model.norm)
  *   activations none | gelu | relu | relu2 | swiglu (model.activation)
+ *               | svd_truncation | qr_truncation | svd_entropic
+ *               (the low-rank maps of ops/truncation.h: each token's (F) vector
+ *               as a d x F/d matrix; parameters model.act_k, act_eps, act_alpha)
  *   attention   standard | latent                   (model.latent_dim > 0)
- *   ffn         none | mlp                          (activation none removes it)
+ *   ffn         none | mlp | tensor_ring            (activation none removes it;
+ *                                                    model.ffn_tr_bond > 0 factorises
+ *                                                    both Linears, core/tensor_ring.h)
  * Each row gives the kind's enum, its config name, the name in the lilm_model
  * metadata and tests/torch_ref/model.py, its PyTorch module, and the parameter
  * tensors it owns: a role (which pointer of lilm_layer_ptrs it fills), the
@@ -34,7 +39,10 @@
     X(GELU, "gelu", "GELU", 1, "0.5 x (1 + erf(x / sqrt 2)), exact")                  \
     X(RELU, "relu", "ReLU", 1, "max(x, 0)")                                           \
     X(RELU2, "relu2", "ReLU2", 1, "max(x, 0)^2")                                      \
-    X(SWIGLU, "swiglu", "SwiGLU", 2, "silu(g) * u, [g | u] = W1 x (W1 is 2F x C)")
+    X(SWIGLU, "swiglu", "SwiGLU", 2, "silu(g) * u, [g | u] = W1 x (W1 is 2F x C)")          \
+    X(SVD_TRUNC, "svd_truncation", "SVDTruncation", 1, "U diag(s kept) V^T: top act_k, s >= act_eps max") \
+    X(QR_TRUNC, "qr_truncation", "QRTruncation", 1, "Q Q^T A, Q = qr(A Omega), Omega (F/d, act_k)")       \
+    X(SVD_ENTROPIC, "svd_entropic", "SVDEntropic", 1, "U diag(s^act_alpha, norm kept) V^T")
 
 /* Norms: X(ENUM, config, metadata name, torch module, tensors (1 weight, 2 +bias)). */
 #define LILM_NORMS(X)                                 \
@@ -51,7 +59,7 @@ typedef enum lilm_norm_kind { LILM_NORMS(LILM__NORM_ENUM) LILM_NORM_COUNT } lilm
 #undef LILM__NORM_ENUM
 
 typedef enum lilm_attn_kind { LILM_ATTN_STANDARD = 0, LILM_ATTN_LATENT, LILM_ATTN_COUNT } lilm_attn_kind;
-typedef enum lilm_ffn_kind { LILM_FFN_NONE = 0, LILM_FFN_MLP, LILM_FFN_COUNT } lilm_ffn_kind;
+typedef enum lilm_ffn_kind { LILM_FFN_NONE = 0, LILM_FFN_MLP, LILM_FFN_TENSOR_RING, LILM_FFN_COUNT } lilm_ffn_kind;
 
 /* ---- parameter roles ----
  * The per-layer roles are in the order of lilm_layer_ptrs' fields
@@ -69,6 +77,8 @@ typedef enum lilm_role {
     LILM_ROLE_EMBEDDING = LILM_ROLE_LAYER_COUNT,
     LILM_ROLE_FINAL_NORM_W,
     LILM_ROLE_FINAL_NORM_B,
+    LILM_ROLE_TR_CORE,          /* a tensor-ring core after the first: the first carries the
+                                 * Linear's weight role, the rest follow it in the block */
     LILM_ROLE_COUNT
 } lilm_role;
 
@@ -91,7 +101,8 @@ typedef struct lilm_tensor_spec {
     lilm_role role;     /* of the weight; the bias is role + 1 */
     const char *suffix; /* "q" -> "<module>.q.weight" and ".bias"; norm: "weight" */
     lilm_dim rows, cols;
-    int linear;         /* 1: weight + bias pair */
+    int linear;         /* 1: weight + bias pair; 2: tensor-ring Linear (cores.0 .. cores.{n-1}
+                         * of core/tensor_ring.h, bond model.ffn_tr_bond, then bias) */
 } lilm_tensor_spec;
 
 #define LILM_COMPONENT_TENSORS_MAX 4
@@ -152,8 +163,8 @@ typedef struct lilm_tensor_info {
     const char *name;   /* full state_dict key (valid during the callback) */
     int layer;          /* -1 for the embedding and the final norm */
     lilm_role role;
-    int ndim;           /* 1 or 2 */
-    int64_t shape[2];   /* (out, in) for Linear weights; (n, 1) for vectors */
+    int ndim;           /* 1, 2, or 4 (a tensor-ring core) */
+    int64_t shape[4];   /* (out, in) for Linear weights; (n, 1) for vectors; (R, R, a_j, b_j) for a core */
     int decay;          /* 1: weight decay applies (matrices) */
 } lilm_tensor_info;
 

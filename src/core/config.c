@@ -65,7 +65,18 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
     {"model.norm", LILM_CFG_ENUM, LILM_CFG_FIELD(model, norm), "rms", 0, 0, 0, lilm_norm_config_names,
      "normalisation before attention, feed-forward and logits"},
     {"model.activation", LILM_CFG_ENUM, LILM_CFG_FIELD(model, activation), "gelu", 0, 0, 0, lilm_act_config_names,
-     "feed-forward activation: gelu (exact erf), relu, relu2 (relu squared), swiglu (silu(g) * u, W1 is 2F x C); none removes the feed-forward block"},
+     "feed-forward activation: gelu (exact erf), relu, relu2 (relu squared), swiglu (silu(g) * u, W1 is 2F x C); none removes the feed-forward block; "
+     "svd_truncation, qr_truncation, svd_entropic: low-rank maps of each token's activations (CPU only)"},
+    {"model.act_k", LILM_CFG_INT, LILM_CFG_FIELD(model, act_k), "0", 0, 65536, 0, NULL,
+     "svd_truncation: singular values kept per token (0 = no rank limit); qr_truncation: columns of the random "
+     "test matrix (>= 1)"},
+    {"model.act_eps", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, act_eps), "0", 0, 1, LILM_CFG_MAX_OPEN, NULL,
+     "svd_truncation: zero singular values below act_eps x the largest of the micro-batch (0 = off)"},
+    {"model.act_alpha", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, act_alpha), "2", 1, 1e6, LILM_CFG_MIN_OPEN, NULL,
+     "svd_entropic: singular values s -> s^act_alpha, rescaled to keep each token's Frobenius norm"},
+    {"model.ffn_tr_bond", LILM_CFG_INT, LILM_CFG_FIELD(model, ffn_tr_bond), "0", 0, 4096, 0, NULL,
+     "bond dimension of tensor-ring feed-forward Linears (ffn.0, ffn.3 as rings of prime-factor cores; CPU only); "
+     "0 = dense"},
     {"model.rope_base", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, rope_base), "10000", 0, 1e12, LILM_CFG_MIN_OPEN,
      NULL, "rotary embedding base"},
     {"model.norm_eps", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, norm_eps), "0", 0, 1, 0, NULL,

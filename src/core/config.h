@@ -45,6 +45,11 @@ typedef struct lilm_model_config {
     double rope_base;
     double norm_eps;       /* 0 = the PyTorch default for the norm kind */
     int64_t pad_id;        /* targets equal to it are ignored by the loss */
+    /* parameters of the low-rank activations (ops/truncation.h) */
+    int64_t act_k;         /* svd_truncation: singular values kept (0: no limit); qr_truncation: Omega's columns */
+    double act_eps;        /* svd_truncation: drop s < act_eps x the batch's largest (0: off) */
+    double act_alpha;      /* svd_entropic: the exponent (> 1) */
+    int64_t ffn_tr_bond;   /* > 0: ffn.0 and ffn.3 are tensor-ring Linears of this bond dim (core/tensor_ring.h) */
 } lilm_model_config;
 
 typedef struct lilm_data_config {

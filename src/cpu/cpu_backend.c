@@ -21,6 +21,7 @@
  */
 #include "cpu/cpu.h"
 #include "cpu/cpu_impl.h"
+#include "cpu/lowrank.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -261,6 +262,12 @@ lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads)
     be->act_backward = lilm__cpu_act_backward;
     be->glu_forward = lilm__cpu_glu_forward;
     be->glu_backward = lilm__cpu_glu_backward;
+    be->trunc_work_bytes = lilm__cpu_trunc_work_bytes;
+    be->trunc_forward = lilm__cpu_trunc_forward;
+    be->trunc_backward = lilm__cpu_trunc_backward;
+    be->tr_work_bytes = lilm__cpu_tr_work_bytes;
+    be->tr_weight = lilm__cpu_tr_weight;
+    be->tr_weight_backward = lilm__cpu_tr_weight_backward;
     be->add = lilm__cpu_add;
     be->accumulate = lilm__cpu_accumulate;
     be->copy = lilm__cpu_copy;

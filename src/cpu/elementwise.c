@@ -23,6 +23,9 @@ int lilm__cpu_act_supported(lilm_backend *be, lilm_act act)
     case LILM_ACT_RELU:
     case LILM_ACT_RELU2:
     case LILM_ACT_SWIGLU:
+    case LILM_ACT_SVD_TRUNC:     /* these three: trunc_forward (cpu/lowrank.h) */
+    case LILM_ACT_QR_TRUNC:
+    case LILM_ACT_SVD_ENTROPIC:
         return 1;
     default:
         return 0;

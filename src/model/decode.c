@@ -61,6 +61,10 @@ static void plan_decoder(lilm_decoder *d, const lilm_model_config *c, size_t a, 
     d->tmp = dtake(p, R * C * a);
     d->pre = ffn ? dtake(p, R * lilm__ffn_up_width(c) * a) : NULL;
     d->act = ffn ? dtake(p, R * F * a) : NULL;
+    lilm_trunc_params tp;
+    int trunc = lilm_trunc_from_config(c, &tp);
+    d->trunc_saved = trunc ? dtake(p, lilm_trunc_saved_floats(&tp, R, F) * sizeof(float)) : NULL;
+    d->trunc_work = trunc && d->m ? dtake(p, d->m->be->trunc_work_bytes(d->m->be, F, &tp)) : NULL;
     d->last = dtake(p, d->B * C * a);
     d->logits_dev = dtake(p, d->B * (size_t)c->vocab_size * sizeof(float));
 }
@@ -185,13 +189,20 @@ lilm_status lilm_decoder_step(lilm_decoder *d, const int32_t *tokens, size_t n, 
         be->add(be, d->x, d->x, d->tmp, R * C);
         if (ffn) {
             dnorm(d, d->h, d->x, PF.norm2_w, PF.norm2_b, R);
+            const void *w1 = lilm__ffn_weight(m, W.w1, PF.w1, 0); /* ring cores: m's scratch W */
             if (gated) {
-                be->matmul_forward(be, d->pre, NULL, d->h, W.w1, PF.b1, R, C, 2 * F, LILM_ACT_NONE);
+                be->matmul_forward(be, d->pre, NULL, d->h, w1, PF.b1, R, C, 2 * F, LILM_ACT_NONE);
                 be->glu_forward(be, d->act, d->pre, R, F, c->activation);
+            } else if (m->trunc) { /* the batch maximum of svd_truncation is over these R rows */
+                lilm_trunc_params tp = m->trunc_p;
+                tp.key = lilm_qr_omega_key(m->seed, m->step, l);
+                be->matmul_forward(be, d->pre, NULL, d->h, w1, PF.b1, R, C, F, LILM_ACT_NONE);
+                be->trunc_forward(be, d->act, d->trunc_saved, d->pre, R, F, &tp, d->trunc_work);
             } else {
-                be->matmul_forward(be, d->act, d->pre, d->h, W.w1, PF.b1, R, C, F, c->activation);
+                be->matmul_forward(be, d->act, d->pre, d->h, w1, PF.b1, R, C, F, c->activation);
             }
-            be->matmul_forward(be, d->tmp, NULL, d->act, W.w2, PF.b2, R, F, C, LILM_ACT_NONE);
+            const void *w2 = lilm__ffn_weight(m, W.w2, PF.w2, 1);
+            be->matmul_forward(be, d->tmp, NULL, d->act, w2, PF.b2, R, F, C, LILM_ACT_NONE);
             be->add(be, d->x, d->x, d->tmp, R * C);
         }
     }

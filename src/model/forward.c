@@ -10,7 +10,9 @@
  *   x2  = x + att @ Wp^T + bp
  *   x'  = x2 + act(norm2(x2) @ W1^T + b1) @ W2^T + b2
  *         (gated, SwiGLU: pre = norm2(x2) @ W1^T + b1 is (N, 2F) = [g | u] and
- *         act(pre) = silu(g) * u is (N, F))
+ *         act(pre) = silu(g) * u is (N, F); a low-rank activation of
+ *         ops/truncation.h maps each token's pre row as a d x F/d matrix and
+ *         keeps its state in trunc_saved)
  * then hf = final_norm(x_L) and the tied classifier with cross-entropy.
  * Norm weights and biases are read from the fp32 parameters; matrices from
  * the compute copy (which is the fp32 block itself on CPU).
@@ -80,13 +82,20 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
         if (ffn) {
             be->add(be, A->x2, A->x, m->d_h, N * C);
             norm_fwd(m, A->h2, A->mean2, A->rstd2, A->x2, PF.norm2_w, PF.norm2_b, N);
+            const void *w1 = lilm__ffn_weight(m, W.w1, PF.w1, 0); /* dense, or built from ring cores */
             if (gated) {
-                be->matmul_forward(be, A->pre, NULL, A->h2, W.w1, PF.b1, N, C, 2 * F, LILM_ACT_NONE);
+                be->matmul_forward(be, A->pre, NULL, A->h2, w1, PF.b1, N, C, 2 * F, LILM_ACT_NONE);
                 be->glu_forward(be, A->act, A->pre, N, F, c->activation);
+            } else if (m->trunc) {
+                lilm_trunc_params tp = m->trunc_p;
+                tp.key = lilm_qr_omega_key(m->seed, m->step, l);
+                be->matmul_forward(be, A->pre, NULL, A->h2, w1, PF.b1, N, C, F, LILM_ACT_NONE);
+                be->trunc_forward(be, A->act, A->trunc_saved, A->pre, N, F, &tp, m->trunc_work);
             } else {
-                be->matmul_forward(be, A->act, A->pre, A->h2, W.w1, PF.b1, N, C, F, c->activation);
+                be->matmul_forward(be, A->act, A->pre, A->h2, w1, PF.b1, N, C, F, c->activation);
             }
-            be->matmul_forward(be, m->d_h, NULL, A->act, W.w2, PF.b2, N, F, C, LILM_ACT_NONE);
+            const void *w2 = lilm__ffn_weight(m, W.w2, PF.w2, 1);
+            be->matmul_forward(be, m->d_h, NULL, A->act, w2, PF.b2, N, F, C, LILM_ACT_NONE);
             be->add(be, x_next, A->x2, m->d_h, N * C);
         } else {
             be->add(be, A->x2, A->x, m->d_h, N * C);

@@ -25,11 +25,45 @@ size_t lilm__ffn_up_width(const lilm_model_config *c)
     return (size_t)(a ? a->gate : 1) * (size_t)c->ffn_dim;
 }
 
+void lilm__model_components(lilm_model *m)
+{
+    const lilm_model_config *c = &m->cfg;
+    m->trunc = lilm_trunc_from_config(c, &m->trunc_p);
+    m->tr = lilm_model_ffn_kind(c) == LILM_FFN_TENSOR_RING;
+    if (m->tr) {
+        size_t C = (size_t)c->d_model, F = (size_t)c->ffn_dim, R = (size_t)c->ffn_tr_bond;
+        lilm_status s1 = lilm_tr_shape_init(&m->tr1, C, lilm__ffn_up_width(c), R);
+        lilm_status s2 = lilm_tr_shape_init(&m->tr2, F, C, R);
+        (void)s1, (void)s2; /* sizes >= 1 here: the model checks its shape first */
+    }
+}
+
+const void *lilm__ffn_weight(lilm_model *m, const void *wc, const float *cores, int second)
+{
+    if (!m->tr) return wc;
+    m->be->tr_weight(m->be, m->tr_w, cores, second ? &m->tr2 : &m->tr1, m->tr_work);
+    return m->tr_w;
+}
+
+float *lilm__ffn_dweight(lilm_model *m, float *grad)
+{
+    if (!m->tr) return grad;
+    size_t n = (m->tr1.in * m->tr1.out > m->tr2.in * m->tr2.out ? m->tr1.in * m->tr1.out : m->tr2.in * m->tr2.out);
+    m->be->zero(m->be, m->tr_dw, n * sizeof(float));
+    return m->tr_dw;
+}
+
+void lilm__ffn_dweight_done(lilm_model *m, float *grad, const float *cores, int second)
+{
+    if (m->tr) m->be->tr_weight_backward(m->be, grad, m->tr_dw, cores, second ? &m->tr2 : &m->tr1, m->tr_work);
+}
+
 void lilm__layer_ptrs(const lilm_model *m, int layer, void *block, size_t esize, lilm_layer_ptrs *out)
 {
     memset(out, 0, sizeof *out);
     for (int i = m->layer_first[layer]; i < m->n_params && m->params[i].layer == layer; i++)
-        out->by_role[m->params[i].role] = (char *)block + m->params[i].offset * esize;
+        if (m->params[i].role < LILM_ROLE_LAYER_COUNT) /* later tensor-ring cores follow their first */
+            out->by_role[m->params[i].role] = (char *)block + m->params[i].offset * esize;
 }
 
 /* ---- the activation plan ---- */
@@ -78,6 +112,18 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
         A->rstd2 = ffn && has_norm ? take(pl, N * sizeof(float)) : NULL;
         A->pre = ffn ? take(pl, N * GF * a) : NULL;
         A->act = ffn ? take(pl, N * F * a) : NULL;
+        A->trunc_saved = m->trunc ? take(pl, lilm_trunc_saved_floats(&m->trunc_p, N, F) * sizeof(float)) : NULL;
+    }
+    /* the low-rank activations' workspace (unknown without a backend: plan_bytes leaves it out) */
+    int work = m->trunc && m->be && m->be->trunc_work_bytes;
+    m->trunc_work = work ? take(pl, m->be->trunc_work_bytes(m->be, F, &m->trunc_p)) : NULL;
+    if (m->tr) { /* a dense W of the larger ring and its gradient; the workspace needs the backend */
+        size_t big = GF * C > F * C ? GF * C : F * C;
+        m->tr_w = take(pl, big * sizeof(float));
+        m->tr_dw = take(pl, big * sizeof(float));
+        size_t w1 = m->be && m->be->tr_work_bytes ? m->be->tr_work_bytes(m->be, &m->tr1) : 0;
+        size_t w2 = m->be && m->be->tr_work_bytes ? m->be->tr_work_bytes(m->be, &m->tr2) : 0;
+        m->tr_work = take(pl, w1 > w2 ? w1 : w2);
     }
     m->xf = take(pl, N * C * a);
     m->hf = has_norm ? take(pl, N * C * a) : m->xf;
@@ -111,6 +157,7 @@ size_t lilm_model_plan_bytes_mode(const lilm_model_config *cfg, lilm_dtype act_d
     m.act_size = lilm_dtype_size(act_dtype);
     m.acts = calloc((size_t)cfg->n_layers, sizeof *m.acts);
     if (!m.acts) return 0;
+    lilm__model_components(&m);
     planner pl = {NULL, 0};
     plan_acts(&m, &pl, B, T);
     free(m.acts);
@@ -159,6 +206,17 @@ lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, li
     }
     if (max_T > (size_t)c->context)
         return lilm_errorf(LILM_ERR_ARG, "sequence length %zu exceeds the model context %lld", max_T, (long long)c->context);
+    m->seed = seed;
+    lilm__model_components(m);
+    if (m->tr && (!be->tr_weight || !be->tr_weight_backward || !be->tr_work_bytes))
+        return lilm_errorf(LILM_ERR_UNSUPPORTED, "model.ffn_tr_bond (tensor-ring feed-forward Linears) is not on "
+                           "the %s backend yet\nHINT: --device cpu, or model.ffn_tr_bond=0", be->name);
+    if (m->trunc) {
+        LILM_TRY(lilm_trunc_params_check(&m->trunc_p, (size_t)c->ffn_dim));
+        if (!be->trunc_forward || !be->trunc_backward || !be->trunc_work_bytes)
+            return lilm_errorf(LILM_ERR_UNSUPPORTED, "model.activation %s is not on the %s backend yet\n"
+                               "HINT: --device cpu", lilm_act_info(c->activation)->config_name, be->name);
+    }
     lilm_status st = lilm__model_build_table(m);
     if (st != LILM_OK) goto fail;
 
@@ -259,6 +317,8 @@ void lilm_model_sync_weights(lilm_model *m)
 {
     if (!m->wc_is_alias) m->be->cast_to_act(m->be, m->wc_block, m->param_block, m->n_elems);
 }
+
+void lilm_model_set_step(lilm_model *m, int64_t step) { m->step = step; }
 
 void lilm_model_zero_grad(lilm_model *m)
 {

@@ -30,6 +30,7 @@
 
 #include "core/config.h"
 #include "core/status.h"
+#include "core/tensor_ring.h"
 #include "ops/backend.h"
 
 #define LILM_PARAM_NAME_MAX 96
@@ -37,8 +38,8 @@
 /* One parameter tensor. Offsets are in elements from the start of the block. */
 typedef struct lilm_param {
     char name[LILM_PARAM_NAME_MAX]; /* state_dict key, e.g. "transformer_stack.3.attention.q.weight" */
-    int ndim;                        /* 1 or 2 */
-    int64_t shape[2];                /* (out, in) for Linear weights; (n) for vectors */
+    int ndim;                        /* 1, 2, or 4 (a tensor-ring core, core/tensor_ring.h) */
+    int64_t shape[4];                /* (out, in) for Linear weights; (n) for vectors; (R, R, a_j, b_j) */
     size_t numel;
     size_t offset;
     int decay;                       /* 1: weight decay applies (matrices) */
@@ -84,6 +85,8 @@ typedef struct lilm_layer_acts {
     float *mean2, *rstd2; /* (N) fp32 */
     void *pre;      /* (N, gate*F) W1 pre-activation ([g | u] for a gated activation) */
     void *act;      /* (N, F) act(pre) */
+    float *trunc_saved; /* low-rank activations only: their state for the backward
+                         * (lilm_trunc_saved_floats(N, F), fp32) */
 } lilm_layer_acts;
 
 /* What a model is built for: training (gradients and backward scratch) or
@@ -137,6 +140,19 @@ typedef struct lilm_model {
     size_t scratch_bytes;      /* backend scratch */
 
     size_t cur_B, cur_T;       /* shape of the last forward */
+
+    /* low-rank activations (ops/truncation.h) */
+    int trunc;                 /* 1: cfg.activation is one of them */
+    lilm_trunc_params trunc_p; /* their parameters (key set per layer and step) */
+    void *trunc_work;          /* be->trunc_work_bytes, one for all layers */
+    uint64_t seed;             /* the init seed; with step and layer, the QR truncation's Omega key */
+    int64_t step;              /* optimizer step of the next forwards (lilm_model_set_step) */
+
+    /* tensor-ring FFN Linears (core/tensor_ring.h; cfg.ffn_tr_bond > 0) */
+    int tr;                    /* 1: ffn.0 and ffn.3 are rings of cores */
+    lilm_tr_shape tr1, tr2;    /* ffn.0: C -> gate*F; ffn.3: F -> C */
+    float *tr_w, *tr_dw;       /* (max(gate*F*C, F*C)) a dense W built from cores, its gradient */
+    void *tr_work;             /* be->tr_work_bytes of the larger ring */
 } lilm_model;
 
 /* Builds the parameter table and plans all memory for micro-batches up to
@@ -189,6 +205,13 @@ lilm_status lilm_model_backward(lilm_model *m);
 
 void lilm_model_zero_grad(lilm_model *m);
 
+/* The optimizer step the next forwards belong to (0 after init). The QR
+ * truncation activation draws its random matrix from (seed, step, layer)
+ * (lilm_qr_omega_key), so each step gets a fresh one, every micro-batch and
+ * the backward of a step the same, and a resumed run the same as an
+ * uninterrupted one. */
+void lilm_model_set_step(lilm_model *m, int64_t step);
+
 /* Logits of the last position of each sequence of the last forward, (B, V) fp32 host. */
 lilm_status lilm_model_last_logits(lilm_model *m, float *logits);
 /* Logits of every position of the last forward, (B*T, V) fp32 host (for checks). */
@@ -224,6 +247,8 @@ typedef struct lilm_decoder {
     void *pre, *act;           /* (B*max_chunk, gate*F), (B*max_chunk, F) */
     void *last;                /* (B, C) final-norm rows of each sequence's last position */
     float *logits_dev;         /* (B, V) */
+    float *trunc_saved;        /* low-rank activations: lilm_trunc_saved_floats(B*max_chunk, F) */
+    void *trunc_work;          /* and their workspace */
 } lilm_decoder;
 
 lilm_status lilm_decoder_init(lilm_decoder *d, lilm_model *m, size_t B, size_t Tmax, size_t max_chunk);

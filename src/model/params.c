@@ -40,13 +40,13 @@ typedef struct table_builder {
 static void record(void *ctx, const lilm_tensor_info *t)
 {
     table_builder *tb = ctx;
-    size_t numel = (size_t)t->shape[0] * (size_t)t->shape[1];
+    size_t numel = 1;
+    for (int d = 0; d < (t->ndim > 1 ? t->ndim : 2); d++) numel *= (size_t)t->shape[d];
     if (tb->p) {
         lilm_param *p = &tb->p[tb->n];
         snprintf(p->name, sizeof p->name, "%s", t->name);
         p->ndim = t->ndim;
-        p->shape[0] = t->shape[0];
-        p->shape[1] = t->shape[1];
+        for (int d = 0; d < 4; d++) p->shape[d] = t->shape[d];
         p->numel = numel;
         p->offset = tb->offset;
         p->decay = t->decay;
@@ -92,16 +92,27 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* The fan-in of the Linear a bias belongs to is the next-to-it weight's in-features. */
+/* The fan-in of the Linear a bias belongs to is the next-to-it weight's in-features.
+ * Tensor-ring Linears (cores, ndim 4) follow the reference: every core element
+ * N(0, std^2), std = lilm_tr_init_std of the Linear, and a zero bias. */
 void lilm__model_init_weights(const lilm_model *m, float *host, uint64_t seed)
 {
     lilm_rng rng;
     lilm_rng_seed(&rng, seed);
+    double ring_std = 0.0;
     for (int i = 0; i < m->n_params; i++) {
         const lilm_param *p = &m->params[i];
         float *w = host + p->offset;
         int is_norm = strstr(p->name, "norm") != NULL;
-        if (i == m->emb_index) {
+        if (p->ndim == 4) {
+            if (p->role != LILM_ROLE_TR_CORE) { /* the first core: the std of its Linear */
+                const lilm_tr_shape *s = p->role == LILM_ROLE_W1 ? &m->tr1 : &m->tr2;
+                ring_std = lilm_tr_init_std(s);
+            }
+            for (size_t k = 0; k < p->numel; k++) w[k] = (float)(lilm_rng_normal(&rng) * ring_std);
+        } else if (i > 0 && m->params[i - 1].ndim == 4) {
+            memset(w, 0, p->numel * sizeof(float));    /* a tensor-ring Linear's bias */
+        } else if (i == m->emb_index) {
             for (size_t k = 0; k < p->numel; k++) w[k] = (float)lilm_rng_normal(&rng);
         } else if (is_norm) {
             float v = ends_with(p->name, ".weight") ? 1.0f : 0.0f;

@@ -40,6 +40,8 @@
 
 #include "core/components.h" /* lilm_act: the activations (one table for the model and the backends) */
 #include "core/status.h"
+#include "core/tensor_ring.h"  /* lilm_tr_shape: tensor-ring Linears */
+#include "ops/truncation.h"    /* lilm_trunc_params: the low-rank activations' parameters */
 
 typedef enum lilm_device {
     LILM_DEVICE_CPU = 0,
@@ -183,7 +185,8 @@ struct lilm_backend {
     /* ---- elementwise ---- */
     /* 1 when this backend computes `act`: pointwise ones (lilm_act_info(act)->gate
      * == 1) in act_forward/act_backward and matmul's epilogue, gated ones in
-     * glu_forward/glu_backward. The model asks before it plans anything. */
+     * glu_forward/glu_backward, the low-rank ones (lilm_trunc_from_config) in
+     * trunc_forward/trunc_backward. The model asks before it plans anything. */
     int (*act_supported)(lilm_backend *be, lilm_act act);
     /* Pointwise activations: */
     /* out (n) = act(in). */
@@ -199,6 +202,28 @@ struct lilm_backend {
      * din may alias in (each element pair is read before it is written). */
     void (*glu_backward)(lilm_backend *be, void *din, const void *dout, const void *in,
                          size_t N, size_t F, lilm_act act);
+    /* Low-rank activations (lilm_trunc_from_config: svd_truncation,
+     * qr_truncation, svd_entropic; ops/truncation.h), in place of act(pre) on
+     * W1's (N, F) output. NULL where act_supported says 0 for them.
+     * forward: out (N, F) = map(in (N, F)); saved (lilm_trunc_saved_floats)
+     * is written for the backward and needed even at inference.
+     * backward: din (N, F) = (WRITTEN, must not alias in); in is the forward's
+     * input. work: trunc_work_bytes(F, p) bytes of backend memory, 64-byte
+     * aligned, shared by every call. */
+    size_t (*trunc_work_bytes)(lilm_backend *be, size_t F, const lilm_trunc_params *p);
+    void (*trunc_forward)(lilm_backend *be, void *out, float *saved, const void *in,
+                          size_t N, size_t F, const lilm_trunc_params *p, void *work);
+    void (*trunc_backward)(lilm_backend *be, void *din, const void *dout, const void *in,
+                           const float *saved, size_t N, size_t F, const lilm_trunc_params *p, void *work);
+    /* Tensor-ring Linears (core/tensor_ring.h): the model builds the dense
+     * weight, multiplies with matmul_forward/backward, and folds the weight
+     * gradient back onto the cores. NULL where absent (then the model refuses
+     * model.ffn_tr_bond). w (O, I) = the ring of cores (s->n_params fp32);
+     * dcores += the gradient for dw (O, I). work: tr_work_bytes(s) bytes. */
+    size_t (*tr_work_bytes)(lilm_backend *be, const lilm_tr_shape *s);
+    void (*tr_weight)(lilm_backend *be, void *w, const float *cores, const lilm_tr_shape *s, void *work);
+    void (*tr_weight_backward)(lilm_backend *be, float *dcores, const void *dw, const float *cores,
+                               const lilm_tr_shape *s, void *work);
     /* out (n) = a + b (out may alias a). */
     void (*add)(lilm_backend *be, void *out, const void *a, const void *b, size_t n);
     /* out (n) += a */

@@ -488,6 +488,7 @@ static double schedule_lr(const lilm_trainer *t, const run_loop *L, double el, d
 static lilm_status train_one_step(lilm_trainer *t, run_loop *L, double lr, lilm_step_result *res)
 {
     double ts = lilm_progress_clock();
+    lilm_model_set_step(&t->model, t->state.step); /* qr_truncation draws its Omega per step */
     LILM_TRY(lilm_train_step(&t->model, &t->opt, &t->guard, &t->src, t->n_micro, lr, t->opts.dist, res));
     double dt = lilm_progress_clock() - ts;
     L->last_step_s = dt;
