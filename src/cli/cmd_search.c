@@ -285,6 +285,7 @@ static int search_mode(const search_args *a, lilm_space *sp, const char *text, c
     memset(&r, 0, sizeof r);
     r.sp = sp;
     r.space_label = a->space;
+    snprintf(r.study_name, sizeof r.study_name, "%s", name);
     r.db_path = lilm_runs_path(db);
     r.db = db;
     r.minutes = sp->study.minutes;

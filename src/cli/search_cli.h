@@ -21,7 +21,8 @@
 typedef struct lilm_search_runner {
     const lilm_space *sp;
     const char *space_label;   /* for messages */
-    char dir[1024];            /* the study directory: base.yaml, vocab/, trial-NNNN/ */
+    char dir[1024];            /* the study directory: base.yaml, vocab/, STUDY-tNNNN/ */
+    char study_name[128];
     char base_config[1100];    /* the config every trial starts from */
     char exe[1024];            /* this lilm binary */
     const char *db_path;       /* runs.db the trials record themselves in */

@@ -7,12 +7,13 @@
  *      built once (`lilm tok train`, `lilm data prepare` as children) into
  *      DIR/vocab/N/ and reused by every later trial and resumed search;
  *   3. `lilm train --config DIR/base.yaml --set ... --minutes M --out
- *      DIR/trial-NNNN --db DB` as a child process, its output in
- *      DIR/trial-NNNN.log; while it runs, each validation line of its
+ *      DIR/STUDY-tNNNN --db DB` as a child process, its output in
+ *      DIR/STUDY-tNNNN.log (the directory name is the run's name in runs.db,
+ *      so it carries the study's); while it runs, each validation line of its
  *      metrics.jsonl is reported to the study (the pruner may stop it with
  *      SIGTERM, which makes the trainer stop cleanly);
  *   4. the objective: "bpb" of its eval.json (the full held-out validation).
- * A trial rerun after a crash gets a fresh directory (trial-NNNN-r1, ...).
+ * A trial rerun after a crash gets a fresh directory (STUDY-tNNNN-r1, ...).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -334,9 +335,9 @@ static lilm_status run_trial(void *user, const lilm_study *st, lilm_trial *t, li
     }
 
     /* a fresh run dir */
-    snprintf(t->run_dir, sizeof t->run_dir, "%s/trial-%04lld", r->dir, (long long)t->number);
+    snprintf(t->run_dir, sizeof t->run_dir, "%s/%s-t%04lld", r->dir, r->study_name, (long long)t->number);
     for (int k = 1; lilm_path_exists(t->run_dir) && k < 1000; k++)
-        snprintf(t->run_dir, sizeof t->run_dir, "%s/trial-%04lld-r%d", r->dir, (long long)t->number, k);
+        snprintf(t->run_dir, sizeof t->run_dir, "%s/%s-t%04lld-r%d", r->dir, r->study_name, (long long)t->number, k);
     char log_path[1100], minutes[32], threads[32];
     snprintf(log_path, sizeof log_path, "%s.log", t->run_dir);
     snprintf(minutes, sizeof minutes, "%.17g", r->minutes);
