@@ -325,7 +325,7 @@ static lilm_status run_trial(void *user, const lilm_study *st, lilm_trial *t, li
     if (sp->base.vocab_key[0]) {
         int vi = lilm_space_find(sp, sp->base.vocab_key);
         char tok[1300], data[1300];
-        if (ensure_vocab(r, llround(t->x[vi]), tok, sizeof tok, data, sizeof data, res->reason, sizeof res->reason)) {
+        if (ensure_vocab(r, llround(lilm_param_external(&sp->params[vi], t->x[vi])), tok, sizeof tok, data, sizeof data, res->reason, sizeof res->reason)) {
             if (*r->stop) return lilm_errorf(LILM_ERR_INTERRUPTED, "stopped while preparing a vocabulary");
             res->state = LILM_TRIAL_FAILED;
             return LILM_OK;
