@@ -108,7 +108,8 @@ static void last_error_line(const char *log_path, char *out, size_t n)
     while (line && *line) {
         char *nl = strchr(line, '\n');
         if (nl) *nl = '\0';
-        if (strstr(line, "error") || strstr(line, "Error") || strstr(line, "lilm ")) best = line;
+        /* lilm's own error lines start with "lilm CMD:"; the HINT after them is generic */
+        if (strncmp(line, "lilm ", 5) == 0 || strstr(line, "rror")) best = line;
         line = nl ? nl + 1 : NULL;
     }
     if (best) snprintf(out, n, "%s", best);

@@ -418,8 +418,15 @@ static lilm_status load_root(loader *ld)
     LILM_TRY(need_map(ld, params, "params"));
     FOR_PAIRS(ld, params, k, v, key) LILM_TRY(load_param(ld, key, v));
     if (ld->sp->n_params == 0) return bad(ld, params, "params", "is empty");
-    if (ld->sp->base.vocab_key[0] && lilm_space_find(ld->sp, ld->sp->base.vocab_key) < 0)
-        return lilm_errorf(LILM_ERR_CONFIG, "%s: vocab.param '%s' is not a parameter", ld->path, ld->sp->base.vocab_key);
+    if (ld->sp->base.vocab_key[0]) {
+        int vi = lilm_space_find(ld->sp, ld->sp->base.vocab_key);
+        if (vi < 0) return lilm_errorf(LILM_ERR_CONFIG, "%s: vocab.param '%s' is not a parameter", ld->path, ld->sp->base.vocab_key);
+        const lilm_param *p = &ld->sp->params[vi];
+        for (int c = 0; p->kind == LILM_PARAM_CATEGORICAL && c < p->n_choices; c++)
+            if (isnan(p->choice_num[c]))
+                return lilm_errorf(LILM_ERR_CONFIG, "%s: vocab.param '%s': choice '%s' is not a number", ld->path, p->name, p->choices[c]);
+        if (p->kind == LILM_PARAM_FLOAT) return lilm_errorf(LILM_ERR_CONFIG, "%s: vocab.param '%s' must be an int or numeric choices", ld->path, p->name);
+    }
     /* derived keys evaluate? (checked at the low end of every range) */
     double x[LILM_SEARCH_MAX_PARAMS], d[LILM_SEARCH_MAX_DERIVED];
     for (int i = 0; i < ld->sp->n_params; i++) x[i] = ld->sp->params[i].kind == LILM_PARAM_CATEGORICAL ? 0 : ld->sp->params[i].low;

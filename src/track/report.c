@@ -840,9 +840,8 @@ lilm_status lilm_report_write(lilm_runs_db *db, const char *out_dir, lilm_report
         leaderboard_section(&page, &runs);
         runs_section(&page, &runs);
         sweeps_section(&page, &runs, sets, n_sets);
-        size_t n_search = 0;
+        size_t n_search = 0;   /* search pages are not run pages: not counted in st */
         s = lilm__report_search_pages(db, out_dir, &page, &n_search);
-        st.n_pages += n_search;
         page_end(&page);
         if (s == LILM_OK) s = write_page(out_dir, "index.html", &page);
     }

@@ -142,7 +142,8 @@ static void trial_table(lilm_strbuf *b, const lilm_study *st, lilm_runs_db *db)
         snprintf(cell, sizeof cell, "%.4f", t->value);
         lilm__report_td_num(b, t->state == LILM_TRIAL_COMPLETE ? t->value : NAN, cell);
         for (int p = 0; p < sp->n_params; p++) {
-            lilm_param_format(&sp->params[p], t->x[p], cell, sizeof cell);
+            if (sp->params[p].kind == LILM_PARAM_FLOAT) snprintf(cell, sizeof cell, "%.4g", t->x[p]);
+            else lilm_param_format(&sp->params[p], t->x[p], cell, sizeof cell);
             if (sp->params[p].kind == LILM_PARAM_CATEGORICAL) lilm__report_td_text(b, cell);
             else lilm__report_td_num(b, t->x[p], cell);
         }
