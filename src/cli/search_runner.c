@@ -80,13 +80,13 @@ static pid_t spawn(const lilm_search_runner *r, char *const *argv, const char *l
     /* the child: die with the search, write to the log */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
+    setpgid(0, 0);   /* Ctrl-C in the terminal reaches the search alone; it stops the child */
     int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
         close(fd);
     }
-    signal(SIGINT, SIG_IGN);   /* Ctrl-C goes to the search, which stops the child with SIGTERM */
     execv(r->exe, argv);
     _exit(127);
 }
@@ -394,7 +394,7 @@ static lilm_status run_trial(void *user, const lilm_study *st, lilm_trial *t, li
     t->elapsed_s = mono_s() - t0;
     read_run_name(t->run_dir, t->run_name, sizeof t->run_name);
     if (save_failed) return lilm_errorf(LILM_ERR_IO, "storing trial %lld's reports failed", (long long)t->number);
-    if (stopped) return lilm_errorf(LILM_ERR_INTERRUPTED, "stopped during trial %lld", (long long)t->number);
+    if (stopped || *r->stop) return lilm_errorf(LILM_ERR_INTERRUPTED, "stopped during trial %lld", (long long)t->number);
     if (pruned) {
         res->state = LILM_TRIAL_PRUNED;
         snprintf(res->reason, sizeof res->reason, "pruned after %lld validations", (long long)w.reports);
