@@ -6,9 +6,12 @@
 - trials that fail (here: a config lilm train refuses) are recorded as
   failed with the reason, and the search goes on to the end;
 - resuming a study with a changed space is refused;
+- with the successive-halving pruner, trials that lose at a rung are stopped
+  early and recorded as pruned;
 - --status prints the trial table; the built-in babylm space is
   configs/search/babylm.yaml; `lilm report` writes a search page.
 """
+import json
 import os
 import signal
 import sqlite3
@@ -33,9 +36,9 @@ budget: {{mode: steps}}
 """)
 
 
-def write_space(path, cfg, name, trials, steps, extra_params=""):
+def write_space(path, cfg, name, trials, steps, extra_params="", study_extra=""):
     with open(path, "w") as f:
-        f.write(f"""study: {{name: {name}, trials: {trials}, seed: 5, n_startup_trials: 2}}
+        f.write(f"""study: {{name: {name}, trials: {trials}, seed: 5, n_startup_trials: 2{study_extra}}}
 base:
   config: {cfg}
   set: {{train.steps: {steps}}}
@@ -137,6 +140,35 @@ def failed_trials_are_recorded_and_the_search_goes_on():
     rows = trials(db, "fail")
     assert [row[1] for row in rows] == ["failed"] * 3, rows
     assert all("exited with status 2" in row[4] and "qk_dim" in row[4] for row in rows), rows
+
+
+@case
+def halving_pruner_stops_losing_trials():
+    d = tempfile.mkdtemp(prefix="lilm_search_prune_")
+    cfg, space, db = (os.path.join(d, n) for n in ("c.yaml", "s.yaml", "runs.db"))
+    write_config(cfg)
+    # 6-second trials that validate every half second, whatever the machine's
+    # speed: the rungs (validations 1, 2, 4) come long before a trial's end
+    with open(space, "w") as f:
+        f.write(f"""study: {{name: prune, trials: 5, seed: 5, n_startup_trials: 2, pruner: halving, halving_rate: 2,
+        minutes: 0.1}}
+base:
+  config: {cfg}
+  set: {{budget.mode: time, train.steps: 0, train.val_every: 0, train.val_every_seconds: 0.5}}
+params:
+  train.lr: {{type: float, low: 1e-4, high: 1e-2, log: true}}
+""")
+    r = lilm("search", space, "--db", db, "--dir", os.path.join(d, "study"))
+    assert r.returncode == 0, r.stderr
+    rows = trials(db, "prune")
+    states = [row[1] for row in rows]
+    assert len(rows) == 5 and "pruned" in states and "complete" in states, rows
+    for number, state, value, run_dir, reason in rows:
+        if state == "pruned":
+            assert reason.startswith("pruned after") and value is not None, rows
+            with open(os.path.join(run_dir, "run.json")) as f:
+                elapsed = json.load(f)["elapsed_s"]
+            assert elapsed < 5.5, f"pruned trial {number} trained to the end ({elapsed} s)"
 
 
 @case
