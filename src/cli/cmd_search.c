@@ -306,7 +306,7 @@ static int search_mode(const search_args *a, lilm_space *sp, const char *text, c
         return lilm_cli_fail("search", s);
     }
     if (!a->quiet)
-        fprintf(stderr, "lilm search: study %s in %s, %zu of %lld trials finished, %.4g minutes each, trials in %s\n", name,
+        fprintf(stderr, "lilm search: study %s in %s, %zu of %lld trials finished, %.4g min each, trials in %s\n", name,
                 lilm_runs_path(db), lilm_study_finished(&st), (long long)sp->study.trials, r.minutes, r.dir);
     lilm_study_io io = lilm_search_runner_io(&r);
     s = lilm_study_optimize(&st, &io, r.stop);

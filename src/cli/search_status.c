@@ -20,8 +20,13 @@ void lilm_search_print_status(FILE *f, const lilm_study *st, const char *name)
     fprintf(f, "study %s: %zu trials (%zu complete, %zu pruned, %zu failed, %zu running) of %lld\n\n", name, st->n,
             counts[LILM_TRIAL_COMPLETE], counts[LILM_TRIAL_PRUNED], counts[LILM_TRIAL_FAILED], counts[LILM_TRIAL_RUNNING],
             (long long)sp->study.trials);
+    int width[LILM_SEARCH_MAX_PARAMS];
+    for (int p = 0; p < sp->n_params; p++) {
+        int w = (int)strlen(sp->params[p].name);
+        width[p] = w < 10 ? 10 : w > 24 ? 24 : w;
+    }
     fprintf(f, "%5s  %-8s  %8s  %8s", "trial", "state", "bpb", "best");
-    for (int p = 0; p < sp->n_params; p++) fprintf(f, "  %12.12s", sp->params[p].name);
+    for (int p = 0; p < sp->n_params; p++) fprintf(f, "  %*.*s", width[p], width[p], sp->params[p].name);
     fprintf(f, "\n");
     double best = INFINITY;
     for (size_t i = 0; i < st->n; i++) {
@@ -33,8 +38,9 @@ void lilm_search_print_status(FILE *f, const lilm_study *st, const char *name)
         fprintf(f, "%5lld  %-8s  %8s  %8s", (long long)t->number, lilm_trial_state_name(t->state), v, b);
         for (int p = 0; p < sp->n_params; p++) {
             char buf[LILM_SEARCH_NAME_MAX];
-            lilm_param_format(&sp->params[p], t->x[p], buf, sizeof buf);
-            fprintf(f, "  %12.12s", buf);
+            if (sp->params[p].kind == LILM_PARAM_FLOAT) snprintf(buf, sizeof buf, "%.4g", t->x[p]);
+            else lilm_param_format(&sp->params[p], t->x[p], buf, sizeof buf);
+            fprintf(f, "  %*.*s", width[p], width[p], buf);
         }
         if (t->reason[0]) fprintf(f, "  %s", t->reason);
         fprintf(f, "\n");

@@ -174,7 +174,7 @@ static void search_page(lilm_strbuf *b, const lilm_study_record *rec, const lilm
     size_t complete = 0;
     for (size_t i = 0; i < st->n; i++) complete += st->trials[i].state == LILM_TRIAL_COMPLETE;
     snprintf(title, sizeof title, "search %s", rec->name);
-    snprintf(sub, sizeof sub, "%zu trials (%zu complete) of %lld &middot; TPE%s, seed %llu, %.4g minutes per trial &middot; "
+    snprintf(sub, sizeof sub, "%zu trials (%zu complete) of %lld &middot; TPE%s, seed %llu, %.4g min per trial &middot; "
                               "<a href=\"index.html\">all runs</a>", st->n, complete, (long long)st->sp->study.trials,
              st->sp->study.tpe ? (st->sp->study.multivariate ? " (multivariate)" : "") : " off (random search)",
              (unsigned long long)st->sp->study.seed, st->sp->study.minutes);
