@@ -65,7 +65,7 @@ static void test_space_load(lilm_test *t)
     LT_EQ_INT(t, sp.study.n_startup_trials, 4);
     LT_EQ_INT(t, sp.study.n_ei_candidates, 24);   /* Optuna's default */
     LT_NEAR(t, sp.study.prior_weight, 1.0, 0);
-    LT_EQ_INT(t, sp.params[2].kind, LILM_PARAM_INT);
+    LT_EQ_INT(t, sp.params[2].kind, LILM_SEARCH_PARAM_INT);
     LT_NEAR(t, sp.params[2].step, 1, 0);
     LT_EQ_INT(t, sp.params[4].n_choices, 3);
     double x[] = {0.5, 1e-3, 6, 32, 1}, d[2];
@@ -73,17 +73,17 @@ static void test_space_load(lilm_test *t)
     LT_NEAR(t, d[0], 192, 0);
     LT_NEAR(t, d[1], 768, 0);
     char buf[64];
-    lilm_param_format(&sp.params[4], 1, buf, sizeof buf);
+    lilm_search_param_format(&sp.params[4], 1, buf, sizeof buf);
     LT_TRUE(t, strcmp(buf, "relu") == 0);
-    lilm_param_format(&sp.params[1], 1e-3, buf, sizeof buf);
+    lilm_search_param_format(&sp.params[1], 1e-3, buf, sizeof buf);
     LT_TRUE(t, strcmp(buf, "0.001") == 0);
     double v;
-    LT_OK(t, lilm_param_parse(&sp.params[4], "none", &v));
+    LT_OK(t, lilm_search_param_parse(&sp.params[4], "none", &v));
     LT_NEAR(t, v, 2, 0);
-    LT_OK(t, lilm_param_parse(&sp.params[3], "40", &v));   /* snapped to the grid */
+    LT_OK(t, lilm_search_param_parse(&sp.params[3], "40", &v));   /* snapped to the grid */
     LT_NEAR(t, v, 48, 0);
-    LT_STATUS(t, lilm_param_parse(&sp.params[3], "200", &v), LILM_ERR_ARG);
-    LT_NEAR(t, lilm_param_snap(&sp.params[2], 7.4), 7, 0);
+    LT_STATUS(t, lilm_search_param_parse(&sp.params[3], "200", &v), LILM_ERR_ARG);
+    LT_NEAR(t, lilm_search_param_snap(&sp.params[2], 7.4), 7, 0);
 }
 
 static void test_space_errors(lilm_test *t)
@@ -151,7 +151,7 @@ static void test_parzen(lilm_test *t)
     load(t, &sp, space_text);
     lilm_parzen_settings ps = {1.0, 1, 0};
     /* continuous: the density integrates to 1 over the range */
-    const lilm_param *px[] = {&sp.params[0]};
+    const lilm_search_param *px[] = {&sp.params[0]};
     double obs[] = {-1.5, 0.2, 0.25, 1.9};
     lilm_parzen pe;
     LT_OK(t, lilm_parzen_init(&pe, px, 1, obs, 4, &ps));
@@ -163,7 +163,7 @@ static void test_parzen(lilm_test *t)
     LT_NEAR(t, total, 1, 1e-6);
     lilm_parzen_free(&pe);
     /* a grid: masses sum to 1 over the grid's points */
-    const lilm_param *pq[] = {&sp.params[3]};
+    const lilm_search_param *pq[] = {&sp.params[3]};
     double obsq[] = {32, 32, 128};
     LT_OK(t, lilm_parzen_init(&pe, pq, 1, obsq, 3, &ps));
     total = 0;
@@ -180,7 +180,7 @@ static void test_parzen(lilm_test *t)
     LT_TRUE(t, on_grid);
     lilm_parzen_free(&pe);
     /* categorical: 3 kernels of 1 + 1/4 spread, the prior uniform */
-    const lilm_param *pc[] = {&sp.params[4]};
+    const lilm_search_param *pc[] = {&sp.params[4]};
     double obsc[] = {0, 0, 2};
     LT_OK(t, lilm_parzen_init(&pe, pc, 1, obsc, 3, &ps));
     double c0 = 0, c1 = 1;

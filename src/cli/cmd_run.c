@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "core/fileio.h"
 #include "data/prepare.h"
+#include "track/rundir.h"
 #include "train/recipe.h"
 #include "ops/backend.h"
 #include "train/trainer.h"
@@ -160,6 +161,7 @@ int lilm_cmd_run(int argc, char **argv)
     if (!db) db = "runs/runs.db";
     if (strcmp(db, "none") == 0) db = NULL;
     volatile sig_atomic_t *stop = lilm_cli_stop_flag();
+    if ((st = lilm_rundir_prepare_new(out, 0)) != LILM_OK) return lilm_cli_fail("run", st);
 
     if ((rc = prepare(r, &cfg, a.quiet)) != 0) return rc;
     if (*stop) return 1;
@@ -168,7 +170,8 @@ int lilm_cmd_run(int argc, char **argv)
         if ((rc = lilm_cli_autosize("run", &a.as, out, 0, stop, &cfg)) != 0) return rc;
         if (*stop) return 1;
     }
-    lilm_trainer_options o = {.out_dir = out, .quiet = a.quiet, .runs_db = db, .stop = stop};
+    lilm_trainer_options o = {.out_dir = out, .quiet = a.quiet,
+                              .on_report = db ? lilm_cli_record_run : NULL, .report_ctx = (void *)db, .stop = stop};
     lilm_trainer t;
     st = lilm_trainer_init(&t, &cfg, &o);
     if (st != LILM_OK) {

@@ -152,7 +152,7 @@ static lilm_status run_formula(void *user, const lilm_study *st, lilm_trial *t, 
     size_t n = 0;
     for (int i = 0; i < sp->n_params; i++) {
         names[n] = sp->params[i].name;
-        values[n++] = lilm_param_external(&sp->params[i], t->x[i]);
+        values[n++] = lilm_search_param_external(&sp->params[i], t->x[i]);
     }
     for (int i = 0; i < sp->n_derived; i++) {
         names[n] = sp->derived[i].name;
@@ -174,9 +174,9 @@ static void print_formula_trial(void *user, const lilm_study *st, const lilm_tri
     printf("{\"number\": %lld, \"value\": %.17g, \"params\": {", (long long)t->number, t->value);
     for (int i = 0; i < sp->n_params; i++) {
         char buf[LILM_SEARCH_NAME_MAX];
-        lilm_param_format(&sp->params[i], t->x[i], buf, sizeof buf);
+        lilm_search_param_format(&sp->params[i], t->x[i], buf, sizeof buf);
         printf("%s\"%s\": ", i ? ", " : "", sp->params[i].name);
-        if (sp->params[i].kind == LILM_PARAM_CATEGORICAL) printf("\"%s\"", buf);
+        if (sp->params[i].kind == LILM_SEARCH_PARAM_CATEGORICAL) printf("\"%s\"", buf);
         else printf("%s", buf);
     }
     printf("}}\n");
@@ -223,7 +223,7 @@ static int log_pdf_mode(const lilm_space *sp, const char *path)
     if (s == LILM_OK) s = read_rows(lilm_json_get(j, "observations"), "observations", sp, &obs, &n_obs);
     if (s == LILM_OK) s = read_rows(lilm_json_get(j, "points"), "points", sp, &pts, &n_pts);
     lilm_parzen pe;
-    const lilm_param *params[LILM_SEARCH_MAX_PARAMS];
+    const lilm_search_param *params[LILM_SEARCH_MAX_PARAMS];
     for (int i = 0; i < sp->n_params; i++) params[i] = &sp->params[i];
     lilm_parzen_settings ps = {sp->study.prior_weight, sp->study.consider_magic_clip, sp->study.consider_endpoints};
     if (s == LILM_OK) s = lilm_parzen_init(&pe, params, sp->n_params, obs, n_obs, &ps);

@@ -3,7 +3,9 @@
  *
  * Everything that can be checked before the run starts (the config, its
  * files) is checked first, so a bad invocation exits with status 2 and
- * writes nothing. SIGINT/SIGTERM stop the run cleanly with a checkpoint.
+ * writes nothing. A new run never lands on an existing run (unless
+ * --overwrite) or in a dataset directory. SIGINT/SIGTERM stop the run cleanly
+ * with a checkpoint.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/fileio.h"
+#include "track/rundir.h"
 #include "train/trainer.h"
 
 typedef struct train_args {
@@ -30,6 +33,7 @@ typedef struct train_args {
     int quiet;
     int autosize;
     int no_samples;
+    int overwrite;
     lilm_cli_autosize_args as;
 } train_args;
 
@@ -57,6 +61,8 @@ static const lilm_opt opts[] = {
      "first fit depth, micro-batch and learning rate to the budget (see lilm autosize)"},
     {"no-samples", 0, LILM_OPT_BOOL, offsetof(train_args, no_samples), "false", 0, 0,
      "do not write samples.txt at the end"},
+    {"overwrite", 0, LILM_OPT_BOOL, offsetof(train_args, overwrite), "false", 0, 0,
+     "replace the run already in --out (without it, an existing run is refused)"},
     LILM_CLI_AUTOSIZE_OPTS(train_args, as),
 };
 
@@ -142,6 +148,7 @@ int lilm_cmd_train(int argc, char **argv)
     if (!db) db = "runs/runs.db";
     if (strcmp(db, "none") == 0) db = NULL;
 
+    if (!a.resume && (st = lilm_rundir_prepare_new(out, a.overwrite)) != LILM_OK) return lilm_cli_fail("train", st);
     if (a.autosize && !a.resume) {
         fprintf(stderr, "lilm train: autosize into %s\n", out);
         if ((rc = lilm_cli_autosize("train", &a.as, out, 0, lilm_cli_stop_flag(), &cfg)) != 0) return rc;
@@ -149,7 +156,8 @@ int lilm_cmd_train(int argc, char **argv)
     } else if (a.autosize) {
         fprintf(stderr, "lilm train: --autosize is ignored with --resume (the run keeps its config)\n");
     }
-    lilm_trainer_options o = {.out_dir = out, .resume = a.resume != NULL, .quiet = a.quiet, .runs_db = db,
+    lilm_trainer_options o = {.out_dir = out, .resume = a.resume != NULL, .quiet = a.quiet,
+                              .on_report = db ? lilm_cli_record_run : NULL, .report_ctx = (void *)db,
                               .stop = lilm_cli_stop_flag(), .no_samples = a.no_samples};
     lilm_trainer t;
     fprintf(stderr, "lilm train: run directory %s\n", out);
@@ -162,10 +170,12 @@ int lilm_cmd_train(int argc, char **argv)
     fprintf(stderr, "lilm train: %lld parameters on %s (%d threads), %d micro-batch(es) of %lld x %lld per step\n",
             (long long)t.params, t.be->name, t.be->threads, t.n_micro, (long long)cfg.train.batch_size,
             (long long)cfg.model.context);
-    if (!a.quiet) lilm_model_print_plan(&t.model, stderr);
+    if (!a.quiet) lilm_model_print_plan(&t.model, "optimizer state", lilm_optimizer_state_bytes(&t.opt), stderr);
     st = lilm_trainer_run(&t);
     if (st != LILM_OK) {
         rc = lilm_cli_fail("train", st);
+        if (lilm_rundir_mark_failed(out) != LILM_OK) /* when the trainer could not (a full disk) */
+            fprintf(stderr, "lilm train: warning: %s\n", lilm_last_error());
     } else {
         lilm_trainer_print_summary(&t, "train", *o.stop != 0, stderr);
         rc = *o.stop ? 1 : 0;

@@ -54,10 +54,10 @@ int lilm_search_trial_sets(const lilm_space *sp, const double *x, char (*sets)[3
     int n = 0;
     for (int i = 0; i < sp->base.n_sets && n < max; i++) snprintf(sets[n++], 320, "%s", sp->base.sets[i]);
     for (int i = 0; i < sp->n_params && n < max; i++) {
-        const lilm_param *p = &sp->params[i];
+        const lilm_search_param *p = &sp->params[i];
         if (!strchr(p->name, '.')) continue;
         char v[LILM_SEARCH_NAME_MAX];
-        lilm_param_format(p, x[i], v, sizeof v);
+        lilm_search_param_format(p, x[i], v, sizeof v);
         snprintf(sets[n++], 320, "%s=%s", p->name, v);
     }
     for (int i = 0; i < sp->n_derived && n < max; i++) {
@@ -326,7 +326,7 @@ static lilm_status run_trial(void *user, const lilm_study *st, lilm_trial *t, li
     if (sp->base.vocab_key[0]) {
         int vi = lilm_space_find(sp, sp->base.vocab_key);
         char tok[1300], data[1300];
-        if (ensure_vocab(r, llround(lilm_param_external(&sp->params[vi], t->x[vi])), tok, sizeof tok, data, sizeof data, res->reason, sizeof res->reason)) {
+        if (ensure_vocab(r, llround(lilm_search_param_external(&sp->params[vi], t->x[vi])), tok, sizeof tok, data, sizeof data, res->reason, sizeof res->reason)) {
             if (*r->stop) return lilm_errorf(LILM_ERR_INTERRUPTED, "stopped while preparing a vocabulary");
             res->state = LILM_TRIAL_FAILED;
             return LILM_OK;

@@ -38,8 +38,8 @@ void lilm_search_print_status(FILE *f, const lilm_study *st, const char *name)
         fprintf(f, "%5lld  %-8s  %8s  %8s", (long long)t->number, lilm_trial_state_name(t->state), v, b);
         for (int p = 0; p < sp->n_params; p++) {
             char buf[LILM_SEARCH_NAME_MAX];
-            if (sp->params[p].kind == LILM_PARAM_FLOAT) snprintf(buf, sizeof buf, "%.4g", t->x[p]);
-            else lilm_param_format(&sp->params[p], t->x[p], buf, sizeof buf);
+            if (sp->params[p].kind == LILM_SEARCH_PARAM_FLOAT) snprintf(buf, sizeof buf, "%.4g", t->x[p]);
+            else lilm_search_param_format(&sp->params[p], t->x[p], buf, sizeof buf);
             fprintf(f, "  %*.*s", width[p], width[p], buf);
         }
         if (t->reason[0]) fprintf(f, "  %s", t->reason);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "core/utf8.h"
 
 typedef struct json_parser {
     const char *s;   /* the text */
@@ -37,55 +38,6 @@ static lilm_status json_fail(const json_parser *p, size_t at, const char *what)
     }
     return lilm_errorf(LILM_ERR_FORMAT, "%s:%zu:%zu (byte %zu): %s",
                        p->name ? p->name : "json", line, col, at, what);
-}
-
-/* Length of the valid UTF-8 sequence starting at s[0] (n bytes left), or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    if (c < 0xC2) return 0; /* continuation byte or overlong 2-byte lead */
-    if (c < 0xE0) {
-        if (n < 2 || (s[1] & 0xC0) != 0x80) return 0;
-        return 2;
-    }
-    if (c < 0xF0) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
-        if (c == 0xED && s[1] >= 0xA0) return 0; /* UTF-16 surrogate */
-        return 3;
-    }
-    if (c < 0xF5) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-        if (c == 0xF0 && s[1] < 0x90) return 0;  /* overlong */
-        if (c == 0xF4 && s[1] >= 0x90) return 0; /* above U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
-
-int lilm_utf8_valid(const char *s, size_t n, size_t *bad_at)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        /* fast path: 8 ASCII bytes at a time */
-        if (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, u + i, 8);
-            if ((w & 0x8080808080808080ULL) == 0) {
-                i += 8;
-                continue;
-            }
-        }
-        size_t k = utf8_seq_len(u + i, n - i);
-        if (k == 0) {
-            if (bad_at) *bad_at = i;
-            return 0;
-        }
-        i += k;
-    }
-    return 1;
 }
 
 static void skip_ws(json_parser *p)
@@ -112,30 +64,6 @@ static int hex4(const char *s, uint32_t *out)
     return 1;
 }
 
-static size_t utf8_put(char *d, uint32_t cp)
-{
-    if (cp < 0x80) {
-        d[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        d[0] = (char)(0xC0 | (cp >> 6));
-        d[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        d[0] = (char)(0xE0 | (cp >> 12));
-        d[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        d[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    d[0] = (char)(0xF0 | (cp >> 18));
-    d[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    d[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    d[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Parses a string starting at the opening quote into a malloc'd buffer. The
  * unescaped text is never longer than the escaped one, so one allocation of
  * the raw length suffices. */
@@ -160,7 +88,7 @@ static lilm_status parse_string(json_parser *p, char **out, size_t *out_len)
             end++;
             continue;
         }
-        size_t k = utf8_seq_len((const unsigned char *)p->s + end, p->n - end);
+        size_t k = lilm_utf8_valid_len(p->s + end, p->n - end);
         if (k == 0) return json_fail(p, end, "invalid UTF-8 in a string");
         end += k;
     }
@@ -211,7 +139,7 @@ static lilm_status parse_string(json_parser *p, char **out, size_t *out_len)
                     i += 6;
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
-                o += utf8_put(buf + o, cp);
+                o += lilm_utf8_encode(cp, buf + o);
                 break;
             }
             default:

@@ -71,11 +71,6 @@ int lilm_json_get_int(const lilm_json *v, const char *key, int64_t *out);   /* 1
 int lilm_json_get_num(const lilm_json *v, const char *key, double *out);    /* 1 if found */
 const char *lilm_json_type_name(lilm_json_type t);
 
-/* UTF-8 validation shared with the data readers: returns 1 when s[0..n) is
- * valid UTF-8; otherwise 0 and *bad_at (if not NULL) = offset of the first
- * byte of the offending sequence. */
-int lilm_utf8_valid(const char *s, size_t n, size_t *bad_at);
-
 /* ---- writing ---- */
 
 /* Writes s[0..n) as a quoted JSON string (escaping ", \, control chars). */

@@ -13,7 +13,11 @@
  * machine has no GPU (or no driver), create returns LILM_ERR_UNSUPPORTED, so
  * builds with CUDA still run on CPU.
  *
- * Memory: alloc is cudaMalloc plus a zero fill on the stream; peak_bytes is
+ * Kernel options (lilm_backend_options: attention kernels, bias epilogue)
+ * are given at creation; the library reads no environment variables.
+ *
+ * Memory: alloc is cudaMalloc plus a zero fill on the stream; memory_info is
+ * cudaMemGetInfo (capacity and free bytes); peak_bytes is
  * the highest device memory in use (total - free from cudaMemGetInfo) seen at
  * any alloc/reserve, so it includes the CUDA context and library workspaces.
  * Scratch (attention backward's row sums, the classifier's chunked logits) is
@@ -232,7 +236,19 @@ static size_t cuda_peak_bytes(lilm_backend *be)
 
 /* ---- construction ---- */
 
-static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index)
+static void cuda_memory_info(const lilm_backend *be, size_t *total, size_t *available)
+{
+    size_t free_b = 0, total_b = 0;
+    (void)be;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        free_b = total_b = 0;
+    }
+    *total = total_b;
+    *available = free_b;
+}
+
+static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index, const lilm_backend_options *opts)
 {
     cudaDeviceProp prop;
     cu->device = device_index;
@@ -257,22 +273,29 @@ static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index)
         !LILM__CU_OK(cu, cudaEventCreateWithFlags(&cu->adamw_copied, cudaEventDisableTiming)))
         return cuda_take_error(cu);
     cu->gemm_ws_bytes = LILM__GEMM_WS_BYTES;
-    const char *epi = getenv("LILM_CUDA_EPILOGUE");
-    cu->use_bias_epilogue = !(epi && strcmp(epi, "0") == 0);
-    /* LILM_CUDA_ATTN: unset, "" or "small" = the default (thread-per-row kernels
-     * for heads <= 32, warp-per-row for the rest); "warp" = warp-per-row for all;
-     * "mma" = tensor-core kernels wherever they apply, the default elsewhere */
-    const char *attn = getenv("LILM_CUDA_ATTN");
-    if (attn && *attn && strcmp(attn, "small") != 0 && strcmp(attn, "warp") != 0 && strcmp(attn, "mma") != 0)
-        return lilm_errorf(LILM_ERR_ARG, "LILM_CUDA_ATTN=%s is not a choice of attention kernels; "
-                           "use mma, warp or small, or unset it for the default", attn);
-    cu->attn_small = !(attn && strcmp(attn, "warp") == 0);
-    cu->attn_mma = attn && strcmp(attn, "mma") == 0;
+    /* kernel options (train.cuda.* in the config): the default attention kernels
+     * are thread-per-row for heads <= 32 and warp-per-row for the rest; "warp"
+     * takes warp-per-row for all; "mma" tensor cores wherever they apply */
+    lilm_backend_options defaults;
+    memset(&defaults, 0, sizeof defaults);
+    if (!opts) opts = &defaults;
+    if ((unsigned)opts->cuda_attention > LILM_CUDA_ATTN_MMA)
+        return lilm_errorf(LILM_ERR_ARG, "CUDA attention kernel choice %d is not one of auto, warp, mma",
+                           (int)opts->cuda_attention);
+    cu->use_bias_epilogue = !opts->cuda_no_epilogue;
+    cu->attn_small = opts->cuda_attention != LILM_CUDA_ATTN_WARP;
+    cu->attn_mma = opts->cuda_attention == LILM_CUDA_ATTN_MMA;
     cuda_note_usage(cu);
     return LILM_OK;
 }
 
 extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_index)
+{
+    return lilm_cuda_backend_create_opts(out, device_index, NULL);
+}
+
+extern "C" lilm_status lilm_cuda_backend_create_opts(lilm_backend **out, int device_index,
+                                                     const lilm_backend_options *opts)
 {
     *out = NULL;
     int n = 0;
@@ -293,7 +316,7 @@ extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_i
         return lilm_errorf(LILM_ERR_OOM, "out of host memory creating the CUDA backend");
     }
     be->impl = cu;
-    lilm_status s = cuda_init_impl(cu, device_index);
+    lilm_status s = cuda_init_impl(cu, device_index, opts);
     if (s != LILM_OK) {
         cuda_destroy(be);
         return s;
@@ -303,6 +326,7 @@ extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_i
     be->device = LILM_DEVICE_CUDA;
     be->act_dtype = LILM_DTYPE_BF16;
     be->threads = 1;
+    be->peak_gemm_n = 4096;
     be->destroy = cuda_destroy;
     be->reserve = cuda_reserve;
     be->alloc = cuda_alloc;
@@ -312,6 +336,7 @@ extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_i
     be->zero = cuda_zero;
     be->sync = cuda_sync;
     be->peak_bytes = cuda_peak_bytes;
+    be->memory_info = cuda_memory_info;
     be->cast_to_act = lilm__cuda_cast_to_act;
     be->cast_to_f32 = lilm__cuda_cast_to_f32;
     be->embedding_forward = lilm__cuda_embedding_forward;
@@ -320,8 +345,11 @@ extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_i
     be->norm_backward = lilm__cuda_norm_backward;
     be->matmul_forward = lilm__cuda_matmul_forward;
     be->matmul_backward = lilm__cuda_matmul_backward;
+    be->act_supported = lilm__cuda_act_supported;
     be->act_forward = lilm__cuda_act_forward;
     be->act_backward = lilm__cuda_act_backward;
+    be->glu_forward = lilm__cuda_glu_forward;
+    be->glu_backward = lilm__cuda_glu_backward;
     be->add = lilm__cuda_add;
     be->accumulate = lilm__cuda_accumulate;
     be->copy = lilm__cuda_copy;

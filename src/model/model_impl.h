@@ -22,6 +22,10 @@ static inline void *lilm__act_at(const lilm_model *m, void *base, size_t elems)
  * (the fp32 master/grad blocks or the compute copy). */
 void lilm__layer_ptrs(const lilm_model *m, int layer, void *block, size_t esize, lilm_layer_ptrs *out);
 
+/* Width of W1's output: gate * ffn_dim (2F for a gated activation such as
+ * SwiGLU, whose [g | u] halves the activation folds into F). */
+size_t lilm__ffn_up_width(const lilm_model_config *c);
+
 /* Effective norm epsilon (config value, or PyTorch's default for the kind). */
 float lilm__norm_eps(const lilm_model_config *c);
 

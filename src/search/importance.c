@@ -62,7 +62,7 @@ lilm_status lilm_search_importance(const lilm_study *st, double *out)
             const lilm_trial *tr = &st->trials[t];
             if (tr->state == LILM_TRIAL_COMPLETE && isfinite(tr->value)) pts[n++] = (xy){tr->x[i], tr->value};
         }
-        if (n >= 3) out[i] = eta2(pts, n, sp->params[i].kind == LILM_PARAM_CATEGORICAL);
+        if (n >= 3) out[i] = eta2(pts, n, sp->params[i].kind == LILM_SEARCH_PARAM_CATEGORICAL);
         sum += out[i];
     }
     free(pts);

@@ -27,10 +27,10 @@ void lilm_parzen_default_weights(size_t n, double *w)
     for (size_t i = m; i < n; i++) w[i] = 1.0;
 }
 
-static int is_numeric(const lilm_param *p) { return p->kind != LILM_PARAM_CATEGORICAL; }
+static int is_numeric(const lilm_search_param *p) { return p->kind != LILM_SEARCH_PARAM_CATEGORICAL; }
 
 /* x in the estimator's space: log for log parameters. */
-static double transform(const lilm_param *p, double x) { return p->log ? log(x) : x; }
+static double transform(const lilm_search_param *p, double x) { return p->log ? log(x) : x; }
 
 typedef struct sort_item {
     double v;
@@ -84,7 +84,7 @@ static lilm_status neighbour_sigmas(const double *mus, size_t n, double lo, doub
     return LILM_OK;
 }
 
-lilm_status lilm_parzen_init(lilm_parzen *pe, const lilm_param *const *params, int d, const double *obs, size_t n,
+lilm_status lilm_parzen_init(lilm_parzen *pe, const lilm_search_param *const *params, int d, const double *obs, size_t n,
                              const lilm_parzen_settings *set)
 {
     memset(pe, 0, sizeof *pe);
@@ -112,7 +112,7 @@ lilm_status lilm_parzen_init(lilm_parzen *pe, const lilm_param *const *params, i
 
     lilm_status s = LILM_OK;
     for (int i = 0; i < d && s == LILM_OK; i++) {
-        const lilm_param *p = params[i];
+        const lilm_search_param *p = params[i];
         if (is_numeric(p)) {
             double lo = p->low - p->step / 2, hi = p->high + p->step / 2;
             if (p->log) {
@@ -137,7 +137,7 @@ lilm_status lilm_parzen_init(lilm_parzen *pe, const lilm_param *const *params, i
                 }
                 double sum = 0;
                 for (int m = 0; m < c; m++) w[m] = set->prior_weight / (double)k;
-                if (j < n) w[(int)lilm_param_snap(p, obs[j * (size_t)d + (size_t)i])] += 1.0;
+                if (j < n) w[(int)lilm_search_param_snap(p, obs[j * (size_t)d + (size_t)i])] += 1.0;
                 for (int m = 0; m < c; m++) sum += w[m];
                 for (int m = 0; m < c; m++) w[m] = sum > 0 ? w[m] / sum : w[m];
             }
@@ -160,10 +160,10 @@ void lilm_parzen_free(lilm_parzen *pe)
 /* log density of kernel j in dimension i at internal value x. */
 static double kernel_log_pdf(const lilm_parzen *pe, int i, size_t j, double x)
 {
-    const lilm_param *p = pe->params[i];
+    const lilm_search_param *p = pe->params[i];
     size_t k = pe->k;
     if (!is_numeric(p)) {
-        double w = pe->cat_w[((size_t)i * k + j) * LILM_SEARCH_MAX_CHOICES + (int)lilm_param_snap(p, x)];
+        double w = pe->cat_w[((size_t)i * k + j) * LILM_SEARCH_MAX_CHOICES + (int)lilm_search_param_snap(p, x)];
         return log(w);
     }
     double mu = pe->mu[(size_t)i * k + j], sig = pe->sigma[(size_t)i * k + j];
@@ -214,7 +214,7 @@ void lilm_parzen_sample(const lilm_parzen *pe, lilm_rng *rng, double *x)
     }
     size_t k = pe->k;
     for (int i = 0; i < pe->d; i++) {
-        const lilm_param *p = pe->params[i];
+        const lilm_search_param *p = pe->params[i];
         if (!is_numeric(p)) {
             const double *w = pe->cat_w + ((size_t)i * k + j) * LILM_SEARCH_MAX_CHOICES;
             double v = lilm_rng_uniform(rng), c = 0;
@@ -232,6 +232,6 @@ void lilm_parzen_sample(const lilm_parzen *pe, lilm_rng *rng, double *x)
         double mu = pe->mu[(size_t)i * k + j], sig = pe->sigma[(size_t)i * k + j];
         double z = lilm_tn_sample(rng, (pe->lo[i] - mu) / sig, (pe->hi[i] - mu) / sig, mu, sig);
         if (p->log) z = exp(z);
-        x[i] = p->step > 0 ? lilm_param_snap(p, z) : fmin(fmax(z, p->low), p->high);
+        x[i] = p->step > 0 ? lilm_search_param_snap(p, z) : fmin(fmax(z, p->low), p->high);
     }
 }

@@ -38,7 +38,7 @@ typedef struct lilm_parzen_settings {
 
 typedef struct lilm_parzen {
     int d;                      /* dimensions (parameters) */
-    const lilm_param *params[LILM_SEARCH_MAX_PARAMS];
+    const lilm_search_param *params[LILM_SEARCH_MAX_PARAMS];
     size_t k;                   /* kernels: observations + 1 prior */
     double *log_w;              /* (k) log mixture weights */
     double *mu, *sigma;         /* (d, k) numeric: centres and widths, transformed space */
@@ -51,7 +51,7 @@ void lilm_parzen_default_weights(size_t n, double *w);
 
 /* Builds the estimator over params[0..d) from n observations obs (n, d) in
  * internal representation (categorical: the choice index). */
-lilm_status lilm_parzen_init(lilm_parzen *pe, const lilm_param *const *params, int d, const double *obs, size_t n,
+lilm_status lilm_parzen_init(lilm_parzen *pe, const lilm_search_param *const *params, int d, const double *obs, size_t n,
                              const lilm_parzen_settings *set);
 void lilm_parzen_free(lilm_parzen *pe);
 

@@ -48,9 +48,9 @@ int lilm_space_find(const lilm_space *sp, const char *name)
 
 /* ---- values ---- */
 
-double lilm_param_snap(const lilm_param *p, double x)
+double lilm_search_param_snap(const lilm_search_param *p, double x)
 {
-    if (p->kind == LILM_PARAM_CATEGORICAL) {
+    if (p->kind == LILM_SEARCH_PARAM_CATEGORICAL) {
         double i = floor(x + 0.5);
         return i < 0 ? 0 : i >= p->n_choices ? p->n_choices - 1 : i;
     }
@@ -60,18 +60,18 @@ double lilm_param_snap(const lilm_param *p, double x)
     return x;
 }
 
-double lilm_param_external(const lilm_param *p, double x)
+double lilm_search_param_external(const lilm_search_param *p, double x)
 {
-    if (p->kind != LILM_PARAM_CATEGORICAL) return x;
-    int i = (int)lilm_param_snap(p, x);
+    if (p->kind != LILM_SEARCH_PARAM_CATEGORICAL) return x;
+    int i = (int)lilm_search_param_snap(p, x);
     return p->choice_num[i];
 }
 
-void lilm_param_format(const lilm_param *p, double x, char *buf, size_t n)
+void lilm_search_param_format(const lilm_search_param *p, double x, char *buf, size_t n)
 {
-    if (p->kind == LILM_PARAM_CATEGORICAL) {
-        snprintf(buf, n, "%s", p->choices[(int)lilm_param_snap(p, x)]);
-    } else if (p->kind == LILM_PARAM_INT) {
+    if (p->kind == LILM_SEARCH_PARAM_CATEGORICAL) {
+        snprintf(buf, n, "%s", p->choices[(int)lilm_search_param_snap(p, x)]);
+    } else if (p->kind == LILM_SEARCH_PARAM_INT) {
         snprintf(buf, n, "%lld", (long long)llround(x));
     } else {
         /* the shortest text that reads back to the same double */
@@ -82,9 +82,9 @@ void lilm_param_format(const lilm_param *p, double x, char *buf, size_t n)
     }
 }
 
-lilm_status lilm_param_parse(const lilm_param *p, const char *text, double *x)
+lilm_status lilm_search_param_parse(const lilm_search_param *p, const char *text, double *x)
 {
-    if (p->kind == LILM_PARAM_CATEGORICAL) {
+    if (p->kind == LILM_SEARCH_PARAM_CATEGORICAL) {
         for (int i = 0; i < p->n_choices; i++)
             if (strcmp(p->choices[i], text) == 0) {
                 *x = i;
@@ -102,7 +102,7 @@ lilm_status lilm_param_parse(const lilm_param *p, const char *text, double *x)
     double v;
     if (!lilm_config_parse_float(text, &v) || v < p->low || v > p->high)
         return lilm_errorf(LILM_ERR_ARG, "parameter %s: '%s' is not a number in [%g, %g]", p->name, text, p->low, p->high);
-    *x = lilm_param_snap(p, v);
+    *x = lilm_search_param_snap(p, v);
     return LILM_OK;
 }
 
@@ -113,7 +113,7 @@ lilm_status lilm_space_derive(const lilm_space *sp, const double *x, double *out
     size_t n = 0;
     for (int i = 0; i < sp->n_params; i++) {
         names[n] = sp->params[i].name;
-        values[n++] = lilm_param_external(&sp->params[i], x[i]);
+        values[n++] = lilm_search_param_external(&sp->params[i], x[i]);
     }
     for (int i = 0; i < sp->n_derived; i++) {
         lilm_expr_env env = {names, values, n};
@@ -311,7 +311,7 @@ static lilm_status load_param(loader *ld, const char *name, yaml_node_t *map)
     if (strlen(name) >= LILM_SEARCH_NAME_MAX) return bad(ld, map, name, "name too long");
     if (lilm_space_find(sp, name) >= 0) return bad(ld, map, name, "duplicate parameter");
     LILM_TRY(need_map(ld, map, name));
-    lilm_param *p = &sp->params[sp->n_params];
+    lilm_search_param *p = &sp->params[sp->n_params];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);
     int have_type = 0, have_low = 0, have_high = 0;
@@ -321,9 +321,9 @@ static lilm_status load_param(loader *ld, const char *name, yaml_node_t *map)
         if (strcmp(key, "type") == 0) {
             const char *t = scalar(v);
             have_type = 1;
-            if (t && strcmp(t, "float") == 0) p->kind = LILM_PARAM_FLOAT;
-            else if (t && strcmp(t, "int") == 0) p->kind = LILM_PARAM_INT;
-            else if (t && strcmp(t, "categorical") == 0) p->kind = LILM_PARAM_CATEGORICAL;
+            if (t && strcmp(t, "float") == 0) p->kind = LILM_SEARCH_PARAM_FLOAT;
+            else if (t && strcmp(t, "int") == 0) p->kind = LILM_SEARCH_PARAM_INT;
+            else if (t && strcmp(t, "categorical") == 0) p->kind = LILM_SEARCH_PARAM_CATEGORICAL;
             else st = bad(ld, v, name, "type must be float, int or categorical");
         } else if (strcmp(key, "low") == 0) {
             have_low = 1;
@@ -338,7 +338,7 @@ static lilm_status load_param(loader *ld, const char *name, yaml_node_t *map)
         if (st != LILM_OK) return st;
     }
     if (!have_type) return bad(ld, map, name, "needs a type (float, int or categorical)");
-    if (p->kind == LILM_PARAM_CATEGORICAL) {
+    if (p->kind == LILM_SEARCH_PARAM_CATEGORICAL) {
         if (!choices || choices->type != YAML_SEQUENCE_NODE) return bad(ld, map, name, "categorical needs choices: [a, b, ...]");
         for (yaml_node_item_t *it = choices->data.sequence.items.start; it < choices->data.sequence.items.top; it++) {
             if (p->n_choices == LILM_SEARCH_MAX_CHOICES) return bad(ld, choices, name, "too many choices");
@@ -353,7 +353,7 @@ static lilm_status load_param(loader *ld, const char *name, yaml_node_t *map)
     } else {
         if (!have_low || !have_high || !(p->low <= p->high)) return bad(ld, map, name, "needs low <= high");
         if (p->log && p->low <= 0) return bad(ld, map, name, "log needs low > 0");
-        if (p->kind == LILM_PARAM_INT) {
+        if (p->kind == LILM_SEARCH_PARAM_INT) {
             if (p->low != floor(p->low) || p->high != floor(p->high)) return bad(ld, map, name, "int bounds must be whole numbers");
             if (p->step == 0) p->step = 1;
             if (p->step != floor(p->step)) return bad(ld, map, name, "int step must be a whole number");
@@ -421,15 +421,15 @@ static lilm_status load_root(loader *ld)
     if (ld->sp->base.vocab_key[0]) {
         int vi = lilm_space_find(ld->sp, ld->sp->base.vocab_key);
         if (vi < 0) return lilm_errorf(LILM_ERR_CONFIG, "%s: vocab.param '%s' is not a parameter", ld->path, ld->sp->base.vocab_key);
-        const lilm_param *p = &ld->sp->params[vi];
-        for (int c = 0; p->kind == LILM_PARAM_CATEGORICAL && c < p->n_choices; c++)
+        const lilm_search_param *p = &ld->sp->params[vi];
+        for (int c = 0; p->kind == LILM_SEARCH_PARAM_CATEGORICAL && c < p->n_choices; c++)
             if (isnan(p->choice_num[c]))
                 return lilm_errorf(LILM_ERR_CONFIG, "%s: vocab.param '%s': choice '%s' is not a number", ld->path, p->name, p->choices[c]);
-        if (p->kind == LILM_PARAM_FLOAT) return lilm_errorf(LILM_ERR_CONFIG, "%s: vocab.param '%s' must be an int or numeric choices", ld->path, p->name);
+        if (p->kind == LILM_SEARCH_PARAM_FLOAT) return lilm_errorf(LILM_ERR_CONFIG, "%s: vocab.param '%s' must be an int or numeric choices", ld->path, p->name);
     }
     /* derived keys evaluate? (checked at the low end of every range) */
     double x[LILM_SEARCH_MAX_PARAMS], d[LILM_SEARCH_MAX_DERIVED];
-    for (int i = 0; i < ld->sp->n_params; i++) x[i] = ld->sp->params[i].kind == LILM_PARAM_CATEGORICAL ? 0 : ld->sp->params[i].low;
+    for (int i = 0; i < ld->sp->n_params; i++) x[i] = ld->sp->params[i].kind == LILM_SEARCH_PARAM_CATEGORICAL ? 0 : ld->sp->params[i].low;
     lilm_status s = lilm_space_derive(ld->sp, x, d);
     if (s != LILM_OK) return lilm_error_context(s, "%s: ", ld->path);
     return LILM_OK;

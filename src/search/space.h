@@ -25,22 +25,22 @@
 #define LILM_SEARCH_MAX_SETS 64
 #define LILM_SEARCH_NAME_MAX 64
 
-typedef enum lilm_param_kind {
-    LILM_PARAM_FLOAT = 0,
-    LILM_PARAM_INT,
-    LILM_PARAM_CATEGORICAL
-} lilm_param_kind;
+typedef enum lilm_search_param_kind {
+    LILM_SEARCH_PARAM_FLOAT = 0,
+    LILM_SEARCH_PARAM_INT,
+    LILM_SEARCH_PARAM_CATEGORICAL
+} lilm_search_param_kind;
 
-typedef struct lilm_param {
+typedef struct lilm_search_param {
     char name[LILM_SEARCH_NAME_MAX];
-    lilm_param_kind kind;
+    lilm_search_param_kind kind;
     double low, high;      /* float/int: inclusive range */
     double step;           /* 0 = continuous; int: >= 1 */
     int log;               /* sampled uniformly in log space (low > 0) */
     int n_choices;         /* categorical */
     char choices[LILM_SEARCH_MAX_CHOICES][LILM_SEARCH_NAME_MAX];  /* their text */
     double choice_num[LILM_SEARCH_MAX_CHOICES];   /* their value when numeric, else NaN */
-} lilm_param;
+} lilm_search_param;
 
 typedef struct lilm_derived {
     char name[LILM_SEARCH_NAME_MAX];
@@ -95,7 +95,7 @@ typedef struct lilm_trial_base {
 
 typedef struct lilm_space {
     int n_params;
-    lilm_param params[LILM_SEARCH_MAX_PARAMS];
+    lilm_search_param params[LILM_SEARCH_MAX_PARAMS];
     int n_derived;
     lilm_derived derived[LILM_SEARCH_MAX_DERIVED];
     lilm_study_settings study;
@@ -114,15 +114,15 @@ int lilm_space_find(const lilm_space *sp, const char *name);
 
 /* The external value of internal value x: for categorical the choice's
  * number (NaN if it is text). */
-double lilm_param_external(const lilm_param *p, double x);
+double lilm_search_param_external(const lilm_search_param *p, double x);
 /* Writes x as text: "%.17g"-shortest for floats, an integer for ints, the
  * choice for categoricals. */
-void lilm_param_format(const lilm_param *p, double x, char *buf, size_t n);
+void lilm_search_param_format(const lilm_search_param *p, double x, char *buf, size_t n);
 /* The internal value for text (a choice, or a number in range on the grid);
  * LILM_ERR_ARG otherwise. */
-lilm_status lilm_param_parse(const lilm_param *p, const char *text, double *x);
+lilm_status lilm_search_param_parse(const lilm_search_param *p, const char *text, double *x);
 /* Snaps a number to the parameter's grid and range (ints round, steps snap). */
-double lilm_param_snap(const lilm_param *p, double x);
+double lilm_search_param_snap(const lilm_search_param *p, double x);
 
 /* Evaluates the derived keys for one assignment of the parameters (internal
  * values, (n_params)); writes their values to out (n_derived). */

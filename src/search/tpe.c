@@ -79,14 +79,14 @@ size_t lilm_tpe_split(const lilm_tpe_obs *obs, size_t n, size_t n_below, size_t 
     return nb;
 }
 
-double lilm_tpe_random(const lilm_param *p, lilm_rng *rng)
+double lilm_tpe_random(const lilm_search_param *p, lilm_rng *rng)
 {
-    if (p->kind == LILM_PARAM_CATEGORICAL) return (double)lilm_rng_below(rng, (uint64_t)p->n_choices);
+    if (p->kind == LILM_SEARCH_PARAM_CATEGORICAL) return (double)lilm_rng_below(rng, (uint64_t)p->n_choices);
     if (p->log) {
         double lo = p->step > 0 ? p->low - 0.5 * p->step : p->low;
         double hi = p->step > 0 ? p->high + 0.5 * p->step : p->high;
         double v = exp(log(lo) + lilm_rng_uniform(rng) * (log(hi) - log(lo)));
-        return lilm_param_snap(p, v);
+        return lilm_search_param_snap(p, v);
     }
     if (p->step > 0) {
         uint64_t points = (uint64_t)llround((p->high - p->low) / p->step) + 1;
@@ -101,7 +101,7 @@ static lilm_status suggest_group(const lilm_space *sp, const int *idx, int d, co
 {
     const lilm_study_settings *st = &sp->study;
     lilm_parzen_settings ps = {st->prior_weight, st->consider_magic_clip, st->consider_endpoints};
-    const lilm_param *params[LILM_SEARCH_MAX_PARAMS];
+    const lilm_search_param *params[LILM_SEARCH_MAX_PARAMS];
     for (int i = 0; i < d; i++) params[i] = &sp->params[idx[i]];
     size_t nmax = nb > na ? nb : na;
     double *o = malloc((nmax ? nmax : 1) * (size_t)d * sizeof *o);

@@ -46,6 +46,6 @@ size_t lilm_tpe_split(const lilm_tpe_obs *obs, size_t n, size_t n_below, size_t 
 lilm_status lilm_tpe_suggest(const lilm_space *sp, const lilm_tpe_obs *obs, size_t n, lilm_rng *rng, double *x);
 
 /* One uniform draw of parameter p (the startup sampler). */
-double lilm_tpe_random(const lilm_param *p, lilm_rng *rng);
+double lilm_tpe_random(const lilm_search_param *p, lilm_rng *rng);
 
 #endif

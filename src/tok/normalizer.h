@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "core/utf8.h"
 #include "tok/sp_model.h"
 #include "tok/trie.h"
 
@@ -76,14 +77,5 @@ size_t lilm_normalizer_prefix(const lilm_normalizer *nz, const char *in, size_t 
 lilm_status lilm_normalizer_normalize(const lilm_normalizer *nz, const char *in, size_t len, char **out,
                                       size_t *cap, size_t *n_out, size_t **norm_to_orig, size_t *map_cap);
 
-/* UTF-8 as sentencepiece sees it. lilm_utf8_char_len: the length a lead byte
- * announces (1 for ASCII and stray continuation bytes, 2, 3 or 4), not
- * validated. lilm_utf8_valid_len: the length of the well-formed character at
- * s (shortest form, no surrogates, <= U+10FFFF), or 0 when it is malformed. */
-static inline size_t lilm_utf8_char_len(unsigned char c)
-{
-    return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-}
-size_t lilm_utf8_valid_len(const char *s, size_t len);
 
 #endif

@@ -7,7 +7,7 @@
  */
 #include "tok/protobuf.h"
 
-#include "tok/grow.h"
+#include "core/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +84,7 @@ lilm_status lilm_pb_next(lilm_pb_reader *r, lilm_pb_field *f)
 void lilm_pb_put_raw(lilm_pb_buf *b, const void *data, size_t n)
 {
     if (b->oom || n == 0) return;
-    if (lilm_tok_grow((void **)&b->data, &b->cap, b->len + n, 1) != LILM_OK) {
+    if (lilm_grow((void **)&b->data, &b->cap, b->len + n, 1) != LILM_OK) {
         b->oom = 1;
         return;
     }

@@ -34,7 +34,7 @@ lilm_status lilm_tok_workspace_grow_spans(lilm_tok_workspace *ws, size_t need)
 {
     void *bufs[3] = {ws->span_start, ws->span_len, ws->span_id};
     const size_t elem[3] = {sizeof(int32_t), sizeof(int32_t), sizeof(int32_t)};
-    lilm_status s = lilm_tok_grow_arrays(bufs, elem, 3, &ws->span_cap, need);
+    lilm_status s = lilm_grow_arrays(bufs, elem, 3, &ws->span_cap, need);
     ws->span_start = bufs[0];
     ws->span_len = bufs[1];
     ws->span_id = bufs[2];
@@ -217,7 +217,7 @@ lilm_status lilm_sp_vocab_encode(const lilm_sp_vocab *v, const char *text, size_
     else
         LILM_TRY(lilm_unigram_encode(v, ws->norm, nn, ws, &n_spans));
     /* at most one id per normalised byte */
-    LILM_TRY(lilm_tok_grow((void **)ids, cap, nn + 1, sizeof **ids));
+    LILM_TRY(lilm_grow((void **)ids, cap, nn + 1, sizeof **ids));
     int32_t *out = *ids;
     size_t k = 0;
     bool prev_unk = false;
@@ -250,7 +250,7 @@ typedef struct strbuf {
 static void sb_put(strbuf *b, const char *s, size_t n)
 {
     if (b->oom || n == 0) return;
-    if (lilm_tok_grow((void **)&b->s, &b->cap, b->n + n + 1, 1) != LILM_OK) {
+    if (lilm_grow((void **)&b->s, &b->cap, b->n + n + 1, 1) != LILM_OK) {
         b->oom = 1;
         return;
     }
@@ -338,7 +338,7 @@ lilm_status lilm_sp_vocab_decode(const lilm_sp_vocab *v, const int32_t *ids, siz
         if (has_bos_ws || b.n > 0) is_bos_ws = false;
     }
     flush_bytes(queue, nq, &b, true);
-    if (!b.oom && lilm_tok_grow((void **)&b.s, &b.cap, b.n + 1, 1) != LILM_OK) b.oom = 1; /* room for the NUL */
+    if (!b.oom && lilm_grow((void **)&b.s, &b.cap, b.n + 1, 1) != LILM_OK) b.oom = 1; /* room for the NUL */
     if (b.oom) {
         *out = b.s;
         *cap = b.cap;

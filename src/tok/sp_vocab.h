@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
-#include "tok/grow.h"
+#include "core/grow.h"
 #include "tok/normalizer.h"
 #include "tok/sp_model.h"
 #include "tok/trie.h"

@@ -51,44 +51,6 @@ void lilm__words_free(lilm__words *w)
     memset(w, 0, sizeof(*w));
 }
 
-size_t lilm__utf8_decode(const char *s, size_t len, uint32_t *out)
-{
-    size_t n = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned c = p[i];
-        uint32_t cp;
-        size_t k;
-        if (c < 0x80) { cp = c; k = 1; }
-        else if (c < 0xE0) { cp = c & 0x1F; k = 2; }
-        else if (c < 0xF0) { cp = c & 0x0F; k = 3; }
-        else { cp = c & 0x07; k = 4; }
-        if (i + k > len) k = len - i; /* cannot happen on validated text */
-        for (size_t j = 1; j < k; j++) cp = (cp << 6) | (p[i + j] & 0x3F);
-        out[n++] = cp;
-        i += k;
-    }
-    return n;
-}
-
-size_t lilm__utf8_encode(uint32_t cp, char *out)
-{
-    unsigned char *o = (unsigned char *)out;
-    if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (unsigned char)(0xC0 | (cp >> 6)); o[1] = (unsigned char)(0x80 | (cp & 0x3F)); return 2; }
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | (cp >> 12));
-        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xF0 | (cp >> 18));
-    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 bool lilm__train_valid_piece(const uint32_t *cp, size_t n, int32_t max_len)
 {
     if (n == 0 || n > (size_t)max_len) return false;

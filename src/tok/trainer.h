@@ -30,6 +30,7 @@
 #include <stdio.h>
 
 #include "core/status.h"
+#include "core/utf8.h"
 #include "tok/sp_model.h"
 
 typedef enum lilm_train_format {
@@ -112,11 +113,6 @@ lilm_status lilm__train_load(const lilm_tok_train_opts *o, const lilm_sp_normali
  * unk char, "▁" only first, one script (Hiragana/Katakana count as Han,
  * Inherited takes the previous script). */
 bool lilm__train_valid_piece(const uint32_t *cp, size_t n, int32_t max_len);
-
-/* Decodes well-formed UTF-8 (as checked at load) into code points; returns the count. */
-size_t lilm__utf8_decode(const char *s, size_t len, uint32_t *out);
-/* Encodes one code point; returns the byte count (1-4). */
-size_t lilm__utf8_encode(uint32_t cp, char *out);
 
 /* A learned piece (UTF-8, owned by the caller's pool) and its score. */
 typedef struct lilm__piece {

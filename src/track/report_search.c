@@ -69,7 +69,7 @@ static void param_plots(lilm_strbuf *b, const lilm_study *st)
     }
     lilm_strbuf_puts(b, "<div class=\"plots\">\n");
     for (int p = 0; p < sp->n_params; p++) {
-        const lilm_param *pr = &sp->params[p];
+        const lilm_search_param *pr = &sp->params[p];
         size_t n = 0;
         for (size_t i = 0; i < st->n; i++) {
             const lilm_trial *t = &st->trials[i];
@@ -78,7 +78,7 @@ static void param_plots(lilm_strbuf *b, const lilm_study *st)
             y[n++] = t->value;
         }
         char xlabel[160];
-        if (pr->kind == LILM_PARAM_CATEGORICAL) {
+        if (pr->kind == LILM_SEARCH_PARAM_CATEGORICAL) {
             size_t l = (size_t)snprintf(xlabel, sizeof xlabel, "%s (0 = %s", pr->name, pr->choices[0]);
             for (int c = 1; c < pr->n_choices && l < sizeof xlabel; c++)
                 l += (size_t)snprintf(xlabel + l, sizeof xlabel - l, ", %d = %s", c, pr->choices[c]);
@@ -127,7 +127,7 @@ static void trial_table(lilm_strbuf *b, const lilm_study *st, lilm_runs_db *db)
     lilm__report_th(b, "trial", 1);
     lilm__report_th(b, "state", 0);
     lilm__report_th(b, "BPB", 1);
-    for (int p = 0; p < sp->n_params; p++) lilm__report_th(b, sp->params[p].name, sp->params[p].kind != LILM_PARAM_CATEGORICAL);
+    for (int p = 0; p < sp->n_params; p++) lilm__report_th(b, sp->params[p].name, sp->params[p].kind != LILM_SEARCH_PARAM_CATEGORICAL);
     lilm__report_th(b, "minutes", 1);
     lilm__report_th(b, "run", 0);
     lilm__report_th(b, "reason", 0);
@@ -142,9 +142,9 @@ static void trial_table(lilm_strbuf *b, const lilm_study *st, lilm_runs_db *db)
         snprintf(cell, sizeof cell, "%.4f", t->value);
         lilm__report_td_num(b, t->state == LILM_TRIAL_COMPLETE ? t->value : NAN, cell);
         for (int p = 0; p < sp->n_params; p++) {
-            if (sp->params[p].kind == LILM_PARAM_FLOAT) snprintf(cell, sizeof cell, "%.4g", t->x[p]);
-            else lilm_param_format(&sp->params[p], t->x[p], cell, sizeof cell);
-            if (sp->params[p].kind == LILM_PARAM_CATEGORICAL) lilm__report_td_text(b, cell);
+            if (sp->params[p].kind == LILM_SEARCH_PARAM_FLOAT) snprintf(cell, sizeof cell, "%.4g", t->x[p]);
+            else lilm_search_param_format(&sp->params[p], t->x[p], cell, sizeof cell);
+            if (sp->params[p].kind == LILM_SEARCH_PARAM_CATEGORICAL) lilm__report_td_text(b, cell);
             else lilm__report_td_num(b, t->x[p], cell);
         }
         snprintf(cell, sizeof cell, "%.2f", t->elapsed_s / 60);
@@ -187,7 +187,7 @@ static void search_page(lilm_strbuf *b, const lilm_study_record *rec, const lilm
         double d[LILM_SEARCH_MAX_DERIVED];
         for (int p = 0; p < st->sp->n_params; p++) {
             char v[LILM_SEARCH_NAME_MAX];
-            lilm_param_format(&st->sp->params[p], t->x[p], v, sizeof v);
+            lilm_search_param_format(&st->sp->params[p], t->x[p], v, sizeof v);
             lilm_strbuf_html(b, st->sp->params[p].name);
             lilm_strbuf_puts(b, " = ");
             lilm_strbuf_html(b, v);

@@ -135,13 +135,13 @@ static lilm_status params_json(const lilm_space *sp, const lilm_trial *t, char *
     lilm_json_writer_init(&w, 0);
     lilm_json_begin_object(&w);
     for (int i = 0; i < sp->n_params; i++) {
-        const lilm_param *p = &sp->params[i];
+        const lilm_search_param *p = &sp->params[i];
         lilm_json_key(&w, p->name);
-        if (p->kind == LILM_PARAM_CATEGORICAL) {
+        if (p->kind == LILM_SEARCH_PARAM_CATEGORICAL) {
             char buf[LILM_SEARCH_NAME_MAX];
-            lilm_param_format(p, t->x[i], buf, sizeof buf);
+            lilm_search_param_format(p, t->x[i], buf, sizeof buf);
             lilm_json_str(&w, buf);
-        } else if (p->kind == LILM_PARAM_INT) {
+        } else if (p->kind == LILM_SEARCH_PARAM_INT) {
             lilm_json_int(&w, llround(t->x[i]));
         } else {
             lilm_json_double(&w, t->x[i]);
@@ -223,17 +223,17 @@ static lilm_status parse_params(const lilm_space *sp, const char *text, int64_t 
     LILM_TRY(lilm_json_parse(&j, text, strlen(text), label));
     lilm_status s = LILM_OK;
     for (int i = 0; i < sp->n_params && s == LILM_OK; i++) {
-        const lilm_param *p = &sp->params[i];
+        const lilm_search_param *p = &sp->params[i];
         const lilm_json *v = lilm_json_get(j, p->name);
         char buf[64];
         if (!v) {
             s = lilm_errorf(LILM_ERR_FORMAT, "%s: no value for parameter %s", label, p->name);
         } else if (v->type == LILM_JSON_STRING) {
-            s = lilm_param_parse(p, v->str, &t->x[i]);
+            s = lilm_search_param_parse(p, v->str, &t->x[i]);
         } else if (v->type == LILM_JSON_NUMBER) {
             snprintf(buf, sizeof buf, "%.17g", v->number);
-            s = p->kind == LILM_PARAM_CATEGORICAL ? lilm_param_parse(p, buf, &t->x[i]) : LILM_OK;
-            if (p->kind != LILM_PARAM_CATEGORICAL) t->x[i] = v->number;
+            s = p->kind == LILM_SEARCH_PARAM_CATEGORICAL ? lilm_search_param_parse(p, buf, &t->x[i]) : LILM_OK;
+            if (p->kind != LILM_SEARCH_PARAM_CATEGORICAL) t->x[i] = v->number;
         } else {
             s = lilm_errorf(LILM_ERR_FORMAT, "%s: parameter %s is neither a number nor a text", label, p->name);
         }

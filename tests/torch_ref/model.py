@@ -20,9 +20,12 @@ attention also keeps the persistent buffer `attention.mask_array`
 does, so its checkpoints load here with strict=True and lilm's (which lack the
 buffer) with strict=False.
 
-Switches: norm rmsnorm|layernorm|none, activation gelu|relu|none ("none"
-removes the FFN and its norm: an identity activation would make it a plain
-linear map), latent_dim p > 0 for latent attention (in every layer, or only in
+Switches: norm rmsnorm|layernorm|none, activation gelu|relu|relu2|swiglu|none
+("none" removes the FFN and its norm: an identity activation would make it a
+plain linear map; relu2 is max(x, 0)^2; swiglu makes ffn.0 a Linear(d, 2F)
+whose output splits as [g | u] (first F columns the gate) and keeps
+silu(g) * u, so ffn.3 stays Linear(F, d) and the parameter names do not
+change), latent_dim p > 0 for latent attention (in every layer, or only in
 `latent_layers`), attn_impl "manual" (scores + mask_array, what the reference's
 torch 1.13 code could do) or "sdpa" (F.scaled_dot_product_attention, same
 maths, faster).
@@ -39,7 +42,7 @@ import torch.nn.functional as F
 PAD_ID = 3
 NORMS = {"rmsnorm": "rmsnorm", "rms": "rmsnorm", "layernorm": "layernorm", "layer": "layernorm",
          "none": "none"}
-ACTIVATIONS = ("gelu", "relu", "none")
+ACTIVATIONS = ("gelu", "relu", "relu2", "swiglu", "none")
 
 
 @dataclasses.dataclass
@@ -190,6 +193,23 @@ class Attention(nn.Module):
         return self.reproject(y)
 
 
+class ReLU2(nn.Module):
+    """max(x, 0)^2 (squared ReLU)."""
+    def forward(self, x):
+        return torch.relu(x).square()
+
+
+class SwiGLU(nn.Module):
+    """(..., 2F) -> (..., F): silu(g) * u for [g | u] = x.chunk(2, dim=-1)."""
+    def forward(self, x):
+        g, u = x.chunk(2, dim=-1)
+        return F.silu(g) * u
+
+
+def make_activation(name: str) -> nn.Module:
+    return {"gelu": nn.GELU, "relu": nn.ReLU, "relu2": ReLU2, "swiglu": SwiGLU}[name]()
+
+
 class Block(nn.Module):
     def __init__(self, cfg: Config, latent: bool):
         super().__init__()
@@ -198,8 +218,8 @@ class Block(nn.Module):
         self.has_ffn = cfg.activation != "none"
         if self.has_ffn:
             self.feedforward_norm = make_norm(cfg)
-            act = nn.GELU() if cfg.activation == "gelu" else nn.ReLU()
-            self.ffn = nn.Sequential(nn.Linear(cfg.d_model, cfg.ffn_dim), act,
+            gate = 2 if cfg.activation == "swiglu" else 1
+            self.ffn = nn.Sequential(nn.Linear(cfg.d_model, gate * cfg.ffn_dim), make_activation(cfg.activation),
                                      nn.Dropout(cfg.dropout), nn.Linear(cfg.ffn_dim, cfg.d_model))
 
     def forward(self, x, cos, sin):

@@ -1,0 +1,101 @@
+"""test_lint.py: scripts/lint.sh enforces the layer order of includes.
+
+Each case copies the tree's scripts/lint.sh (and its allowlist) into a small
+temporary git tree with a few well-formed sources, adds one include, and runs
+it there: a lower layer including a higher one fails with a message naming the
+file and the header; a downward include, or a violation the allowlist names,
+passes.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+
+from harness import case, run
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+HEADER = "/*\n * {name}: a file of the lint test tree.\n * It only has to look like a lilm source.\n */\n"
+
+
+def make_tree(files, allow=None):
+    """files: {path: extra text}; returns the tree's directory."""
+    d = tempfile.mkdtemp(prefix="lilm-lint-")
+    os.makedirs(os.path.join(d, "scripts"))
+    shutil.copy(os.path.join(ROOT, "scripts", "lint.sh"), os.path.join(d, "scripts", "lint.sh"))
+    if allow is not None:
+        with open(os.path.join(d, "scripts", "lint_layers.allow"), "w") as f:
+            f.write("# test allowlist\n" + allow)
+    for path, body in files.items():
+        full = os.path.join(d, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write(HEADER.format(name=os.path.basename(path)) + body)
+    subprocess.run(["git", "init", "-q", d], check=True)
+    subprocess.run(["git", "-C", d, "add", "-A"], check=True)
+    return d
+
+
+def lint(d):
+    r = subprocess.run(["bash", os.path.join(d, "scripts", "lint.sh")],
+                       capture_output=True, text=True)
+    shutil.rmtree(d)
+    return r.returncode, r.stdout + r.stderr
+
+
+BASE = {
+    "src/core/status.h": "int lilm_x(void);\n",
+    "src/tok/tokenizer.h": '#include "core/status.h"\n',
+    "src/train/trainer.h": '#include "model/model.h"\n#include "eval/evaluate.h"\n',
+    "tests/test_x.c": '#include "cli/opts.h"\n#include "track/runs.h"\n',
+}
+
+
+@case
+def downward_includes_pass():
+    code, out = lint(make_tree(BASE))
+    assert code == 0, out
+    assert "lint: ok" in out, out
+
+
+@case
+def core_including_cli_fails():
+    files = dict(BASE)
+    files["src/core/rng.c"] = '#include "core/rng.h"\n#include "cli/opts.h"\n'
+    code, out = lint(make_tree(files))
+    assert code != 0, out
+    assert 'src/core/rng.c includes "cli/opts.h"' in out, out
+
+
+@case
+def eval_including_train_fails():
+    # peers are ordered too: train may call eval, eval may not include train
+    files = dict(BASE)
+    files["src/eval/evaluate.c"] = '#include "train/checkpoint.h"\n'
+    code, out = lint(make_tree(files))
+    assert code != 0, out
+    assert 'src/eval/evaluate.c includes "train/checkpoint.h"' in out, out
+
+
+@case
+def allowlisted_violation_passes_and_others_fail():
+    files = dict(BASE)
+    files["src/eval/evaluate.c"] = '#include "train/checkpoint.h"\n'
+    code, out = lint(make_tree(files, allow="src/eval/evaluate.c train/checkpoint.h\n"))
+    assert code == 0, out
+    files["src/train/trainer.c"] = '#include "track/runs.h"\n'
+    code, out = lint(make_tree(files, allow="src/eval/evaluate.c train/checkpoint.h\n"))
+    assert code != 0, out
+    assert 'src/train/trainer.c includes "track/runs.h"' in out, out
+    assert "evaluate.c" not in out.replace("lint: ok", ""), out
+
+
+@case
+def unknown_directory_fails():
+    files = dict(BASE)
+    files["src/newlayer/x.c"] = '#include "core/status.h"\n'
+    code, out = lint(make_tree(files))
+    assert code != 0, out
+    assert "src/newlayer/x.c" in out and "layer table" in out, out
+
+
+run()
