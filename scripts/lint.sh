@@ -59,7 +59,8 @@ if grep -rln 'LILM_USE_CUDA' src | grep -vE '^src/(ops/backend\.c|cuda/)'; then
 fi
 
 # The layer table: each src/ directory and the other directories it may include.
-# core <- tok, data, ops, dist <- cpu, cuda <- model <- train, eval <- track <- cli;
+# core <- tok, data, ops, dist <- cpu, cuda <- model <- train, eval <- track <- cli,
+# and search (core alone) <- track;
 # a row names every lower layer; among peers, data may use tok and train may
 # call eval, not the reverse.
 # tests/ and bench/ may include anything.
@@ -74,8 +75,9 @@ cuda: core ops
 model: core tok data ops dist cpu cuda
 train: core tok data ops dist cpu cuda model eval
 eval: core tok data ops dist cpu cuda model
-track: core tok data ops dist cpu cuda model train eval
-cli: core tok data ops dist cpu cuda model train eval track
+search: core
+track: core tok data ops dist cpu cuda model train eval search
+cli: core tok data ops dist cpu cuda model train eval search track
 '
 allow=scripts/lint_layers.allow
 allowed_dirs() { sed -n "s/^$1: *//p" <<<"$layers"; }

@@ -5,7 +5,7 @@
 #   libyaml, SQLite, utf8proc, libcurl, zstd, snappy, zlib), clang for the
 #   fuzzers, the sentencepiece tools and Chromium for tests and benchmarks,
 #   tcmalloc/jemalloc for fair PyTorch benchmarks.
-#   Python (tests only): torch, numpy, safetensors, sentencepiece, pyarrow, selenium.
+#   Python (tests only): torch, numpy, safetensors, sentencepiece, pyarrow, selenium, optuna.
 # The CUDA toolkit is optional: when nvcc is found the CUDA backend is built too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     sentencepiece chromium chromium-driver libgoogle-perftools4 libjemalloc2 \
     python3 python3-pip >/dev/null
 PIP="python3 -m pip"
-$PIP install -q --disable-pip-version-check numpy safetensors sentencepiece pyarrow selenium 2>&1 | grep -v "^WARNING: Running pip as" || true
+$PIP install -q --disable-pip-version-check numpy safetensors sentencepiece pyarrow selenium optuna 2>&1 | grep -v "^WARNING: Running pip as" || true
 python3 -c "import torch" 2>/dev/null || $PIP install -q --disable-pip-version-check torch 2>&1 | grep -v "^WARNING: Running pip as" || true
 make -j"$(nproc)"
 echo "lilm is built: ./lilm --help"

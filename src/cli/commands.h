@@ -21,5 +21,6 @@ int lilm_cmd_runs(int argc, char **argv);        /* cmd_runs.c */
 int lilm_cmd_leaderboard(int argc, char **argv); /* cmd_leaderboard.c */
 int lilm_cmd_report(int argc, char **argv);      /* cmd_report.c */
 int lilm_cmd_forward(int argc, char **argv);     /* cmd_forward.c */
+int lilm_cmd_search(int argc, char **argv);      /* cmd_search.c */
 
 #endif

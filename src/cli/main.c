@@ -34,6 +34,7 @@ static const lilm_command lilm_commands[] = {
     {"train", lilm_cmd_train, "train a model from a YAML config"},
     {"eval", lilm_cmd_eval, "loss, bits per byte and perplexity of a run on validation data"},
     {"sample", lilm_cmd_sample, "generate text from a trained run"},
+    {"search", lilm_cmd_search, "a resumable TPE hyperparameter search over training runs"},
     {"bench", lilm_cmd_bench, "measure training-step throughput (tokens/s, MFU)"},
     {"runs", lilm_cmd_runs, "list, show and delete runs in runs.db"},
     {"leaderboard", lilm_cmd_leaderboard, "the leaderboard of runs, in the terminal"},

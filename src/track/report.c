@@ -22,6 +22,7 @@
 #include "core/json.h"
 #include "core/sha256.h"
 #include "track/leaderboard.h"
+#include "track/report_impl.h"
 #include "track/svg.h"
 
 /* The tokens-per-parameter target of the reference's depth search. */
@@ -199,6 +200,18 @@ static void run_link(lilm_strbuf *b, const char *name, const char *prefix)
     lilm_strbuf_html(b, name);
     lilm_strbuf_puts(b, "</a>");
 }
+
+/* ---- shared with the search pages (report_impl.h) ---- */
+
+void lilm__report_page_begin(lilm_strbuf *b, const char *title, const char *subtitle_html)
+{
+    page_begin(b, title, subtitle_html);
+}
+
+void lilm__report_page_end(lilm_strbuf *b) { page_end(b); }
+void lilm__report_th(lilm_strbuf *b, const char *label, int numeric) { th(b, label, numeric); }
+void lilm__report_td_text(lilm_strbuf *b, const char *s) { td_text(b, s); }
+void lilm__report_td_num(lilm_strbuf *b, double v, const char *shown) { td_num(b, v, shown); }
 
 /* ---- index sections ---- */
 
@@ -827,8 +840,10 @@ lilm_status lilm_report_write(lilm_runs_db *db, const char *out_dir, lilm_report
         leaderboard_section(&page, &runs);
         runs_section(&page, &runs);
         sweeps_section(&page, &runs, sets, n_sets);
+        size_t n_search = 0;   /* search pages are not run pages: not counted in st */
+        s = lilm__report_search_pages(db, out_dir, &page, &n_search);
         page_end(&page);
-        s = write_page(out_dir, "index.html", &page);
+        if (s == LILM_OK) s = write_page(out_dir, "index.html", &page);
     }
     if (s == LILM_OK) remove_stale_pages(runs_dir, &runs);
     lilm_strbuf_free(&page);

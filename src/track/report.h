@@ -12,6 +12,9 @@
  *   OUT/runs/<slug>.html  one page per run: its facts, training and
  *                         validation loss curves, BPB, tokens/s, learning
  *                         rate, autosize probes, samples, eval and config
+ *   OUT/search-<slug>.html one page per search (lilm search): best-so-far
+ *                         curve, each parameter against BPB, parameter
+ *                         importances, the sortable trial table
  * Pages are self-contained: CSS and JS inline, plots inline SVG, nothing
  * fetched at view time. Each file is written atomically (temp + rename), run
  * pages before index.html, so a viewer never follows a link to a missing page.

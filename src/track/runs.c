@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "track/runs_impl.h"
 #include "track/strbuf.h"
 
 struct lilm_runs_db {
@@ -223,6 +224,10 @@ static lilm_status db_fail(const lilm_runs_db *db, int rc, const char *doing)
         return lilm_errorf(LILM_ERR_IO, "runs db %s: %s (while %s)", db->path, msg, doing);
     }
 }
+
+sqlite3 *lilm__runs_sqlite(lilm_runs_db *db) { return db->db; }
+
+lilm_status lilm__runs_fail(const lilm_runs_db *db, int rc, const char *doing) { return db_fail(db, rc, doing); }
 
 static lilm_status exec(lilm_runs_db *db, const char *sql, const char *doing)
 {
