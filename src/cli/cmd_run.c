@@ -279,12 +279,15 @@ static int stage_tokenizer(const lilm_recipe *r, const run_args *a, volatile sig
     to.bos_id = 1;
     to.eos_id = 2;
     to.pad_id = 3;
+    /* rows can be long (BabyLM windows of 10,000 words): cut them at spaces rather than skip them */
+    to.max_line_bytes = (size_t)to.max_sentence_length;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     to.threads = a->threads > 0 ? (int)a->threads : ncpu > 0 ? (int)ncpu : 2;
     to.log = a->quiet ? NULL : stderr;
     lilm_sp_model model;
     st = lilm_tok_train(&to, &model);
     unlink(docs);
+    if (st) st = lilm_error_context(st, "training the tokenizer: ");
     if (st == LILM_OK) {
         st = lilm_sp_model_write(&model, d->tokenizer);
         lilm_sp_model_free(&model);
