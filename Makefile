@@ -48,7 +48,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TESTCUDA_BIN := $(TESTCUDA_SRC:tests/cuda/%.c=$(BUILD)/tests/cuda/%)
 
-.PHONY: all test asan test-cuda fuzz-smoke lint clean features
+.PHONY: all test asan test-cuda fuzz-smoke lint clean features install
 all: features $(BUILD)/lilm lilm
 
 features:
@@ -120,6 +120,12 @@ fuzz-smoke:
 
 lint:
 	@scripts/lint.sh
+
+# `make install PREFIX=DIR`: the binary into DIR/bin (the recipes are compiled in).
+PREFIX ?= /usr/local
+install: $(BUILD)/lilm
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/lilm $(DESTDIR)$(PREFIX)/bin/lilm
 
 clean:
 	rm -rf build build-asan build-fuzz lilm liblilm.a

@@ -168,6 +168,8 @@ def usage_errors():
     assert p.returncode == 2 and "--prompt" in p.stderr, p.stderr
     p = lilm("autosize", "-c", "/nonexistent.yaml")
     assert p.returncode == 2, p.stderr
+    p = lilm("--version")
+    assert p.returncode == 0 and p.stdout.startswith("lilm ") and "commit" in p.stdout, p.stdout
     p = lilm("run", "--list")
     assert p.returncode == 0 and "simplestories" in p.stdout and "tiny" in p.stdout, p.stdout
     p = lilm("run", "parquet")
