@@ -47,7 +47,7 @@
 
 typedef struct run_args {
     const char *recipe;
-    double minutes;
+    double minutes, total_minutes;
     lilm_opt_list set, data, val;
     const char *tokenizer;
     const char *val_rule;
@@ -66,6 +66,8 @@ static const lilm_opt opts[] = {
      "babylm | simplestories | tinystories | tiny (lilm run --list)"},
     {"minutes", 'm', LILM_OPT_FLOAT, offsetof(run_args, minutes), "0", 0, 1e6,
      "training budget in minutes (0: the recipe's: 30, tiny 0.5)"},
+    {"total-minutes", 0, LILM_OPT_FLOAT, offsetof(run_args, total_minutes), "0", 0, 1e6,
+     "fit autosize and training together into this many minutes (sets --minutes; see the plan it prints)"},
     {"data", 0, LILM_OPT_LIST, offsetof(run_args, data), NULL, 0, 0,
      "local files or directories of txt/jsonl/parquet instead of the hub's copy"},
     {"val", 0, LILM_OPT_LIST, offsetof(run_args, val), NULL, 0, 0,
@@ -333,6 +335,30 @@ static int stage_prepare(const lilm_recipe *r, const run_args *a, volatile sig_a
     return 0;
 }
 
+/* The share of a --total-minutes budget kept for autosize's depth probes. */
+#define PROBE_SHARE 0.05
+
+/* The LR sweep's cost in training budgets: each trial trains lr_fraction of it. */
+static double sweep_budgets(const run_args *a)
+{
+    return a->no_autosize ? 0 : (double)a->as.lrs * a->as.lr_fraction;
+}
+
+/* Prints what the run will spend its time on, before it starts. */
+static void print_plan(const run_args *a, const lilm_config *cfg, int autosize_cached)
+{
+    double train = cfg->budget.minutes, sweep = autosize_cached ? 0 : sweep_budgets(a) * train;
+    fprintf(stderr, "lilm run: plan: ");
+    if (a->no_autosize) fprintf(stderr, "no autosize; ");
+    else if (autosize_cached) fprintf(stderr, "autosize cached (0 min); ");
+    else
+        fprintf(stderr, "autosize: depth probes (%s), LR sweep %lld x %.2f min = %.2f min; ",
+                a->total_minutes > 0 ? "budgeted with the rest" : "seconds to minutes", (long long)a->as.lrs,
+                a->as.lr_fraction * train, sweep);
+    fprintf(stderr, "training %.2f min with its final validation inside; total about %.2f min%s\n", train,
+            train + sweep, a->no_autosize || autosize_cached ? "" : " + the probes");
+}
+
 /* Copies src to dst (small files: autosize's tables). */
 static lilm_status copy_file(const char *src, const char *dst)
 {
@@ -352,6 +378,7 @@ static int stage_autosize(const lilm_recipe *r, const run_args *a, const char *o
 {
     double t0 = lilm_progress_clock();
     if (a->no_autosize) {
+        print_plan(a, cfg, 0);
         stage_done(L, "autosize", t0, "skipped (--no-autosize)");
         return 0;
     }
@@ -396,6 +423,7 @@ static int stage_autosize(const lilm_recipe *r, const run_args *a, const char *o
         if (st == LILM_OK) {
             *cfg = c2;
             free(key);
+            print_plan(a, cfg, 1);
             stage_done(L, "autosize", t0, "cached");
             fprintf(stderr, "lilm run: autosize (cached): %lld layers, micro-batch %lld, lr %.4g\n",
                     (long long)cfg->model.n_layers, (long long)cfg->train.batch_size, cfg->train.lr);
@@ -404,6 +432,7 @@ static int stage_autosize(const lilm_recipe *r, const run_args *a, const char *o
         goto done;
     }
     if (st == LILM_OK) {
+        print_plan(a, cfg, 0);
         int rc = lilm_cli_autosize("run", &a->as, out, 0, stop, cfg);
         if (rc != 0 || *stop) {
             free(key);
@@ -536,6 +565,14 @@ int lilm_cmd_run(int argc, char **argv)
     for (int64_t i = 0; st == LILM_OK && i < a.set.n; i++) st = lilm_config_set(&cfg, a.set.items[i]);
     if (st != LILM_OK) return lilm_cli_fail("run", st);
     if (a.minutes > 0) cfg.budget.minutes = a.minutes;
+    if (a.total_minutes > 0) {
+        if (a.minutes > 0) {
+            fprintf(stderr, "lilm run: give --minutes (training) or --total-minutes (everything), not both\n");
+            return 2;
+        }
+        double keep = a.no_autosize ? 1.0 : 1.0 - PROBE_SHARE;
+        cfg.budget.minutes = a.total_minutes * keep / (1.0 + sweep_budgets(&a));
+    }
     if (a.device) snprintf(cfg.train.device, sizeof cfg.train.device, "%s", a.device);
     if (a.threads >= 0) cfg.train.threads = a.threads;
     if ((st = lilm_config_validate(&cfg)) != LILM_OK) return lilm_cli_fail("run", st);
@@ -571,6 +608,8 @@ int lilm_cmd_run(int argc, char **argv)
     fprintf(stderr, "lilm run: stages:");
     for (int i = 0; i < L.n; i++) fprintf(stderr, " %s %.1f s (%s)%s", L.name[i], L.seconds[i], L.how[i],
                                           i + 1 < L.n ? "," : "");
-    fprintf(stderr, "; total %.1f s\n", lilm_progress_clock() - t_start);
+    fprintf(stderr, "; total %.1f s", lilm_progress_clock() - t_start);
+    if (a.total_minutes > 0) fprintf(stderr, " of --total-minutes %.4g (%.1f s)", a.total_minutes, a.total_minutes * 60);
+    fputc('\n', stderr);
     return 0;
 }

@@ -178,6 +178,24 @@ def usage_errors():
     assert p.returncode == 2 and "--data" in p.stderr, p.stderr
 
 
+@case
+def total_minutes_fits_everything():
+    out = os.path.join(TMP, "total")
+    p = lilm("run", "tiny", "--total-minutes", "0.25", "--out", out, "--db", "none", "-q", "--probe-steps", "1",
+             "--lrs", "2", "--lr-fraction", "0.1", "--max-layers", "2", "--set", "model.context=64",
+             "--set", "train.batch_size=4", "--set", "train.accum_batch=8", "--set", "train.threads=2")
+    assert p.returncode == 0, p.stderr
+    # training gets what is left after the probes' 5% and two sweep trials of 10% of the training budget each
+    want = 0.25 * 0.95 / (1 + 2 * 0.1)
+    cfg = open(os.path.join(out, "config.yaml")).read()
+    got = float(cfg.split("budget:", 1)[1].split("minutes:", 1)[1].split()[0])
+    assert abs(got - want) < 1e-6, (got, want)
+    assert "lilm run: plan: autosize: depth probes" in p.stderr and "LR sweep 2 x" in p.stderr, p.stderr
+    assert "of --total-minutes 0.25" in p.stderr, p.stderr
+    p = lilm("run", "tiny", "--total-minutes", "1", "--minutes", "1")
+    assert p.returncode == 2 and "not both" in p.stderr, p.stderr
+
+
 # ---- the main job against the hub stand-in ----
 
 SMALL = ["--minutes", str(BUDGET_MIN), "-q", "--probe-steps", "1", "--lrs", "2", "--lr-fraction", "0.1",
@@ -230,6 +248,12 @@ def main_job(recipe, repo):
     db = os.path.join(WORK, "runs", "runs.db")
     assert any(name.endswith(recipe + "-1") and bpb for name, bpb in runs_rows(db)), runs_rows(db)
     assert os.path.exists(os.path.join(WORK, "runs", "report", "index.html"))
+    # the run's page shows its samples (samples.txt is written after the run registers; run re-reads it)
+    pages_dir = os.path.join(WORK, "runs", "report", "runs")
+    pages = [f for f in os.listdir(pages_dir) if recipe + "-1" in f]
+    assert len(pages) == 1, os.listdir(pages_dir)
+    page = open(os.path.join(pages_dir, pages[0])).read()
+    assert "No samples" not in page and "the dog" in page, page[:2000]
     cache = ENV["LILM_HOME"]
     tok = [f for f in os.listdir(os.path.join(cache, "tokenizers")) if f.startswith(recipe) and f.endswith(".model")]
     assert len(tok) == 1, tok
