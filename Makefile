@@ -121,11 +121,16 @@ fuzz-smoke:
 lint:
 	@scripts/lint.sh
 
-# `make install PREFIX=DIR`: the binary into DIR/bin (the recipes are compiled in).
+# The recipe files are compiled in (src/data/recipe_files.c includes them with .incbin).
+$(BUILD)/src/data/recipe_files.o: $(wildcard recipes/*.yaml)
+
+# `make install PREFIX=DIR`: the binary into DIR/bin, the recipes (to copy and change;
+# lilm carries its own) into DIR/share/lilm/recipes.
 PREFIX ?= /usr/local
 install: $(BUILD)/lilm
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lilm/recipes
 	install -m 755 $(BUILD)/lilm $(DESTDIR)$(PREFIX)/bin/lilm
+	install -m 644 recipes/*.yaml $(DESTDIR)$(PREFIX)/share/lilm/recipes/
 
 clean:
 	rm -rf build build-asan build-fuzz lilm liblilm.a

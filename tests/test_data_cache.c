@@ -6,9 +6,11 @@
  * clear error; cache paths create their parent; a stamp matches only its
  * exact key; the tiny stories are a pure function of the seed, printable
  * ASCII with blank-line separated stories, at least the size asked for, and
- * written once (a second write leaves the file alone); every runnable recipe
- * loads its config, no recipe names a local path, and data-only recipes are
- * refused by lilm_recipe_config.
+ * written once (a second write leaves the file alone); every built-in recipe
+ * file parses, the runnable ones load their config (CPU overrides on CPU
+ * only), none names a local path, data-only recipes are refused by
+ * lilm_recipe_config; a user's recipe file loads by path; errors name the
+ * file and line (unknown recipe key, bad rule, a bad config key).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,28 +85,80 @@ static void test_tiny_stories(lilm_test *t)
 
 static void test_recipes(lilm_test *t)
 {
-    size_t n;
-    const lilm_recipe *r = lilm_recipes(&n);
     int runnable = 0;
-    for (size_t i = 0; i < n; i++) {
+    char names[512];
+    for (size_t i = 0; i < lilm_recipe_builtin_count(); i++) {
+        lilm_recipe r;
         lilm_config cfg;
-        LT_TRUE(t, lilm_recipe_find(r[i].name) == &r[i]);
-        LT_CHECK(t, strstr(lilm_recipe_names(0), r[i].name) != NULL, "%s missing from the names", r[i].name);
-        if (!r[i].yaml) {
-            LT_STATUS(t, lilm_recipe_config(&r[i], 1, &cfg), LILM_ERR_ARG);
+        const char *name = lilm_recipe_builtin_name(i);
+        LT_OK(t, lilm_recipe_load(&r, name));
+        LT_CHECK(t, r.summary[0] != '\0', "%s has no summary", name);
+        LT_CHECK(t, strstr(lilm_recipe_names(0, names, sizeof names), name) != NULL, "%s missing", name);
+        LT_CHECK(t, !strstr(lilm_recipe_builtin_text(i), "shared"), "%s names a local path", name);
+        if (!r.config_yaml) {
+            LT_STATUS(t, lilm_recipe_config(&r, 1, &cfg), LILM_ERR_ARG);
             lilm_clear_error();
+            lilm_recipe_free(&r);
             continue;
         }
         runnable++;
-        LT_CHECK(t, strstr(lilm_recipe_names(1), r[i].name) != NULL, "%s missing from the runnable names",
-                 r[i].name);
-        LT_OK(t, lilm_recipe_config(&r[i], 1, &cfg));
+        LT_CHECK(t, strstr(lilm_recipe_names(1, names, sizeof names), name) != NULL, "%s not runnable", name);
+        LT_OK(t, lilm_recipe_config(&r, 1, &cfg));
         LT_TRUE(t, cfg.data.dataset[0] == '\0' && cfg.data.text[0] == '\0');
-        if (strcmp(r[i].tokenizer, "bytes") != 0) LT_EQ_INT(t, cfg.model.vocab_size, r[i].vocab_size);
-        LT_TRUE(t, r[i].hf_repo || r[i].shipped_text || strcmp(r[i].name, "tinystories") == 0);
+        if (strcmp(r.tokenizer, "bytes") != 0) LT_EQ_INT(t, cfg.model.vocab_size, r.vocab_size);
+        LT_TRUE(t, r.hf_repo[0] || r.shipped_text || strcmp(name, "tinystories") == 0);
+        lilm_recipe_free(&r);
     }
     LT_EQ_INT(t, runnable, 4);
-    LT_TRUE(t, lilm_recipe_find("nonsense") == NULL);
+    lilm_recipe r;
+    LT_OK(t, lilm_recipe_load(&r, "babylm"));
+    LT_TRUE(t, strcmp(r.hf_repo, "BabyLM-community/BabyLM-2026-Strict") == 0 && strcmp(r.val_rule, "index%10000<100") == 0);
+    LT_TRUE(t, r.split == LILM_SPLIT_RULE && r.vocab_size == 12000 && strcmp(r.column, "text") == 0);
+    lilm_config cpu, gpu;
+    LT_OK(t, lilm_recipe_config(&r, 1, &cpu));
+    LT_OK(t, lilm_recipe_config(&r, 0, &gpu));
+    LT_EQ_INT(t, cpu.model.context, 256);
+    LT_EQ_INT(t, gpu.model.context, 512);
+    LT_EQ_INT(t, cpu.train.batch_size, 16);
+    lilm_recipe_free(&r);
+    LT_OK(t, lilm_recipe_load(&r, "simplestories"));
+    LT_TRUE(t, r.split == LILM_SPLIT_FILE_NAMES && strcmp(r.column, "story") == 0 && r.vocab_size == 8000);
+    lilm_recipe_free(&r);
+    LT_STATUS(t, lilm_recipe_load(&r, "nonsense"), LILM_ERR_NOT_FOUND);
+    LT_CHECK(t, strstr(lilm_last_error(), "babylm") != NULL, "%s", lilm_last_error());
+    lilm_clear_error();
+
+    /* a user's recipe file: its name from the file, cpu block kept, errors with the file and line */
+    char dir[256], path[300];
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/mine.yaml", dir);
+    const char *mine = "# my recipe\nrecipe:\n  summary: mine\n  hub: me/data\n  validation: \"index%10<1\"\n"
+                       "  tokenizer: unigram\n  vocab_size: 500\nmodel: {vocab_size: 500, d_model: 64, n_layers: 2,\n"
+                       "        n_heads: 2, qk_dim: 32, v_dim: 32, ffn_dim: 128, context: 64}\ncpu:\n"
+                       "  model: {context: 32}\n  train: {batch_size: 4, accum_batch: 4}\nbudget: {minutes: 1}\n";
+    LT_OK(t, lilm_write_atomic(path, mine, strlen(mine)));
+    LT_OK(t, lilm_recipe_load(&r, path));
+    LT_TRUE(t, strcmp(r.name, "mine") == 0 && strcmp(r.hf_repo, "me/data") == 0);
+    LT_OK(t, lilm_recipe_config(&r, 1, &cpu));
+    LT_EQ_INT(t, cpu.model.context, 32);
+    LT_EQ_INT(t, cpu.train.batch_size, 4);
+    LT_NEAR(t, cpu.budget.minutes, 1.0, 1e-12);
+    lilm_recipe_free(&r);
+    const char *bad_key = "recipe:\n  summary: x\n  colum: text\n";
+    LT_STATUS(t, lilm_recipe_parse(&r, "b", "b.yaml", bad_key, strlen(bad_key)), LILM_ERR_CONFIG);
+    LT_CHECK(t, strstr(lilm_last_error(), "b.yaml:3: unknown key recipe.colum") != NULL, "%s", lilm_last_error());
+    lilm_clear_error();
+    const char *bad_rule = "recipe:\n  validation: \"half\"\n";
+    LT_STATUS(t, lilm_recipe_parse(&r, "b", "b.yaml", bad_rule, strlen(bad_rule)), LILM_ERR_CONFIG);
+    lilm_clear_error();
+    const char *bad_cfg = "recipe:\n  summary: x\n  validation: \"index%10<1\"\nmodel: {d_mode: 3}\n";
+    LT_OK(t, lilm_recipe_parse(&r, "b", "b.yaml", bad_cfg, strlen(bad_cfg)));
+    LT_STATUS(t, lilm_recipe_config(&r, 1, &cpu), LILM_ERR_CONFIG);
+    LT_CHECK(t, strstr(lilm_last_error(), "b.yaml:4") != NULL, "%s", lilm_last_error());
+    lilm_clear_error();
+    lilm_recipe_free(&r);
+    LT_STATUS(t, lilm_recipe_parse(&r, "b", "b.yaml", "model: {}\n", 10), LILM_ERR_CONFIG);
+    lilm_clear_error();
 }
 
 static const lilm_test_case cases[] = {

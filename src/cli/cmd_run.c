@@ -91,11 +91,16 @@ static const lilm_opt opts[] = {
 
 static void print_recipes(FILE *f)
 {
-    size_t n;
-    const lilm_recipe *r = lilm_recipes(&n);
-    fprintf(f, "\nrecipes:\n");
-    for (size_t i = 0; i < n; i++)
-        if (r[i].yaml) fprintf(f, "  %-14s %s\n", r[i].name, r[i].summary);
+    fprintf(f, "\nrecipes (recipes/NAME.yaml, built in; or a recipe file: lilm run ./my-recipe.yaml):\n");
+    for (size_t i = 0; i < lilm_recipe_builtin_count(); i++) {
+        lilm_recipe r;
+        if (lilm_recipe_load(&r, lilm_recipe_builtin_name(i)) != LILM_OK) {
+            fprintf(f, "  %-14s (broken: %s)\n", lilm_recipe_builtin_name(i), lilm_last_error());
+            continue;
+        }
+        if (r.config_yaml) fprintf(f, "  %-14s %s\n", r.name, r.summary);
+        lilm_recipe_free(&r);
+    }
 }
 
 static const lilm_opt_spec spec = LILM_OPT_SPEC_EXTRA(
@@ -140,8 +145,8 @@ static void no_data_hint(const lilm_recipe *r)
     fprintf(stderr, "HINT: two ways out: pass the data you have with --data PATH... (files or directories of "
                     "txt/jsonl/parquet%s), or run once where %s is reachable (HF_ENDPOINT may name a mirror); the "
                     "download is kept in the cache and later runs need no network\n",
-            r->hf_repo ? ", e.g. a copy of the dataset's Parquet files" : "",
-            r->hf_repo ? "the Hugging Face hub" : "a copy of the data");
+            r->hf_repo[0] ? ", e.g. a copy of the dataset's Parquet files" : "",
+            r->hf_repo[0] ? "the Hugging Face hub" : "a copy of the data");
 }
 
 /* 1. data */
@@ -173,7 +178,7 @@ static int stage_data(const lilm_recipe *r, const run_args *a, volatile sig_atom
         stage_done(L, "data", t0, "the stories shipped inside lilm");
         return 0;
     }
-    if (!r->hf_repo) {
+    if (!r->hf_repo[0]) {
         fprintf(stderr, "lilm run: %s: this recipe has no copy on the hub: pass its files with --data PATH...\n",
                 r->name);
         return 2;
@@ -497,6 +502,8 @@ static void write_report(const char *db_path, const char *out)
     lilm_runs_close(db);
 }
 
+static int run_recipe(const run_args *args, const lilm_recipe *r);
+
 int lilm_cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -506,13 +513,35 @@ int lilm_cmd_run(int argc, char **argv)
         print_recipes(stdout);
         return 0;
     }
-    const lilm_recipe *r = a.recipe ? lilm_recipe_find(a.recipe) : NULL;
-    if (!r || !r->yaml) {
-        if (a.recipe) fprintf(stderr, "lilm run: no recipe '%s'\n", a.recipe);
-        else fprintf(stderr, "lilm run: which recipe?\n");
+    if (!a.recipe) {
+        fprintf(stderr, "lilm run: which recipe?\n");
         print_recipes(stderr);
         return 2;
     }
+    lilm_recipe r;
+    lilm_status st = lilm_recipe_load(&r, a.recipe);
+    if (st == LILM_OK && !r.config_yaml) {
+        fprintf(stderr, "lilm run: no recipe '%s' to train: it describes data only (lilm data prepare %s)\n", a.recipe,
+                a.recipe);
+        print_recipes(stderr);
+        lilm_recipe_free(&r);
+        return 2;
+    }
+    if (st == LILM_ERR_NOT_FOUND && !strchr(a.recipe, '/')) {
+        fprintf(stderr, "lilm run: no recipe '%s'\n", a.recipe);
+        print_recipes(stderr);
+        return 2;
+    }
+    if (st) return lilm_cli_fail("run", st);
+    rc = run_recipe(&a, &r);
+    lilm_recipe_free(&r);
+    return rc;
+}
+
+static int run_recipe(const run_args *args, const lilm_recipe *r)
+{
+    run_args a = *args;
+    int rc;
     /* the device decides the recipe's CPU overrides: resolve "auto" now */
     int on_cpu = 1;
     char device_name[64] = "cpu";

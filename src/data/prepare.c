@@ -436,7 +436,7 @@ static lilm_status tokenize_batch(const lilm_tokenizer *tok, const input_file *f
 
 /* What a preparation reads: the input files with their roles, and the split. */
 typedef struct plan {
-    const lilm_recipe *rc;
+    lilm_recipe rc;             /* owned: lilm_recipe_free */
     input_list in;
     const char *column;
     int text_docs;
@@ -451,7 +451,7 @@ typedef struct plan {
  * put in data/hf/OWNER/NAME, else the cache's copy (lilm run). */
 static int default_input(const lilm_recipe *rc, char *path, size_t n)
 {
-    if (!rc->hf_repo) return 0;
+    if (!rc->hf_repo[0]) return 0;
     snprintf(path, n, "%s/%s", LILM_FETCH_DEFAULT_DIR, rc->hf_repo);
     if (lilm_path_exists(path)) return 1;
     char sub[600];
@@ -466,22 +466,23 @@ static int default_input(const lilm_recipe *rc, char *path, size_t n)
 static lilm_status make_plan(const lilm_prepare_opts *o, plan *p, lilm_prepare_report *r)
 {
     memset(p, 0, sizeof *p);
-    const lilm_recipe *rc = p->rc = lilm_recipe_find(o->recipe);
-    if (!rc)
-        return lilm_errorf(LILM_ERR_ARG, "unknown recipe '%s'\nHINT: recipes are %s", o->recipe ? o->recipe : "(none)",
-                           lilm_recipe_names(0));
+    lilm_status st = lilm_recipe_load(&p->rc, o->recipe);
+    if (st == LILM_ERR_NOT_FOUND) st = lilm_error_context(LILM_ERR_ARG, "unknown recipe: ");
+    if (st) return st;
+    const lilm_recipe *rc = &p->rc;
     p->column = o->column ? o->column : rc->column;
     p->text_docs = o->text_docs >= 0 ? o->text_docs : (int)rc->text_docs;
-    lilm_status st = LILM_OK;
     const char *const *inputs = o->inputs;
     size_t n_inputs = o->n_inputs;
     const char *defaults[1];
     char def_path[1100];
     if (n_inputs == 0) {
-        if (!default_input(rc, def_path, sizeof def_path))
-            return lilm_errorf(LILM_ERR_ARG, "no input files for recipe '%s'\nHINT: pass input files or directories%s%s",
-                               rc->name, rc->hf_repo ? ", or fetch them first: lilm data fetch " : "",
-                               rc->hf_repo ? rc->hf_repo : "");
+        if (!default_input(rc, def_path, sizeof def_path)) {
+            st = lilm_errorf(LILM_ERR_ARG, "no input files for recipe '%s'\nHINT: pass input files or directories%s%s",
+                             rc->name, rc->hf_repo[0] ? ", or fetch them first: lilm data fetch " : "", rc->hf_repo);
+            lilm_recipe_free(&p->rc);
+            return st;
+        }
         defaults[0] = def_path;
         inputs = defaults;
         n_inputs = 1;
@@ -499,7 +500,10 @@ static lilm_status make_plan(const lilm_prepare_opts *o, plan *p, lilm_prepare_r
     }
     p->rule = rule;
     p->rule_mod = 1;
-    if (p->use_rule) LILM_TRY(lilm_val_rule_parse(rule, &p->rule_mod, &p->rule_below));
+    if (p->use_rule && (st = lilm_val_rule_parse(rule, &p->rule_mod, &p->rule_below)) != LILM_OK) {
+        lilm_recipe_free(&p->rc);
+        return st;
+    }
     input_list *in = &p->in;
     for (size_t i = 0; i < n_inputs && st == LILM_OK; i++) {
         size_t before = in->n;
@@ -531,6 +535,7 @@ static lilm_status make_plan(const lilm_prepare_opts *o, plan *p, lilm_prepare_r
     if (st) {
         free(in->v);
         in->v = NULL;
+        lilm_recipe_free(&p->rc);
     }
     return st;
 }
@@ -542,7 +547,7 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
     if (!o->out_dir || !*o->out_dir) return lilm_errorf(LILM_ERR_ARG, "no output directory\nHINT: pass --out DIR");
     plan pl;
     LILM_TRY(make_plan(o, &pl, r));
-    const lilm_recipe *rc = pl.rc;
+    const lilm_recipe *rc = &pl.rc;
     input_list in = pl.in;
     const char *column = pl.column, *rule = pl.rule;
     int text_docs = pl.text_docs, use_rule = pl.use_rule, has_val = pl.has_val, n_val_files = pl.n_val_files;
@@ -554,6 +559,7 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
     st = lilm_tokenizer_load(&tok, o->tokenizer ? o->tokenizer : "bytes");
     if (st) {
         free(in.v);
+        lilm_recipe_free(&pl.rc);
         return lilm_error_context(st, "loading the tokenizer: ");
     }
     char fp[65];
@@ -564,6 +570,7 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
         r->seconds = lilm_progress_clock() - t0;
         lilm_tokenizer_free(tok);
         free(in.v);
+        lilm_recipe_free(&pl.rc);
         return LILM_OK;
     }
 
@@ -686,6 +693,7 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
     free(recs);
     free(outs);
     free(in.v);
+    lilm_recipe_free(&pl.rc);
     lilm_tokenizer_free(tok);
     r->seconds = lilm_progress_clock() - t0;
     return st;
@@ -738,6 +746,7 @@ lilm_status lilm_data_export_train_text(const lilm_prepare_opts *o, const char *
     }
     free(recs);
     free(pl.in.v);
+    lilm_recipe_free(&pl.rc);
     if (st == LILM_OK) st = lilm_atomic_commit(&af);
     else lilm_atomic_abort(&af);
     r->seconds = lilm_progress_clock() - t0;
@@ -750,7 +759,8 @@ lilm_status lilm_data_inputs_fingerprint(const lilm_prepare_opts *o, char hex[65
     memset(&r, 0, sizeof r);
     plan pl;
     LILM_TRY(make_plan(o, &pl, &r));
-    fingerprint(o, pl.rc, pl.column, pl.rule, pl.text_docs, "", &pl.in, hex);
+    fingerprint(o, &pl.rc, pl.column, pl.rule, pl.text_docs, "", &pl.in, hex);
     free(pl.in.v);
+    lilm_recipe_free(&pl.rc);
     return LILM_OK;
 }

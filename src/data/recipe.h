@@ -1,31 +1,26 @@
 /*
- * recipe.h: the one table of recipes, for `lilm run RECIPE` and
- * `lilm data prepare RECIPE`.
+ * recipe.h: recipes, the named jobs of `lilm run RECIPE` and the dataset
+ * presets of `lilm data prepare RECIPE`: one set of YAML files, the files in recipes/.
  *
- * A recipe says where a dataset's text comes from and how it is read and
- * split (column, format, the validation rule or the validation files), which
- * tokenizer it uses (the built-in bytes one, or a unigram model of a given
- * size trained with the reference's settings when the user gives none), and,
- * for the recipes `lilm run` can train, the model and budget as embedded YAML
- * (so `lilm run` works from any directory).
- *   babylm         the reference's BabyLM baseline: BabyLM-community/BabyLM-2026-Strict,
- *                  column text, validation = rows with index % 10000 < 100; 12K unigram;
- *                  d=192, 6 heads, packed 512-token blocks
- *   simplestories  the reference's SimpleStories baseline: SimpleStories/SimpleStories,
- *                  column story, validation = its test split (files named test*); 8K unigram;
- *                  d=288, 3 heads, one story per row
- *   tinystories    the SimpleStories model on TinyStories text (no hub source: --data;
- *                  validation = files under validation/)
- *   tiny           a 2-layer bytes model on the text shipped inside lilm
- *                  (data/tiny_stories.h): seconds, no network, no files
- *   text|jsonl|parquet  data only (lilm data prepare): every input in that format,
- *                  validation = rows with index % 100 < 1
- * No recipe names a local path: `lilm run` fetches into the cache
- * (data/cache.h) or reads what --data names. The reference's recipes were
- * made for a GPU: on CPU, babylm/tinystories/simplestories train on 256-token
- * blocks with 16 sequences per step (4x fewer tokens per step at 1/2 the
- * attention length), so that a CPU budget holds enough optimizer steps for
- * the one-cycle schedule to mean something. --set overrides either.
+ * A recipe file is a config (model, data, train, budget sections, as
+ * docs/config.md) plus two sections of its own:
+ *   recipe:                       where the text comes from and how it is read
+ *     summary: "..."              one line for `lilm run --list`
+ *     hub: OWNER/NAME             the dataset on the Hugging Face hub (optional)
+ *     text: shipped               train on the text inside lilm (optional; tiny)
+ *     column: text                text column (JSONL field, Parquet column)
+ *     format: auto                auto (by extension) | text | jsonl | parquet
+ *     validation: "index%M<K"     rows held out, or `file names` (test*, validation*, dev*, ...)
+ *     text_docs: lines            text files: lines | blank (blank-line separated)
+ *     tokenizer: unigram          unigram (trained with the reference's settings) | bytes
+ *     vocab_size: 12000           of the trained unigram model
+ *   cpu:                          config sections applied over the others on CPU
+ * A file with no model section is a data-only recipe (text, jsonl, parquet).
+ * The files in recipes/ are compiled into lilm (recipe_files.c), so `lilm run
+ * babylm` works from any directory; `make install` also copies them to
+ * PREFIX/share/lilm/recipes, and `lilm run ./my-recipe.yaml` runs a copy
+ * (its name is the file name without .yaml). No recipe names a local path:
+ * `lilm run` fetches into the cache (data/cache.h) or reads what --data names.
  */
 #ifndef LILM_DATA_RECIPE_H
 #define LILM_DATA_RECIPE_H
@@ -43,32 +38,41 @@ typedef enum lilm_recipe_split {
 } lilm_recipe_split;
 
 typedef struct lilm_recipe {
-    const char *name;
-    const char *summary;
-    /* data */
-    const char *column;            /* text column (JSONL, Parquet) */
-    lilm_input_format format;      /* AUTO: by extension */
+    char name[64];
+    char label[1024];              /* the file, for messages */
+    char summary[256];
+    char column[128];
+    lilm_input_format format;
     lilm_recipe_split split;
-    const char *val_rule;          /* with LILM_SPLIT_RULE */
+    char val_rule[64];             /* with LILM_SPLIT_RULE */
     lilm_text_docs text_docs;
-    const char *hf_repo;           /* the dataset on the hub (NULL: none; the user passes --data) */
-    int shipped_text;              /* 1: trains on the text inside lilm, read as raw text (no prepare) */
-    /* tokenizer */
-    const char *tokenizer;         /* "bytes", or "unigram": trained with the reference's settings */
-    int32_t vocab_size;            /* of the trained unigram model */
-    /* model and budget; NULL: a data-only recipe */
-    const char *yaml;
-    const char *cpu_yaml;          /* applied over `yaml` when the run is on CPU (NULL: none) */
+    char hf_repo[256];             /* "" : no hub source (the user passes --data) */
+    int shipped_text;              /* trains on the text inside lilm, read as raw text (no prepare) */
+    char tokenizer[16];            /* "bytes" or "unigram" */
+    int32_t vocab_size;
+    char *config_yaml;             /* owned: the file with `recipe` and `cpu` blanked; NULL: data only */
+    char *cpu_yaml;                /* owned; NULL: none */
 } lilm_recipe;
 
-/* The recipe called `name`, or NULL. */
-const lilm_recipe *lilm_recipe_find(const char *name);
-/* All recipes, runnable ones first. */
-const lilm_recipe *lilm_recipes(size_t *count);
-/* "simplestories, babylm, ...": every recipe, or only those `lilm run` trains. */
-const char *lilm_recipe_names(int runnable_only);
+/* Parses a recipe file's text (n bytes). `name` names it; `label` stands for
+ * the file in messages. On failure *r is left freed. */
+lilm_status lilm_recipe_parse(lilm_recipe *r, const char *name, const char *label, const char *text, size_t n);
 
-/* Defaults, then the recipe's YAML (and its CPU overrides when on_cpu).
+/* A built-in recipe by name, or, when `name` holds a '/' or ends in .yaml, the
+ * recipe file at that path. LILM_ERR_NOT_FOUND names the built-in ones. */
+lilm_status lilm_recipe_load(lilm_recipe *r, const char *name);
+
+void lilm_recipe_free(lilm_recipe *r);
+
+/* The built-in recipes: how many, and the i-th one's name and file text. */
+size_t lilm_recipe_builtin_count(void);
+const char *lilm_recipe_builtin_name(size_t i);
+const char *lilm_recipe_builtin_text(size_t i);
+
+/* "babylm, simplestories, ...": the built-in recipes (runnable ones only, or all) into buf. */
+const char *lilm_recipe_names(int runnable_only, char *buf, size_t n);
+
+/* Defaults, then the recipe's config (and its CPU overrides when on_cpu).
  * Data paths are left for the caller (what it fetched, prepared or was given). */
 lilm_status lilm_recipe_config(const lilm_recipe *r, int on_cpu, lilm_config *cfg);
 

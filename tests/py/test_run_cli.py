@@ -179,6 +179,27 @@ def usage_errors():
 
 
 @case
+def users_own_recipe_file():
+    # a copy of a shipped recipe, changed, run by path
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "recipes", "tiny.yaml")
+    text = open(src).read().replace("d_model: 64", "d_model: 32").replace("ffn_dim: 256", "ffn_dim: 64")
+    assert "d_model: 32" in text
+    with open(os.path.join(WORK, "my-tiny.yaml"), "w") as f:
+        f.write(text)
+    out = os.path.join(TMP, "mine")
+    p = lilm("run", "./my-tiny.yaml", "--minutes", "0.05", "--no-autosize", "--out", out, "--db", "none", "-q",
+             "--set", "train.threads=2")
+    assert p.returncode == 0, p.stderr
+    cfg = open(os.path.join(out, "config.yaml")).read()
+    assert "d_model: 32" in cfg, cfg
+    assert json.load(open(os.path.join(out, "run.json")))["status"] == "done"
+    with open(os.path.join(WORK, "broken.yaml"), "w") as f:
+        f.write("recipe:\n  sumary: x\n")
+    p = lilm("run", "./broken.yaml")
+    assert p.returncode == 2 and "broken.yaml:2: unknown key recipe.sumary" in p.stderr, p.stderr
+
+
+@case
 def total_minutes_fits_everything():
     out = os.path.join(TMP, "total")
     p = lilm("run", "tiny", "--total-minutes", "0.25", "--out", out, "--db", "none", "-q", "--probe-steps", "1",
