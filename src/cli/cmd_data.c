@@ -62,7 +62,7 @@ typedef struct prepare_args {
 
 static const lilm_opt prepare_opts[] = {
     {"recipe", 0, LILM_OPT_STRING | LILM_OPT_POSITIONAL | LILM_OPT_REQUIRED, offsetof(prepare_args, recipe), NULL, 0,
-     0, "babylm, simplestories, tinystories, tiny, text, jsonl or parquet (src/data/recipe.c)"},
+     0, "babylm, simplestories, tinystories, tiny, text, jsonl, parquet (recipes/), or a recipe file"},
     {"inputs", 0, LILM_OPT_LIST | LILM_OPT_POSITIONAL, offsetof(prepare_args, inputs), NULL, 0, 0,
      "input files or directories (default for simplestories/babylm: what `lilm data fetch` downloaded)"},
     {"tokenizer", 't', LILM_OPT_STRING, offsetof(prepare_args, tokenizer), "bytes", 0, 0,

@@ -15,8 +15,9 @@
  *      report written beside the db.
  * Every step but training is cached: the same inputs and options find the
  * step's output in the cache and skip it (a fetched dataset is not listed
- * again, so a second run needs no network). The recipes are in
- * src/data/recipe.h. Options after the recipe adjust it: --minutes,
+ * again, so a second run needs no network). The recipes are the files in
+ * recipes/ (src/data/recipe.h), or a recipe file's path. Options after the
+ * recipe adjust it: --minutes or --total-minutes, --data, --tokenizer,
  * --set KEY=VALUE, --no-autosize, the autosize knobs.
  */
 #include <errno.h>
