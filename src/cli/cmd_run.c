@@ -209,9 +209,14 @@ static int stage_data(const lilm_recipe *r, const run_args *a, volatile sig_atom
         fo.revision = "refs/convert/parquet";
         st = lilm_data_fetch(&fo, &fr);
     }
+    if (st == LILM_ERR_NETWORK) { /* fetch's own hint is about fetch; the run's ways out replace it */
+        const char *msg = lilm_last_error(), *hint = strstr(msg, "\nHINT");
+        fprintf(stderr, "lilm run: %s: %.*s\n", lilm_status_str(st), hint ? (int)(hint - msg) : (int)strlen(msg), msg);
+        no_data_hint(r);
+        return 1;
+    }
     if (st != LILM_OK) {
         int rc = lilm_cli_fail("run", st);
-        if (st == LILM_ERR_NETWORK) no_data_hint(r);
         return st == LILM_ERR_INTERRUPTED ? 1 : rc;
     }
     if ((st = lilm_cache_stamp_write(stamp, key)) != LILM_OK) return lilm_cli_fail("run", st);
@@ -415,10 +420,9 @@ static int stage_autosize(const lilm_recipe *r, const run_args *a, const char *o
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = '\0';
     snprintf(stamp, sizeof stamp, "%s/stamp", dir);
-    if (st == LILM_OK && lilm_cache_stamp_ok(stamp, key)) {
-        lilm_config c2;
-        lilm_config_defaults(&c2);
-        st = lilm_config_load_yaml(&c2, path);
+    lilm_config c2;
+    lilm_config_defaults(&c2);
+    if (st == LILM_OK && lilm_cache_stamp_ok(stamp, key) && lilm_config_load_yaml(&c2, path) == LILM_OK) {
         if ((st = lilm_mkdirs(out)) != LILM_OK) goto done;
         for (size_t i = 0; st == LILM_OK && i < sizeof autosize_files / sizeof autosize_files[0]; i++) {
             char from[1300], to[1300];
@@ -437,6 +441,7 @@ static int stage_autosize(const lilm_recipe *r, const run_args *a, const char *o
         }
         goto done;
     }
+    lilm_clear_error(); /* a cached config that does not load is measured again */
     if (st == LILM_OK) {
         print_plan(a, cfg, 0);
         int rc = lilm_cli_autosize("run", &a->as, out, 0, stop, cfg);
