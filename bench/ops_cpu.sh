@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 mkdir -p build
 cc -O2 -g -march=native -std=c11 -D_GNU_SOURCE -fopenmp -Isrc bench/ops_cpu.c build/liblilm.a \
-   -lopenblas -lm -o build/bench_ops_cpu
+   -llapacke -llapack -lopenblas -lm -o build/bench_ops_cpu
 build/bench_ops_cpu simplestories 8 512 "${1:-0}"
 echo
 build/bench_ops_cpu babylm 8 512 "${1:-0}"

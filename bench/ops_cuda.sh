@@ -14,7 +14,7 @@ if [ -z "${BENCH_OPS_CUDA:-}" ]; then
     # LILM_DEPS_CFLAGS/LILM_DEPS_LDFLAGS: set by scripts/gpu_check.sh when it builds
     # against its carried library bundle
     cc -O2 -g -std=c11 -D_GNU_SOURCE -fopenmp -Isrc ${LILM_DEPS_CFLAGS:-} bench/ops_cuda.c "$BUILD/liblilm.a" \
-       ${LILM_DEPS_LDFLAGS:-} -lopenblas -lm -lpthread -L"$CUDA_HOME/lib64" -Wl,-rpath,"$CUDA_HOME/lib64" \
+       ${LILM_DEPS_LDFLAGS:-} -llapacke -llapack -lopenblas -lm -lpthread -L"$CUDA_HOME/lib64" -Wl,-rpath,"$CUDA_HOME/lib64" \
        -lcublasLt -lcublas -lcudart -lstdc++ -o "$BUILD/bench_ops_cuda"
 fi
 [ "${BENCH_BUILD_ONLY:-0}" = 1 ] && exit 0

@@ -5,7 +5,16 @@
 #   3. no exit() outside src/cli/;
 #   4. no mutable globals in liblilm.a (objdump: no objects in .data, .bss or
 #      common; read-only and relocated-read-only tables and TLS are fine);
-#   5. no `#ifdef LILM_USE_CUDA` outside the backend selector and src/cuda/.
+#   5. no `#ifdef LILM_USE_CUDA` outside the backend selector and src/cuda/;
+#   6. layers include only downward (the table below): a file in src/<dir>/
+#      may include "<dir>/..." and the headers of the layers its row names.
+#      Known violations are listed, file and header, in scripts/lint_layers.allow
+#      until they are fixed; any other one fails;
+#   7. internal headers stay inside their directory: <dir>/*_impl.h, and for a
+#      directory with a public list below every header not on it, is included
+#      only from src/<dir>/ (tests/ and bench/ may include anything).
+# It checks the tree it sits in: scripts/lint.sh is run from its own copy, so a
+# copy placed in another git tree (tests/py/test_lint.py does this) checks that.
 set -u
 cd "$(dirname "$0")/.."
 fail=0
@@ -47,6 +56,74 @@ fi
 
 if grep -rln 'LILM_USE_CUDA' src | grep -vE '^src/(ops/backend\.c|cuda/)'; then
     bad "LILM_USE_CUDA used outside src/ops/backend.c and src/cuda/"
+fi
+
+# The layer table: each src/ directory and the other directories it may include.
+# core <- tok, data, ops, dist <- cpu, cuda <- model <- train, eval <- track <- cli;
+# a row names every lower layer; among peers, data may use tok and train may
+# call eval, not the reverse.
+# tests/ and bench/ may include anything.
+layers='
+core:
+tok: core
+data: core tok
+ops: core
+dist: core
+cpu: core ops
+cuda: core ops
+model: core tok data ops dist cpu cuda
+train: core tok data ops dist cpu cuda model eval
+eval: core tok data ops dist cpu cuda model
+track: core tok data ops dist cpu cuda model train eval
+cli: core tok data ops dist cpu cuda model train eval track
+'
+allow=scripts/lint_layers.allow
+allowed_dirs() { sed -n "s/^$1: *//p" <<<"$layers"; }
+layer_hits=$(for f in $(git ls-files 'src/*.c' 'src/*.h' 'src/*.cu' 'src/*.cuh'); do
+    dir=${f#src/}; dir=${dir%%/*}
+    if ! grep -q "^$dir:" <<<"$layers"; then
+        echo "NOTABLE $f"; continue
+    fi
+    ok=" $dir $(allowed_dirs "$dir") "
+    sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]+"(([a-z_]+)\/[^"]+)".*/\2 \1/p' "$f" |
+    while read -r inc hdr; do
+        case "$ok" in *" $inc "*) ;; *) echo "$f $hdr" ;; esac
+    done
+done)
+while read -r f hdr; do
+    [ -n "$f" ] || continue
+    if [ "$f" = NOTABLE ]; then
+        bad "$hdr: src/ directory not in the layer table of scripts/lint.sh (add its row)"
+    elif ! grep -qxF "$f $hdr" <(grep -v '^#' "$allow" 2>/dev/null); then
+        bad "$f includes \"$hdr\": a lower layer including a higher one (see the layer table in scripts/lint.sh)"
+    fi
+done <<<"$layer_hits"
+# Public headers of directories whose other headers are internal.
+public='
+tok: tokenizer.h sp_model.h trainer.h
+'
+internal=$(for f in $(git ls-files 'src/*.c' 'src/*.h' 'src/*.cu' 'src/*.cuh'); do
+    dir=${f#src/}; dir=${dir%%/*}
+    sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]+"([a-z_]+)\/([^"]+)".*/\1 \2/p' "$f" |
+    while read -r inc name; do
+        [ "$inc" = "$dir" ] && continue
+        pub=$(sed -n "s/^$inc: *//p" <<<"$public")
+        case "$name" in *_impl.h) echo "$f includes \"$inc/$name\": an internal header of src/$inc/"; continue ;; esac
+        if [ -n "$pub" ] && ! grep -qw -- "$name" <<<"$pub"; then
+            echo "$f includes \"$inc/$name\": internal to src/$inc/ (its public headers: $pub)"
+        fi
+    done
+done)
+if [ -n "$internal" ]; then
+    sed 's/^/lint: /' <<<"$internal"
+    fail=1
+fi
+
+if [ -f "$allow" ]; then
+    grep -vE '^(#|[[:space:]]*$)' "$allow" | while read -r f hdr; do
+        grep -qxF "$f $hdr" <<<"$layer_hits" ||
+            echo "lint: note: $allow: '$f $hdr' is no longer a violation; remove the entry"
+    done
 fi
 
 [ $fail = 0 ] && echo "lint: ok"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/setup.sh: installs what lilm needs on Debian 12 and builds it.
 #
-#   Debian packages: the compiler and the libraries lilm links (OpenBLAS,
+#   Debian packages: the compiler and the libraries lilm links (OpenBLAS, LAPACKE,
 #   libyaml, SQLite, utf8proc, libcurl, zstd, snappy, zlib), clang for the
 #   fuzzers, the sentencepiece tools and Chromium for tests and benchmarks,
 #   tcmalloc/jemalloc for fair PyTorch benchmarks.
@@ -15,8 +15,8 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential make pkg-config clang libclang-rt-14-dev \
-    libopenblas-dev libyaml-dev libsqlite3-dev libutf8proc-dev libcurl4-openssl-dev \
-    libzstd-dev libsnappy-dev zlib1g-dev \
+    libopenblas-dev liblapacke-dev libyaml-dev libsqlite3-dev libutf8proc-dev libcurl4-openssl-dev \
+    libzstd-dev libsnappy-dev zlib1g-dev libopenmpi-dev openmpi-bin \
     sentencepiece chromium chromium-driver libgoogle-perftools4 libjemalloc2 \
     python3 python3-pip >/dev/null
 PIP="python3 -m pip"

@@ -13,6 +13,8 @@
  */
 #include "test.h"
 
+#include <stddef.h>
+
 #include <stdint.h>
 
 #include "core/config.h"
@@ -77,20 +79,67 @@ static void test_table_covers_struct(lilm_test *t)
             order[j] = order[j - 1];
             order[j - 1] = x;
         }
+    /* Each row must start exactly where the previous one ends, rounded up to
+     * its own alignment (or, at the first row of a section, to the section
+     * struct's alignment, at most 8): any other gap, even one of 4 bytes
+     * before an 8-byte field, is a field without a row. */
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
         const lilm_cfg_opt *o = &opts[order[i]];
         size_t align = o->type == LILM_CFG_STRING ? 1 : o->size;
+        size_t want = (at + align - 1) / align * align, want_section = (at + 7) / 8 * 8;
+        const char *dot = strchr(o->key, '.');
+        const lilm_cfg_opt *prev = i ? &opts[order[i - 1]] : NULL;
+        int new_section = !prev || !dot || strncmp(prev->key, o->key, (size_t)(dot - o->key) + 1) != 0;
         LT_CHECK(t, o->offset >= at, "row %s overlaps the previous row", o->key);
-        LT_CHECK(t, o->offset - at < align || (o->offset == at), "a field without a row lies before %s (gap %zu)",
-                 o->key, o->offset - at);
+        LT_CHECK(t, o->offset == want || (new_section && o->offset == want_section),
+                 "a field without a row lies before %s (%zu bytes from the previous row's end)", o->key,
+                 o->offset - at);
         at = o->offset + o->size;
         LT_CHECK(t, o->help && o->help[0], "row %s has no help", o->key);
         /* key = section.name */
         LT_CHECK(t, strchr(o->key, '.') != NULL, "row %s has no section", o->key);
     }
-    LT_CHECK(t, sizeof(lilm_config) - at < 8, "a field without a row lies at the end (gap %zu)",
+    LT_CHECK(t, sizeof(lilm_config) == (at + 7) / 8 * 8, "a field without a row lies at the end (gap %zu)",
              sizeof(lilm_config) - at);
+    /* 4-byte fields can hide in the padding before an 8-byte one, where the
+     * offsets alone cannot tell them from padding: each must have its row */
+    static const struct { size_t offset; const char *field; } narrow[] = {
+        {offsetof(lilm_config, model.norm), "model.norm"},
+        {offsetof(lilm_config, model.activation), "model.activation"},
+        {offsetof(lilm_config, data.mode), "data.mode"},
+        {offsetof(lilm_config, train.schedule), "train.schedule"},
+        {offsetof(lilm_config, budget.mode), "budget.mode"},
+    };
+    for (size_t k = 0; k < sizeof narrow / sizeof narrow[0]; k++) {
+        int found = 0;
+        for (size_t i = 0; i < n; i++) found |= opts[i].offset == narrow[k].offset && opts[i].size == 4;
+        LT_CHECK(t, found, "the 4-byte field %s has no row", narrow[k].field);
+    }
+}
+
+/* Hostile YAML: deep nesting and huge files are refused before the tree is built. */
+static void test_yaml_caps(lilm_test *t)
+{
+    lilm_config c;
+    lilm_config_defaults(&c);
+    char deep[4096];
+    size_t k = 0;
+    k += (size_t)snprintf(deep, sizeof deep, "train:\n  lr: ");
+    for (int i = 0; i < 1000; i++) deep[k++] = '[';
+    deep[k] = '\0';
+    LT_STATUS(t, lilm_config_load_yaml_string(&c, "deep.yaml", deep, k), LILM_ERR_CONFIG);
+    LT_TRUE(t, strstr(lilm_last_error(), "nested more than") != NULL);
+    size_t big = (1u << 20) + 1;
+    char *huge = malloc(big);
+    if (!huge) return;
+    memset(huge, '#', big); /* one long comment: valid YAML, but no config is that big */
+    LT_STATUS(t, lilm_config_load_yaml_string(&c, "huge.yaml", huge, big), LILM_ERR_CONFIG);
+    LT_TRUE(t, strstr(lilm_last_error(), "more than a config may be") != NULL);
+    free(huge);
+    /* ordinary nesting still loads */
+    const char *ok = "model:\n  d_model: 64\ntrain:\n  lr: 0.001\n";
+    LT_OK(t, lilm_config_load_yaml_string(&c, "ok.yaml", ok, strlen(ok)));
 }
 
 static void test_param_counts(lilm_test *t)
@@ -256,6 +305,27 @@ static void expect_invalid(lilm_test *t, const char *set1, const char *set2, con
     LT_CHECK(t, strstr(lilm_last_error(), want) != NULL, "'%s' lacks '%s'", lilm_last_error(), want);
 }
 
+/* The CUDA kernel options are config keys: validated, written, read back. */
+static void test_cuda_keys(lilm_test *t)
+{
+    lilm_config c, d;
+    lilm_config_defaults(&c);
+    LT_EQ_INT(t, c.train.cuda_attention, 0); /* auto */
+    LT_EQ_INT(t, c.train.cuda_epilogue, 1);
+    LT_OK(t, lilm_config_set(&c, "train.cuda.attention=warp"));
+    LT_EQ_INT(t, c.train.cuda_attention, 1);
+    LT_OK(t, lilm_config_set(&c, "train.cuda.attention=mma"));
+    LT_EQ_INT(t, c.train.cuda_attention, 2);
+    LT_OK(t, lilm_config_set(&c, "train.cuda.epilogue=false"));
+    LT_EQ_INT(t, c.train.cuda_epilogue, 0);
+    LT_STATUS(t, lilm_config_set(&c, "train.cuda.attention=tensor"), LILM_ERR_CONFIG);
+    LT_TRUE(t, strstr(lilm_last_error(), "auto, warp, mma") || strstr(lilm_last_error(), "auto|warp|mma"));
+    const char *y = "train:\n  cuda.attention: mma\n  cuda.epilogue: false\n";
+    lilm_config_defaults(&d);
+    LT_OK(t, lilm_config_load_yaml_string(&d, "cuda.yaml", y, strlen(y)));
+    LT_TRUE(t, lilm_config_equal(&c, &d));
+}
+
 static void test_validate(lilm_test *t)
 {
     expect_invalid(t, "model.qk_dim=33", NULL, "model.qk_dim = 33 must be even");
@@ -387,7 +457,9 @@ static const lilm_test_case cases[] = {
     {"format_and_cli", test_format_and_cli},
     {"defaults", test_defaults},
     {"table_covers_struct", test_table_covers_struct},
+    {"yaml_caps", test_yaml_caps},
     {"param_counts", test_param_counts},
+    {"cuda_keys", test_cuda_keys},
     {"load_ok", test_load_ok},
     {"load_errors", test_load_errors},
     {"set", test_set},

@@ -1,7 +1,11 @@
 /*
- * test_core.c: core utilities: SHA-256 vectors, atomic writes, file reads.
+ * test_core.c: core utilities: SHA-256 vectors, atomic writes, file reads,
+ * the removal of temp files that killed writers left behind, line files.
  */
 #include "test.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 #include "core/sha256.h"
@@ -60,8 +64,89 @@ static void test_atomic_write(lilm_test *t)
     LT_STATUS(t, lilm_read_file("/nonexistent/file", &data, &n), LILM_ERR_NOT_FOUND);
 }
 
+/* A pid that has just exited (its process is reaped, so kill() says ESRCH). */
+static long dead_pid(void)
+{
+    pid_t c = fork();
+    if (c == 0) _exit(0);
+    int ws;
+    waitpid(c, &ws, 0);
+    return (long)c;
+}
+
+static void touch(const char *dir, const char *name)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    if (f) { fputs("partial", f); fclose(f); }
+}
+
+static int exists_in(const char *dir, const char *name)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return lilm_path_exists(p);
+}
+
+/* A writer killed mid-write leaves "<path>.tmp.<pid>"; the next write of the
+ * same path, and a sweep of the directory, remove it; live writers' temps stay. */
+static void test_stale_temps(lilm_test *t)
+{
+    char dir[256], path[400], dead[64], dead2[64], mine[64], live[64];
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/train.tokens", dir);
+    long d = dead_pid();
+    snprintf(dead, sizeof dead, "train.tokens.tmp.%ld", d);
+    snprintf(dead2, sizeof dead2, "val.docs.tmp.%ld", d);
+    snprintf(mine, sizeof mine, "val.docs.tmp.%ld", (long)getpid());
+    snprintf(live, sizeof live, "val.tokens.tmp.%ld", (long)getppid());
+    touch(dir, dead);
+    touch(dir, dead2);
+    touch(dir, mine);
+    touch(dir, live);
+    touch(dir, "notes.tmp.x1");
+    LT_OK(t, lilm_write_atomic(path, "abc", 3));
+    LT_TRUE(t, !exists_in(dir, dead));
+    LT_TRUE(t, exists_in(dir, dead2)); /* another target: left to the sweep */
+    LT_EQ_INT(t, lilm_remove_stale_temps(dir), 1);
+    LT_TRUE(t, !exists_in(dir, dead2));
+    LT_TRUE(t, exists_in(dir, mine));
+    LT_TRUE(t, exists_in(dir, live));
+    LT_TRUE(t, exists_in(dir, "notes.tmp.x1"));
+    LT_TRUE(t, exists_in(dir, "train.tokens"));
+    LT_EQ_INT(t, lilm_remove_stale_temps("/nonexistent/dir"), 0);
+}
+
+/* Line files: whole lines appended; a full disk is an error naming the file. */
+static void test_line_file(lilm_test *t)
+{
+    char dir[256], path[400];
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    LT_OK(t, lilm_write_atomic(path, "{\"step\": 1}\n", 12));
+    lilm_line_file lf;
+    LT_OK(t, lilm_line_file_open(&lf, path));
+    LT_EQ_INT(t, lf.size, 12);
+    LT_OK(t, lilm_line_file_append(&lf, "{\"step\": 2}\n", 12));
+    LT_OK(t, lilm_line_file_close(&lf));
+    char *data = NULL;
+    size_t n = 0;
+    LT_OK(t, lilm_read_file(path, &data, &n));
+    LT_TRUE(t, data && n == 24 && strcmp(data, "{\"step\": 1}\n{\"step\": 2}\n") == 0);
+    free(data);
+    /* /dev/full: every write fails with ENOSPC, as on a full disk */
+    LT_OK(t, lilm_line_file_open(&lf, "/dev/full"));
+    LT_STATUS(t, lilm_line_file_append(&lf, "{\"step\": 3}\n", 12), LILM_ERR_IO);
+    LT_TRUE(t, strstr(lilm_last_error(), "/dev/full") != NULL && strstr(lilm_last_error(), "disk is full") != NULL);
+    lilm_line_file_close(&lf);
+    LT_STATUS(t, lilm_line_file_open(&lf, "/nonexistent/dir/m.jsonl"), LILM_ERR_IO);
+}
+
 static const lilm_test_case cases[] = {
     {"sha256_vectors", test_sha256_vectors},
     {"atomic_write", test_atomic_write},
+    {"stale_temps", test_stale_temps},
+    {"line_file", test_line_file},
 };
 LILM_TEST_MAIN(cases)

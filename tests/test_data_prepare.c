@@ -13,6 +13,7 @@
 #include "test.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
@@ -173,6 +174,17 @@ static void test_up_to_date(lilm_test *t)
     LT_OK(t, lilm_data_prepare(&o, &r));
     LT_TRUE(t, r.up_to_date);
     LT_EQ_INT(t, r.docs[0], 2);
+    /* a killed earlier prepare's temp files go, even when nothing is redone */
+    pid_t c = fork();
+    if (c == 0) _exit(0);
+    int ws;
+    waitpid(c, &ws, 0);
+    char stale[500];
+    snprintf(stale, sizeof stale, "%s/train.tokens.tmp.%ld", out, (long)c);
+    write_text(stale, "partial");
+    LT_OK(t, lilm_data_prepare(&o, &r));
+    LT_TRUE(t, r.up_to_date);
+    LT_TRUE(t, !lilm_path_exists(stale));
     stat(meta, &s2);
     LT_TRUE(t, s1.st_mtim.tv_nsec == s2.st_mtim.tv_nsec && s1.st_mtim.tv_sec == s2.st_mtim.tv_sec);
     o.force = 1;

@@ -129,6 +129,18 @@ static void test_decode_no_norm_no_ffn(lilm_test *t)
     check_arch(t, &c);
 }
 
+static void test_decode_rms_relu2(lilm_test *t)
+{
+    lilm_model_config c = arch(LILM_NORM_RMS, LILM_ACT_RELU2, 0);
+    check_arch(t, &c);
+}
+
+static void test_decode_layer_swiglu_latent(lilm_test *t)
+{
+    lilm_model_config c = arch(LILM_NORM_LAYER, LILM_ACT_SWIGLU, 8);
+    check_arch(t, &c);
+}
+
 static void test_decoder_bad_shapes(lilm_test *t)
 {
     lilm_backend *be = NULL;
@@ -206,6 +218,8 @@ static const lilm_test_case cases[] = {
     {"decode_rms_gelu", test_decode_rms_gelu},
     {"decode_layer_relu_latent", test_decode_layer_relu_latent},
     {"decode_no_norm_no_ffn", test_decode_no_norm_no_ffn},
+    {"decode_rms_relu2", test_decode_rms_relu2},
+    {"decode_layer_swiglu_latent", test_decode_layer_swiglu_latent},
     {"decoder_bad_shapes", test_decoder_bad_shapes},
     {"sampler", test_sampler},
 };

@@ -11,6 +11,7 @@
 
 #include "core/json.h"
 #include "core/status.h"
+#include "core/utf8.h"
 
 static lilm_json *parse_ok(lilm_test *t, const char *s)
 {

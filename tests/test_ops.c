@@ -25,8 +25,10 @@
  */
 #include "test.h"
 
+#include "core/config.h"
 #include "core/status.h"
 #include "cpu/cpu.h"
+#include "cpu/cpu_math.h"
 #include "ops/backend.h"
 
 #include <stdint.h>
@@ -314,6 +316,8 @@ static double act_ref(double x, lilm_act act)
         return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
     if (act == LILM_ACT_RELU)
         return x > 0 ? x : 0;
+    if (act == LILM_ACT_RELU2)
+        return x > 0 ? x * x : 0;
     return x;
 }
 
@@ -417,6 +421,7 @@ static void test_matmul(lilm_test *t)
     matmul_case(t, be, &r, 37, 29, 41, LILM_ACT_RELU, 1, 1);
     matmul_case(t, be, &r, 64, 48, 96, LILM_ACT_GELU, 0, 1);
     matmul_case(t, be, &r, 131, 40, 23, LILM_ACT_NONE, 1, 1);
+    matmul_case(t, be, &r, 37, 29, 41, LILM_ACT_RELU2, 1, 0);
     free_backend(t, be);
 }
 
@@ -986,11 +991,128 @@ static void test_blas_redetect(lilm_test *t)
     free_backend(t, be);
 }
 
+/* ReLU^2 = max(x, 0)^2 alone: forward against double, backward against its
+ * closed form 2 max(x, 0) dout and finite differences (it is C1: no kink
+ * skipping needed). */
+static void test_act_relu2(lilm_test *t)
+{
+    lilm_backend *be = make_backend(t, 2);
+    rng r = {14};
+    size_t n = 40000; /* above the parallel threshold */
+    float *in = fnew(n), *out = fnew(n), *w = fnew(n), *din = fnew(n);
+    double *ref = dnew(n);
+    fill(&r, in, n, -3, 3);
+    fill(&r, w, n, -1, 1);
+    LT_TRUE(t, be->act_supported(be, LILM_ACT_RELU2));
+    be->act_forward(be, out, in, n, LILM_ACT_RELU2);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = act_ref(in[i], LILM_ACT_RELU2);
+    check_close(t, "relu2", out, ref, n, 1e-6, 1e-6);
+    be->act_backward(be, din, w, in, n, LILM_ACT_RELU2);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = in[i] > 0 ? 2.0 * in[i] * w[i] : 0.0;
+    check_close(t, "relu2 grad", din, ref, n, 1e-6, 1e-6);
+    act_ctx c = {be, out, in, w, n, LILM_ACT_RELU2};
+    fd_check(t, "relu2 backward", &r, act_eval, &c, in, n, din, 1e-3f);
+    free(in), free(out), free(w), free(din), free(ref);
+    free_backend(t, be);
+}
+
+/* Non-finite inputs to the vector exp: NaN stays NaN (so a diverged model's
+ * loss shows as NaN) and nothing undefined happens on the way (make asan). */
+static void test_expf_nonfinite(lilm_test *t)
+{
+    volatile float nan = NAN, inf = INFINITY;
+    LT_TRUE(t, isnan(lilm__cpu_expf(nan)));
+    LT_TRUE(t, isnan(lilm__cpu_expf(-nan)));
+    LT_TRUE(t, lilm__cpu_expf(inf) > 1e38f); /* clamped: huge or +Inf, never NaN */
+    LT_TRUE(t, lilm__cpu_expf(-inf) >= 0.0f && lilm__cpu_expf(-inf) < 1e-37f);
+    LT_NEAR(t, lilm__cpu_expf(1.0f), 2.718281828, 1e-6);
+}
+
+/* SwiGLU: out (N, F) = silu(g) * u over rows [g | u] of in (N, 2F); its
+ * backward against finite differences, and in place (din == in). */
+typedef struct glu_ctx {
+    lilm_backend *be;
+    float *out, *in, *w;
+    size_t N, F;
+} glu_ctx;
+
+static double glu_eval(void *p)
+{
+    glu_ctx *c = p;
+    c->be->glu_forward(c->be, c->out, c->in, c->N, c->F, LILM_ACT_SWIGLU);
+    return dot_wd(c->out, c->w, c->N * c->F);
+}
+
+static void test_act_swiglu(lilm_test *t)
+{
+    lilm_backend *be = make_backend(t, 2);
+    rng r = {15};
+    size_t N = 67, F = 301; /* N * F above the parallel threshold */
+    float *in = fnew(N * 2 * F), *out = fnew(N * F), *w = fnew(N * F), *din = fnew(N * 2 * F);
+    double *ref = dnew(N * F);
+    fill(&r, in, N * 2 * F, -6, 6);
+    fill(&r, w, N * F, -1, 1);
+    LT_TRUE(t, be->act_supported(be, LILM_ACT_SWIGLU));
+    LT_EQ_INT(t, lilm_act_info(LILM_ACT_SWIGLU)->gate, 2);
+    be->glu_forward(be, out, in, N, F, LILM_ACT_SWIGLU);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < F; j++) {
+            double g = in[i * 2 * F + j], u = in[i * 2 * F + F + j];
+            ref[i * F + j] = g / (1.0 + exp(-g)) * u;
+        }
+    check_close(t, "swiglu", out, ref, N * F, 1e-6, 1e-6);
+    be->glu_backward(be, din, w, in, N, F, LILM_ACT_SWIGLU);
+    glu_ctx c = {be, out, in, w, N, F};
+    fd_check(t, "swiglu backward", &r, glu_eval, &c, in, N * 2 * F, din, 1e-2f);
+    float *same = fnew(N * 2 * F);
+    memcpy(same, in, N * 2 * F * sizeof(float));
+    be->glu_backward(be, same, w, same, N, F, LILM_ACT_SWIGLU); /* din aliases in */
+    LT_TRUE(t, memcmp(same, din, N * 2 * F * sizeof(float)) == 0);
+    free(in), free(out), free(w), free(din), free(ref), free(same);
+    free_backend(t, be);
+}
+
+/* The backend describes itself: memory, GEMM size for the peak, activations,
+ * dtype sizes, and a device the config names with kernel options. */
+static void test_backend_describes_itself(lilm_test *t)
+{
+    lilm_backend *be = make_backend(t, 1);
+    size_t total = 0, avail = 0;
+    be->memory_info(be, &total, &avail);
+    LT_TRUE(t, total > ((size_t)64 << 20) && avail > 0 && avail <= total);
+    LT_TRUE(t, be->peak_gemm_n >= 256);
+    for (int a = 0; a < LILM_ACT_COUNT; a++)
+        LT_TRUE(t, be->act_supported(be, (lilm_act)a));
+    LT_TRUE(t, !be->act_supported(be, LILM_ACT_COUNT));
+    LT_EQ_INT(t, lilm_dtype_size(LILM_DTYPE_F32), 4);
+    LT_EQ_INT(t, lilm_dtype_size(LILM_DTYPE_BF16), 2);
+    free_backend(t, be);
+    lilm_config c;
+    lilm_config_defaults(&c);
+    LT_OK(t, lilm_config_set(&c, "train.device=cpu"));
+    LT_OK(t, lilm_config_set(&c, "train.threads=2"));
+    LT_OK(t, lilm_config_set(&c, "train.cuda.attention=mma"));
+    LT_OK(t, lilm_config_set(&c, "train.cuda.epilogue=false"));
+    lilm_backend_options o;
+    lilm_backend_options_from_config(&c.train, &o);
+    LT_EQ_INT(t, o.cuda_attention, LILM_CUDA_ATTN_MMA);
+    LT_EQ_INT(t, o.cuda_no_epilogue, 1);
+    lilm_backend *b2 = NULL;
+    LT_OK(t, lilm_backend_create_for(&b2, &c.train)); /* CUDA options do not bother the CPU */
+    LT_TRUE(t, b2 && b2->device == LILM_DEVICE_CPU && b2->threads == 2);
+    lilm_backend_free(b2);
+}
+
 static const lilm_test_case cases[] = {
+    {"expf_nonfinite", test_expf_nonfinite},
     {"embedding", test_embedding},
     {"norm", test_norm},
     {"matmul", test_matmul},
     {"elementwise", test_elementwise},
+    {"act_relu2", test_act_relu2},
+    {"act_swiglu", test_act_swiglu},
     {"rope", test_rope},
     {"attention", test_attention},
     {"classifier", test_classifier},
@@ -998,6 +1120,7 @@ static const lilm_test_case cases[] = {
     {"adamw", test_adamw},
     {"determinism", test_determinism},
     {"backend_object", test_backend_object},
+    {"backend_describes_itself", test_backend_describes_itself},
     {"blas_redetect", test_blas_redetect},
 };
 LILM_TEST_MAIN(cases)

@@ -5,7 +5,8 @@
  * flags and --no-, bundled short bools, repeatable options, positionals,
  * `--`), defaults, the help text, and each error (unknown option, missing
  * value, bad number, out of range, bad choice, missing required argument,
- * extra argument) with its message.
+ * extra argument) with its message; an ARGS row (any number of arguments,
+ * gathered in argv's front slots, also fed by its --name), and '_' for '-'.
  * The Makefile links tests against liblilm.a only, and src/cli/ is not in
  * it, so this one file compiles the parser in directly.
  */
@@ -203,10 +204,70 @@ static void test_help(lilm_test *t)
         LT_CHECK(t, strstr(buf, want[i]) != NULL, "help lacks '%s':\n%s", want[i], buf);
 }
 
+typedef struct files_args {
+    const char *output;
+    int64_t vocab_size;
+    lilm_opt_args inputs;
+    int quiet;
+} files_args;
+
+static const lilm_opt files_opts[] = {
+    {"output", 'o', LILM_OPT_STRING | LILM_OPT_REQUIRED, offsetof(files_args, output), NULL, 0, 0, "model file"},
+    {"vocab-size", 0, LILM_OPT_INT, offsetof(files_args, vocab_size), "8000", 1, 1000000, "pieces"},
+    {"input", 0, LILM_OPT_ARGS | LILM_OPT_AS_OPTION | LILM_OPT_REQUIRED, offsetof(files_args, inputs), NULL, 0, 0,
+     "input files"},
+    {"quiet", 'q', LILM_OPT_BOOL, offsetof(files_args, quiet), "false", 0, 0, "print less"},
+};
+static const lilm_opt_spec files_spec = LILM_OPT_SPEC("tok train", "train a tokenizer", files_opts, NULL);
+
+static void test_args_rows(lilm_test *t)
+{
+    /* more arguments than a LIST holds, interleaved with options, in order */
+    enum { N = 3 * LILM_OPT_LIST_MAX };
+    static char names[N][16];
+    char *argv[2 * N + 8];
+    int argc = 0;
+    argv[argc++] = (char *)"tok train";
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "f%d.txt", i);
+        if (i == 5) argv[argc++] = (char *)"--vocab_size=300"; /* spm_train's spelling */
+        if (i == 7) argv[argc++] = (char *)"-q";
+        if (i % 3 == 1) argv[argc++] = (char *)"--input"; /* --input FILE joins the same list */
+        argv[argc++] = names[i];
+        if (i == 9) argv[argc++] = (char *)"--output=x.model";
+    }
+    files_args a;
+    int help = 0;
+    LT_OK(t, lilm_opts_parse(&files_spec, argc, argv, &a, &help));
+    LT_EQ_INT(t, a.inputs.n, N);
+    int in_order = 1;
+    for (int i = 0; i < N && a.inputs.items; i++) in_order &= strcmp(a.inputs.items[i], names[i]) == 0;
+    LT_TRUE(t, in_order);
+    LT_EQ_INT(t, a.vocab_size, 300);
+    LT_TRUE(t, a.quiet == 1 && a.output && strcmp(a.output, "x.model") == 0);
+    /* the list is required; --input alone needs its value */
+    char *none[] = {(char *)"tok train", (char *)"--output", (char *)"m"};
+    LT_STATUS(t, lilm_opts_parse(&files_spec, 3, none, &a, &help), LILM_ERR_ARG);
+    LT_CHECK(t, strstr(lilm_last_error(), "missing INPUT") != NULL, "got '%s'", lilm_last_error());
+    char *dangling[] = {(char *)"tok train", (char *)"-o", (char *)"m", (char *)"--input"};
+    LT_STATUS(t, lilm_opts_parse(&files_spec, 4, dangling, &a, &help), LILM_ERR_ARG);
+    LT_CHECK(t, strstr(lilm_last_error(), "'--input' needs a value") != NULL, "got '%s'", lilm_last_error());
+    /* the help names the row once, as an argument */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return;
+    lilm_opts_print_help(&files_spec, f);
+    fclose(f);
+    LT_CHECK(t, strstr(buf, "INPUT...") && strstr(buf, "--input VALUE adds one too"), "help:\n%s", buf);
+    free(buf);
+}
+
 static const lilm_test_case cases[] = {
     {"defaults", test_defaults},
     {"forms", test_forms},
     {"errors", test_errors},
     {"help", test_help},
+    {"args_rows", test_args_rows},
 };
 LILM_TEST_MAIN(cases)

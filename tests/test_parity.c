@@ -23,7 +23,7 @@
 #include "core/json.h"
 #include "core/safetensors.h"
 #include "model/model.h"
-#include "train/checkpoint.h"
+#include "model/model_config_json.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
@@ -220,6 +220,7 @@ static double run_case(lilm_test *t, const char *name, int perturb)
     const float *sl = scalars(&fx, "step_loss"), *slr = scalars(&fx, "step_lr"), *sgn = scalars(&fx, "step_grad_norm");
     for (int s = 0; s < 3; s++) {
         lilm_model_zero_grad(&m);
+        lilm_model_set_step(&m, s); /* qr_truncation: Omega of step s, as the fixture's set_step(s) */
         LT_OK(t, lilm_model_forward(&m, in, tg, fx.B, fx.T, (float)(1.0 / (double)cnt), &sum, &cnt));
         LT_OK(t, lilm_model_backward(&m));
         double lr = lilm_schedule_lr(&sched, s);
@@ -245,6 +246,12 @@ done:
 static void test_tiny_latent(lilm_test *t) { run_case(t, "tiny_latent", 0); }
 static void test_tiny_layernorm_relu(lilm_test *t) { run_case(t, "tiny_layernorm_relu", 0); }
 static void test_tiny_nonorm_noffn(lilm_test *t) { run_case(t, "tiny_nonorm_noffn", 0); }
+static void test_tiny_relu2(lilm_test *t) { run_case(t, "tiny_relu2", 0); }
+static void test_tiny_swiglu(lilm_test *t) { run_case(t, "tiny_swiglu", 0); }
+static void test_tiny_svd_truncation(lilm_test *t) { run_case(t, "tiny_svd_truncation", 0); }
+static void test_tiny_qr_truncation(lilm_test *t) { run_case(t, "tiny_qr_truncation", 0); }
+static void test_tiny_svd_entropic(lilm_test *t) { run_case(t, "tiny_svd_entropic", 0); }
+static void test_tiny_tensor_ring(lilm_test *t) { run_case(t, "tiny_tensor_ring", 0); }
 static void test_simplestories_shape(lilm_test *t) { run_case(t, "simplestories_shape", 0); }
 static void test_babylm_shape(lilm_test *t) { run_case(t, "babylm_shape", 0); }
 
@@ -258,6 +265,12 @@ static const lilm_test_case cases[] = {
     {"tiny_latent", test_tiny_latent},
     {"tiny_layernorm_relu", test_tiny_layernorm_relu},
     {"tiny_nonorm_noffn", test_tiny_nonorm_noffn},
+    {"tiny_relu2", test_tiny_relu2},
+    {"tiny_swiglu", test_tiny_swiglu},
+    {"tiny_svd_truncation", test_tiny_svd_truncation},
+    {"tiny_qr_truncation", test_tiny_qr_truncation},
+    {"tiny_svd_entropic", test_tiny_svd_entropic},
+    {"tiny_tensor_ring", test_tiny_tensor_ring},
     {"simplestories_shape", test_simplestories_shape},
     {"babylm_shape", test_babylm_shape},
     {"perturbed_weight_is_caught", test_perturbed_weight_is_caught},

@@ -6,7 +6,9 @@
  * files byte by byte (bad header length, bad JSON, bad UTF-8, offsets out of
  * range, overlap, gaps, trailing bytes, wrong dtype size, duplicates) and
  * check each gives LILM_ERR_FORMAT naming the problem; truncations and byte
- * flips of a valid file must give a clean error or a valid file, never a crash.
+ * flips of a valid file must give a clean error or a valid file, never a crash,
+ * and every bit flip in the tensor data is caught by the recorded CRC-32s;
+ * check_finite names the tensor and element holding a NaN or an infinity.
  *
  * Interop with the Python safetensors library (tests/py/test_safetensors_interop.py):
  *   LILM_ST_INTEROP_OUT=path  case `interop` writes the fixed interop file there;
@@ -81,7 +83,8 @@ static void check_interop(lilm_test *t, const char *path)
     const char *step = lilm_st_metadata_get(f, "step"), *note = lilm_st_metadata_get(f, "note");
     LT_TRUE(t, step && strcmp(step, "123") == 0);
     LT_TRUE(t, note && strcmp(note, interop_note) == 0);
-    LT_EQ_INT(t, lilm_st_metadata_count(f), 2);
+    /* lilm's own files add their checksums; Python's have none */
+    LT_EQ_INT(t, lilm_st_metadata_count(f), 2 + (lilm_st_metadata_get(f, LILM_ST_CHECKSUM_KEY) != NULL));
     lilm_st_close(f);
 }
 
@@ -360,9 +363,84 @@ static void test_truncate_and_flip(lilm_test *t)
         }
     }
     LT_EQ_INT(t, bad_status, 0);
-    LT_TRUE(t, opened > 0); /* flips inside the data or a name still open */
+    LT_TRUE(t, opened > 0); /* flips inside a name or the metadata still open */
+    /* any single bit flip inside the tensor data is refused by the checksum */
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = (hl << 8) | (unsigned char)raw[i];
+    int data_opened = 0, named = 0, flips = 0;
+    for (size_t i = 8 + (size_t)hl; i < n; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(copy, raw, n);
+            copy[i] = (unsigned char)(raw[i] ^ (1 << bit));
+            lilm_status s = lilm_st_open_memory(&f, copy, n, "flip");
+            flips++;
+            if (s == LILM_OK) data_opened++;
+            else named += s == LILM_ERR_FORMAT && strstr(lilm_last_error(), "CRC-32") != NULL;
+            lilm_st_close(f);
+        }
+    }
+    LT_TRUE(t, flips > 0);
+    LT_EQ_INT(t, data_opened, 0);
+    LT_EQ_INT(t, named, flips);
+    /* a damaged checksum list is refused too */
+    memcpy(copy, raw, n);
+    char *key = memmem(copy, 8 + hl, LILM_ST_CHECKSUM_KEY "\":\"", strlen(LILM_ST_CHECKSUM_KEY) + 3);
+    LT_TRUE(t, key != NULL);
+    if (key) {
+        key[strlen(LILM_ST_CHECKSUM_KEY) + 3] = 'g';
+        LT_STATUS(t, lilm_st_open_memory(&f, copy, n, "badsum"), LILM_ERR_FORMAT);
+        LT_TRUE(t, strstr(lilm_last_error(), "malformed") != NULL);
+    }
     free(copy);
     free(raw);
+}
+
+/* NaN or Inf in any floating-point tensor is named; integers are not looked at. */
+static void test_check_finite(lilm_test *t)
+{
+    char dir[256], path[512];
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/w.safetensors", dir);
+    float w[4] = {1.0f, -2.0f, 0.0f, 3.0f};
+    uint16_t h[2] = {0x3c00, 0x0000};
+    int32_t ints[2] = {0x7f800000, -1}; /* the bits of +Inf, but an integer */
+    const int64_t s4[] = {4}, s2[] = {2};
+    struct { int which; uint32_t bits; const char *name; } cases[] = {
+        {-1, 0, NULL}, {0, 0x7fc00000u, "w"}, {0, 0xff800000u, "w"}, {1, 0x7c00u, "h"}, {1, 0xfe00u, "h"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        float wc[4];
+        uint16_t hc[2];
+        memcpy(wc, w, sizeof w);
+        memcpy(hc, h, sizeof h);
+        if (cases[c].which == 0) memcpy(&wc[2], &cases[c].bits, 4);
+        if (cases[c].which == 1) hc[1] = (uint16_t)cases[c].bits;
+        lilm_st_writer *wr = NULL;
+        LT_OK(t, lilm_st_writer_init(&wr));
+        if (!wr) return;
+        LT_OK(t, lilm_st_writer_add(wr, "w", LILM_ST_F32, 1, s4, wc));
+        LT_OK(t, lilm_st_writer_add(wr, "h", LILM_ST_F16, 1, s2, hc));
+        LT_OK(t, lilm_st_writer_add(wr, "i", LILM_ST_I32, 1, s2, ints));
+        if (cases[c].name) { /* the writer refuses non-finite data unless allowed */
+            LT_STATUS(t, lilm_st_writer_write(wr, path), LILM_ERR_FORMAT);
+            LT_TRUE(t, strstr(lilm_last_error(), "not written") != NULL);
+            lilm_st_writer_allow_non_finite(wr);
+        }
+        LT_OK(t, lilm_st_writer_write(wr, path));
+        lilm_st_writer_free(wr);
+        lilm_st_file *f = NULL;
+        LT_OK(t, lilm_st_open(&f, path));
+        if (!f) return;
+        if (!cases[c].name) {
+            LT_OK(t, lilm_st_check_finite(f));
+        } else {
+            char want[64];
+            snprintf(want, sizeof want, "tensor '%s': element %d", cases[c].name, cases[c].which == 0 ? 2 : 1);
+            LT_STATUS(t, lilm_st_check_finite(f), LILM_ERR_FORMAT);
+            LT_CHECK(t, strstr(lilm_last_error(), want) != NULL, "case %zu: %s", c, lilm_last_error());
+        }
+        lilm_st_close(f);
+    }
 }
 
 static void test_dtypes(lilm_test *t)
@@ -434,5 +512,6 @@ static const lilm_test_case cases[] = {
     {"corrupt", test_corrupt},
     {"truncate_and_flip", test_truncate_and_flip},
     {"interop", test_interop},
+    {"check_finite", test_check_finite},
 };
 LILM_TEST_MAIN(cases)

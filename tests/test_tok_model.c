@@ -60,7 +60,7 @@ static void build_small(lilm_test *t, lilm_sp_model *m)
     LT_OK(t, lilm_sp_model_add_piece(m, "\xe2\x96\x81", 3, -1.0f, LILM_SP_NORMAL));
     LT_OK(t, lilm_sp_model_add_piece(m, "a", 1, -2.0f, LILM_SP_NORMAL));
     LT_OK(t, lilm_sp_model_add_piece(m, "b", 1, -2.5f, LILM_SP_NORMAL));
-    LT_OK(t, lilm_sp_model_add_piece(m, "\xe2\x96\x81" "ab", 5, -1.5f, LILM_SP_NORMAL));
+    LT_OK(t, lilm_sp_model_add_piece(m, "\xe2\x96\x81" "ab", 5, -1.5f, LILM_SP_NORMAL)); /* out of order: allowed */
     m->trainer_spec.vocab_size = 7;
     LT_OK(t, lilm_sp_str_set(&m->trainer_spec.model_prefix, "small"));
     LT_OK(t, lilm_sp_str_set(&m->normalizer_spec.name, "identity"));
@@ -109,25 +109,111 @@ static void test_build_write_read(lilm_test *t)
     lilm_sp_model_free(&m);
 }
 
-/* Every truncation of a real model either parses (a prefix that ends on a field
- * boundary) or fails with a format error; validation then decides. */
+/* Every truncation of a real model is refused as a file (LILM_ERR_FORMAT),
+ * also a prefix that ends on a field boundary; each cut is parsed from a
+ * buffer of exactly its length, so ASan sees any read past the cut. The
+ * whole file still loads. */
 static void test_truncated(lilm_test *t)
 {
     char *data;
     size_t n;
     if (!read_shared(t, "unigram_1K", &data, &n)) return;
-    int bad = 0;
-    for (size_t cut = 0; cut < n; cut += (cut < 4096 ? 1 : 997)) {
+    int bad = 0, accepted = 0, cuts = 0;
+    for (size_t cut = 0; cut < n; cut += (cut < 4096 ? 1 : 61)) {
+        uint8_t *copy = malloc(cut ? cut : 1);
+        memcpy(copy, data, cut);
         lilm_sp_model m;
-        lilm_status s = lilm_sp_model_parse(&m, (const uint8_t *)data, cut);
+        lilm_status s = lilm_sp_model_parse_file(&m, copy, cut);
         if (s == LILM_OK) {
-            s = lilm_sp_model_validate(&m);
+            accepted++;
+            lilm_sp_model_free(&m);
+        } else if (s != LILM_ERR_FORMAT) {
+            bad++;
+        }
+        free(copy);
+        cuts++;
+    }
+    /* the cuts at each piece boundary, where the protobuf itself is whole */
+    lilm_sp_model whole;
+    LT_OK(t, lilm_sp_model_parse_file(&whole, (const uint8_t *)data, n));
+    size_t at = 0;
+    for (size_t i = 0; i < whole.n_pieces && at < n; i++) {
+        at += 1; /* tag of field 1 */
+        uint64_t len = 0;
+        for (int sh = 0; at < n; sh += 7) {
+            uint8_t b = (uint8_t)data[at++];
+            len |= (uint64_t)(b & 0x7f) << sh;
+            if (!(b & 0x80)) break;
+        }
+        at += len;
+        lilm_sp_model m;
+        if (lilm_sp_model_parse_file(&m, (const uint8_t *)data, at) == LILM_OK) {
+            accepted++;
             lilm_sp_model_free(&m);
         }
-        if (s != LILM_OK && s != LILM_ERR_FORMAT) bad++;
+        cuts++;
     }
+    lilm_sp_model_free(&whole);
+    LT_TRUE(t, cuts > 4000);
     LT_EQ_INT(t, bad, 0);
+    LT_EQ_INT(t, accepted, 0);
     free(data);
+}
+
+/* Non-finite scores (NaN, +Inf, -Inf) written over scores of real models are
+ * refused as files; any finite score loads (SentencePiece accepts those). */
+static void test_score_flips(lilm_test *t)
+{
+    static const char *const names[] = {"unigram_1K", "bpe_8K"};
+    static const uint32_t bad[] = {0x7fc00000u, 0x7f800000u, 0xff800000u, 0x7f800001u};
+    for (size_t k = 0; k < 2; k++) {
+        char *data;
+        size_t n;
+        if (!read_shared(t, names[k], &data, &n)) continue;
+        lilm_sp_model m;
+        LT_OK(t, lilm_sp_model_parse_file(&m, (const uint8_t *)data, n));
+        uint8_t *copy = malloc(n);
+        int tried = 0, loaded = 0, finite_refused = 0;
+        size_t at = 0;
+        /* walk the piece fields; inside each, field 2 (fixed32) is the score */
+        for (size_t i = 0; i < m.n_pieces; i++) {
+            uint64_t len = 0;
+            size_t p = at + 1;
+            for (int sh = 0; p < n; sh += 7) {
+                uint8_t b = (uint8_t)data[p++];
+                len |= (uint64_t)(b & 0x7f) << sh;
+                if (!(b & 0x80)) break;
+            }
+            size_t end = p + len;
+            at = end;
+            if (m.pieces[i].type != LILM_SP_NORMAL || i % 7 != 0) continue; /* a sample keeps it quick */
+            size_t q = p + 1 + 1 + m.pieces[i].len; /* tag 0x0a, 1-byte length, the piece */
+            if (q >= end || (uint8_t)data[q] != 0x15) continue; /* tag of field 2, fixed32 */
+            for (size_t v = 0; v <= sizeof bad / sizeof bad[0]; v++) {
+                memcpy(copy, data, n);
+                if (v < sizeof bad / sizeof bad[0]) {
+                    for (int j = 0; j < 4; j++) copy[q + 1 + j] = (uint8_t)(bad[v] >> (8 * j));
+                } else {
+                    copy[q + 4] ^= 0x80; /* the sign: still finite, still loads */
+                }
+                lilm_sp_model d;
+                lilm_status s = lilm_sp_model_parse_file(&d, copy, n);
+                if (s == LILM_OK) lilm_sp_model_free(&d);
+                if (v < sizeof bad / sizeof bad[0]) {
+                    tried++;
+                    loaded += s == LILM_OK;
+                } else {
+                    finite_refused += s != LILM_OK;
+                }
+            }
+        }
+        LT_CHECK(t, tried > 100, "%s: only %d scores tried", names[k], tried);
+        LT_CHECK(t, loaded == 0, "%s: %d of %d non-finite scores loaded", names[k], loaded, tried);
+        LT_CHECK(t, finite_refused == 0, "%s: %d finite scores refused", names[k], finite_refused);
+        free(copy);
+        lilm_sp_model_free(&m);
+        free(data);
+    }
 }
 
 static void test_bad_wire(lilm_test *t)
@@ -238,6 +324,7 @@ static const lilm_test_case cases[] = {
     {"roundtrip_shared", test_roundtrip_shared},
     {"build_write_read", test_build_write_read},
     {"truncated", test_truncated},
+    {"score_flips", test_score_flips},
     {"bad_wire", test_bad_wire},
     {"bad_models", test_bad_models},
     {"bad_charsmap", test_bad_charsmap},

@@ -11,10 +11,12 @@
 
 #include <math.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "core/json.h"
 #include "core/status.h"
 #include "track/rundir.h"
 #include "track/runs.h"
@@ -251,6 +253,88 @@ static void test_corrupt(lilm_test *t)
     }
     LT_STATUS(t, s, LILM_ERR_FORMAT);
     LT_TRUE(t, strstr(lilm_last_error(), "corrupt") != NULL);
+}
+
+/* A damaged page that listing runs never reads (a metrics b-tree page) is
+ * still found when the db is opened: it is refused before any write. */
+static void test_corrupt_page_found_at_open(lilm_test *t)
+{
+    char dir[256], path[512];
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/runs.db", dir);
+    lilm_runs_db *db = NULL;
+    LT_OK(t, lilm_runs_open(&db, path));
+    if (!db) return;
+    for (int i = 0; i < 20; i++) {
+        lilm_run_record rec;
+        char name[32];
+        snprintf(name, sizeof name, "run%d", i);
+        fake_record(&rec, name, 300);
+        LT_OK(t, lilm_runs_upsert(db, &rec));
+        lilm_run_record_free(&rec);
+    }
+    lilm_runs_close(db);
+    sqlite3 *raw = NULL;
+    int page_size = 0, root = 0;
+    sqlite3_open(path, &raw);
+    sqlite3_exec(raw, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;", NULL, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(raw, "SELECT (SELECT page_size FROM pragma_page_size), rootpage FROM sqlite_master "
+                            "WHERE name = 'metrics'", -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        page_size = sqlite3_column_int(st, 0);
+        root = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    LT_TRUE(t, page_size > 0 && root > 1);
+    if (page_size <= 0 || root <= 1) return;
+    FILE *f = fopen(path, "r+b");
+    LT_TRUE(t, f != NULL);
+    if (!f) return;
+    /* the b-tree page header's cell count and first-cell offset: garbage */
+    fseek(f, (long)(root - 1) * page_size + 3, SEEK_SET);
+    for (int i = 0; i < 4; i++) fputc(0xFF, f);
+    fclose(f);
+    LT_STATUS(t, lilm_runs_open(&db, path), LILM_ERR_FORMAT);
+    LT_TRUE(t, db == NULL);
+    LT_TRUE(t, strstr(lilm_last_error(), "corrupt") != NULL);
+    LT_TRUE(t, strstr(lilm_last_error(), "lilm runs import") != NULL);
+    if (db) lilm_runs_close(db);
+}
+
+/* run.json left "running" by a run that died on an error becomes "failed",
+ * also when no temp file can be created beside it (a full disk). */
+static void test_mark_failed(lilm_test *t)
+{
+    char dir[256], path[400], tmp[500];
+    lilm_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    const char *running = "{\"name\": \"r\", \"note\": \"status: running\", \"status\" :  \"running\", \"steps\": 3}\n";
+    for (int in_place = 0; in_place < 2; in_place++) {
+        LT_OK(t, lilm_write_atomic(path, running, strlen(running)));
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        if (in_place) LT_TRUE(t, mkdir(tmp, 0755) == 0); /* the atomic rewrite cannot create its temp */
+        LT_OK(t, lilm_rundir_mark_failed(dir));
+        if (in_place) rmdir(tmp);
+        lilm_json *j = NULL;
+        LT_OK(t, lilm_json_parse_file(&j, path));
+        const char *st = j ? lilm_json_get_str(j, "status") : NULL;
+        LT_CHECK(t, st && strcmp(st, "failed") == 0, "in_place %d: status %s", in_place, st ? st : "(none)");
+        const char *note = j ? lilm_json_get_str(j, "note") : NULL;
+        LT_TRUE(t, note && strcmp(note, "status: running") == 0);
+        lilm_json_free(j);
+    }
+    /* a finished run is left alone; no run.json is nothing to do */
+    const char *done = "{\"status\": \"done\"}";
+    LT_OK(t, lilm_write_atomic(path, done, strlen(done)));
+    LT_OK(t, lilm_rundir_mark_failed(dir));
+    char *text = NULL;
+    size_t n = 0;
+    LT_OK(t, lilm_read_file(path, &text, &n));
+    LT_TRUE(t, text && strcmp(text, done) == 0);
+    free(text);
+    LT_OK(t, lilm_rundir_mark_failed("/nonexistent/run"));
 }
 
 static void test_locked(lilm_test *t)
@@ -498,6 +582,8 @@ static const lilm_test_case cases[] = {
     {"status_names", test_status_names},
     {"migration", test_migration},
     {"corrupt", test_corrupt},
+    {"corrupt_page_found_at_open", test_corrupt_page_found_at_open},
+    {"mark_failed", test_mark_failed},
     {"locked", test_locked},
     {"concurrent", test_concurrent},
     {"rundir", test_rundir},

@@ -21,6 +21,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "core/fileio.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "data/dataset.h"
@@ -54,7 +55,8 @@ static const lilm_opt_spec fetch_spec = LILM_OPT_SPEC(
 
 typedef struct prepare_args {
     const char *recipe, *tokenizer, *out, *val_rule, *column;
-    lilm_opt_list inputs, val;
+    lilm_opt_args inputs;
+    lilm_opt_list val;
     int text_docs;
     int64_t threads;
     int force, quiet;
@@ -63,7 +65,7 @@ typedef struct prepare_args {
 static const lilm_opt prepare_opts[] = {
     {"recipe", 0, LILM_OPT_STRING | LILM_OPT_POSITIONAL | LILM_OPT_REQUIRED, offsetof(prepare_args, recipe), NULL, 0,
      0, "babylm, simplestories, tinystories, tiny, text, jsonl, parquet (recipes/), or a recipe file"},
-    {"inputs", 0, LILM_OPT_LIST | LILM_OPT_POSITIONAL, offsetof(prepare_args, inputs), NULL, 0, 0,
+    {"inputs", 0, LILM_OPT_ARGS, offsetof(prepare_args, inputs), NULL, 0, 0,
      "input files or directories (default for simplestories/babylm: what `lilm data fetch` downloaded)"},
     {"tokenizer", 't', LILM_OPT_STRING, offsetof(prepare_args, tokenizer), "bytes", 0, 0,
      "SentencePiece .model file, or bytes (the built-in byte tokenizer)"},
@@ -218,12 +220,19 @@ static int cmd_info(int argc, char **argv)
     for (int s = 0; s < 2; s++) {
         lilm_dataset *ds = NULL;
         lilm_status st = lilm_dataset_open(&ds, a.dir, splits[s]);
-        if (st == LILM_ERR_NOT_FOUND && s == 1) continue;
+        if (st == LILM_ERR_NOT_FOUND && s == 1) /* what lilm train would refuse, info refuses too */
+            st = lilm_error_context(st, "%s has no complete validation split, which lilm train needs: ", a.dir);
         if (st) return lilm_cli_fail("data info", st);
         lilm_dataset_get_info(ds, &info[s]);
         have[s] = 1;
         lilm_dataset_close(ds);
     }
+    char meta[4200];
+    snprintf(meta, sizeof meta, "%s/meta.json", a.dir);
+    if (!lilm_path_exists(meta))
+        return lilm_cli_fail("data info", lilm_errorf(LILM_ERR_NOT_FOUND, "%s does not exist, and lilm train needs it "
+                                                      "(it names the tokenizer)\nHINT: prepare the dataset again with "
+                                                      "`lilm data prepare`", meta));
     if (a.json) {
         lilm_json_writer w;
         lilm_json_writer_init(&w, 1);

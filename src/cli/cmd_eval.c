@@ -94,6 +94,7 @@ int lilm_cmd_eval(int argc, char **argv)
     lilm_eval_result r;
     lilm_status st = lilm_eval_run(&o, &r);
     if (st != LILM_OK) return lilm_cli_fail("eval", st);
+    if ((rc = lilm_cli_check_weights("eval", r.checkpoint)) != 0) return rc; /* no score for diverged weights */
     int dir = is_dir(a.target);
     char out[LILM_PATH_MAX + 64] = "";
     if (a.out) {

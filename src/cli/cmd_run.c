@@ -37,6 +37,7 @@
 #include "data/prepare.h"
 #include "data/recipe.h"
 #include "data/tiny_stories.h"
+#include "track/rundir.h"
 #include "ops/backend.h"
 #include "tok/tokenizer.h"
 #include "tok/trainer.h"
@@ -612,11 +613,13 @@ static int run_recipe(const run_args *args, const lilm_recipe *r)
     if (a.threads >= 0) cfg.train.threads = a.threads;
     if ((st = lilm_config_validate(&cfg)) != LILM_OK) return lilm_cli_fail("run", st);
 
+    if ((st = lilm_rundir_prepare_new(out, 0)) != LILM_OK) return lilm_cli_fail("run", st);
     fprintf(stderr, "lilm run: %s, %.4g minute budget, run directory %s\n", r->name, cfg.budget.minutes, out);
     if ((rc = stage_autosize(r, &a, out, stop, device_name, &cfg, &L)) != 0) return rc;
     if (*stop) return 1;
     double t_train = lilm_progress_clock();
-    lilm_trainer_options o = {.out_dir = out, .quiet = a.quiet, .runs_db = db, .stop = stop};
+    lilm_trainer_options o = {.out_dir = out, .quiet = a.quiet,
+                              .on_report = db ? lilm_cli_record_run : NULL, .report_ctx = (void *)db, .stop = stop};
     lilm_trainer t;
     st = lilm_trainer_init(&t, &cfg, &o);
     if (st != LILM_OK) {

@@ -9,30 +9,41 @@
  * --db PATH picks the database (default $LILM_RUNS_DB, else runs/runs.db).
  * Exit: 0 ok, 1 runtime failure (locked db, I/O), 2 bad usage or bad input.
  *
- * The arguments are parsed here rather than through cli/opts.h: an action
- * word followed by any number of names or run dirs (`import` of a whole runs folder may name
- * hundreds), where LILM_OPT_LIST holds at most LILM_OPT_LIST_MAX.
+ * The shared parser (cli/opts.h) reads --db and gathers the action word and
+ * its names or run dirs as one ARGS row (`import` of a whole runs folder may
+ * name hundreds); the action's own argument count is checked here.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "track/leaderboard.h"
 #include "track/runs.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: lilm runs [list|show NAME|import DIR...|status NAME STATUS|delete NAME...] [--db PATH]\n\n"
-               "  list                 every run: name, status, model, dataset, params, steps, BPB, start time\n"
-               "  show NAME            everything runs.db holds about one run\n"
-               "  import DIR...        register or refresh runs from their run dirs (run.json, metrics.jsonl, ...)\n"
-               "  status NAME STATUS   set a run's status: running, done, failed or killed\n"
-               "  delete NAME...       remove runs from the db (their run dirs are not touched)\n\n"
-               "  --db PATH            the runs database (default: $LILM_RUNS_DB, else runs/runs.db)\n");
-}
+typedef struct runs_args {
+    const char *db;
+    lilm_opt_args words; /* the action, then its arguments */
+} runs_args;
+
+static const lilm_opt k_opts[] = {
+    {"action", 0, LILM_OPT_ARGS, offsetof(runs_args, words), NULL, 0, 0,
+     "list (the default), show NAME, import DIR..., status NAME STATUS or delete NAME..."},
+    {"db", 0, LILM_OPT_STRING, offsetof(runs_args, db), NULL, 0, 0,
+     "the runs database (default: $LILM_RUNS_DB, else runs/runs.db)"},
+};
+static const lilm_opt_spec k_spec = LILM_OPT_SPEC(
+    "runs", "list, show, import, set the status of, or delete runs in runs.db", k_opts,
+    "actions:\n"
+    "  list                 every run: name, status, model, dataset, params, steps, BPB, start time\n"
+    "  show NAME            everything runs.db holds about one run\n"
+    "  import DIR...        register or refresh runs from their run dirs (run.json, metrics.jsonl, ...)\n"
+    "  status NAME STATUS   set a run's status: running, done, failed or killed\n"
+    "  delete NAME...       remove runs from the db (their run dirs are not touched)");
 
 static void print_list(const lilm_run_list *l)
 {
@@ -123,35 +134,12 @@ static void print_record(const lilm_run_record *rec)
 
 int lilm_cmd_runs(int argc, char **argv)
 {
-    const char *db_flag = NULL;
-    char **args = calloc((size_t)argc + 1, sizeof *args);
-    int nargs = 0;
-    if (!args) {
-        fprintf(stderr, "lilm runs: out of memory\n");
-        return 1;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            free(args);
-            return 0;
-        } else if (strcmp(argv[i], "--db") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "lilm runs: --db needs a path\nHINT: lilm runs list --db runs/runs.db\n");
-                free(args);
-                return 2;
-            }
-            db_flag = argv[++i];
-        } else if (strncmp(argv[i], "--db=", 5) == 0) {
-            db_flag = argv[i] + 5;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "lilm runs: unknown option '%s'\nHINT: lilm runs --help\n", argv[i]);
-            free(args);
-            return 2;
-        } else {
-            args[nargs++] = argv[i];
-        }
-    }
+    runs_args a;
+    int rc = lilm_opts_parse_cli(&k_spec, argc, argv, &a);
+    if (rc >= 0) return rc;
+    const char *db_flag = a.db;
+    const char **args = a.words.items;
+    int nargs = (int)a.words.n;
     const char *verb = nargs ? args[0] : "list";
     int need_min = 0, need_max = 0;
     if (strcmp(verb, "list") == 0) need_min = need_max = 0;
@@ -160,35 +148,27 @@ int lilm_cmd_runs(int argc, char **argv)
     else if (strcmp(verb, "import") == 0 || strcmp(verb, "delete") == 0) need_min = 1, need_max = 1 << 30;
     else {
         fprintf(stderr, "lilm runs: unknown action '%s'\nHINT: actions: list, show, import, status, delete (lilm runs --help)\n", verb);
-        free(args);
         return 2;
     }
     int nrest = nargs ? nargs - 1 : 0;
     if (nrest < need_min || nrest > need_max) {
         fprintf(stderr, "lilm runs %s: wrong number of arguments\n", verb);
-        usage(stderr);
-        free(args);
+        lilm_opts_print_help(&k_spec, stderr);
         return 2;
     }
-    char **rest = args + 1;
+    const char **rest = args + 1;
     lilm_run_status new_status = LILM_RUN_RUNNING;
     if (strcmp(verb, "status") == 0) {
         lilm_status s = lilm_run_status_parse(rest[1], &new_status);
-        if (s != LILM_OK) {
-            free(args);
-            return lilm_cli_fail("runs", s);
-        }
+        if (s != LILM_OK) return lilm_cli_fail("runs", s);
     }
 
     const char *path = lilm_runs_default_path(db_flag);
     lilm_runs_db *db = NULL;
     /* only import creates the db; the other actions need one that exists */
     lilm_status s = strcmp(verb, "import") == 0 ? lilm_runs_open(&db, path) : lilm_runs_open_existing(&db, path);
-    if (s != LILM_OK) {
-        free(args);
-        return lilm_cli_fail("runs", s);
-    }
-    int rc = 0;
+    if (s != LILM_OK) return lilm_cli_fail("runs", s);
+    rc = 0;
     if (strcmp(verb, "list") == 0) {
         lilm_run_list l;
         s = lilm_runs_list(db, &l);
@@ -235,6 +215,5 @@ int lilm_cmd_runs(int argc, char **argv)
         printf("%zu of %d run dirs imported into %s\n", ok, nrest, path);
     }
     lilm_runs_close(db);
-    free(args);
     return rc;
 }

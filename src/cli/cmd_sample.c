@@ -70,6 +70,10 @@ int lilm_cmd_sample(int argc, char **argv)
     lilm_status st = lilm_eval_load(a.target, a.checkpoint ? checkpoints[a.checkpoint] : NULL, NULL, a.device,
                                     (int)a.threads, 1, 1, &lm);
     if (st != LILM_OK) return lilm_cli_fail("sample", st);
+    if ((rc = lilm_cli_check_weights("sample", lm.checkpoint)) != 0) {
+        lilm_eval_unload(&lm);
+        return rc;
+    }
     lilm_sample_opts so;
     lilm_sample_opts_default(&so);
     so.temperature = a.temperature;

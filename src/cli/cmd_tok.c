@@ -15,6 +15,7 @@
  * the output never depends on the thread count.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <omp.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "tok/sp_model.h"
 #include "tok/tokenizer.h"
 
@@ -39,7 +41,7 @@ typedef struct tok_opts {
     int json;
     int rebuild;
     const char *output;
-    char **files;
+    const char **files;
     int n_files;
 } tok_opts;
 
@@ -69,6 +71,54 @@ static int ob_put(obuf *b, const char *s, size_t n)
     return 0;
 }
 
+/* The command line of one subcommand, in the parser's types. */
+typedef struct tok_args {
+    const char *model, *output;
+    lilm_opt_args files;
+    int64_t threads;
+    int out_format, null_sep, null_out, json, rebuild;
+} tok_args;
+
+#define A(f) offsetof(tok_args, f)
+#define MODEL_ROW                                                                                              \
+    {"model", 'm', LILM_OPT_STRING | LILM_OPT_REQUIRED, A(model), NULL, 0, 0,                                  \
+     "a SentencePiece .model file, or \"bytes\" for the built-in byte tokenizer "                              \
+     "(e.g. ../shared/tokenizers/unigram_8K.model)"}
+#define STREAM_ROWS                                                                                            \
+    {"files", 0, LILM_OPT_ARGS, A(files), NULL, 0, 0, "input files (default: stdin)"},                         \
+    MODEL_ROW,                                                                                                 \
+    {"threads", 0, LILM_OPT_INT, A(threads), NULL, 1, 1024, "worker threads (default: all cores)"},            \
+    {"null", '0', LILM_OPT_BOOL, A(null_sep), "false", 0, 0, "input records end with NUL bytes, not newlines"}, \
+    {"null-output", 0, LILM_OPT_BOOL, A(null_out), "false", 0, 0, "output records end with NUL bytes"}
+
+static const lilm_opt encode_opts[] = {
+    STREAM_ROWS,
+    {"output-format", 0, LILM_OPT_CHOICE, A(out_format), "id|piece", 0, 0, "print ids or pieces"},
+};
+static const lilm_opt stream_opts[] = {STREAM_ROWS};
+static const lilm_opt info_opts[] = {
+    MODEL_ROW,
+    {"json", 0, LILM_OPT_BOOL, A(json), "false", 0, 0, "print JSON"},
+};
+static const lilm_opt rewrite_opts[] = {
+    MODEL_ROW,
+    {"output", 0, LILM_OPT_STRING | LILM_OPT_REQUIRED, A(output), NULL, 0, 0, "the .model file to write"},
+    {"rebuild", 0, LILM_OPT_BOOL, A(rebuild), "false", 0, 0,
+     "write a model built afresh from the interpreted fields (what a trainer writes)"},
+};
+#undef STREAM_ROWS
+#undef MODEL_ROW
+#undef A
+
+static const lilm_opt_spec k_specs[] = {
+    LILM_OPT_SPEC("tok encode", "encode each line (or NUL-separated record) into ids or pieces, like spm_encode",
+                  encode_opts, NULL),
+    LILM_OPT_SPEC("tok decode", "decode each line of ids back into text", stream_opts, NULL),
+    LILM_OPT_SPEC("tok normalize", "print each line as sentencepiece's normaliser leaves it", stream_opts, NULL),
+    LILM_OPT_SPEC("tok info", "type, vocab size, special ids, normaliser and sha256 of a model", info_opts, NULL),
+    LILM_OPT_SPEC("tok rewrite", "read a .model and write it back (a byte-identical copy)", rewrite_opts, NULL),
+};
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: lilm tok encode --model M [--output-format id|piece] [--threads N] [--null] [FILES...]\n"
@@ -80,75 +130,32 @@ static void usage(FILE *f)
                "       lilm tok train --help\n"
                "Reads stdin when no FILES are given. --null: input records end with NUL bytes instead of\n"
                "newlines; --null-output: output records do. --threads N (default: all cores).\n"
-               "M is a SentencePiece .model file, or \"bytes\" for the built-in byte tokenizer.\n");
+               "M is a SentencePiece .model file, or \"bytes\" for the built-in byte tokenizer.\n"
+               "`lilm tok <sub> --help` lists each subcommand's options.\n");
 }
 
-static int parse_opts(int argc, char **argv, tok_opts *o, const char *sub)
+/* Parses argv (argv[0] = the subcommand) into o; returns -1 to go on, else
+ * the exit status (0 after --help, 2 after an error). */
+static int parse_opts(int argc, char **argv, tok_opts *o, const lilm_opt_spec *spec)
 {
+    tok_args a;
+    int rc = lilm_opts_parse_cli(spec, argc, argv, &a);
+    if (rc >= 0) return rc;
     memset(o, 0, sizeof *o);
-    o->out = strcmp(sub, "decode") == 0 ? OUT_TEXT : strcmp(sub, "normalize") == 0 ? OUT_NORM : OUT_ID;
-    o->threads = omp_get_max_threads();
-    o->files = calloc((size_t)argc + 1, sizeof *o->files);
-    if (!o->files) return 1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return -1;
-        } else if (strcmp(a, "--model") == 0 || strcmp(a, "-m") == 0) {
-            if (!val) goto missing;
-            o->model = val;
-            i++;
-        } else if (strcmp(a, "--output-format") == 0 && strcmp(sub, "encode") == 0) {
-            if (!val) goto missing;
-            if (strcmp(val, "id") == 0) o->out = OUT_ID;
-            else if (strcmp(val, "piece") == 0) o->out = OUT_PIECE;
-            else {
-                fprintf(stderr, "lilm tok %s: --output-format must be id or piece, not '%s'\n", sub, val);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(a, "--threads") == 0) {
-            if (!val) goto missing;
-            char *end;
-            errno = 0;
-            long t = strtol(val, &end, 10);
-            if (errno || *end || t < 1 || t > 1024) {
-                fprintf(stderr, "lilm tok %s: --threads must be an integer in 1..1024, not '%s'\n", sub, val);
-                return 2;
-            }
-            o->threads = (int)t;
-            i++;
-        } else if (strcmp(a, "--null") == 0 || strcmp(a, "-0") == 0) {
-            o->null_sep = 1;
-        } else if (strcmp(a, "--null-output") == 0) {
-            o->null_out = 1;
-        } else if (strcmp(a, "--rebuild") == 0 && strcmp(sub, "rewrite") == 0) {
-            o->rebuild = 1;
-        } else if (strcmp(a, "--output") == 0 && strcmp(sub, "rewrite") == 0) {
-            if (!val) goto missing;
-            o->output = val;
-            i++;
-        } else if (strcmp(a, "--json") == 0 && strcmp(sub, "info") == 0) {
-            o->json = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "lilm tok %s: unknown option '%s'\nHINT: run `lilm tok --help`.\n", sub, a);
-            return 2;
-        } else {
-            o->files[o->n_files++] = argv[i];
-        }
-        continue;
-    missing:
-        fprintf(stderr, "lilm tok %s: %s needs a value\n", sub, a);
-        return 2;
-    }
-    if (!o->model) {
-        fprintf(stderr, "lilm tok %s: --model is required\nHINT: e.g. --model ../shared/tokenizers/unigram_8K.model\n",
-                sub);
-        return 2;
-    }
-    return 0;
+    const char *sub = argv[0];
+    o->out = strcmp(sub, "decode") == 0 ? OUT_TEXT : strcmp(sub, "normalize") == 0 ? OUT_NORM
+             : a.out_format == 1                   ? OUT_PIECE
+                                                   : OUT_ID;
+    o->model = a.model;
+    o->threads = a.threads ? (int)a.threads : omp_get_max_threads();
+    o->null_sep = a.null_sep;
+    o->null_out = a.null_out;
+    o->json = a.json;
+    o->rebuild = a.rebuild;
+    o->output = a.output;
+    o->files = a.files.items;
+    o->n_files = (int)a.files.n;
+    return -1;
 }
 
 static char *fmt_int(char *p, int32_t v)
@@ -530,10 +537,6 @@ static lilm_status rebuild_model(const lilm_sp_model *src, lilm_sp_model *m)
 
 static int run_rewrite(const tok_opts *o)
 {
-    if (!o->output) {
-        fprintf(stderr, "lilm tok rewrite: --output is required\n");
-        return 2;
-    }
     lilm_sp_model m, fresh;
     if (lilm_sp_model_read(&m, o->model) != LILM_OK || lilm_sp_model_validate(&m) != LILM_OK) {
         fprintf(stderr, "lilm tok rewrite: %s\n", lilm_last_error());
@@ -558,23 +561,22 @@ static int run_rewrite(const tok_opts *o)
 
 int lilm_cmd_tok(int argc, char **argv)
 {
+    static const char *const subs[] = {"encode", "decode", "normalize", "info", "rewrite"};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
     if (strcmp(sub, "train") == 0) return lilm_cmd_tok_train(argc - 1, argv + 1);
-    if (strcmp(sub, "encode") != 0 && strcmp(sub, "decode") != 0 && strcmp(sub, "normalize") != 0 &&
-        strcmp(sub, "info") != 0 && strcmp(sub, "rewrite") != 0) {
+    size_t k = 0;
+    while (k < sizeof subs / sizeof subs[0] && strcmp(sub, subs[k]) != 0) k++;
+    if (k == sizeof subs / sizeof subs[0]) {
         fprintf(stderr, "lilm tok: unknown subcommand '%s'\nHINT: one of encode, decode, normalize, info, rewrite, "
                         "train.\n", sub);
         return 2;
     }
     tok_opts o;
-    int rc = parse_opts(argc - 2, argv + 2, &o, sub);
-    if (rc == 0)
-        rc = strcmp(sub, "info") == 0 ? run_info(&o) : strcmp(sub, "rewrite") == 0 ? run_rewrite(&o) : run_stream_cmd(&o);
-    else if (rc < 0) rc = 0;
-    free(o.files);
-    return rc;
+    int rc = parse_opts(argc - 1, argv + 1, &o, &k_specs[k]);
+    if (rc >= 0) return rc;
+    return strcmp(sub, "info") == 0 ? run_info(&o) : strcmp(sub, "rewrite") == 0 ? run_rewrite(&o) : run_stream_cmd(&o);
 }

@@ -4,9 +4,19 @@
  * Every stage of the pipeline is a subcommand that reads the previous stage's
  * files (see docs/ and `lilm <cmd> --help`). The table below is the one list
  * of subcommands; `lilm --help` prints it.
+ *
+ * OpenMP threads wait passively by default: an idle worker spinning for its
+ * next parallel region takes a core from every other process, and on a
+ * shared or laptop CPU a second busy program then makes lilm many times
+ * slower (sample: 60 tokens/s instead of 6,600). libgomp reads
+ * OMP_WAIT_POLICY when it loads, before main, so when neither it nor
+ * GOMP_SPINCOUNT is set, main sets it and executes the program again (same
+ * pid, same arguments). OMP_WAIT_POLICY=active restores spinning.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "core/version.h"
@@ -42,8 +52,16 @@ static void usage(FILE *f)
     fprintf(f, "\nThe main job, end to end: lilm run babylm --minutes 30\n");
 }
 
+static void wait_passively(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv); /* returns only on failure: go on spinning */
+}
+
 int main(int argc, char **argv)
 {
+    wait_passively(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

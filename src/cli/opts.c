@@ -7,14 +7,26 @@
  * then argv is walked left to right. Invariants: every failure is
  * LILM_ERR_ARG with one message that names the option as the user wrote it
  * and what would be accepted; nothing here allocates (LIST values point into
- * argv); only lilm_opts_parse_cli prints.
+ * argv, ARGS values are gathered in argv's own front slots: the slot written
+ * is never one still to be read); only lilm_opts_parse_cli prints.
  */
 #include "cli/opts.h"
 
 #include "core/config.h" /* lilm_config_parse_int/_float, lilm_config_edit_distance */
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* One parse: the table, the caller's struct, argv (ARGS values are moved to
+ * argv[1..n_args]) and which rows were given. */
+typedef struct parse_state {
+    const lilm_opt_spec *spec;
+    void *out;
+    char **argv;
+    int64_t n_args;
+    unsigned char given[256];
+} parse_state;
 
 static lilm_opt_type row_type(const lilm_opt *o)
 {
@@ -23,7 +35,13 @@ static lilm_opt_type row_type(const lilm_opt *o)
 
 static int is_positional(const lilm_opt *o)
 {
-    return (o->type & LILM_OPT_POSITIONAL) != 0;
+    return (o->type & LILM_OPT_POSITIONAL) != 0 || row_type(o) == LILM_OPT_ARGS;
+}
+
+/* Rows an --option can name: options, and an ARGS row with LILM_OPT_AS_OPTION. */
+static int is_named(const lilm_opt *o)
+{
+    return !is_positional(o) || (row_type(o) == LILM_OPT_ARGS && (o->type & LILM_OPT_AS_OPTION));
 }
 
 static int has_range(const lilm_opt *o)
@@ -65,8 +83,9 @@ static void range_text(const lilm_opt *o, char *buf, size_t n)
     else buf[0] = '\0';
 }
 
-/* Parses `text` into the row's field. `who` is the display name. */
-static lilm_status set_value(const lilm_opt *o, const char *who, const char *text, void *out)
+/* Parses `text` into the row's field. `who` is the display name; ps is the
+ * parse (NULL while setting defaults, which ARGS rows do not have). */
+static lilm_status set_value(parse_state *ps, const lilm_opt *o, const char *who, const char *text, void *out)
 {
     char *field = (char *)out + o->offset;
     char range[128];
@@ -115,6 +134,14 @@ static lilm_status set_value(const lilm_opt *o, const char *who, const char *tex
         l->items[l->n++] = text;
         return LILM_OK;
     }
+    case LILM_OPT_ARGS: {
+        if (!ps) return lilm_errorf(LILM_ERR_INTERNAL, "%s: an ARGS row has no default", who);
+        lilm_opt_args *l = (lilm_opt_args *)(void *)field;
+        ps->argv[1 + ps->n_args++] = (char *)(uintptr_t)text; /* a slot already read */
+        l->items = (const char **)(void *)(ps->argv + 1);
+        l->n = ps->n_args;
+        return LILM_OK;
+    }
     }
     return lilm_errorf(LILM_ERR_INTERNAL, "%s: option table row has unknown type %u", who, o->type);
 }
@@ -137,10 +164,11 @@ static lilm_status set_defaults(const lilm_opt_spec *spec, void *out)
             break;
         }
         case LILM_OPT_LIST: memset(field, 0, sizeof(lilm_opt_list)); break;
+        case LILM_OPT_ARGS: memset(field, 0, sizeof(lilm_opt_args)); break;
         default: return lilm_errorf(LILM_ERR_INTERNAL, "%s: option table row has unknown type %u", who, o->type);
         }
-        if (o->def && row_type(o) != LILM_OPT_LIST && row_type(o) != LILM_OPT_CHOICE) {
-            lilm_status s = set_value(o, who, o->def, out);
+        if (o->def && row_type(o) != LILM_OPT_LIST && row_type(o) != LILM_OPT_CHOICE && row_type(o) != LILM_OPT_ARGS) {
+            lilm_status s = set_value(NULL, o, who, o->def, out);
             if (s != LILM_OK) return lilm_error_context(LILM_ERR_INTERNAL, "default of %s: ", who);
         }
     }
@@ -152,7 +180,7 @@ static lilm_status unknown_option(const lilm_opt_spec *spec, const char *arg, co
     size_t best = 99;
     const char *best_name = NULL;
     for (size_t i = 0; i < spec->n_opts; i++) {
-        if (is_positional(&spec->opts[i])) continue;
+        if (!is_named(&spec->opts[i])) continue;
         size_t d = lilm_config_edit_distance(name, spec->opts[i].name);
         if (d < best) {
             best = d;
@@ -164,11 +192,15 @@ static lilm_status unknown_option(const lilm_opt_spec *spec, const char *arg, co
     return lilm_errorf(LILM_ERR_ARG, "unknown option '%s'", arg);
 }
 
+/* The row named name[0..len), '_' standing for '-' (--vocab_size). */
 static const lilm_opt *find_long(const lilm_opt_spec *spec, const char *name, size_t len)
 {
     for (size_t i = 0; i < spec->n_opts; i++) {
         const lilm_opt *o = &spec->opts[i];
-        if (!is_positional(o) && strlen(o->name) == len && strncmp(o->name, name, len) == 0) return o;
+        if (!is_named(o) || strlen(o->name) != len) continue;
+        size_t j = 0;
+        while (j < len && (name[j] == o->name[j] || (name[j] == '_' && o->name[j] == '-'))) j++;
+        if (j == len) return o;
     }
     return NULL;
 }
@@ -181,15 +213,16 @@ static const lilm_opt *find_short(const lilm_opt_spec *spec, char c)
 }
 
 /* Marks row `o` as given (for LILM_OPT_REQUIRED). */
-static void mark_given(const lilm_opt_spec *spec, const lilm_opt *o, unsigned char *given)
+static void mark_given(parse_state *ps, const lilm_opt *o)
 {
-    given[o - spec->opts] = 1;
+    ps->given[o - ps->spec->opts] = 1;
 }
 
 /* "--name[=value]" at argv[*i]. */
-static lilm_status parse_long(const lilm_opt_spec *spec, int argc, char **argv, int *i, void *out,
-                              unsigned char *given)
+static lilm_status parse_long(parse_state *ps, int argc, char **argv, int *i)
 {
+    const lilm_opt_spec *spec = ps->spec;
+    void *out = ps->out;
     const char *arg = argv[*i];
     const char *name = arg + 2;
     const char *eq = strchr(name, '=');
@@ -200,9 +233,9 @@ static lilm_status parse_long(const lilm_opt_spec *spec, int argc, char **argv, 
         const lilm_opt *neg = find_long(spec, name + 3, len - 3);
         if (neg && row_type(neg) == LILM_OPT_BOOL) {
             if (eq) return lilm_errorf(LILM_ERR_ARG, "option '%.*s' takes no value", (int)len + 2, arg);
-            mark_given(spec, neg, given);
-            display_name(neg, who, sizeof who);
-            return set_value(neg, who, "false", out);
+            mark_given(ps, neg);
+            snprintf(who, sizeof who, "--%s", neg->name);
+            return set_value(ps, neg, who, "false", out);
         }
     }
     if (!o) {
@@ -210,19 +243,20 @@ static lilm_status parse_long(const lilm_opt_spec *spec, int argc, char **argv, 
         snprintf(shown, sizeof shown, "--%.*s", (int)(len < 100 ? len : 100), name);
         return unknown_option(spec, shown, shown + 2);
     }
-    display_name(o, who, sizeof who);
-    mark_given(spec, o, given);
-    if (row_type(o) == LILM_OPT_BOOL) return set_value(o, who, eq ? eq + 1 : "true", out);
-    if (eq) return set_value(o, who, eq + 1, out);
+    snprintf(who, sizeof who, "--%s", o->name);
+    mark_given(ps, o);
+    if (row_type(o) == LILM_OPT_BOOL) return set_value(ps, o, who, eq ? eq + 1 : "true", out);
+    if (eq) return set_value(ps, o, who, eq + 1, out);
     if (*i + 1 >= argc) return lilm_errorf(LILM_ERR_ARG, "option '%s' needs a value", who);
     *i += 1;
-    return set_value(o, who, argv[*i], out);
+    return set_value(ps, o, who, argv[*i], out);
 }
 
 /* "-x", "-xVALUE", "-x VALUE", "-qv" at argv[*i]. */
-static lilm_status parse_short(const lilm_opt_spec *spec, int argc, char **argv, int *i, void *out,
-                               unsigned char *given)
+static lilm_status parse_short(parse_state *ps, int argc, char **argv, int *i)
 {
+    const lilm_opt_spec *spec = ps->spec;
+    void *out = ps->out;
     const char *arg = argv[*i];
     char who[96];
     for (const char *p = arg + 1; *p; p++) {
@@ -233,29 +267,29 @@ static lilm_status parse_short(const lilm_opt_spec *spec, int argc, char **argv,
                                p != arg + 1 ? arg : "", p != arg + 1 ? "'" : "");
         }
         snprintf(who, sizeof who, "-%c/--%s", o->short_name, o->name);
-        mark_given(spec, o, given);
+        mark_given(ps, o);
         if (row_type(o) == LILM_OPT_BOOL) {
-            LILM_TRY(set_value(o, who, "true", out));
+            LILM_TRY(set_value(ps, o, who, "true", out));
             continue;
         }
         const char *val = p + 1;
         if (*val == '=') val++;
-        if (*val) return set_value(o, who, val, out);
+        if (*val) return set_value(ps, o, who, val, out);
         if (*i + 1 >= argc) return lilm_errorf(LILM_ERR_ARG, "option '%s' needs a value", who);
         *i += 1;
-        return set_value(o, who, argv[*i], out);
+        return set_value(ps, o, who, argv[*i], out);
     }
     return LILM_OK;
 }
 
 lilm_status lilm_opts_parse(const lilm_opt_spec *spec, int argc, char **argv, void *out, int *help_requested)
 {
-    unsigned char given[256];
+    parse_state st = {spec, out, argv, 0, {0}};
+    parse_state *ps = &st;
     char who[96];
     if (help_requested) *help_requested = 0;
-    if (spec->n_opts > sizeof given)
-        return lilm_errorf(LILM_ERR_INTERNAL, "%s: more than %zu options", spec->command, sizeof given);
-    memset(given, 0, sizeof given);
+    if (spec->n_opts > sizeof st.given)
+        return lilm_errorf(LILM_ERR_INTERNAL, "%s: more than %zu options", spec->command, sizeof st.given);
     LILM_TRY(set_defaults(spec, out));
     size_t next_pos = 0; /* index into the table of the next positional row to consider */
     int only_positional = 0;
@@ -270,26 +304,26 @@ lilm_status lilm_opts_parse(const lilm_opt_spec *spec, int argc, char **argv, vo
             continue;
         }
         if (!only_positional && arg[0] == '-' && arg[1] == '-') {
-            LILM_TRY(parse_long(spec, argc, argv, &i, out, given));
+            LILM_TRY(parse_long(ps, argc, argv, &i));
             continue;
         }
         if (!only_positional && arg[0] == '-' && arg[1] != '\0') {
-            LILM_TRY(parse_short(spec, argc, argv, &i, out, given));
+            LILM_TRY(parse_short(ps, argc, argv, &i));
             continue;
         }
-        /* a positional: the next positional row (a LIST one keeps taking them) */
+        /* a positional: the next positional row (a LIST or ARGS one keeps taking them) */
         while (next_pos < spec->n_opts && !is_positional(&spec->opts[next_pos])) next_pos++;
         if (next_pos >= spec->n_opts)
             return lilm_errorf(LILM_ERR_ARG, "unexpected argument '%s'", arg);
         const lilm_opt *o = &spec->opts[next_pos];
         display_name(o, who, sizeof who);
-        mark_given(spec, o, given);
-        LILM_TRY(set_value(o, who, arg, out));
-        if (row_type(o) != LILM_OPT_LIST) next_pos++;
+        mark_given(ps, o);
+        LILM_TRY(set_value(ps, o, who, arg, out));
+        if (row_type(o) != LILM_OPT_LIST && row_type(o) != LILM_OPT_ARGS) next_pos++;
     }
     for (size_t k = 0; k < spec->n_opts; k++) {
         const lilm_opt *o = &spec->opts[k];
-        if ((o->type & LILM_OPT_REQUIRED) && !given[k]) {
+        if ((o->type & LILM_OPT_REQUIRED) && !st.given[k]) {
             display_name(o, who, sizeof who);
             return lilm_errorf(LILM_ERR_ARG, "missing %s%s (%s)", is_positional(o) ? "" : "option ", who, o->help);
         }
@@ -303,7 +337,7 @@ static void left_column(const lilm_opt *o, char *buf, size_t n)
     char name[96];
     display_name(o, name, sizeof name);
     if (is_positional(o)) {
-        snprintf(buf, n, "%s%s", name, row_type(o) == LILM_OPT_LIST ? "..." : "");
+        snprintf(buf, n, "%s%s", name, row_type(o) == LILM_OPT_LIST || row_type(o) == LILM_OPT_ARGS ? "..." : "");
         return;
     }
     const char *meta = "";
@@ -313,6 +347,7 @@ static void left_column(const lilm_opt *o, char *buf, size_t n)
     case LILM_OPT_STRING: meta = " STR"; break;
     case LILM_OPT_CHOICE: meta = " CHOICE"; break;
     case LILM_OPT_LIST: meta = " STR"; break;
+    case LILM_OPT_ARGS: meta = " STR"; break;
     case LILM_OPT_BOOL: meta = ""; break;
     }
     if (o->short_name) snprintf(buf, n, "-%c, %s%s", o->short_name, name, meta);
@@ -350,6 +385,10 @@ static void right_notes(const lilm_opt *o, char *buf, size_t n)
     }
     case LILM_OPT_LIST:
         snprintf(buf, n, " (%s)", is_positional(o) ? "any number" : "repeatable");
+        break;
+    case LILM_OPT_ARGS:
+        if (o->type & LILM_OPT_AS_OPTION) snprintf(buf, n, " (any number; --%s VALUE adds one too)", o->name);
+        else snprintf(buf, n, " (any number)");
         break;
     }
 }

@@ -27,13 +27,23 @@
  * double, BOOL int (0/1), STRING const char * (into argv or the default
  * literal; NULL default = NULL), CHOICE int: the index of the value in `def`,
  * which lists the allowed values "a|b|c" with the default first; LIST
- * lilm_opt_list (repeatable). The type may be OR-ed with LILM_OPT_POSITIONAL
- * (an argument filled in table order; a LIST positional takes all that
- * remain) and LILM_OPT_REQUIRED. Accepted forms: --name value, --name=value,
+ * lilm_opt_list (repeatable, at most LILM_OPT_LIST_MAX values); ARGS
+ * lilm_opt_args: every remaining argument, any number of them (file lists,
+ * run dirs); it is positional by nature and at most one row may have it. The
+ * type may be OR-ed with LILM_OPT_POSITIONAL (an argument filled in table
+ * order; a LIST positional takes all that remain, up to LILM_OPT_LIST_MAX),
+ * LILM_OPT_REQUIRED, and for an ARGS row LILM_OPT_AS_OPTION (`--name VALUE`
+ * adds VALUE to the same list, in command-line order: `--input FILE` as
+ * spm_train spells it). Accepted forms: --name value, --name=value,
  * -n value, -nvalue, bool flags --name / --no-name / --name=true|false,
- * bundled short bools (-qv), and `--` ending the options. A number range is
+ * bundled short bools (-qv), and `--` ending the options; '_' may stand for
+ * '-' in a long name (--vocab_size, spm_train's spelling). A number range is
  * [min, max]; min == max == 0 means unbounded. Repeating a non-LIST option
  * keeps the last value.
+ *
+ * Nothing is allocated: strings and list values point into argv. An ARGS
+ * row's values are gathered at the front of argv (argv[1..n]) as parsing goes,
+ * so argv's order changes; its strings do not.
  */
 #ifndef LILM_CLI_OPTS_H
 #define LILM_CLI_OPTS_H
@@ -51,17 +61,24 @@ typedef enum lilm_opt_type {
     LILM_OPT_STRING,  /* const char * */
     LILM_OPT_CHOICE,  /* int: index into the '|'-separated `def` */
     LILM_OPT_LIST,    /* lilm_opt_list: repeatable */
+    LILM_OPT_ARGS,    /* lilm_opt_args: every remaining argument, unbounded */
 } lilm_opt_type;
 
 #define LILM_OPT_TYPE_MASK 0xffu
 #define LILM_OPT_POSITIONAL 0x100u /* an argument, not an --option; filled in table order */
 #define LILM_OPT_REQUIRED 0x200u   /* must be given (positionals and options alike) */
+#define LILM_OPT_AS_OPTION 0x400u  /* ARGS only: --name VALUE adds to the list too */
 
 #define LILM_OPT_LIST_MAX 64
 typedef struct lilm_opt_list {
     const char *items[LILM_OPT_LIST_MAX]; /* in command-line order, into argv */
     int64_t n;
 } lilm_opt_list;
+
+typedef struct lilm_opt_args {
+    const char **items; /* n values in command-line order (argv's front slots) */
+    int64_t n;
+} lilm_opt_args;
 
 typedef struct lilm_opt {
     const char *name;     /* long name without "--"; for a positional, its name in help */

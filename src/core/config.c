@@ -31,12 +31,12 @@
 /* ---------------------------------------------------------------------- */
 /* The table                                                               */
 
-static const char *const lilm_cfg_norm_names[] = {"rms", "layer", "none", NULL};
-static const char *const lilm_cfg_act_names[] = {"gelu", "relu", "none", NULL};
 static const char *const lilm_cfg_sched_names[] = {"onecycle", "cosine", "constant", NULL};
 static const char *const lilm_cfg_budget_names[] = {"time", "steps", NULL};
 static const char *const lilm_cfg_loader_names[] = {"packed", "document", NULL};
 static const char *const lilm_cfg_device_names[] = {"auto", "cpu", "cuda", NULL};
+/* in the order of lilm_cuda_attention (ops/backend.h) */
+static const char *const lilm_cfg_cuda_attn_names[] = {"auto", "warp", "mma", NULL};
 
 #define LILM_CFG_FIELD(sec, name) offsetof(lilm_config, sec.name), sizeof(((lilm_config *)0)->sec.name)
 #define LILM_CFG_INF INFINITY
@@ -62,10 +62,21 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
      "T: maximum sequence length (tokens per training row)"},
     {"model.latent_dim", LILM_CFG_INT, LILM_CFG_FIELD(model, latent_dim), "0", 0, 65536, 0, NULL,
      "p of latent attention (kv = Linear(C, p) then Linear(p, H*(qk+v))); 0 = standard attention"},
-    {"model.norm", LILM_CFG_ENUM, LILM_CFG_FIELD(model, norm), "rms", 0, 0, 0, lilm_cfg_norm_names,
+    {"model.norm", LILM_CFG_ENUM, LILM_CFG_FIELD(model, norm), "rms", 0, 0, 0, lilm_norm_config_names,
      "normalisation before attention, feed-forward and logits"},
-    {"model.activation", LILM_CFG_ENUM, LILM_CFG_FIELD(model, activation), "gelu", 0, 0, 0, lilm_cfg_act_names,
-     "feed-forward activation (exact erf GELU); none removes the feed-forward block"},
+    {"model.activation", LILM_CFG_ENUM, LILM_CFG_FIELD(model, activation), "gelu", 0, 0, 0, lilm_act_config_names,
+     "feed-forward activation: gelu (exact erf), relu, relu2 (relu squared), swiglu (silu(g) * u, W1 is 2F x C); none removes the feed-forward block; "
+     "svd_truncation, qr_truncation, svd_entropic: low-rank maps of each token's activations (CPU only)"},
+    {"model.act_k", LILM_CFG_INT, LILM_CFG_FIELD(model, act_k), "0", 0, 65536, 0, NULL,
+     "svd_truncation: singular values kept per token (0 = no rank limit); qr_truncation: columns of the random "
+     "test matrix (>= 1)"},
+    {"model.act_eps", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, act_eps), "0", 0, 1, LILM_CFG_MAX_OPEN, NULL,
+     "svd_truncation: zero singular values below act_eps x the largest of the micro-batch (0 = off)"},
+    {"model.act_alpha", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, act_alpha), "2", 1, 1e6, LILM_CFG_MIN_OPEN, NULL,
+     "svd_entropic: singular values s -> s^act_alpha, rescaled to keep each token's Frobenius norm"},
+    {"model.ffn_tr_bond", LILM_CFG_INT, LILM_CFG_FIELD(model, ffn_tr_bond), "0", 0, 4096, 0, NULL,
+     "bond dimension of tensor-ring feed-forward Linears (ffn.0, ffn.3 as rings of prime-factor cores; CPU only); "
+     "0 = dense"},
     {"model.rope_base", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, rope_base), "10000", 0, 1e12, LILM_CFG_MIN_OPEN,
      NULL, "rotary embedding base"},
     {"model.norm_eps", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, norm_eps), "0", 0, 1, 0, NULL,
@@ -136,6 +147,11 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
      "where to train: auto picks cuda when a GPU is usable"},
     {"train.threads", LILM_CFG_INT, LILM_CFG_FIELD(train, threads), "0", 0, 4096, 0, NULL,
      "CPU threads; 0 = all cores"},
+    {"train.cuda.attention", LILM_CFG_ENUM, LILM_CFG_FIELD(train, cuda_attention), "auto", 0, 0, 0,
+     lilm_cfg_cuda_attn_names,
+     "CUDA attention kernels: auto (thread-per-row for heads <= 32, warp-per-row above), warp, mma (tensor cores)"},
+    {"train.cuda.epilogue", LILM_CFG_BOOL, LILM_CFG_FIELD(train, cuda_epilogue), "true", 0, 0, 0, NULL,
+     "CUDA: fuse the Linear bias into cuBLASLt's GEMM epilogue where offered; false adds it in a kernel"},
 
     /* budget */
     {"budget.minutes", LILM_CFG_FLOAT, LILM_CFG_FIELD(budget, minutes), "30", 0, 1e6, LILM_CFG_MIN_OPEN, NULL,
@@ -560,8 +576,48 @@ static lilm_status yaml_parse_error(const char *path, const yaml_parser_t *p)
                        (int)m->column + 1);
 }
 
+/* Largest config text and deepest nesting read: a config is a few KB two
+ * levels deep, and the caps keep a hostile file from costing memory or stack. */
+#define LILM_CFG_MAX_BYTES (1u << 20)
+#define LILM_CFG_MAX_DEPTH 32
+
+/* Refuses nesting deeper than LILM_CFG_MAX_DEPTH with one pass over the
+ * parser's events, before the document tree is built. */
+static lilm_status check_depth(const char *path, const char *data, size_t n)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return lilm_errorf(LILM_ERR_OOM, "%s: cannot start the YAML parser", path);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, n);
+    lilm_status s = LILM_OK;
+    int depth = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            s = yaml_parse_error(path, &parser);
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        int line = (int)ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) depth++;
+        if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) depth--;
+        if (depth > LILM_CFG_MAX_DEPTH) {
+            s = lilm_errorf(LILM_ERR_CONFIG, "%s:%d: nested more than %d levels deep; a config is a mapping of "
+                            "sections", path, line, LILM_CFG_MAX_DEPTH);
+            break;
+        }
+        if (type == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&parser);
+    return s;
+}
+
 static lilm_status load_text(lilm_config *cfg, const char *path, const char *data, size_t n)
 {
+    if (n > LILM_CFG_MAX_BYTES)
+        return lilm_errorf(LILM_ERR_CONFIG, "%s: %zu bytes is more than a config may be (%u)\nHINT: is this the right "
+                           "file?", path, n, LILM_CFG_MAX_BYTES);
+    LILM_TRY(check_depth(path, data, n));
     lilm_cfg_loader ld;
     memset(&ld, 0, sizeof ld);
     lilm_config tmp = *cfg;
@@ -860,23 +916,5 @@ void lilm_config_print_markdown(FILE *f)
 
 int64_t lilm_model_config_param_count(const lilm_model_config *m)
 {
-    const int64_t C = m->d_model, H = m->n_heads, F = m->ffn_dim;
-    const int64_t qk = H * m->qk_dim, kv = H * (m->qk_dim + m->v_dim), vo = H * m->v_dim;
-    int64_t norm = 0; /* one norm's parameters */
-    if (m->norm == LILM_NORM_RMS) norm = C;
-    else if (m->norm == LILM_NORM_LAYER) norm = 2 * C;
-    int64_t layer = 0;
-    /* attention_norm; feedforward_norm only with a feed-forward block: activation
-     * "none" removes the block and its norm (SEED_REFERENCE: "identity removes the FFN") */
-    layer += m->activation != LILM_ACTKIND_NONE ? 2 * norm : norm;
-    layer += C * qk + qk;                    /* q */
-    if (m->latent_dim > 0)                   /* kv.0: C -> p, kv.1: p -> H*(qk+v) */
-        layer += C * m->latent_dim + m->latent_dim + m->latent_dim * kv + kv;
-    else
-        layer += C * kv + kv;                /* kv */
-    layer += vo * C + C;                     /* reproject */
-    if (m->activation != LILM_ACTKIND_NONE)
-        layer += C * F + F + F * C + C;      /* ffn.0 (W1), ffn.3 (W2) */
-    return m->vocab_size * C                 /* tied embedding, counted once */
-           + m->n_layers * layer + norm;     /* + final_norm */
+    return lilm_arch_tensors(m, NULL, NULL);
 }

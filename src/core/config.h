@@ -15,10 +15,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/components.h"
 #include "core/status.h"
 
-typedef enum lilm_norm_kind { LILM_NORM_RMS = 0, LILM_NORM_LAYER, LILM_NORM_NONE } lilm_norm_kind;
-typedef enum lilm_act_kind { LILM_ACTKIND_GELU = 0, LILM_ACTKIND_RELU, LILM_ACTKIND_NONE } lilm_act_kind;
+/* Older spellings of the activation enum (core/components.h), kept for code
+ * outside the model that still uses them; new code says lilm_act / LILM_ACT_*. */
+typedef lilm_act lilm_act_kind;
+#define LILM_ACTKIND_GELU LILM_ACT_GELU
+#define LILM_ACTKIND_RELU LILM_ACT_RELU
+#define LILM_ACTKIND_NONE LILM_ACT_NONE
 typedef enum lilm_schedule_kind { LILM_SCHED_ONECYCLE = 0, LILM_SCHED_COSINE, LILM_SCHED_CONSTANT } lilm_schedule_kind;
 typedef enum lilm_budget_mode { LILM_BUDGET_TIME = 0, LILM_BUDGET_STEPS } lilm_budget_mode;
 typedef enum lilm_loader_mode { LILM_LOADER_PACKED = 0, LILM_LOADER_DOCUMENT } lilm_loader_mode;
@@ -36,10 +41,15 @@ typedef struct lilm_model_config {
     int64_t context;       /* T max */
     int64_t latent_dim;    /* p of latent attention; 0 = standard attention */
     lilm_norm_kind norm;
-    lilm_act_kind activation; /* NONE removes the feed-forward block */
+    lilm_act activation;   /* NONE removes the feed-forward block */
     double rope_base;
     double norm_eps;       /* 0 = the PyTorch default for the norm kind */
     int64_t pad_id;        /* targets equal to it are ignored by the loss */
+    /* parameters of the low-rank activations (ops/truncation.h) */
+    int64_t act_k;         /* svd_truncation: singular values kept (0: no limit); qr_truncation: Omega's columns */
+    double act_eps;        /* svd_truncation: drop s < act_eps x the batch's largest (0: off) */
+    double act_alpha;      /* svd_entropic: the exponent (> 1) */
+    int64_t ffn_tr_bond;   /* > 0: ffn.0 and ffn.3 are tensor-ring Linears of this bond dim (core/tensor_ring.h) */
 } lilm_model_config;
 
 typedef struct lilm_data_config {
@@ -73,6 +83,8 @@ typedef struct lilm_train_config {
     double checkpoint_every_seconds;
     char device[16];         /* auto | cpu | cuda */
     int64_t threads;         /* 0 = all cores */
+    int cuda_attention;      /* lilm_cuda_attention (ops/backend.h): auto | warp | mma */
+    int cuda_epilogue;       /* 1: fuse the bias into cuBLASLt's GEMM epilogue where it can */
 } lilm_train_config;
 
 typedef struct lilm_budget_config {
@@ -181,7 +193,9 @@ int lilm_config_equal(const lilm_config *a, const lilm_config *b);
 /* Parameter count of the model described (the reference's count: tied
  * embedding once; q, kv (or kv.0 + kv.1), reproject, W1, W2 with biases; two
  * norms per layer (weight; + bias for LayerNorm; none for norm none) and the
- * final norm; activation none drops W1 and W2 but keeps feedforward_norm). */
+ * final norm; activation none drops W1, W2 and feedforward_norm). The sum
+ * over lilm_arch_tensors() (core/components.h), the walk the model's
+ * parameter table is built from. */
 int64_t lilm_model_config_param_count(const lilm_model_config *m);
 
 #endif

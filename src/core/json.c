@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "core/utf8.h"
 
 typedef struct json_parser {
     const char *s;   /* the text */
@@ -37,55 +38,6 @@ static lilm_status json_fail(const json_parser *p, size_t at, const char *what)
     }
     return lilm_errorf(LILM_ERR_FORMAT, "%s:%zu:%zu (byte %zu): %s",
                        p->name ? p->name : "json", line, col, at, what);
-}
-
-/* Length of the valid UTF-8 sequence starting at s[0] (n bytes left), or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    if (c < 0xC2) return 0; /* continuation byte or overlong 2-byte lead */
-    if (c < 0xE0) {
-        if (n < 2 || (s[1] & 0xC0) != 0x80) return 0;
-        return 2;
-    }
-    if (c < 0xF0) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
-        if (c == 0xED && s[1] >= 0xA0) return 0; /* UTF-16 surrogate */
-        return 3;
-    }
-    if (c < 0xF5) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-        if (c == 0xF0 && s[1] < 0x90) return 0;  /* overlong */
-        if (c == 0xF4 && s[1] >= 0x90) return 0; /* above U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
-
-int lilm_utf8_valid(const char *s, size_t n, size_t *bad_at)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        /* fast path: 8 ASCII bytes at a time */
-        if (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, u + i, 8);
-            if ((w & 0x8080808080808080ULL) == 0) {
-                i += 8;
-                continue;
-            }
-        }
-        size_t k = utf8_seq_len(u + i, n - i);
-        if (k == 0) {
-            if (bad_at) *bad_at = i;
-            return 0;
-        }
-        i += k;
-    }
-    return 1;
 }
 
 static void skip_ws(json_parser *p)
@@ -112,28 +64,42 @@ static int hex4(const char *s, uint32_t *out)
     return 1;
 }
 
-static size_t utf8_put(char *d, uint32_t cp)
+int lilm_json_escape_byte(int letter)
 {
-    if (cp < 0x80) {
-        d[0] = (char)cp;
-        return 1;
+    switch (letter) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return -1;
     }
-    if (cp < 0x800) {
-        d[0] = (char)(0xC0 | (cp >> 6));
-        d[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
+}
+
+size_t lilm_json_u_escape(const char *s, size_t n, uint32_t *cp, const char **why)
+{
+    uint32_t hi, lo;
+    if (n < 4 || !hex4(s, &hi)) {
+        *why = "bad \\u escape (need 4 hex digits)";
+        return 0;
     }
-    if (cp < 0x10000) {
-        d[0] = (char)(0xE0 | (cp >> 12));
-        d[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        d[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
+    if (hi >= 0xDC00 && hi <= 0xDFFF) {
+        *why = "lone low surrogate in a \\u escape";
+        return 0;
     }
-    d[0] = (char)(0xF0 | (cp >> 18));
-    d[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    d[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    d[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
+    if (hi < 0xD800 || hi > 0xDBFF) {
+        *cp = hi;
+        return 4;
+    }
+    if (n < 10 || s[4] != '\\' || s[5] != 'u' || !hex4(s + 6, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+        *why = "lone high surrogate in a \\u escape (no low surrogate escape follows)";
+        return 0;
+    }
+    *cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+    return 10;
 }
 
 /* Parses a string starting at the opening quote into a malloc'd buffer. The
@@ -160,7 +126,7 @@ static lilm_status parse_string(json_parser *p, char **out, size_t *out_len)
             end++;
             continue;
         }
-        size_t k = utf8_seq_len((const unsigned char *)p->s + end, p->n - end);
+        size_t k = lilm_utf8_valid_len(p->s + end, p->n - end);
         if (k == 0) return json_fail(p, end, "invalid UTF-8 in a string");
         end += k;
     }
@@ -181,43 +147,24 @@ static lilm_status parse_string(json_parser *p, char **out, size_t *out_len)
             }
             char e = p->s[i + 1];
             i += 2;
-            switch (e) {
-            case '"': buf[o++] = '"'; break;
-            case '\\': buf[o++] = '\\'; break;
-            case '/': buf[o++] = '/'; break;
-            case 'b': buf[o++] = '\b'; break;
-            case 'f': buf[o++] = '\f'; break;
-            case 'n': buf[o++] = '\n'; break;
-            case 'r': buf[o++] = '\r'; break;
-            case 't': buf[o++] = '\t'; break;
-            case 'u': {
+            if (e == 'u') {
                 uint32_t cp;
-                if (i + 4 > end || !hex4(p->s + i, &cp)) {
+                const char *why = NULL;
+                size_t k = lilm_json_u_escape(p->s + i, end - i, &cp, &why);
+                if (k == 0) {
                     free(buf);
-                    return json_fail(p, i - 2, "bad \\u escape (need 4 hex digits)");
+                    return json_fail(p, i - 2, why);
                 }
-                i += 4;
-                if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    free(buf);
-                    return json_fail(p, i - 6, "lone low surrogate in a \\u escape");
-                }
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    uint32_t lo;
-                    if (i + 6 > end || p->s[i] != '\\' || p->s[i + 1] != 'u' || !hex4(p->s + i + 2, &lo) ||
-                        lo < 0xDC00 || lo > 0xDFFF) {
-                        free(buf);
-                        return json_fail(p, i - 6, "high surrogate not followed by a low surrogate \\u escape");
-                    }
-                    i += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                o += utf8_put(buf + o, cp);
-                break;
+                i += k;
+                o += lilm_utf8_encode(cp, buf + o);
+                continue;
             }
-            default:
+            int b = lilm_json_escape_byte(e);
+            if (b < 0) {
                 free(buf);
                 return json_fail(p, i - 2, "unknown escape in a string");
             }
+            buf[o++] = (char)b;
         }
     }
     buf[o] = '\0';
@@ -565,7 +512,7 @@ void lilm_json_writer_init(lilm_json_writer *w, int pretty)
     w->pretty = pretty;
 }
 
-void lilm_json_writer_free(lilm_json_writer *w)
+static void writer_free(lilm_json_writer *w)
 {
     free(w->data);
     memset(w, 0, sizeof *w);
@@ -613,7 +560,7 @@ void lilm_json_key(lilm_json_writer *w, const char *key)
     w->after_key = 1;
 }
 
-void lilm_json_strn(lilm_json_writer *w, const char *s, size_t n)
+static void write_strn(lilm_json_writer *w, const char *s, size_t n)
 {
     wr_before(w);
     wr_escaped(w, s, n);
@@ -625,7 +572,7 @@ void lilm_json_str(lilm_json_writer *w, const char *s)
         lilm_json_null(w);
         return;
     }
-    lilm_json_strn(w, s, strlen(s));
+    write_strn(w, s, strlen(s));
 }
 
 void lilm_json_int(lilm_json_writer *w, int64_t v)
@@ -673,12 +620,12 @@ lilm_status lilm_json_writer_finish(lilm_json_writer *w, char **out, size_t *n)
         else st = lilm_errorf(LILM_ERR_OOM, "out of memory writing JSON");
     }
     if (st) {
-        lilm_json_writer_free(w);
+        writer_free(w);
         return st;
     }
     *out = w->data;
     if (n) *n = w->len;
     w->data = NULL;
-    lilm_json_writer_free(w);
+    writer_free(w);
     return LILM_OK;
 }

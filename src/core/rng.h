@@ -15,6 +15,10 @@ typedef struct lilm_rng {
 } lilm_rng;
 
 void lilm_rng_seed(lilm_rng *r, uint64_t seed);
+/* splitmix64: advances *x and returns the next value of its stream; seeds
+ * the generator above and serves alone where one 64-bit stream is enough
+ * (the tokenizer trainer's sentence sampling). */
+uint64_t lilm_splitmix64(uint64_t *x);
 uint64_t lilm_rng_u64(lilm_rng *r);
 /* uniform in [0, 1) with 53 random bits */
 double lilm_rng_uniform(lilm_rng *r);

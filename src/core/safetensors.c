@@ -16,6 +16,10 @@
  * The parser never reads past `end` (every access checks the cursor first),
  * so truncated or hostile headers end in an error, not a crash; the fuzzer
  * (tests/fuzz/fuzz_safetensors.c) holds it to that.
+ *   5. when __metadata__ holds LILM_ST_CHECKSUM_KEY (every file lilm writes),
+ *      each tensor's bytes match the CRC-32 recorded for it, so a bit flip in
+ *      the data is refused naming the tensor; files from other writers carry
+ *      no checksum and skip this step.
  * The writer builds the header in memory, pads it with spaces to a multiple
  * of 8 bytes, and streams header then tensor bytes through lilm_atomic_file.
  */
@@ -25,8 +29,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "core/fileio.h"
+#include "core/grow.h"
+#include "core/json.h"
+#include "core/utf8.h"
 
 static const struct {
     const char *name;
@@ -59,39 +67,6 @@ lilm_status lilm_st_dtype_parse(const char *name, lilm_st_dtype *out)
         }
     return lilm_errorf(LILM_ERR_FORMAT, "dtype '%s' is not a safetensors dtype (BOOL, U8, I8, F8_E5M2, F8_E4M3, "
                        "I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64)", name);
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
-    if (cp >= 0xd800 && cp <= 0xdfff) return 0;
-    return len;
-}
-
-/* Offset of the first invalid byte, or n when all of s is valid UTF-8. */
-static size_t utf8_check(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        size_t k = utf8_seq(s + i, n - i);
-        if (!k) return i;
-        i += k;
-    }
-    return n;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -144,21 +119,6 @@ static int expect_char(lilm_st_parser *ps, char c)
     return 0;
 }
 
-static int hex4(const unsigned char *p, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = p[i], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return 0;
-        v = v * 16 + d;
-    }
-    *out = v;
-    return 1;
-}
-
 /* Parses a JSON string into the arena; *out points at it (NUL-terminated).
  * The arena holds the whole header's length, and a decoded string plus its
  * NUL is never longer than its quoted form, so it cannot overflow. */
@@ -185,48 +145,20 @@ static lilm_status parse_string(lilm_st_parser *ps, const char **out)
         }
         if (ps->end - ps->p < 2) return perr(ps, "unterminated escape");
         unsigned e = ps->p[1];
-        ps->p += 2;
-        unsigned cp;
-        switch (e) {
-        case '"': dst[n++] = '"'; continue;
-        case '\\': dst[n++] = '\\'; continue;
-        case '/': dst[n++] = '/'; continue;
-        case 'b': dst[n++] = '\b'; continue;
-        case 'f': dst[n++] = '\f'; continue;
-        case 'n': dst[n++] = '\n'; continue;
-        case 'r': dst[n++] = '\r'; continue;
-        case 't': dst[n++] = '\t'; continue;
-        case 'u':
-            if (ps->end - ps->p < 4 || !hex4(ps->p, &cp)) return perr(ps, "bad \\u escape");
-            ps->p += 4;
-            if (cp >= 0xdc00 && cp <= 0xdfff) return perr(ps, "lone low surrogate in \\u escape");
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                unsigned lo;
-                if (ps->end - ps->p < 6 || ps->p[0] != '\\' || ps->p[1] != 'u' || !hex4(ps->p + 2, &lo) ||
-                    lo < 0xdc00 || lo > 0xdfff)
-                    return perr(ps, "lone high surrogate in \\u escape");
-                ps->p += 6;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
+        if (e == 'u') {
+            uint32_t cp;
+            const char *why = NULL;
+            size_t k = lilm_json_u_escape((const char *)ps->p + 2, (size_t)(ps->end - ps->p) - 2, &cp, &why);
+            if (k == 0) return perr(ps, why);
             if (cp == 0) return perr(ps, "\\u0000 (NUL) inside a string");
-            if (cp < 0x80) {
-                dst[n++] = (char)cp;
-            } else if (cp < 0x800) {
-                dst[n++] = (char)(0xc0 | (cp >> 6));
-                dst[n++] = (char)(0x80 | (cp & 0x3f));
-            } else if (cp < 0x10000) {
-                dst[n++] = (char)(0xe0 | (cp >> 12));
-                dst[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                dst[n++] = (char)(0x80 | (cp & 0x3f));
-            } else {
-                dst[n++] = (char)(0xf0 | (cp >> 18));
-                dst[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-                dst[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                dst[n++] = (char)(0x80 | (cp & 0x3f));
-            }
+            ps->p += 2 + k;
+            n += lilm_utf8_encode(cp, dst + n);
             continue;
-        default: return perr(ps, "unknown escape in a string");
         }
+        int b = lilm_json_escape_byte((int)e);
+        if (b < 0) return perr(ps, "unknown escape in a string");
+        dst[n++] = (char)b;
+        ps->p += 2;
     }
     dst[n] = '\0';
     f->arena_used += n + 1;
@@ -265,23 +197,11 @@ static lilm_status parse_uint(lilm_st_parser *ps, uint64_t *out, const char *wha
     return LILM_OK;
 }
 
-static lilm_status grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return LILM_OK;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need) ncap *= 2;
-    void *p = realloc(*arr, ncap * elem);
-    if (!p) return lilm_errorf(LILM_ERR_OOM, "out of memory reading a safetensors header");
-    *arr = p;
-    *cap = ncap;
-    return LILM_OK;
-}
-
 static lilm_status parse_metadata(lilm_st_parser *ps)
 {
     lilm_st_file *f = ps->f;
     if (f->meta) return perr(ps, "\"__metadata__\" appears twice");
-    LILM_TRY(grow((void **)&f->meta, &f->cap_meta, 1, sizeof *f->meta)); /* non-NULL marks "seen" */
+    LILM_TRY(lilm_grow((void **)&f->meta, &f->cap_meta, 1, sizeof *f->meta)); /* non-NULL marks "seen" */
     if (!expect_char(ps, '{')) return perr(ps, "\"__metadata__\" must be an object of strings");
     if (expect_char(ps, '}')) return LILM_OK;
     for (;;) {
@@ -293,7 +213,7 @@ static lilm_status parse_metadata(lilm_st_parser *ps)
         LILM_TRY(parse_string(ps, &v));
         for (size_t i = 0; i < f->n_meta; i++)
             if (strcmp(f->meta[i].key, k) == 0) return perr(ps, "a metadata key appears twice");
-        LILM_TRY(grow((void **)&f->meta, &f->cap_meta, f->n_meta + 1, sizeof *f->meta));
+        LILM_TRY(lilm_grow((void **)&f->meta, &f->cap_meta, f->n_meta + 1, sizeof *f->meta));
         f->meta[f->n_meta].key = k;
         f->meta[f->n_meta].value = v;
         f->n_meta++;
@@ -388,8 +308,8 @@ static lilm_status parse_header(lilm_st_file *f, const unsigned char *h, size_t 
             if (strcmp(name, "__metadata__") == 0) {
                 LILM_TRY(parse_metadata(&ps));
             } else {
-                LILM_TRY(grow((void **)&f->tensors, &f->cap_tensors, f->n_tensors + 1, sizeof *f->tensors));
-                LILM_TRY(grow((void **)spans, &cap_spans, f->n_tensors + 1, sizeof **spans));
+                LILM_TRY(lilm_grow((void **)&f->tensors, &f->cap_tensors, f->n_tensors + 1, sizeof *f->tensors));
+                LILM_TRY(lilm_grow((void **)spans, &cap_spans, f->n_tensors + 1, sizeof **spans));
                 lilm_st_tensor *t = &f->tensors[f->n_tensors];
                 memset(t, 0, sizeof *t);
                 t->name = name;
@@ -529,6 +449,51 @@ done:
     return st;
 }
 
+/* CRC-32 (zlib's, the IEEE polynomial) of n bytes, in chunks zlib's uInt holds. */
+static uint32_t data_crc32(const void *data, size_t n)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    const unsigned char *p = data;
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)c;
+}
+
+/* Step 5: the recorded checksums ("%08x" per tensor in data order, one space
+ * between) against the data. Tensors are in data order by now. */
+static lilm_status check_checksums(const lilm_st_file *f)
+{
+    const char *L = f->label, *v = lilm_st_metadata_get(f, LILM_ST_CHECKSUM_KEY);
+    if (!v) return LILM_OK;
+    const char *hint = "\nHINT: the file is damaged (a disk or copy error); use another checkpoint or write it again";
+    for (size_t i = 0; i < f->n_tensors; i++) {
+        const lilm_st_tensor *t = &f->tensors[i];
+        unsigned want = 0;
+        int digits = 0;
+        if (i > 0 && *v++ != ' ') digits = -1;
+        while (digits >= 0 && digits < 8 && ((*v >= '0' && *v <= '9') || (*v >= 'a' && *v <= 'f'))) {
+            want = want * 16u + (unsigned)(*v <= '9' ? *v - '0' : *v - 'a' + 10);
+            v++;
+            digits++;
+        }
+        if (digits != 8)
+            return lilm_errorf(LILM_ERR_FORMAT, "%s: __metadata__ %s is malformed at tensor '%s' (want %zu CRC-32s, "
+                               "8 hex digits each)%s", L, LILM_ST_CHECKSUM_KEY, t->name, f->n_tensors, hint);
+        uint32_t got = data_crc32(t->data, t->nbytes);
+        if (got != (uint32_t)want)
+            return lilm_errorf(LILM_ERR_FORMAT, "%s: tensor '%s': its data has CRC-32 %08x but the file recorded "
+                               "%08x when it was written%s", L, t->name, (unsigned)got, want, hint);
+    }
+    if (*v)
+        return lilm_errorf(LILM_ERR_FORMAT, "%s: __metadata__ %s lists more checksums than the %zu tensors%s", L,
+                           LILM_ST_CHECKSUM_KEY, f->n_tensors, hint);
+    return LILM_OK;
+}
+
 static lilm_status open_bytes(lilm_st_file *f)
 {
     const char *L = f->label;
@@ -551,14 +516,15 @@ static lilm_status open_bytes(lilm_st_file *f)
     if (n < 2 || b[8] != '{')
         return lilm_errorf(LILM_ERR_FORMAT, "%s: not a safetensors file (the header is not a JSON object)", L);
     const unsigned char *h = b + 8;
-    size_t bad = utf8_check(h, (size_t)n);
-    if (bad != (size_t)n)
+    size_t bad;
+    if (!lilm_utf8_valid((const char *)h, (size_t)n, &bad))
         return lilm_errorf(LILM_ERR_FORMAT, "%s: safetensors header, byte %zu: invalid UTF-8", L, bad + 8);
     f->arena = malloc((size_t)n + 1);
     if (!f->arena) return lilm_errorf(LILM_ERR_OOM, "%s: out of memory for a %llu-byte header", L, (unsigned long long)n);
     lilm_st_span *spans = NULL;
     lilm_status s = parse_header(f, h, (size_t)n, &spans);
     if (s == LILM_OK) s = check_layout(f, spans, h + n, f->size - 8 - (size_t)n);
+    if (s == LILM_OK) s = check_checksums(f);
     free(spans);
     return s;
 }
@@ -672,6 +638,46 @@ void lilm_st_metadata_at(const lilm_st_file *f, size_t i, const char **key, cons
     *value = i < f->n_meta ? f->meta[i].value : NULL;
 }
 
+/* Index of the first element whose exponent bits are all ones (NaN or Inf)
+ * in n elements of `size` bytes, or -1. `mask` selects the exponent. */
+static int64_t first_non_finite(const unsigned char *p, int64_t n, size_t size, uint64_t mask)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        memcpy(&v, p + (size_t)i * size, size); /* little-endian host */
+        if ((v & mask) == mask) return i;
+    }
+    return -1;
+}
+
+/* The first NaN/Inf element of a tensor's bytes, or -1 (integer dtypes: -1). */
+static int64_t tensor_non_finite(lilm_st_dtype dtype, const void *data, size_t nbytes)
+{
+    uint64_t mask;
+    switch (dtype) {
+    case LILM_ST_F16: mask = 0x7c00u; break;
+    case LILM_ST_BF16: mask = 0x7f80u; break;
+    case LILM_ST_F32: mask = 0x7f800000u; break;
+    case LILM_ST_F64: mask = 0x7ff0000000000000ull; break;
+    default: return -1;
+    }
+    size_t size = lilm_st_dtype_size(dtype);
+    return nbytes ? first_non_finite(data, (int64_t)(nbytes / size), size, mask) : -1;
+}
+
+lilm_status lilm_st_check_finite(const lilm_st_file *f)
+{
+    for (size_t i = 0; i < f->n_tensors; i++) {
+        const lilm_st_tensor *t = &f->tensors[i];
+        int64_t at = tensor_non_finite(t->dtype, t->data, t->nbytes);
+        if (at >= 0)
+            return lilm_errorf(LILM_ERR_FORMAT, "%s: tensor '%s': element %lld is NaN or infinite: these weights "
+                               "diverged\nHINT: use an earlier checkpoint, or train again with a lower learning rate",
+                               f->label, t->name, (long long)at);
+    }
+    return LILM_OK;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Writing                                                                  */
 
@@ -689,7 +695,10 @@ struct lilm_st_writer {
     size_t n_tensors, cap_tensors;
     char **meta; /* key, value, key, value, ... */
     size_t n_meta, cap_meta;
+    int allow_non_finite;
 };
+
+void lilm_st_writer_allow_non_finite(lilm_st_writer *w) { w->allow_non_finite = 1; }
 
 lilm_status lilm_st_writer_init(lilm_st_writer **out)
 {
@@ -710,7 +719,7 @@ void lilm_st_writer_free(lilm_st_writer *w)
 static int valid_utf8_string(const char *s)
 {
     size_t n = strlen(s);
-    return utf8_check((const unsigned char *)s, n) == n;
+    return lilm_utf8_valid(s, n, NULL);
 }
 
 lilm_status lilm_st_writer_add(lilm_st_writer *w, const char *name, lilm_st_dtype dtype, int ndim,
@@ -734,7 +743,7 @@ lilm_status lilm_st_writer_add(lilm_st_writer *w, const char *name, lilm_st_dtyp
         bytes *= (uint64_t)shape[i];
     }
     if (bytes && !data) return lilm_errorf(LILM_ERR_ARG, "safetensors: tensor '%s' has no data", name);
-    LILM_TRY(grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors + 1, sizeof *w->tensors));
+    LILM_TRY(lilm_grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors + 1, sizeof *w->tensors));
     lilm_st_wtensor *t = &w->tensors[w->n_tensors];
     memset(t, 0, sizeof *t);
     t->name = strdup(name);
@@ -761,7 +770,7 @@ lilm_status lilm_st_writer_add_metadata(lilm_st_writer *w, const char *key, cons
             return LILM_OK;
         }
     char *k = strdup(key);
-    lilm_status s = k ? grow((void **)&w->meta, &w->cap_meta, 2 * (w->n_meta + 1), sizeof *w->meta)
+    lilm_status s = k ? lilm_grow((void **)&w->meta, &w->cap_meta, 2 * (w->n_meta + 1), sizeof *w->meta)
                       : lilm_errorf(LILM_ERR_OOM, "out of memory");
     if (s != LILM_OK) {
         free(k);
@@ -826,23 +835,40 @@ static void buf_json_string(lilm_st_buf *b, const char *s)
 
 lilm_status lilm_st_writer_write(const lilm_st_writer *w, const char *path)
 {
+    for (size_t i = 0; i < w->n_tensors && !w->allow_non_finite; i++) {
+        const lilm_st_wtensor *t = &w->tensors[i];
+        int64_t at = tensor_non_finite(t->dtype, t->data, t->nbytes);
+        if (at >= 0)
+            return lilm_errorf(LILM_ERR_FORMAT, "%s: not written: tensor '%s': element %lld is NaN or infinite (the "
+                               "previous version of the file, if any, is intact)\nHINT: the training diverged; lower "
+                               "the learning rate or resume from the last good checkpoint", path, t->name,
+                               (long long)at);
+    }
     lilm_st_buf b = {0};
     char num[96];
-    buf_str(&b, "{");
-    if (w->n_meta) {
-        buf_str(&b, "\"__metadata__\":{");
-        for (size_t i = 0; i < w->n_meta; i++) {
-            if (i) buf_str(&b, ",");
-            buf_json_string(&b, w->meta[2 * i]);
-            buf_str(&b, ":");
-            buf_json_string(&b, w->meta[2 * i + 1]);
-        }
-        buf_str(&b, "}");
+    buf_str(&b, "{\"__metadata__\":{");
+    int first = 1;
+    for (size_t i = 0; i < w->n_meta; i++) {
+        if (strcmp(w->meta[2 * i], LILM_ST_CHECKSUM_KEY) == 0) continue; /* recomputed below */
+        if (!first) buf_str(&b, ",");
+        first = 0;
+        buf_json_string(&b, w->meta[2 * i]);
+        buf_str(&b, ":");
+        buf_json_string(&b, w->meta[2 * i + 1]);
     }
+    if (!first) buf_str(&b, ",");
+    buf_json_string(&b, LILM_ST_CHECKSUM_KEY);
+    buf_str(&b, ":\"");
+    for (size_t i = 0; i < w->n_tensors; i++) {
+        snprintf(num, sizeof num, "%s%08x", i ? " " : "",
+                 (unsigned)data_crc32(w->tensors[i].data, w->tensors[i].nbytes));
+        buf_str(&b, num);
+    }
+    buf_str(&b, "\"}");
     uint64_t at = 0;
     for (size_t i = 0; i < w->n_tensors; i++) {
         const lilm_st_wtensor *t = &w->tensors[i];
-        if (i || w->n_meta) buf_str(&b, ",");
+        buf_str(&b, ",");
         buf_json_string(&b, t->name);
         buf_str(&b, ":{\"dtype\":\"");
         buf_str(&b, lilm_st_dtype_name(t->dtype));

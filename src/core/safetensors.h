@@ -22,6 +22,14 @@
  * whenever every tensor before them has a byte size that is a multiple of it
  * (always so for all-F32 files and for files from the Python library).
  *
+ * Integrity: every file lilm writes records the CRC-32 (zlib's) of each
+ * tensor's bytes in __metadata__ under LILM_ST_CHECKSUM_KEY, as 8 lowercase
+ * hex digits per tensor in data order, separated by one space. Reading checks
+ * them when the key is present, so damaged data is refused; the key is plain
+ * metadata to every other reader, and files without it (from PyTorch) load
+ * as before. lilm_st_check_finite() refuses weights holding NaN or Inf, and
+ * the writer refuses to write them (unless told otherwise).
+ *
  * Writing collects tensors (pointers, not copies: the data must stay alive
  * until lilm_st_writer_write) and metadata, then writes the file atomically
  * (temp file, fsync, rename: src/core/fileio.h) with the tensors in the order
@@ -55,6 +63,7 @@ typedef enum lilm_st_dtype {
 } lilm_st_dtype;
 
 #define LILM_ST_MAX_DIMS 8
+#define LILM_ST_CHECKSUM_KEY "lilm_crc32"
 #define LILM_ST_MAX_HEADER (100u * 1000u * 1000u) /* the Python library's limit too */
 
 /* "F32", "BF16", ...; NULL for an invalid value. */
@@ -101,6 +110,11 @@ size_t lilm_st_metadata_count(const lilm_st_file *f);
 /* The i-th key/value pair, in file order. */
 void lilm_st_metadata_at(const lilm_st_file *f, size_t i, const char **key, const char **value);
 
+/* LILM_ERR_FORMAT naming the tensor and the element when a floating-point
+ * tensor (F16, BF16, F32, F64) holds a NaN or an infinity; integer tensors
+ * are not looked at. */
+lilm_status lilm_st_check_finite(const lilm_st_file *f);
+
 /* ---- writing ---- */
 
 typedef struct lilm_st_writer lilm_st_writer;
@@ -115,7 +129,13 @@ lilm_status lilm_st_writer_add(lilm_st_writer *w, const char *name, lilm_st_dtyp
                                const int64_t *shape, const void *data);
 /* Adds (or replaces) a __metadata__ entry; both strings are copied. */
 lilm_status lilm_st_writer_add_metadata(lilm_st_writer *w, const char *key, const char *value);
-/* Writes the file atomically. */
+/* Writes the file atomically. A NaN or infinity in any F16, BF16, F32 or
+ * F64 tensor is refused (LILM_ERR_FORMAT naming the tensor; nothing is
+ * written, so the previous version of the file stays), unless
+ * lilm_st_writer_allow_non_finite() was called: diverged weights never
+ * replace a good checkpoint. */
 lilm_status lilm_st_writer_write(const lilm_st_writer *w, const char *path);
+/* Lets this writer store non-finite values (test fixtures, dumps). */
+void lilm_st_writer_allow_non_finite(lilm_st_writer *w);
 
 #endif

@@ -105,6 +105,14 @@ void lilm__cpu_matmul_backward(lilm_backend *be, void *din, float *dw, float *db
 void lilm__cpu_act_forward(lilm_backend *be, void *out, const void *in, size_t n, lilm_act act);
 void lilm__cpu_act_backward(lilm_backend *be, void *din, const void *dout, const void *in,
                             size_t n, lilm_act act);
+int lilm__cpu_act_supported(lilm_backend *be, lilm_act act);
+/* One thread's rows of the pointwise activations past GELU and ReLU (matmul's
+ * epilogue): out (n) = act(in); d (n) *= act'(in). */
+void lilm__cpu_act_rows(float *out, const float *in, size_t n, lilm_act act);
+void lilm__cpu_act_grad_rows(float *d, const float *in, size_t n, lilm_act act);
+void lilm__cpu_glu_forward(lilm_backend *be, void *out, const void *in, size_t N, size_t F, lilm_act act);
+void lilm__cpu_glu_backward(lilm_backend *be, void *din, const void *dout, const void *in,
+                            size_t N, size_t F, lilm_act act);
 void lilm__cpu_add(lilm_backend *be, void *out, const void *a, const void *b, size_t n);
 void lilm__cpu_accumulate(lilm_backend *be, void *out, const void *a, size_t n);
 void lilm__cpu_copy(lilm_backend *be, void *dst, const void *src, size_t n);

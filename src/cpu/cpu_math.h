@@ -37,7 +37,9 @@ static inline float lilm__cpu_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float er = 1.0f + r + r * r * p;
-    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23}; /* 2^n */
+    /* 2^n; the shift is unsigned so a NaN x (n converts to INT32_MIN on x86)
+     * is no undefined shift: er is NaN then and so is the result */
+    union { uint32_t i; float f; } scale = {.i = (uint32_t)((int32_t)n + 127) << 23};
     return er * scale.f;
 }
 

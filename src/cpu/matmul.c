@@ -27,10 +27,12 @@ static void act_rows(float *out, const float *pre, size_t n, lilm_act act)
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             out[i] = lilm__cpu_gelu(pre[i]);
-    } else {
+    } else if (act == LILM_ACT_RELU) {
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             out[i] = pre[i] > 0.0f ? pre[i] : 0.0f;
+    } else {
+        lilm__cpu_act_rows(out, pre, n, act); /* the other activations (elementwise.c) */
     }
 }
 
@@ -101,6 +103,8 @@ void lilm__cpu_matmul_backward(lilm_backend *be, void *din_, float *dw, float *d
 #pragma omp simd
             for (size_t i = 0; i < n; i++)
                 d[i] = p[i] > 0.0f ? d[i] : 0.0f;
+        } else if (hi > lo && act != LILM_ACT_NONE) {
+            lilm__cpu_act_grad_rows(dpre + lo * OC, pre + lo * OC, (hi - lo) * OC, act);
         }
         if (din && hi > lo)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)IC, (int)OC,

@@ -5,7 +5,8 @@
  * Every kernel is a grid-stride loop over n elements with size_t indices, so
  * any n works with a grid capped at 32 blocks per SM. bf16 values are widened
  * to fp32, computed, and rounded to nearest on store. GELU is the exact erf
- * form (backend.h), identical to the CPU reference.
+ * form (backend.h), identical to the CPU reference. SwiGLU (glu_*) reads each
+ * row's [g | u] halves; silu uses expf.
  *
  * grad_sanitize returns its sums to the host, so it waits for the stream.
  */
@@ -46,6 +47,35 @@ static __global__ void act_backward_kernel(lilm__bf16 *din,        // (n)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         din[i] = lilm__bf(lilm__act_grad(lilm__ld(in + i), act) * lilm__ld(dout + i));
+}
+
+/* SwiGLU over rows of [g | u]: out (N, F) = silu(g) * u. */
+static __global__ void glu_forward_kernel(lilm__bf16 *out,      // (N, F)
+                                          const lilm__bf16 *in, // (N, 2F)
+                                          size_t N, size_t F)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < N * F; i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i / F, j = i % F;
+        float g = lilm__ld(in + r * 2 * F + j), u = lilm__ld(in + r * 2 * F + F + j);
+        float s = 1.0f / (1.0f + expf(-g));
+        out[i] = lilm__bf(g * s * u);
+    }
+}
+
+/* din (N, 2F) = [dout u s (1 + g (1 - s)) | dout g s], s = sigmoid(g); din may
+ * alias in: each thread reads its (g, u) pair before writing it. */
+static __global__ void glu_backward_kernel(lilm__bf16 *din,        // (N, 2F)
+                                           const lilm__bf16 *dout, // (N, F)
+                                           const lilm__bf16 *in,   // (N, 2F)
+                                           size_t N, size_t F)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < N * F; i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i / F, j = i % F;
+        float g = lilm__ld(in + r * 2 * F + j), u = lilm__ld(in + r * 2 * F + F + j), d = lilm__ld(dout + i);
+        float s = 1.0f / (1.0f + expf(-g));
+        din[r * 2 * F + j] = lilm__bf(d * u * s * (1.0f + g * (1.0f - s)));
+        din[r * 2 * F + F + j] = lilm__bf(d * g * s);
+    }
 }
 
 static __global__ void add_kernel(lilm__bf16 *out,     // (n), may alias a
@@ -114,6 +144,28 @@ static __global__ void sanitize_kernel(float *g,    // (n)
 
 /* ---- launchers ---- */
 
+/* The activations this backend has: lilm__act_f/lilm__act_grad (cuda_impl.h)
+ * for the pointwise ones. */
+extern "C" int lilm__cuda_act_supported(lilm_backend *be, lilm_act act)
+{
+    switch (act) {
+    case LILM_ACT_NONE:
+    case LILM_ACT_GELU:
+    case LILM_ACT_RELU:
+    case LILM_ACT_RELU2:
+    case LILM_ACT_SWIGLU:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+extern "C" int lilm__cuda_act_pointwise(lilm_act act)
+{
+    const lilm_act_desc *d = lilm_act_info(act);
+    return d && d->gate == 1 && lilm__cuda_act_supported(NULL, act);
+}
+
 extern "C" void lilm__cuda_cast_to_act(lilm_backend *be, void *out, const float *in, size_t n)
 {
     lilm__cuda *cu = lilm__cu(be);
@@ -137,7 +189,7 @@ extern "C" void lilm__cuda_act_forward(lilm_backend *be, void *out, const void *
     lilm__cuda *cu = lilm__cu(be);
     if (n == 0) return;
     LILM_ASSERT(out && in);
-    LILM_ASSERT(act == LILM_ACT_NONE || act == LILM_ACT_GELU || act == LILM_ACT_RELU);
+    LILM_ASSERT(lilm__cuda_act_pointwise(act));
     act_forward_kernel<<<lilm__ew_grid(cu, n), LILM__EW_THREADS, 0, cu->stream>>>(
         (lilm__bf16 *)out, (const lilm__bf16 *)in, n, (int)act);
     lilm__cuda_rt_ok(cu, cudaGetLastError(), "act_forward_kernel", __FILE__, __LINE__);
@@ -149,10 +201,37 @@ extern "C" void lilm__cuda_act_backward(lilm_backend *be, void *din, const void 
     lilm__cuda *cu = lilm__cu(be);
     if (n == 0) return;
     LILM_ASSERT(din && dout && in);
-    LILM_ASSERT(act == LILM_ACT_NONE || act == LILM_ACT_GELU || act == LILM_ACT_RELU);
+    LILM_ASSERT(lilm__cuda_act_pointwise(act));
     act_backward_kernel<<<lilm__ew_grid(cu, n), LILM__EW_THREADS, 0, cu->stream>>>(
         (lilm__bf16 *)din, (const lilm__bf16 *)dout, (const lilm__bf16 *)in, n, (int)act);
     lilm__cuda_rt_ok(cu, cudaGetLastError(), "act_backward_kernel", __FILE__, __LINE__);
+}
+
+static int glu_ok(lilm_act act)
+{
+    const lilm_act_desc *d = lilm_act_info(act);
+    return d && d->gate == 2 && lilm__cuda_act_supported(NULL, act);
+}
+
+extern "C" void lilm__cuda_glu_forward(lilm_backend *be, void *out, const void *in, size_t N, size_t F, lilm_act act)
+{
+    lilm__cuda *cu = lilm__cu(be);
+    if (N == 0 || F == 0) return;
+    LILM_ASSERT(out && in && glu_ok(act));
+    glu_forward_kernel<<<lilm__ew_grid(cu, N * F), LILM__EW_THREADS, 0, cu->stream>>>(
+        (lilm__bf16 *)out, (const lilm__bf16 *)in, N, F);
+    lilm__cuda_rt_ok(cu, cudaGetLastError(), "glu_forward_kernel", __FILE__, __LINE__);
+}
+
+extern "C" void lilm__cuda_glu_backward(lilm_backend *be, void *din, const void *dout, const void *in,
+                                        size_t N, size_t F, lilm_act act)
+{
+    lilm__cuda *cu = lilm__cu(be);
+    if (N == 0 || F == 0) return;
+    LILM_ASSERT(din && dout && in && glu_ok(act));
+    glu_backward_kernel<<<lilm__ew_grid(cu, N * F), LILM__EW_THREADS, 0, cu->stream>>>(
+        (lilm__bf16 *)din, (const lilm__bf16 *)dout, (const lilm__bf16 *)in, N, F);
+    lilm__cuda_rt_ok(cu, cudaGetLastError(), "glu_backward_kernel", __FILE__, __LINE__);
 }
 
 extern "C" void lilm__cuda_add(lilm_backend *be, void *out, const void *a, const void *b, size_t n)

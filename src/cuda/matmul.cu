@@ -11,7 +11,7 @@
  *
  * Epilogues: the bias of the forward GEMM is fused with CUBLASLT_EPILOGUE_BIAS
  * (fp32 bias vector) when cuBLASLt offers an algorithm for it; otherwise, or
- * with LILM_CUDA_EPILOGUE=0, a small kernel adds it. cuBLASLt's GELU/GELU_AUX
+ * with train.cuda.epilogue false, a small kernel adds it. cuBLASLt's GELU/GELU_AUX
  * and DGELU epilogues compute the tanh approximation of GELU, while backend.h
  * (and the reference model) use the exact erf form, so the activation runs in
  * bias_act_kernel (forward: keeps `pre`, writes act(pre)) and dact_kernel
@@ -202,7 +202,7 @@ extern "C" void lilm__cuda_matmul_forward(lilm_backend *be, void *out, void *pre
     lilm__cuda *cu = lilm__cu(be);
     if (N == 0) return;
     LILM_ASSERT(out && in && w && IC > 0 && OC > 0);
-    LILM_ASSERT(act == LILM_ACT_NONE || act == LILM_ACT_GELU || act == LILM_ACT_RELU);
+    LILM_ASSERT(lilm__cuda_act_pointwise(act));
     LILM_ASSERT(act == LILM_ACT_NONE || pre);
     void *D = act == LILM_ACT_NONE ? out : pre; // (N, OC)
     int fused = lilm__cuda_gemm(cu, 1, 0, OC, N, IC, w, IC, in, IC, D, OC, 0, 0.0f, bias);
@@ -222,7 +222,7 @@ extern "C" void lilm__cuda_matmul_backward(lilm_backend *be, void *din, float *d
     lilm__cuda *cu = lilm__cu(be);
     if (N == 0) return;
     LILM_ASSERT(dw && dout && in && w && IC > 0 && OC > 0);
-    LILM_ASSERT(act == LILM_ACT_NONE || act == LILM_ACT_GELU || act == LILM_ACT_RELU);
+    LILM_ASSERT(lilm__cuda_act_pointwise(act));
     LILM_ASSERT(act == LILM_ACT_NONE || pre);
     size_t n = N * OC;
     if (act != LILM_ACT_NONE) {

@@ -22,6 +22,7 @@
 #include <zstd.h>
 
 #include "core/fileio.h"
+#include "core/grow.h"
 #include "data/shard.h"
 
 enum { PQ_BYTE_ARRAY = 6 };
@@ -414,6 +415,7 @@ static lilm_status parse_footer(lilm_parquet *p, const uint8_t *f, size_t n)
     for (int r = 0; r < p->n_rgs; r++) {
         pq_row_group *rg = &p->rgs[r];
         if (rg->num_rows < 0) return corrupt(p, "negative row count");
+        if (rg->num_rows == 0) continue; /* writers leave an empty group's offsets unset; nothing is read */
         for (int c = 0; c < rg->n_chunks; c++) {
             pq_chunk *ch = &rg->chunks[c];
             int64_t start = ch->dict_off > 0 && ch->dict_off < ch->data_off ? ch->dict_off : ch->data_off;
@@ -508,18 +510,6 @@ lilm_status lilm_parquet_find_column(const lilm_parquet *p, const char *name, in
 }
 
 /* ---- pages ---- */
-
-static int grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return 1;
-    size_t nc = *cap ? *cap : 1024;
-    while (nc < need) nc *= 2;
-    void *nb = realloc(*buf, nc * elem);
-    if (!nb) return 0;
-    *buf = nb;
-    *cap = nc;
-    return 1;
-}
 
 static lilm_status decompress(lilm_parquet *p, int codec, const uint8_t *src, size_t n, uint8_t *dst, size_t dn)
 {
@@ -705,12 +695,12 @@ static void parse_page_header(tc *t, page_hdr *h)
 
 static lilm_status out_reserve(lilm_parquet *p, lilm_parquet_strings *o, int64_t rows, size_t bytes)
 {
-    if (!grow((void **)&o->data, &o->data_cap, o->data_len + bytes + 1, 1)) return lilm_errorf(LILM_ERR_OOM, "out of memory");
+    LILM_TRY(lilm_grow((void **)&o->data, &o->data_cap, o->data_len + bytes + 1, 1));
     size_t need = (size_t)(o->n + rows + 1);
     if (need > o->rows_cap) {
         size_t cap = o->rows_cap, cap2 = o->rows_cap;
-        if (!grow((void **)&o->offsets, &cap, need, sizeof *o->offsets) ||
-            !grow((void **)&o->is_null, &cap2, need, 1))
+        if (lilm_grow((void **)&o->offsets, &cap, need, sizeof *o->offsets) != LILM_OK ||
+            lilm_grow((void **)&o->is_null, &cap2, need, 1) != LILM_OK)
             return lilm_errorf(LILM_ERR_OOM, "out of memory reading %s", p->path);
         o->rows_cap = cap < cap2 ? cap : cap2;
     }
@@ -779,12 +769,12 @@ static lilm_status decode_values(lilm_parquet *p, lilm_parquet_strings *o, const
 
 static lilm_status read_dictionary(lilm_parquet *p, const uint8_t *d, size_t n, int64_t count)
 {
-    if (!grow((void **)&p->dict, &p->dict_cap, n + 1, 1)) return lilm_errorf(LILM_ERR_OOM, "out of memory");
+    LILM_TRY(lilm_grow((void **)&p->dict, &p->dict_cap, n + 1, 1));
     memcpy(p->dict, d, n);
     size_t cap = (size_t)p->dict_entries_cap, cap2 = cap;
     if (count < 0 || count > (int64_t)n / 4 + 1) return corrupt(p, "bad dictionary size");
-    if (!grow((void **)&p->dict_off, &cap, (size_t)count + 1, sizeof *p->dict_off) ||
-        !grow((void **)&p->dict_len, &cap2, (size_t)count + 1, sizeof *p->dict_len))
+    if (lilm_grow((void **)&p->dict_off, &cap, (size_t)count + 1, sizeof *p->dict_off) != LILM_OK ||
+        lilm_grow((void **)&p->dict_len, &cap2, (size_t)count + 1, sizeof *p->dict_len) != LILM_OK)
         return lilm_errorf(LILM_ERR_OOM, "out of memory");
     p->dict_entries_cap = (int64_t)(cap < cap2 ? cap : cap2);
     size_t pos = 0;
@@ -804,7 +794,7 @@ static lilm_status read_dictionary(lilm_parquet *p, const uint8_t *d, size_t n, 
 /* Decodes `count` definition levels (bit width 1) into p->defs. */
 static lilm_status read_defs(lilm_parquet *p, const uint8_t *d, size_t n, int64_t count)
 {
-    if (!grow((void **)&p->defs, &p->defs_cap, (size_t)count + 1, 1)) return lilm_errorf(LILM_ERR_OOM, "out of memory");
+    LILM_TRY(lilm_grow((void **)&p->defs, &p->defs_cap, (size_t)count + 1, 1));
     rle_dec r = {d, d + n, 1, 0, 0, 0, NULL, 0, 0};
     for (int64_t i = 0; i < count; i++) {
         uint32_t v = rle_next(&r);
@@ -830,6 +820,7 @@ lilm_status lilm_parquet_read_strings(lilm_parquet *p, int rg_i, int col, lilm_p
     o->data_len = 0;
     LILM_TRY(out_reserve(p, o, rg->num_rows, 0));
     o->offsets[0] = 0;
+    if (rg->num_rows == 0) return LILM_OK; /* a valid empty group (a zero-row file has one) */
     p->dict_n = 0;
     int have_dict = 0;
     const uint8_t *base = p->map.data;
@@ -850,7 +841,7 @@ lilm_status lilm_parquet_read_strings(lilm_parquet *p, int rg_i, int col, lilm_p
             return corrupt(p, "page checksum mismatch (the file is corrupt)");
         pos = body + h.compressed;
         if (h.type == PQ_DICTIONARY_PAGE) {
-            if (!grow((void **)&p->page, &p->page_cap, (size_t)h.uncompressed + 1, 1)) return lilm_errorf(LILM_ERR_OOM, "out of memory");
+            LILM_TRY(lilm_grow((void **)&p->page, &p->page_cap, (size_t)h.uncompressed + 1, 1));
             LILM_TRY(decompress(p, ch->codec, pay, (size_t)h.compressed, p->page, (size_t)h.uncompressed));
             LILM_TRY(read_dictionary(p, p->page, (size_t)h.uncompressed, h.num_values));
             have_dict = 1;
@@ -863,7 +854,7 @@ lilm_status lilm_parquet_read_strings(lilm_parquet *p, int rg_i, int col, lilm_p
         size_t vn;
         const uint8_t *defs = NULL;
         if (h.type == PQ_DATA_PAGE) {
-            if (!grow((void **)&p->page, &p->page_cap, (size_t)h.uncompressed + 1, 1)) return lilm_errorf(LILM_ERR_OOM, "out of memory");
+            LILM_TRY(lilm_grow((void **)&p->page, &p->page_cap, (size_t)h.uncompressed + 1, 1));
             LILM_TRY(decompress(p, ch->codec, pay, (size_t)h.compressed, p->page, (size_t)h.uncompressed));
             vals = p->page;
             vn = (size_t)h.uncompressed;
@@ -891,7 +882,7 @@ lilm_status lilm_parquet_read_strings(lilm_parquet *p, int rg_i, int col, lilm_p
             size_t vsrc_n = (size_t)(h.compressed - h.def_len);
             vn = (size_t)(h.uncompressed - h.def_len);
             if (h.is_compressed && ch->codec != PQ_UNCOMPRESSED) {
-                if (!grow((void **)&p->page, &p->page_cap, vn + 1, 1)) return lilm_errorf(LILM_ERR_OOM, "out of memory");
+                LILM_TRY(lilm_grow((void **)&p->page, &p->page_cap, vn + 1, 1));
                 LILM_TRY(decompress(p, ch->codec, vsrc, vsrc_n, p->page, vn));
                 vals = p->page;
             } else {

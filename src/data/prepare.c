@@ -565,6 +565,7 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
     char fp[65];
     fingerprint(o, rc, column, rule, text_docs, lilm_tokenizer_sha256(tok), &in, fp);
     st = lilm_mkdirs(o->out_dir);
+    if (st == LILM_OK) lilm_remove_stale_temps(o->out_dir); /* left by a killed prepare */
     if (st == LILM_OK && !o->force && up_to_date(o->out_dir, fp, r)) {
         r->up_to_date = 1;
         r->seconds = lilm_progress_clock() - t0;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "core/utf8.h"
 #include "data/parquet.h"
 
 struct lilm_source {

@@ -13,8 +13,7 @@
 #include "core/fileio.h"
 #include "core/json.h"
 #include "ops/backend.h"
-#include "train/checkpoint.h"
-#include "train/text_source.h"
+#include "model/checkpoint.h"
 
 void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int64_t bytes)
 {
@@ -25,88 +24,39 @@ void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int6
     r->perplexity = exp(r->loss);
 }
 
-lilm_status lilm_eval_dataset(lilm_model *m, const lilm_dataset *ds, lilm_loader_mode mode, size_t B, size_t T,
-                              lilm_eval_result *r)
+lilm_status lilm_eval_corpus(lilm_model *m, lilm_corpus *c, int full, int64_t max_batches, const lilm_dist *dist,
+                             lilm_eval_result *r)
 {
+    int ranks = dist ? dist->size : 1, rank = dist ? dist->rank : 0;
+    memset(r, 0, sizeof *r);
     double t0 = lilm_progress_clock();
-    lilm_eval_iter *it = NULL;
-    LILM_TRY(lilm_eval_iter_create(&it, ds, mode, B, T));
+    lilm_corpus_val_begin(c, full);
     double sum = 0;
     int64_t counted = 0;
-    lilm_status st = LILM_OK;
-    for (;;) {
-        lilm_batch b;
+    for (int64_t b = 0; full || b < max_batches; b++) {
+        lilm_batch batch;
         int done = 0;
-        if ((st = lilm_eval_iter_next(it, &b, &done)) != LILM_OK || done) break;
+        LILM_TRY(lilm_corpus_val_next(c, &batch, &done));
+        if (done) break;
+        r->batches++;
+        if (b % ranks != rank) continue; /* data parallel: batch b is rank b mod N's */
         double ls = 0;
         int64_t n = 0;
-        if ((st = lilm_model_forward(m, b.inputs, b.targets, b.B, b.T, 0.0f, &ls, &n)) != LILM_OK) break;
+        LILM_TRY(lilm_model_forward(m, batch.inputs, batch.targets, batch.B, batch.T, 0.0f, &ls, &n));
         sum += ls;
         counted += n;
     }
-    lilm_eval_iter_free(it);
-    LILM_TRY(st);
-    lilm_dataset_info info;
-    lilm_dataset_get_info(ds, &info);
-    lilm_eval_finish(r, sum, counted, info.n_bytes);
-    r->seconds = lilm_progress_clock() - t0;
-    return LILM_OK;
-}
-
-int64_t lilm_eval_count_batches(const lilm_dataset *ds, lilm_loader_mode mode, size_t B, size_t T)
-{
-    lilm_dataset_info info;
-    lilm_dataset_get_info(ds, &info);
-    int64_t rows = 0;
-    if (mode == LILM_LOADER_PACKED) {
-        rows = (info.n_tokens + (int64_t)T - 1) / (int64_t)T;
+    if (ranks > 1) {
+        LILM_TRY(lilm_dist_sum_f64(dist, &sum, 1));
+        LILM_TRY(lilm_dist_sum_i64(dist, &counted, 1));
+    }
+    if (full) {
+        lilm_eval_finish(r, sum, counted, lilm_corpus_val_bytes(c));
     } else {
-        for (int64_t i = 0; i < info.n_docs; i++) {
-            int64_t off, nt, nb;
-            lilm_dataset_doc_span(ds, i, &off, &nt, &nb);
-            rows += (nt + (int64_t)T - 1) / (int64_t)T;
-        }
+        lilm_eval_finish(r, sum, counted, 0);
+        r->bpb = r->loss / (M_LN2 * lilm_corpus_val_bytes_per_token(c));
     }
-    return (rows + (int64_t)B - 1) / (int64_t)B;
-}
-
-lilm_status lilm_eval_stream(lilm_model *m, const int32_t *tokens, size_t n, size_t start, int64_t bytes,
-                             int32_t pad_id, size_t B, size_t T, lilm_eval_result *r)
-{
-    double t0 = lilm_progress_clock();
-    int32_t *in = malloc(B * T * sizeof *in), *tg = malloc(B * T * sizeof *tg);
-    if (!in || !tg) {
-        free(in);
-        free(tg);
-        return lilm_errorf(LILM_ERR_OOM, "out of memory");
-    }
-    double sum = 0;
-    int64_t counted = 0;
-    lilm_status st = LILM_OK;
-    /* row k predicts tokens [start + k*T, start + (k+1)*T) from the tokens one before each */
-    size_t pos = start;
-    while (pos < n && st == LILM_OK) {
-        size_t rows = 0;
-        for (; rows < B && pos < n; rows++, pos += T) {
-            for (size_t j = 0; j < T; j++) {
-                size_t target = pos + j;
-                int have = target < n;
-                tg[rows * T + j] = have ? tokens[target] : pad_id;
-                in[rows * T + j] = have && target > 0 ? tokens[target - 1] : pad_id;
-                /* the very first token of the stream has no context: it is not counted */
-                if (have && target == 0) tg[rows * T + j] = pad_id;
-            }
-        }
-        double ls = 0;
-        int64_t c = 0;
-        st = lilm_model_forward(m, in, tg, rows, T, 0.0f, &ls, &c);
-        sum += ls;
-        counted += c;
-    }
-    free(in);
-    free(tg);
-    LILM_TRY(st);
-    lilm_eval_finish(r, sum, counted, bytes);
+    r->full = full;
     r->seconds = lilm_progress_clock() - t0;
     return LILM_OK;
 }
@@ -134,31 +84,6 @@ static lilm_status find_checkpoint(const char *target, const char *checkpoint, c
                        target, checkpoint ? checkpoint : "final, best or last");
 }
 
-/* The tokenizer a dataset was prepared with (its meta.json), for configs that leave it empty. */
-static lilm_status dataset_tokenizer(const char *dir, char *out, size_t n)
-{
-    char path[LILM_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/meta.json", dir);
-    lilm_json *j = NULL;
-    LILM_TRY(lilm_json_parse_file(&j, path));
-    const lilm_json *tk = lilm_json_get(j, "tokenizer");
-    const char *p = tk ? lilm_json_get_str(tk, "path") : NULL;
-    lilm_status st = LILM_OK;
-    if (!p || !*p) st = lilm_errorf(LILM_ERR_FORMAT, "%s names no tokenizer path\nHINT: set data.tokenizer", path);
-    else snprintf(out, n, "%s", p);
-    lilm_json_free(j);
-    return st;
-}
-
-static lilm_status resolve_tokenizer(const lilm_config *cfg, char *tokpath, size_t n)
-{
-    snprintf(tokpath, n, "%s", cfg->data.tokenizer);
-    if (tokpath[0]) return LILM_OK;
-    if (cfg->data.dataset[0]) return dataset_tokenizer(cfg->data.dataset, tokpath, n);
-    snprintf(tokpath, n, "bytes");
-    return LILM_OK;
-}
-
 void lilm_eval_unload(lilm_loaded_model *lm)
 {
     if (lm->have_model) lilm_model_free(&lm->model);
@@ -179,15 +104,17 @@ lilm_status lilm_eval_load(const char *target, const char *checkpoint, const cha
         lm->cfg.data.text[0] = '\0';
     }
     char tokpath[LILM_PATH_MAX];
-    LILM_TRY(resolve_tokenizer(&lm->cfg, tokpath, sizeof tokpath));
+    LILM_TRY(lilm_data_resolve_tokenizer(&lm->cfg.data, tokpath, sizeof tokpath));
     lilm_device_choice dev;
     LILM_TRY(lilm_device_choice_parse(device ? device : lm->cfg.train.device, &dev));
     if (!B) B = (size_t)lm->cfg.train.batch_size;
     if (!T) T = (size_t)mc.context;
-    lilm_status st = lilm_backend_create(&lm->be, dev, threads >= 0 ? threads : (int)lm->cfg.train.threads);
+    lilm_backend_options bo;
+    lilm_backend_options_from_config(&lm->cfg.train, &bo);
+    lilm_status st = lilm_backend_create_opts(&lm->be, dev, threads >= 0 ? threads : (int)lm->cfg.train.threads, &bo);
     if (st == LILM_OK) st = lilm_tokenizer_load(&lm->tok, tokpath);
     if (st == LILM_OK) {
-        st = lilm_model_init(&lm->model, &mc, lm->be, B, T, lm->cfg.train.seed);
+        st = lilm_model_init_mode(&lm->model, &mc, lm->be, B, T, lm->cfg.train.seed, LILM_MODEL_INFERENCE);
         lm->have_model = st == LILM_OK;
     }
     if (st == LILM_OK) st = lilm_checkpoint_load(lm->checkpoint, &lm->model, NULL, NULL);
@@ -201,32 +128,21 @@ lilm_status lilm_eval_run(const lilm_eval_opts *o, lilm_eval_result *r)
     lilm_loaded_model lm;
     LILM_TRY(lilm_eval_load(o->target, o->checkpoint, o->data, o->device, o->threads, o->batch, 0, &lm));
     lilm_config *cfg = &lm.cfg;
-    snprintf(r->checkpoint, sizeof r->checkpoint, "%s", lm.checkpoint);
-    size_t B = lm.model.max_B, T = lm.model.max_T;
-    lilm_dataset *ds = NULL;
-    lilm_text_source text;
-    int have_text = 0;
+    lilm_corpus *corpus = NULL;
     lilm_status st = LILM_OK;
     if (!cfg->data.dataset[0] && !cfg->data.text[0]) {
         st = lilm_errorf(LILM_ERR_CONFIG, "%s does not say what data it was trained on\nHINT: pass --data DIR (a prepared dataset)",
                          lm.checkpoint);
-    } else if (cfg->data.dataset[0]) {
-        snprintf(r->data, sizeof r->data, "%s", cfg->data.dataset);
-        st = lilm_dataset_open(&ds, cfg->data.dataset, o->split ? o->split : "val");
-        if (st == LILM_OK) st = lilm_dataset_check_tokenizer(ds, lilm_tokenizer_sha256(lm.tok));
     } else {
-        snprintf(r->data, sizeof r->data, "%s", cfg->data.text);
-        st = lilm_text_source_open(&text, cfg->data.text, lm.tok, cfg->data.val_fraction, B, T, cfg->train.seed);
-        have_text = st == LILM_OK;
+        lilm_corpus_opts co = {.B = lm.model.max_B, .T = lm.model.max_T, .seed = cfg->train.seed,
+                               .pad_id = (int32_t)lm.model.cfg.pad_id, .val_split = o->split};
+        st = lilm_corpus_open(&corpus, &cfg->data, lm.tok, &co);
     }
-    if (st == LILM_OK) {
-        r->params = (int64_t)lm.model.n_elems;
-        if (ds) st = lilm_eval_dataset(&lm.model, ds, cfg->data.mode, B, T, r);
-        else st = lilm_eval_stream(&lm.model, text.tokens, text.n_tokens, text.n_train, text.val_bytes,
-                                   (int32_t)lm.model.cfg.pad_id, B, T, r);
-    }
-    if (have_text) lilm_text_source_close(&text);
-    if (ds) lilm_dataset_close(ds);
+    if (st == LILM_OK) st = lilm_eval_corpus(&lm.model, corpus, 1, 0, NULL, r);
+    r->params = (int64_t)lm.model.n_elems;
+    snprintf(r->checkpoint, sizeof r->checkpoint, "%s", lm.checkpoint);
+    snprintf(r->data, sizeof r->data, "%s", cfg->data.dataset[0] ? cfg->data.dataset : cfg->data.text);
+    lilm_corpus_close(corpus);
     lilm_eval_unload(&lm);
     return st;
 }

@@ -1,18 +1,23 @@
 /*
- * evaluate.h: full validation: every held-out token once, loss, BPB, perplexity.
+ * evaluate.h: validation: loss, BPB, perplexity over a corpus's held-out data.
  *
- * BPB = total cross-entropy in nats / (ln 2 x UTF-8 bytes of the held-out
- * text): the exact definition, not the reference's mean-loss approximation.
- *   - prepared datasets: lilm_eval_iter visits each token (EOS included) of
- *     the split exactly once; bytes come from the split's header;
- *   - raw text (data.text): the held-out tail of the token stream, in rows of
- *     T targets whose context is the T tokens before them (the first row's
- *     context is the last training token), so every held-out token is a
- *     target once; bytes = the held-out documents' UTF-8 bytes.
+ * One function, lilm_eval_corpus, does both kinds of validation:
+ *   - full: every held-out token once (lilm_corpus_val_begin(c, 1)), and
+ *     BPB = total cross-entropy in nats / (ln 2 x UTF-8 bytes of the held-out
+ *     text): the exact definition, not the reference's mean-loss approximation;
+ *       prepared datasets: each token (EOS included) of the split is a target
+ *       once; bytes come from the split's header;
+ *       raw text (data.text): the held-out tail of the token stream, in rows of
+ *       T targets whose context is the T tokens before them (the first row's
+ *       context is the last training token); bytes = the held-out documents'
+ *       UTF-8 bytes;
+ *   - partial (the trainer's periodic validation): the first max_batches
+ *     batches of the held-out data as training sees it; BPB = mean loss /
+ *     (ln 2 x the held-out text's mean bytes per token).
  * lilm_eval_run does the whole job for `lilm eval`: it reads a run directory
  * (or a checkpoint file), builds the model from the checkpoint's own config,
- * loads the weights and evaluates on the run's data or on another prepared
- * dataset (which must use the same tokenizer).
+ * in inference mode, loads the weights and evaluates on the run's data or on
+ * another prepared dataset (which must use the same tokenizer).
  */
 #ifndef LILM_EVAL_EVALUATE_H
 #define LILM_EVAL_EVALUATE_H
@@ -22,7 +27,8 @@
 
 #include "core/config.h"
 #include "core/status.h"
-#include "data/dataset.h"
+#include "data/corpus.h"
+#include "dist/dist.h"
 #include "model/model.h"
 #include "ops/backend.h"
 #include "tok/tokenizer.h"
@@ -31,7 +37,9 @@ typedef struct lilm_eval_result {
     double loss;        /* mean nats per counted token */
     double bpb;         /* bits per UTF-8 byte */
     double perplexity;  /* exp(loss), per token */
-    int64_t tokens, bytes;
+    int64_t tokens, bytes; /* bytes: 0 for a partial validation */
+    int full;           /* 1: every held-out token; 0: the first batches */
+    int64_t batches;    /* forward passes it took */
     double seconds;
     int64_t params;
     char checkpoint[LILM_PATH_MAX]; /* the weights file evaluated (lilm_eval_run) */
@@ -41,18 +49,13 @@ typedef struct lilm_eval_result {
 /* Sets loss/bpb/perplexity from a loss sum over `tokens` targets and `bytes`. */
 void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int64_t bytes);
 
-/* Every token of a prepared split once, in micro-batches of B x T. */
-lilm_status lilm_eval_dataset(lilm_model *m, const lilm_dataset *ds, lilm_loader_mode mode, size_t B, size_t T,
-                              lilm_eval_result *r);
-
-/* Tokens [start, n) of a token stream as targets (context from before
- * `start` where available); `bytes` is their text's UTF-8 size. Rows that run
- * past the end are padded with pad_id, which the loss ignores. */
-lilm_status lilm_eval_stream(lilm_model *m, const int32_t *tokens, size_t n, size_t start, int64_t bytes,
-                             int32_t pad_id, size_t B, size_t T, lilm_eval_result *r);
-
-/* Micro-batches a full evaluation of `ds` takes (for budgeting its time). */
-int64_t lilm_eval_count_batches(const lilm_dataset *ds, lilm_loader_mode mode, size_t B, size_t T);
+/* Validation of `m` on the held-out data of `c` (see above): full, or the
+ * first max_batches batches. Fills loss, bpb, perplexity, tokens, bytes,
+ * full, batches and seconds. */
+/* dist (NULL: one process) splits the batches over the ranks of a data-parallel
+ * run (batch b on rank b mod N) and adds up their sums: every rank gets the result. */
+lilm_status lilm_eval_corpus(lilm_model *m, lilm_corpus *c, int full, int64_t max_batches, const lilm_dist *dist,
+                             lilm_eval_result *r);
 
 typedef struct lilm_eval_opts {
     const char *target;     /* a run directory, or a .safetensors checkpoint written by lilm */

@@ -9,11 +9,6 @@
  */
 #include "model/model_impl.h"
 
-static lilm_act act_of(const lilm_model_config *c)
-{
-    return c->activation == LILM_ACTKIND_RELU ? LILM_ACT_RELU : LILM_ACT_GELU;
-}
-
 /* d_res += norm'(dout); with norm "none" the norm is the identity. */
 static void norm_bwd(lilm_model *m, float *dw, float *db, const void *dout, const void *in,
                      const float *w, const float *mean, const float *rstd, size_t N)
@@ -38,7 +33,7 @@ lilm_status lilm_model_backward(lilm_model *m)
     size_t Q = H * Dq, KV = H * (Dq + Dv), AV = H * Dv, F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim;
     size_t V = (size_t)c->vocab_size;
     float base = (float)c->rope_base;
-    int ffn = c->activation != LILM_ACTKIND_NONE;
+    int ffn = c->activation != LILM_ACT_NONE, gated = lilm__ffn_up_width(c) != (size_t)c->ffn_dim;
 
     float *gemb = m->grad_block + m->params[m->emb_index].offset;
     be->axpy(be, gemb, m->dwte_cls, V * C, 1.0f);
@@ -61,8 +56,22 @@ lilm_status lilm_model_backward(lilm_model *m)
 
         if (ffn) {
             /* d_res is the gradient w.r.t. x' = x2 + ffn(x2) */
-            be->matmul_backward(be, m->d_wide, G.w2, G.b2, m->d_res, NULL, A->act, W.w2, N, F, C, LILM_ACT_NONE, 0);
-            be->matmul_backward(be, m->d_h, G.w1, G.b1, m->d_wide, A->pre, A->h2, W.w1, N, C, F, act_of(c), 0);
+            const void *w2 = lilm__ffn_weight(m, W.w2, PF.w2, 1); /* dense, or built from ring cores */
+            be->matmul_backward(be, m->d_wide, lilm__ffn_dweight(m, G.w2), G.b2, m->d_res, NULL, A->act, w2, N, F, C,
+                                LILM_ACT_NONE, 0);
+            lilm__ffn_dweight_done(m, G.w2, PF.w2, 1);
+            const void *w1 = lilm__ffn_weight(m, W.w1, PF.w1, 0);
+            float *gw1 = lilm__ffn_dweight(m, G.w1);
+            if (gated) { /* dpre (N, 2F) overwrites pre, which nothing reads after this */
+                be->glu_backward(be, A->pre, m->d_wide, A->pre, N, F, c->activation);
+                be->matmul_backward(be, m->d_h, gw1, G.b1, A->pre, NULL, A->h2, w1, N, C, 2 * F, LILM_ACT_NONE, 0);
+            } else if (m->trunc) { /* dpre (N, F) into act, which W2's backward has read */
+                be->trunc_backward(be, A->act, m->d_wide, A->pre, A->trunc_saved, N, F, &m->trunc_p, m->trunc_work);
+                be->matmul_backward(be, m->d_h, gw1, G.b1, A->act, NULL, A->h2, w1, N, C, F, LILM_ACT_NONE, 0);
+            } else {
+                be->matmul_backward(be, m->d_h, gw1, G.b1, m->d_wide, A->pre, A->h2, w1, N, C, F, c->activation, 0);
+            }
+            lilm__ffn_dweight_done(m, G.w1, PF.w1, 0);
             norm_bwd(m, G.norm2_w, G.norm2_b, m->d_h, A->x2, PF.norm2_w, A->mean2, A->rstd2, N);
         }
         /* d_res is now the gradient w.r.t. x2 = x + reproject(att) */

@@ -44,7 +44,7 @@ static void plan_decoder(lilm_decoder *d, const lilm_model_config *c, size_t a, 
     size_t R = d->B * d->max_chunk, C = (size_t)c->d_model, H = (size_t)c->n_heads;
     size_t Q = H * (size_t)c->qk_dim, KV = H * (size_t)(c->qk_dim + c->v_dim), AV = H * (size_t)c->v_dim;
     size_t F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim;
-    int ffn = c->activation != LILM_ACTKIND_NONE;
+    int ffn = c->activation != LILM_ACT_NONE;
     for (int64_t l = 0; l < c->n_layers; l++) {
         void *kv = dtake(p, d->B * d->Tmax * KV * a);
         if (d->kv) d->kv[l] = kv;
@@ -59,8 +59,12 @@ static void plan_decoder(lilm_decoder *d, const lilm_model_config *c, size_t a, 
     d->kvnew = dtake(p, R * KV * a);
     d->att = dtake(p, R * AV * a);
     d->tmp = dtake(p, R * C * a);
-    d->pre = ffn ? dtake(p, R * F * a) : NULL;
+    d->pre = ffn ? dtake(p, R * lilm__ffn_up_width(c) * a) : NULL;
     d->act = ffn ? dtake(p, R * F * a) : NULL;
+    lilm_trunc_params tp;
+    int trunc = lilm_trunc_from_config(c, &tp);
+    d->trunc_saved = trunc ? dtake(p, lilm_trunc_saved_floats(&tp, R, F) * sizeof(float)) : NULL;
+    d->trunc_work = trunc && d->m ? dtake(p, d->m->be->trunc_work_bytes(d->m->be, F, &tp)) : NULL;
     d->last = dtake(p, d->B * C * a);
     d->logits_dev = dtake(p, d->B * (size_t)c->vocab_size * sizeof(float));
 }
@@ -74,7 +78,7 @@ size_t lilm_decoder_plan_bytes(const lilm_model_config *cfg, lilm_dtype act_dtyp
     d.Tmax = Tmax;
     d.max_chunk = max_chunk;
     dplan p = {NULL, 0};
-    plan_decoder(&d, cfg, act_dtype == LILM_DTYPE_BF16 ? 2 : 4, &p);
+    plan_decoder(&d, cfg, lilm_dtype_size(act_dtype), &p);
     return p.used;
 }
 
@@ -106,7 +110,7 @@ lilm_status lilm_decoder_init(lilm_decoder *d, lilm_model *m, size_t B, size_t T
     p.base = d->block;
     p.used = 0;
     plan_decoder(d, c, m->act_size, &p);
-    size_t H = (size_t)c->n_heads, KV = H * (size_t)(c->qk_dim + c->v_dim), wide = (size_t)c->ffn_dim;
+    size_t H = (size_t)c->n_heads, KV = H * (size_t)(c->qk_dim + c->v_dim), wide = lilm__ffn_up_width(c);
     if (KV > wide) wide = KV;
     lilm_backend_plan bp = {.max_rows = B * max_chunk, .max_batch = B, .max_seq = Tmax, .d_model = (size_t)c->d_model,
                             .vocab = (size_t)c->vocab_size, .n_heads = H, .qk_dim = (size_t)c->qk_dim,
@@ -152,7 +156,7 @@ lilm_status lilm_decoder_step(lilm_decoder *d, const int32_t *tokens, size_t n, 
     size_t Dv = (size_t)c->v_dim, Q = H * Dq, KV = H * (Dq + Dv), AV = H * Dv, F = (size_t)c->ffn_dim;
     size_t P = (size_t)c->latent_dim, V = (size_t)c->vocab_size, a = m->act_size, pos = d->pos;
     float base = (float)c->rope_base;
-    int ffn = c->activation != LILM_ACTKIND_NONE;
+    int ffn = c->activation != LILM_ACT_NONE, gated = lilm__ffn_up_width(c) != (size_t)c->ffn_dim;
     for (size_t i = 0; i < R; i++)
         if (tokens[i] < 0 || (int64_t)tokens[i] >= c->vocab_size)
             return lilm_errorf(LILM_ERR_ARG, "token id %d is outside the vocabulary (%lld)", tokens[i],
@@ -185,9 +189,20 @@ lilm_status lilm_decoder_step(lilm_decoder *d, const int32_t *tokens, size_t n, 
         be->add(be, d->x, d->x, d->tmp, R * C);
         if (ffn) {
             dnorm(d, d->h, d->x, PF.norm2_w, PF.norm2_b, R);
-            be->matmul_forward(be, d->act, d->pre, d->h, W.w1, PF.b1, R, C, F,
-                               c->activation == LILM_ACTKIND_RELU ? LILM_ACT_RELU : LILM_ACT_GELU);
-            be->matmul_forward(be, d->tmp, NULL, d->act, W.w2, PF.b2, R, F, C, LILM_ACT_NONE);
+            const void *w1 = lilm__ffn_weight(m, W.w1, PF.w1, 0); /* ring cores: m's scratch W */
+            if (gated) {
+                be->matmul_forward(be, d->pre, NULL, d->h, w1, PF.b1, R, C, 2 * F, LILM_ACT_NONE);
+                be->glu_forward(be, d->act, d->pre, R, F, c->activation);
+            } else if (m->trunc) { /* the batch maximum of svd_truncation is over these R rows */
+                lilm_trunc_params tp = m->trunc_p;
+                tp.key = lilm_qr_omega_key(m->seed, m->step, l);
+                be->matmul_forward(be, d->pre, NULL, d->h, w1, PF.b1, R, C, F, LILM_ACT_NONE);
+                be->trunc_forward(be, d->act, d->trunc_saved, d->pre, R, F, &tp, d->trunc_work);
+            } else {
+                be->matmul_forward(be, d->act, d->pre, d->h, w1, PF.b1, R, C, F, c->activation);
+            }
+            const void *w2 = lilm__ffn_weight(m, W.w2, PF.w2, 1);
+            be->matmul_forward(be, d->tmp, NULL, d->act, w2, PF.b2, R, F, C, LILM_ACT_NONE);
             be->add(be, d->x, d->x, d->tmp, R * C);
         }
     }

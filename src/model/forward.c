@@ -9,6 +9,10 @@
  *   att = softmax(q k^T / sqrt(Dq), causal) v   (N, H*Dv)
  *   x2  = x + att @ Wp^T + bp
  *   x'  = x2 + act(norm2(x2) @ W1^T + b1) @ W2^T + b2
+ *         (gated, SwiGLU: pre = norm2(x2) @ W1^T + b1 is (N, 2F) = [g | u] and
+ *         act(pre) = silu(g) * u is (N, F); a low-rank activation of
+ *         ops/truncation.h maps each token's pre row as a d x F/d matrix and
+ *         keeps its state in trunc_saved)
  * then hf = final_norm(x_L) and the tied classifier with cross-entropy.
  * Norm weights and biases are read from the fp32 parameters; matrices from
  * the compute copy (which is the fp32 block itself on CPU).
@@ -16,11 +20,6 @@
 #include "model/model_impl.h"
 
 #include <string.h>
-
-static lilm_act act_of(const lilm_model_config *c)
-{
-    return c->activation == LILM_ACTKIND_RELU ? LILM_ACT_RELU : LILM_ACT_GELU;
-}
 
 static void norm_fwd(lilm_model *m, void *out, float *mean, float *rstd, const void *in,
                      const float *w, const float *b, size_t N)
@@ -39,10 +38,12 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
     if (B > m->max_B || T > m->max_T || B == 0 || T == 0)
         return lilm_errorf(LILM_ERR_ARG, "batch %zu x %zu exceeds the planned %zu x %zu", B, T, m->max_B, m->max_T);
     if (grad_scale > 0 && !targets) return lilm_errorf(LILM_ERR_ARG, "a training forward needs targets");
+    if (grad_scale > 0 && m->mode != LILM_MODEL_TRAIN)
+        return lilm_errorf(LILM_ERR_ARG, "a training forward needs a model built for training (this one is inference-only)");
     size_t N = B * T, C = (size_t)c->d_model, H = (size_t)c->n_heads, Dq = (size_t)c->qk_dim, Dv = (size_t)c->v_dim;
     size_t Q = H * Dq, KV = H * (Dq + Dv), AV = H * Dv, F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim;
     float base = (float)c->rope_base;
-    int ffn = c->activation != LILM_ACTKIND_NONE;
+    int ffn = c->activation != LILM_ACT_NONE, gated = lilm__ffn_up_width(c) != (size_t)c->ffn_dim;
     int64_t V = c->vocab_size;
     for (size_t i = 0; i < N; i++)
         if (inputs[i] < 0 || inputs[i] >= V)
@@ -81,8 +82,20 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
         if (ffn) {
             be->add(be, A->x2, A->x, m->d_h, N * C);
             norm_fwd(m, A->h2, A->mean2, A->rstd2, A->x2, PF.norm2_w, PF.norm2_b, N);
-            be->matmul_forward(be, A->act, A->pre, A->h2, W.w1, PF.b1, N, C, F, act_of(c));
-            be->matmul_forward(be, m->d_h, NULL, A->act, W.w2, PF.b2, N, F, C, LILM_ACT_NONE);
+            const void *w1 = lilm__ffn_weight(m, W.w1, PF.w1, 0); /* dense, or built from ring cores */
+            if (gated) {
+                be->matmul_forward(be, A->pre, NULL, A->h2, w1, PF.b1, N, C, 2 * F, LILM_ACT_NONE);
+                be->glu_forward(be, A->act, A->pre, N, F, c->activation);
+            } else if (m->trunc) {
+                lilm_trunc_params tp = m->trunc_p;
+                tp.key = lilm_qr_omega_key(m->seed, m->step, l);
+                be->matmul_forward(be, A->pre, NULL, A->h2, w1, PF.b1, N, C, F, LILM_ACT_NONE);
+                be->trunc_forward(be, A->act, A->trunc_saved, A->pre, N, F, &tp, m->trunc_work);
+            } else {
+                be->matmul_forward(be, A->act, A->pre, A->h2, w1, PF.b1, N, C, F, c->activation);
+            }
+            const void *w2 = lilm__ffn_weight(m, W.w2, PF.w2, 1);
+            be->matmul_forward(be, m->d_h, NULL, A->act, w2, PF.b2, N, F, C, LILM_ACT_NONE);
             be->add(be, x_next, A->x2, m->d_h, N * C);
         } else {
             be->add(be, A->x2, A->x, m->d_h, N * C);

@@ -19,37 +19,51 @@ float lilm__norm_eps(const lilm_model_config *c)
     return c->norm == LILM_NORM_LAYER ? 1e-5f : FLT_EPSILON; /* torch RMSNorm eps=None: finfo(float32).eps */
 }
 
+size_t lilm__ffn_up_width(const lilm_model_config *c)
+{
+    const lilm_act_desc *a = lilm_act_info(c->activation);
+    return (size_t)(a ? a->gate : 1) * (size_t)c->ffn_dim;
+}
+
+void lilm__model_components(lilm_model *m)
+{
+    const lilm_model_config *c = &m->cfg;
+    m->trunc = lilm_trunc_from_config(c, &m->trunc_p);
+    m->tr = lilm_model_ffn_kind(c) == LILM_FFN_TENSOR_RING;
+    if (m->tr) {
+        size_t C = (size_t)c->d_model, F = (size_t)c->ffn_dim, R = (size_t)c->ffn_tr_bond;
+        lilm_status s1 = lilm_tr_shape_init(&m->tr1, C, lilm__ffn_up_width(c), R);
+        lilm_status s2 = lilm_tr_shape_init(&m->tr2, F, C, R);
+        (void)s1, (void)s2; /* sizes >= 1 here: the model checks its shape first */
+    }
+}
+
+const void *lilm__ffn_weight(lilm_model *m, const void *wc, const float *cores, int second)
+{
+    if (!m->tr) return wc;
+    m->be->tr_weight(m->be, m->tr_w, cores, second ? &m->tr2 : &m->tr1, m->tr_work);
+    return m->tr_w;
+}
+
+float *lilm__ffn_dweight(lilm_model *m, float *grad)
+{
+    if (!m->tr) return grad;
+    size_t n = (m->tr1.in * m->tr1.out > m->tr2.in * m->tr2.out ? m->tr1.in * m->tr1.out : m->tr2.in * m->tr2.out);
+    m->be->zero(m->be, m->tr_dw, n * sizeof(float));
+    return m->tr_dw;
+}
+
+void lilm__ffn_dweight_done(lilm_model *m, float *grad, const float *cores, int second)
+{
+    if (m->tr) m->be->tr_weight_backward(m->be, grad, m->tr_dw, cores, second ? &m->tr2 : &m->tr1, m->tr_work);
+}
+
 void lilm__layer_ptrs(const lilm_model *m, int layer, void *block, size_t esize, lilm_layer_ptrs *out)
 {
     memset(out, 0, sizeof *out);
-    const lilm_model_config *c = &m->cfg;
-    int i = m->layer_first[layer];
-#define NEXT() ((char *)block + m->params[i++].offset * esize)
-    if (c->norm != LILM_NORM_NONE) {
-        out->norm1_w = NEXT();
-        if (c->norm == LILM_NORM_LAYER) out->norm1_b = NEXT();
-        if (c->activation != LILM_ACTKIND_NONE) {
-            out->norm2_w = NEXT();
-            if (c->norm == LILM_NORM_LAYER) out->norm2_b = NEXT();
-        }
-    }
-    out->q_w = NEXT();
-    out->q_b = NEXT();
-    if (c->latent_dim > 0) {
-        out->lat_w = NEXT();
-        out->lat_b = NEXT();
-    }
-    out->kv_w = NEXT();
-    out->kv_b = NEXT();
-    out->proj_w = NEXT();
-    out->proj_b = NEXT();
-    if (c->activation != LILM_ACTKIND_NONE) {
-        out->w1 = NEXT();
-        out->b1 = NEXT();
-        out->w2 = NEXT();
-        out->b2 = NEXT();
-    }
-#undef NEXT
+    for (int i = m->layer_first[layer]; i < m->n_params && m->params[i].layer == layer; i++)
+        if (m->params[i].role < LILM_ROLE_LAYER_COUNT) /* later tensor-ring cores follow their first */
+            out->by_role[m->params[i].role] = (char *)block + m->params[i].offset * esize;
 }
 
 /* ---- the activation plan ---- */
@@ -71,12 +85,18 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
     const lilm_model_config *c = &m->cfg;
     size_t N = B * T, C = (size_t)c->d_model, H = (size_t)c->n_heads;
     size_t Q = H * (size_t)c->qk_dim, KV = H * (size_t)(c->qk_dim + c->v_dim), AV = H * (size_t)c->v_dim;
-    size_t F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim, L = (size_t)c->n_layers;
+    size_t F = (size_t)c->ffn_dim, GF = lilm__ffn_up_width(c), P = (size_t)c->latent_dim, L = (size_t)c->n_layers;
     size_t a = m->act_size;
     int has_norm = c->norm != LILM_NORM_NONE, layer = c->norm == LILM_NORM_LAYER;
-    int ffn = c->activation != LILM_ACTKIND_NONE;
+    int ffn = c->activation != LILM_ACT_NONE;
     for (size_t l = 0; l < L; l++) {
         lilm_layer_acts *A = &m->acts[l];
+        if (l > 0 && m->mode == LILM_MODEL_INFERENCE) {
+            /* nothing is kept for a backward pass: every layer works in the
+             * first one's buffers (its output overwrites its input) */
+            *A = m->acts[0];
+            continue;
+        }
         A->x = take(pl, N * C * a);
         A->h1 = has_norm ? take(pl, N * C * a) : A->x;
         A->mean1 = layer ? take(pl, N * sizeof(float)) : NULL;
@@ -90,8 +110,20 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
         A->h2 = ffn && has_norm ? take(pl, N * C * a) : A->x2;
         A->mean2 = ffn && layer ? take(pl, N * sizeof(float)) : NULL;
         A->rstd2 = ffn && has_norm ? take(pl, N * sizeof(float)) : NULL;
-        A->pre = ffn ? take(pl, N * F * a) : NULL;
+        A->pre = ffn ? take(pl, N * GF * a) : NULL;
         A->act = ffn ? take(pl, N * F * a) : NULL;
+        A->trunc_saved = m->trunc ? take(pl, lilm_trunc_saved_floats(&m->trunc_p, N, F) * sizeof(float)) : NULL;
+    }
+    /* the low-rank activations' workspace (unknown without a backend: plan_bytes leaves it out) */
+    int work = m->trunc && m->be && m->be->trunc_work_bytes;
+    m->trunc_work = work ? take(pl, m->be->trunc_work_bytes(m->be, F, &m->trunc_p)) : NULL;
+    if (m->tr) { /* a dense W of the larger ring and its gradient; the workspace needs the backend */
+        size_t big = GF * C > F * C ? GF * C : F * C;
+        m->tr_w = take(pl, big * sizeof(float));
+        m->tr_dw = take(pl, big * sizeof(float));
+        size_t w1 = m->be && m->be->tr_work_bytes ? m->be->tr_work_bytes(m->be, &m->tr1) : 0;
+        size_t w2 = m->be && m->be->tr_work_bytes ? m->be->tr_work_bytes(m->be, &m->tr2) : 0;
+        m->tr_work = take(pl, w1 > w2 ? w1 : w2);
     }
     m->xf = take(pl, N * C * a);
     m->hf = has_norm ? take(pl, N * C * a) : m->xf;
@@ -100,55 +132,91 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
     m->losses = take(pl, N * sizeof(float));
     m->tokens = take(pl, N * sizeof(int32_t));
     m->targets = take(pl, N * sizeof(int32_t));
-    size_t wide = F > KV ? F : KV;
+    size_t wide = GF > KV ? GF : KV;
     if (AV > wide) wide = AV;
     if (Q > wide) wide = Q;
-    m->d_res = take(pl, N * C * a);
+    int train = m->mode == LILM_MODEL_TRAIN; /* backward scratch (d_h also serves forward and logits) */
+    m->d_res = train ? take(pl, N * C * a) : NULL;
     m->d_h = take(pl, N * C * a);
-    m->d_cls = take(pl, N * C * a);
-    m->d_wide = take(pl, N * wide * a);
-    m->d_q = take(pl, N * Q * a);
-    m->d_kv = take(pl, N * KV * a);
-    m->d_lat = P ? take(pl, N * P * a) : NULL;
-    m->dwte_cls = take(pl, (size_t)c->vocab_size * C * sizeof(float));
+    m->d_cls = train ? take(pl, N * C * a) : NULL;
+    m->d_wide = train ? take(pl, N * wide * a) : NULL;
+    m->d_q = train ? take(pl, N * Q * a) : NULL;
+    m->d_kv = train ? take(pl, N * KV * a) : NULL;
+    m->d_lat = train && P ? take(pl, N * P * a) : NULL;
+    m->dwte_cls = train ? take(pl, (size_t)c->vocab_size * C * sizeof(float)) : NULL;
     m->logits_dev = take(pl, B * (size_t)c->vocab_size * sizeof(float));
 }
 
-size_t lilm_model_plan_bytes(const lilm_model_config *cfg, lilm_dtype act_dtype, size_t B, size_t T)
+size_t lilm_model_plan_bytes_mode(const lilm_model_config *cfg, lilm_dtype act_dtype, size_t B, size_t T,
+                                  lilm_model_mode mode)
 {
     lilm_model m;
     memset(&m, 0, sizeof m);
     m.cfg = *cfg;
-    m.act_size = act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
+    m.mode = mode;
+    m.act_size = lilm_dtype_size(act_dtype);
     m.acts = calloc((size_t)cfg->n_layers, sizeof *m.acts);
     if (!m.acts) return 0;
+    lilm__model_components(&m);
     planner pl = {NULL, 0};
     plan_acts(&m, &pl, B, T);
     free(m.acts);
     if (lilm__model_build_table(&m) != LILM_OK) return 0;
-    size_t pbytes = m.n_elems * sizeof(float) * 4 + (act_dtype == LILM_DTYPE_F32 ? 0 : m.n_elems * m.act_size);
+    size_t blocks = mode == LILM_MODEL_TRAIN ? 2 : 1; /* parameters (and gradients) */
+    size_t pbytes = m.n_elems * sizeof(float) * blocks + (act_dtype == LILM_DTYPE_F32 ? 0 : m.n_elems * m.act_size);
     free(m.params);
     free(m.layer_first);
     return pl.used + pbytes;
 }
 
+size_t lilm_model_plan_bytes(const lilm_model_config *cfg, lilm_dtype act_dtype, size_t B, size_t T)
+{
+    size_t model = lilm_model_plan_bytes_mode(cfg, act_dtype, B, T, LILM_MODEL_TRAIN);
+    size_t optim = LILM_MODEL_PLAN_DEFAULT_OPTIM_ARRAYS * (size_t)lilm_model_config_param_count(cfg) * sizeof(float);
+    return model ? model + optim : 0;
+}
+
 lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_backend *be,
                             size_t max_B, size_t max_T, uint64_t seed)
 {
+    return lilm_model_init_mode(m, cfg, be, max_B, max_T, seed, LILM_MODEL_TRAIN);
+}
+
+lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, lilm_backend *be,
+                                 size_t max_B, size_t max_T, uint64_t seed, lilm_model_mode mode)
+{
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
+    m->mode = mode;
     m->be = be;
     m->max_B = max_B;
     m->max_T = max_T;
-    m->act_size = be->act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
+    m->act_size = lilm_dtype_size(be->act_dtype);
     const lilm_model_config *c = &m->cfg;
     if (c->n_layers < 1 || c->d_model < 1 || c->n_heads < 1 || c->qk_dim < 2 || c->qk_dim % 2 || c->v_dim < 1 ||
-        c->vocab_size < 4 || (c->activation != LILM_ACTKIND_NONE && c->ffn_dim < 1) || c->latent_dim < 0)
+        c->vocab_size < 4 || (c->activation != LILM_ACT_NONE && c->ffn_dim < 1) || c->latent_dim < 0)
         return lilm_errorf(LILM_ERR_ARG, "invalid model shape (layers %lld, d %lld, heads %lld, qk %lld, v %lld, vocab %lld)",
                            (long long)c->n_layers, (long long)c->d_model, (long long)c->n_heads,
                            (long long)c->qk_dim, (long long)c->v_dim, (long long)c->vocab_size);
+    if (!be->act_supported(be, c->activation)) {
+        const lilm_act_desc *a = lilm_act_info(c->activation);
+        return lilm_errorf(LILM_ERR_UNSUPPORTED,
+                           "model.activation %s is not on the %s backend yet\nHINT: --device cpu, or another "
+                           "model.activation", a ? a->config_name : "(unknown)", be->name);
+    }
     if (max_T > (size_t)c->context)
         return lilm_errorf(LILM_ERR_ARG, "sequence length %zu exceeds the model context %lld", max_T, (long long)c->context);
+    m->seed = seed;
+    lilm__model_components(m);
+    if (m->tr && (!be->tr_weight || !be->tr_weight_backward || !be->tr_work_bytes))
+        return lilm_errorf(LILM_ERR_UNSUPPORTED, "model.ffn_tr_bond (tensor-ring feed-forward Linears) is not on "
+                           "the %s backend yet\nHINT: --device cpu, or model.ffn_tr_bond=0", be->name);
+    if (m->trunc) {
+        LILM_TRY(lilm_trunc_params_check(&m->trunc_p, (size_t)c->ffn_dim));
+        if (!be->trunc_forward || !be->trunc_backward || !be->trunc_work_bytes)
+            return lilm_errorf(LILM_ERR_UNSUPPORTED, "model.activation %s is not on the %s backend yet\n"
+                               "HINT: --device cpu", lilm_act_info(c->activation)->config_name, be->name);
+    }
     lilm_status st = lilm__model_build_table(m);
     if (st != LILM_OK) goto fail;
 
@@ -156,12 +224,10 @@ lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_ba
     void *p;
     if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
     m->param_block = p;
-    if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
-    m->grad_block = p;
-    if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
-    m->m_block = p;
-    if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
-    m->v_block = p;
+    if (mode == LILM_MODEL_TRAIN) {
+        if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
+        m->grad_block = p;
+    }
     if (be->act_dtype == LILM_DTYPE_F32) {
         m->wc_block = m->param_block;
         m->wc_is_alias = 1;
@@ -184,7 +250,7 @@ lilm_status lilm_model_init(lilm_model *m, const lilm_model_config *cfg, lilm_ba
     plan_acts(m, &pl, max_B, max_T);
 
     size_t KV = (size_t)(c->n_heads * (c->qk_dim + c->v_dim));
-    size_t wide = (size_t)c->ffn_dim > KV ? (size_t)c->ffn_dim : KV;
+    size_t wide = lilm__ffn_up_width(c) > KV ? lilm__ffn_up_width(c) : KV;
     lilm_backend_plan bp = {
         .max_rows = max_B * max_T, .max_batch = max_B, .max_seq = max_T,
         .d_model = (size_t)c->d_model, .vocab = (size_t)c->vocab_size, .n_heads = (size_t)c->n_heads,
@@ -215,8 +281,6 @@ void lilm_model_free(lilm_model *m)
     if (be) {
         if (m->param_block) be->free(be, m->param_block);
         if (m->grad_block) be->free(be, m->grad_block);
-        if (m->m_block) be->free(be, m->m_block);
-        if (m->v_block) be->free(be, m->v_block);
         if (m->wc_block && !m->wc_is_alias) be->free(be, m->wc_block);
         if (m->act_block) be->free(be, m->act_block);
     }
@@ -230,22 +294,23 @@ void lilm_model_free(lilm_model *m)
 size_t lilm_model_bytes(const lilm_model *m)
 {
     size_t pbytes = m->n_elems * sizeof(float);
-    return 4 * pbytes + (m->wc_is_alias ? 0 : m->n_elems * m->act_size) + m->act_bytes + m->scratch_bytes;
+    return (m->grad_block ? 2 : 1) * pbytes + (m->wc_is_alias ? 0 : m->n_elems * m->act_size) + m->act_bytes +
+           m->scratch_bytes;
 }
 
 static double mib(size_t b) { return (double)b / (1024.0 * 1024.0); }
 
-void lilm_model_print_plan(const lilm_model *m, FILE *f)
+void lilm_model_print_plan(const lilm_model *m, const char *extra_name, size_t extra_bytes, FILE *f)
 {
     size_t pbytes = m->n_elems * sizeof(float);
     fprintf(f, "memory plan (%s, micro-batch %zu x %zu):\n", m->be->name, m->max_B, m->max_T);
     fprintf(f, "  parameters   %10zu  %8.1f MiB  fp32\n", m->n_elems, mib(pbytes));
-    fprintf(f, "  gradients                %8.1f MiB  fp32\n", mib(pbytes));
-    fprintf(f, "  AdamW m, v               %8.1f MiB  fp32\n", mib(2 * pbytes));
+    if (m->grad_block) fprintf(f, "  gradients                %8.1f MiB  fp32\n", mib(pbytes));
+    if (extra_bytes) fprintf(f, "  %-24s %8.1f MiB  fp32\n", extra_name, mib(extra_bytes));
     if (!m->wc_is_alias) fprintf(f, "  weight copy              %8.1f MiB  bf16\n", mib(m->n_elems * m->act_size));
     fprintf(f, "  activations              %8.1f MiB\n", mib(m->act_bytes));
     fprintf(f, "  backend scratch          %8.1f MiB\n", mib(m->scratch_bytes));
-    fprintf(f, "  total                    %8.1f MiB\n", mib(lilm_model_bytes(m)));
+    fprintf(f, "  total                    %8.1f MiB\n", mib(lilm_model_bytes(m) + extra_bytes));
 }
 
 void lilm_model_sync_weights(lilm_model *m)
@@ -253,7 +318,12 @@ void lilm_model_sync_weights(lilm_model *m)
     if (!m->wc_is_alias) m->be->cast_to_act(m->be, m->wc_block, m->param_block, m->n_elems);
 }
 
-void lilm_model_zero_grad(lilm_model *m) { m->be->zero(m->be, m->grad_block, m->n_elems * sizeof(float)); }
+void lilm_model_set_step(lilm_model *m, int64_t step) { m->step = step; }
+
+void lilm_model_zero_grad(lilm_model *m)
+{
+    if (m->grad_block) m->be->zero(m->be, m->grad_block, m->n_elems * sizeof(float));
+}
 
 static lilm_status logits_rows(lilm_model *m, float *out, size_t first_row, size_t rows, size_t row_step)
 {

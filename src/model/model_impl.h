@@ -22,6 +22,24 @@ static inline void *lilm__act_at(const lilm_model *m, void *base, size_t elems)
  * (the fp32 master/grad blocks or the compute copy). */
 void lilm__layer_ptrs(const lilm_model *m, int layer, void *block, size_t esize, lilm_layer_ptrs *out);
 
+/* Width of W1's output: gate * ffn_dim (2F for a gated activation such as
+ * SwiGLU, whose [g | u] halves the activation folds into F). */
+size_t lilm__ffn_up_width(const lilm_model_config *c);
+
+/* Sets m->trunc, trunc_p (low-rank activation) and m->tr, tr1, tr2
+ * (tensor-ring FFN Linears) from m->cfg. */
+void lilm__model_components(lilm_model *m);
+
+/* The FFN Linear's weight to multiply with: the compute copy wc, or for a
+ * tensor-ring Linear (second: ffn.3, else ffn.0) the dense W built from its
+ * fp32 cores into m->tr_w (valid until the next call). */
+const void *lilm__ffn_weight(lilm_model *m, const void *wc, const float *cores, int second);
+/* Where a matmul backward should put that Linear's weight gradient (grad
+ * itself, or the zeroed m->tr_dw), and the fold of tr_dw onto the cores'
+ * gradient (+=) after it. */
+float *lilm__ffn_dweight(lilm_model *m, float *grad);
+void lilm__ffn_dweight_done(lilm_model *m, float *grad, const float *cores, int second);
+
 /* Effective norm epsilon (config value, or PyTorch's default for the kind). */
 float lilm__norm_eps(const lilm_model_config *c);
 

@@ -38,7 +38,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/components.h" /* lilm_act: the activations (one table for the model and the backends) */
 #include "core/status.h"
+#include "core/tensor_ring.h"  /* lilm_tr_shape: tensor-ring Linears */
+#include "ops/truncation.h"    /* lilm_trunc_params: the low-rank activations' parameters */
 
 typedef enum lilm_device {
     LILM_DEVICE_CPU = 0,
@@ -50,12 +53,28 @@ typedef enum lilm_dtype {
     LILM_DTYPE_BF16 = 1,
 } lilm_dtype;
 
-/* Elementwise activation, used alone or fused as a matmul epilogue. */
-typedef enum lilm_act {
-    LILM_ACT_NONE = 0,
-    LILM_ACT_GELU = 1, /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
-    LILM_ACT_RELU = 2,
-} lilm_act;
+/* Bytes per element of a dtype. */
+static inline size_t lilm_dtype_size(lilm_dtype d) { return d == LILM_DTYPE_BF16 ? 2 : 4; }
+
+/* Kernel choices a backend takes at creation (train.cuda.* in the config;
+ * lilm_backend_options_from_config). Zero-filled = the defaults. A backend
+ * ignores the options that are not its own. */
+typedef enum lilm_cuda_attention {
+    LILM_CUDA_ATTN_AUTO = 0, /* thread-per-row kernels for heads <= 32, warp-per-row above */
+    LILM_CUDA_ATTN_WARP,     /* warp-per-row for every head size */
+    LILM_CUDA_ATTN_MMA,      /* bf16 tensor cores where they apply, auto elsewhere */
+} lilm_cuda_attention;
+
+typedef struct lilm_backend_options {
+    lilm_cuda_attention cuda_attention;
+    int cuda_no_epilogue;    /* 1: never fuse the bias into cuBLASLt's GEMM epilogue */
+    int cuda_device;         /* the GPU to use (a data-parallel rank takes its rank on the host) */
+} lilm_backend_options;
+
+/* Activations are lilm_act (core/components.h: NONE = 0, GELU exact
+ * 0.5 x (1 + erf(x / sqrt 2)), RELU, RELU2 = max(x, 0)^2, SWIGLU). Pointwise
+ * ones run alone or fused as a matmul epilogue; gated ones (SwiGLU) halve the
+ * width and run alone (glu_forward). */
 
 /* The largest shapes a backend must be ready for (scratch sizing). */
 typedef struct lilm_backend_plan {
@@ -91,6 +110,7 @@ struct lilm_backend {
     lilm_device device;
     lilm_dtype act_dtype;      /* dtype of activations and the weight compute copy */
     int threads;               /* CPU threads used (informational on CUDA) */
+    size_t peak_gemm_n;        /* square GEMM size that reaches the device's peak rate (lilm bench) */
     void *impl;                /* backend-private state (thread pool, handles, scratch) */
 
     /* ---- lifetime and memory ---- */
@@ -106,6 +126,18 @@ struct lilm_backend {
     lilm_status (*sync)(lilm_backend *be);   /* wait for queued work; report device errors */
     /* Bytes of device memory in use at its peak so far (0 if unknown). */
     size_t (*peak_bytes)(lilm_backend *be);
+    /* The memory this backend allocates from: its capacity and what is free now,
+     * in bytes (host RAM on CPU, the GPU's memory on CUDA; 0 when unknown). */
+    void (*memory_info)(const lilm_backend *be, size_t *total, size_t *available);
+
+    /* ---- data parallel (NULL where the backend has none: the CPU backend's
+     * gradients are host memory, which src/dist sums over MPI) ---- */
+    /* A new group id of `bytes` bytes (rank 0 makes it; MPI carries it to the others). */
+    lilm_status (*comm_id)(lilm_backend *be, void *id, size_t bytes);
+    /* Joins the group `id` as `rank` of `size` (every rank calls it together). */
+    lilm_status (*comm_init)(lilm_backend *be, const void *id, size_t bytes, int rank, int size);
+    /* buf (n) fp32 device memory <- its sum over the group, in place, queued on the backend's stream. */
+    lilm_status (*comm_sum_f32)(lilm_backend *be, float *buf, size_t n);
 
     /* ---- dtype conversion (weights to their compute copy) ---- */
     /* out (n) act_dtype <- in (n) fp32. On CPU (f32) out may equal in: no-op. */
@@ -151,11 +183,47 @@ struct lilm_backend {
                             size_t N, size_t IC, size_t OC, lilm_act act, int accumulate);
 
     /* ---- elementwise ---- */
+    /* 1 when this backend computes `act`: pointwise ones (lilm_act_info(act)->gate
+     * == 1) in act_forward/act_backward and matmul's epilogue, gated ones in
+     * glu_forward/glu_backward, the low-rank ones (lilm_trunc_from_config) in
+     * trunc_forward/trunc_backward. The model asks before it plans anything. */
+    int (*act_supported)(lilm_backend *be, lilm_act act);
+    /* Pointwise activations: */
     /* out (n) = act(in). */
     void (*act_forward)(lilm_backend *be, void *out, const void *in, size_t n, lilm_act act);
     /* din (n) = act'(in) * dout. */
     void (*act_backward)(lilm_backend *be, void *din, const void *dout, const void *in,
                          size_t n, lilm_act act);
+    /* Gated activations (gate == 2; SwiGLU: act(g) = silu(g) = g sigmoid(g)):
+     * in (N, 2F) holds [g | u] per row (the first F columns are the gate);
+     * out (N, F) = act(g) * u. */
+    void (*glu_forward)(lilm_backend *be, void *out, const void *in, size_t N, size_t F, lilm_act act);
+    /* din (N, 2F) = [dout * u * act'(g) | dout * act(g)] (WRITTEN); dout (N, F).
+     * din may alias in (each element pair is read before it is written). */
+    void (*glu_backward)(lilm_backend *be, void *din, const void *dout, const void *in,
+                         size_t N, size_t F, lilm_act act);
+    /* Low-rank activations (lilm_trunc_from_config: svd_truncation,
+     * qr_truncation, svd_entropic; ops/truncation.h), in place of act(pre) on
+     * W1's (N, F) output. NULL where act_supported says 0 for them.
+     * forward: out (N, F) = map(in (N, F)); saved (lilm_trunc_saved_floats)
+     * is written for the backward and needed even at inference.
+     * backward: din (N, F) = (WRITTEN, must not alias in); in is the forward's
+     * input. work: trunc_work_bytes(F, p) bytes of backend memory, 64-byte
+     * aligned, shared by every call. */
+    size_t (*trunc_work_bytes)(lilm_backend *be, size_t F, const lilm_trunc_params *p);
+    void (*trunc_forward)(lilm_backend *be, void *out, float *saved, const void *in,
+                          size_t N, size_t F, const lilm_trunc_params *p, void *work);
+    void (*trunc_backward)(lilm_backend *be, void *din, const void *dout, const void *in,
+                           const float *saved, size_t N, size_t F, const lilm_trunc_params *p, void *work);
+    /* Tensor-ring Linears (core/tensor_ring.h): the model builds the dense
+     * weight, multiplies with matmul_forward/backward, and folds the weight
+     * gradient back onto the cores. NULL where absent (then the model refuses
+     * model.ffn_tr_bond). w (O, I) = the ring of cores (s->n_params fp32);
+     * dcores += the gradient for dw (O, I). work: tr_work_bytes(s) bytes. */
+    size_t (*tr_work_bytes)(lilm_backend *be, const lilm_tr_shape *s);
+    void (*tr_weight)(lilm_backend *be, void *w, const float *cores, const lilm_tr_shape *s, void *work);
+    void (*tr_weight_backward)(lilm_backend *be, float *dcores, const void *dw, const float *cores,
+                               const lilm_tr_shape *s, void *work);
     /* out (n) = a + b (out may alias a). */
     void (*add)(lilm_backend *be, void *out, const void *a, const void *b, size_t n);
     /* out (n) += a */
@@ -228,8 +296,16 @@ typedef enum lilm_device_choice {
     LILM_DEVICE_CHOICE_CUDA,
 } lilm_device_choice;
 
-/* threads <= 0 means all cores. On success *out must be freed with lilm_backend_free. */
+/* threads <= 0 means all cores. On success *out must be freed with lilm_backend_free.
+ * opts may be NULL (the defaults). */
 lilm_status lilm_backend_create(lilm_backend **out, lilm_device_choice choice, int threads);
+lilm_status lilm_backend_create_opts(lilm_backend **out, lilm_device_choice choice, int threads,
+                                     const lilm_backend_options *opts);
+/* The backend a run's train section asks for: train.device, train.threads and
+ * the train.cuda.* kernel options. */
+struct lilm_train_config;
+lilm_status lilm_backend_create_for(lilm_backend **out, const struct lilm_train_config *tc);
+void lilm_backend_options_from_config(const struct lilm_train_config *tc, lilm_backend_options *out);
 void lilm_backend_free(lilm_backend *be);
 /* Parses "auto" | "cpu" | "cuda". */
 lilm_status lilm_device_choice_parse(const char *s, lilm_device_choice *out);
@@ -238,5 +314,6 @@ lilm_status lilm_device_choice_parse(const char *s, lilm_device_choice *out);
  * LILM_ERR_UNSUPPORTED when lilm was built without CUDA or no GPU is present. */
 lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads);
 lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_index);
+lilm_status lilm_cuda_backend_create_opts(lilm_backend **out, int device_index, const lilm_backend_options *opts);
 
 #endif

@@ -15,35 +15,12 @@
  */
 #include "tok/normalizer.h"
 
-#include "tok/grow.h"
+#include "core/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define SPACE_SYMBOL "\xe2\x96\x81"
-
-size_t lilm_utf8_valid_len(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    if (len == 0) return 0;
-    if (p[0] < 0x80) return 1;
-    uint32_t cp;
-    if (len >= 2 && (p[0] & 0xE0) == 0xC0) {
-        cp = ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
-        if ((p[1] & 0xC0) == 0x80 && cp >= 0x80) return 2;
-    } else if (len >= 3 && (p[0] & 0xF0) == 0xE0) {
-        cp = ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
-        if ((p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 && cp >= 0x800 && (cp < 0xD800 || cp >= 0xE000))
-            return 3;
-    } else if (len >= 4 && (p[0] & 0xF8) == 0xF0) {
-        cp = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) | ((uint32_t)(p[2] & 0x3F) << 6) |
-             (p[3] & 0x3F);
-        if ((p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80 && cp >= 0x10000 &&
-            cp <= 0x10FFFF)
-            return 4;
-    }
-    return 0;
-}
 
 static inline uint32_t unit_at(const lilm_normalizer *nz, size_t i)
 {
@@ -184,8 +161,10 @@ static size_t charsmap_match(const lilm_normalizer *nz, const char *s, size_t le
     return best;
 }
 
-size_t lilm_normalizer_prefix(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
-                              size_t *out_len)
+/* The longest rule at the start of `in` (len > 0): returns the number of input
+ * bytes consumed (>= 1) and points *out and *out_len at the replacement. */
+static size_t longest_rule(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
+                           size_t *out_len)
 {
     if (nz->user_defined) {
         size_t m = lilm_trie_longest_prefix(nz->user_defined, in, len);
@@ -225,7 +204,7 @@ static inline int ascii_alone(const lilm_normalizer *nz, const char *in, size_t 
 static inline size_t prefix_fast(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
                                  size_t *out_len)
 {
-    if (!ascii_alone(nz, in, len)) return lilm_normalizer_prefix(nz, in, len, out, out_len);
+    if (!ascii_alone(nz, in, len)) return longest_rule(nz, in, len, out, out_len);
     unsigned char b = (unsigned char)in[0];
     *out = nz->ascii_out[b] ? nz->ascii_out[b] : in;
     *out_len = nz->ascii_out_len[b];
@@ -244,8 +223,8 @@ static void reserve(outbuf *o, size_t extra, int with_map)
 {
     if (o->oom) return;
     size_t need = o->n + extra + 1;
-    if (lilm_tok_grow((void **)&o->s, &o->cap, need, 1) != LILM_OK ||
-        (with_map && lilm_tok_grow((void **)&o->map, &o->map_cap, need, sizeof *o->map) != LILM_OK))
+    if (lilm_grow((void **)&o->s, &o->cap, need, 1) != LILM_OK ||
+        (with_map && lilm_grow((void **)&o->map, &o->map_cap, need, sizeof *o->map) != LILM_OK))
         o->oom = 1;
 }
 

@@ -23,6 +23,9 @@
  * label(units[n']) == c; a key ends at n' when has_leaf(units[n']) and its
  * value is value(units[n' ^ offset(units[n'])]). Every index is bounds-checked
  * here, so a damaged blob can never make lilm read outside it.
+ *
+ * Internal to src/tok: other layers use tokenizer.h, sp_model.h and trainer.h
+ * (scripts/lint.sh checks this).
  */
 #ifndef LILM_TOK_NORMALIZER_H
 #define LILM_TOK_NORMALIZER_H
@@ -32,6 +35,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "core/utf8.h"
 #include "tok/sp_model.h"
 #include "tok/trie.h"
 
@@ -64,10 +68,6 @@ lilm_status lilm_normalizer_init(lilm_normalizer *nz, const lilm_sp_normalizer_s
  * before the charsmap and copied unnormalised. */
 void lilm_normalizer_set_user_defined(lilm_normalizer *nz, const lilm_trie *user_defined);
 
-/* The longest rule at the start of `in` (len > 0): returns the number of input
- * bytes consumed (>= 1) and points *out and *out_len at the replacement. */
-size_t lilm_normalizer_prefix(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
-                              size_t *out_len);
 
 /* Normalises `len` bytes. *out grows with realloc (capacity *cap); the result is
  * NUL-terminated, *n_out excludes the NUL. If norm_to_orig is not NULL it
@@ -76,14 +76,5 @@ size_t lilm_normalizer_prefix(const lilm_normalizer *nz, const char *in, size_t 
 lilm_status lilm_normalizer_normalize(const lilm_normalizer *nz, const char *in, size_t len, char **out,
                                       size_t *cap, size_t *n_out, size_t **norm_to_orig, size_t *map_cap);
 
-/* UTF-8 as sentencepiece sees it. lilm_utf8_char_len: the length a lead byte
- * announces (1 for ASCII and stray continuation bytes, 2, 3 or 4), not
- * validated. lilm_utf8_valid_len: the length of the well-formed character at
- * s (shortest form, no surrogates, <= U+10FFFF), or 0 when it is malformed. */
-static inline size_t lilm_utf8_char_len(unsigned char c)
-{
-    return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-}
-size_t lilm_utf8_valid_len(const char *s, size_t len);
 
 #endif

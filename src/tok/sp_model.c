@@ -362,6 +362,33 @@ lilm_status lilm_sp_model_parse(lilm_sp_model *m, const uint8_t *data, size_t n)
     return s;
 }
 
+/* What a .model file must hold beyond well-formed protobuf, so that a cut
+ * file does not load as a smaller tokenizer: every trained file (SentencePiece's
+ * or lilm's) has both specs after the pieces, and a file cut at a field
+ * boundary lacks them. Scores must be finite; their values and order are not
+ * checked, because SentencePiece loads any finite scores (ties and near-ties
+ * out of order included). */
+static lilm_status check_complete(const lilm_sp_model *m)
+{
+    if (!m->has_trainer_spec || !m->has_normalizer_spec)
+        return lilm_errorf(LILM_ERR_FORMAT, "the file ends after %zu pieces without its %s: it is truncated",
+                           m->n_pieces, m->has_trainer_spec ? "normalizer_spec" : "trainer_spec");
+    for (size_t i = 0; i < m->n_pieces; i++) {
+        float sc = m->pieces[i].score;
+        if (sc != sc || sc > 3.4e38f || sc < -3.4e38f)
+            return lilm_errorf(LILM_ERR_FORMAT, "piece %zu has a %s score: the file is damaged", i,
+                               sc != sc ? "NaN" : "infinite");
+    }
+    return LILM_OK;
+}
+
+lilm_status lilm_sp_model_parse_file(lilm_sp_model *m, const uint8_t *data, size_t n)
+{
+    lilm_status s = lilm_sp_model_parse(m, data, n);
+    if (s == LILM_OK && (s = check_complete(m)) != LILM_OK) lilm_sp_model_free(m);
+    return s;
+}
+
 lilm_status lilm_sp_model_read(lilm_sp_model *m, const char *path)
 {
     char *data = NULL;
@@ -371,7 +398,7 @@ lilm_status lilm_sp_model_read(lilm_sp_model *m, const char *path)
         lilm_sp_model_init(m);
         return s;
     }
-    s = lilm_sp_model_parse(m, (const uint8_t *)data, n);
+    s = lilm_sp_model_parse_file(m, (const uint8_t *)data, n);
     free(data);
     if (s != LILM_OK)
         return lilm_error_context(s, "%s is not a valid SentencePiece .model file: ", path);

@@ -167,7 +167,14 @@ void lilm_sp_model_free(lilm_sp_model *m);
 /* Parses a serialized ModelProto (m is initialised first; on failure it is left
  * freed and empty). Damage is LILM_ERR_FORMAT. */
 lilm_status lilm_sp_model_parse(lilm_sp_model *m, const uint8_t *data, size_t n);
-/* Reads and parses a .model file (LILM_ERR_IO / LILM_ERR_FORMAT naming the path). */
+/* Parses the bytes of a whole .model file: lilm_sp_model_parse, then what
+ * every trained file holds: its trainer_spec and normalizer_spec (a file cut
+ * at a field boundary lacks them, so every truncation is LILM_ERR_FORMAT, not
+ * a smaller tokenizer) and finite scores. Any finite scores are accepted, in
+ * any order, as SentencePiece accepts them. */
+lilm_status lilm_sp_model_parse_file(lilm_sp_model *m, const uint8_t *data, size_t n);
+/* Reads a .model file with lilm_sp_model_parse_file (LILM_ERR_IO /
+ * LILM_ERR_FORMAT naming the path). */
 lilm_status lilm_sp_model_read(lilm_sp_model *m, const char *path);
 
 /* Serializes to a malloc'd buffer. */

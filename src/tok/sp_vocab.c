@@ -3,7 +3,7 @@
  * (normalise -> model -> unknown handling) and decoding, as sentencepiece's
  * SentencePieceProcessor does them.
  */
-#include "tok/sp_vocab.h"
+#include "tok/tok_impl.h"
 
 #include <float.h>
 #include <stdio.h>
@@ -34,7 +34,7 @@ lilm_status lilm_tok_workspace_grow_spans(lilm_tok_workspace *ws, size_t need)
 {
     void *bufs[3] = {ws->span_start, ws->span_len, ws->span_id};
     const size_t elem[3] = {sizeof(int32_t), sizeof(int32_t), sizeof(int32_t)};
-    lilm_status s = lilm_tok_grow_arrays(bufs, elem, 3, &ws->span_cap, need);
+    lilm_status s = lilm_grow_arrays(bufs, elem, 3, &ws->span_cap, need);
     ws->span_start = bufs[0];
     ws->span_len = bufs[1];
     ws->span_id = bufs[2];
@@ -84,7 +84,8 @@ void lilm_sp_vocab_free(lilm_sp_vocab *v)
     memset(v, 0, sizeof *v);
 }
 
-int32_t lilm_sp_vocab_piece_id(const lilm_sp_vocab *v, const char *s, size_t len)
+/* sentencepiece's PieceToId: (unigram) reserved pieces first, then the others; else unk_id. */
+static int32_t piece_id(const lilm_sp_vocab *v, const char *s, size_t len)
 {
     int32_t id = v->reserved.units ? lilm_trie_find(&v->reserved, s, len) : -1;
     if (id < 0) id = lilm_trie_find(&v->trie, s, len);
@@ -95,7 +96,7 @@ int32_t lilm_sp_vocab_piece_id(const lilm_sp_vocab *v, const char *s, size_t len
 static int32_t special_id(const lilm_sp_vocab *v, const char *name, const char *dflt, int32_t type)
 {
     if (!name || !name[0]) name = dflt;
-    int32_t id = lilm_sp_vocab_piece_id(v, name, strlen(name));
+    int32_t id = piece_id(v, name, strlen(name));
     return id >= 0 && v->type[id] == type ? id : -1;
 }
 
@@ -162,7 +163,7 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
-        v->byte_id[b] = lilm_sp_vocab_piece_id(v, name, 6);
+        v->byte_id[b] = piece_id(v, name, 6);
     }
     if (v->model_type == LILM_SP_MODEL_BPE) {
         v->bpe_words = true;
@@ -217,7 +218,7 @@ lilm_status lilm_sp_vocab_encode(const lilm_sp_vocab *v, const char *text, size_
     else
         LILM_TRY(lilm_unigram_encode(v, ws->norm, nn, ws, &n_spans));
     /* at most one id per normalised byte */
-    LILM_TRY(lilm_tok_grow((void **)ids, cap, nn + 1, sizeof **ids));
+    LILM_TRY(lilm_grow((void **)ids, cap, nn + 1, sizeof **ids));
     int32_t *out = *ids;
     size_t k = 0;
     bool prev_unk = false;
@@ -250,7 +251,7 @@ typedef struct strbuf {
 static void sb_put(strbuf *b, const char *s, size_t n)
 {
     if (b->oom || n == 0) return;
-    if (lilm_tok_grow((void **)&b->s, &b->cap, b->n + n + 1, 1) != LILM_OK) {
+    if (lilm_grow((void **)&b->s, &b->cap, b->n + n + 1, 1) != LILM_OK) {
         b->oom = 1;
         return;
     }
@@ -338,7 +339,7 @@ lilm_status lilm_sp_vocab_decode(const lilm_sp_vocab *v, const int32_t *ids, siz
         if (has_bos_ws || b.n > 0) is_bos_ws = false;
     }
     flush_bytes(queue, nq, &b, true);
-    if (!b.oom && lilm_tok_grow((void **)&b.s, &b.cap, b.n + 1, 1) != LILM_OK) b.oom = 1; /* room for the NUL */
+    if (!b.oom && lilm_grow((void **)&b.s, &b.cap, b.n + 1, 1) != LILM_OK) b.oom = 1; /* room for the NUL */
     if (b.oom) {
         *out = b.s;
         *cap = b.cap;

@@ -15,7 +15,7 @@
 
 #include "core/fileio.h"
 #include "core/sha256.h"
-#include "tok/sp_vocab.h"
+#include "tok/tok_impl.h"
 
 #define LILM_BYTES_OFFSET 4
 #define LILM_BYTES_VOCAB (256 + LILM_BYTES_OFFSET)
@@ -100,7 +100,7 @@ lilm_status lilm_tokenizer_load(lilm_tokenizer **out, const char *path)
     size_t n = 0;
     LILM_TRY(lilm_read_file(path, &data, &n));
     lilm_sp_model m;
-    lilm_status s = lilm_sp_model_parse(&m, (const uint8_t *)data, n);
+    lilm_status s = lilm_sp_model_parse_file(&m, (const uint8_t *)data, n);
     if (s == LILM_OK) s = from_model(out, &m, data, n);
     free(data);
     if (s != LILM_OK)
@@ -145,7 +145,7 @@ lilm_status lilm_tokenizer_encode_ws(const lilm_tokenizer *tok, lilm_tok_workspa
                                      size_t len, int32_t **ids, size_t *cap, size_t *n_out)
 {
     if (tok->sp) return lilm_sp_vocab_encode(tok->sp, text, len, ws, ids, cap, n_out);
-    LILM_TRY(lilm_tok_grow((void **)ids, cap, len ? len : 1, sizeof **ids));
+    LILM_TRY(lilm_grow((void **)ids, cap, len ? len : 1, sizeof **ids));
     for (size_t i = 0; i < len; i++) (*ids)[i] = LILM_BYTES_OFFSET + (unsigned char)text[i];
     *n_out = len;
     return LILM_OK;
@@ -165,7 +165,7 @@ lilm_status lilm_tokenizer_normalize(const lilm_tokenizer *tok, const char *text
                                      size_t *cap, size_t *n_out)
 {
     if (tok->sp) return lilm_normalizer_normalize(&tok->sp->norm, text, len, out, cap, n_out, NULL, NULL);
-    LILM_TRY(lilm_tok_grow((void **)out, cap, len + 1, 1));
+    LILM_TRY(lilm_grow((void **)out, cap, len + 1, 1));
     if (len) memcpy(*out, text, len);
     (*out)[len] = '\0';
     *n_out = len;
@@ -176,11 +176,14 @@ lilm_status lilm_tokenizer_decode(const lilm_tokenizer *tok, const int32_t *ids,
                                   char **out, size_t *cap, size_t *n_out)
 {
     if (tok->sp) return lilm_sp_vocab_decode(tok->sp, ids, n, out, cap, n_out);
-    LILM_TRY(lilm_tok_grow((void **)out, cap, n + 1, 1));
+    LILM_TRY(lilm_grow((void **)out, cap, n + 1, 1));
     size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] >= LILM_BYTES_OFFSET && ids[i] < LILM_BYTES_VOCAB)
-            (*out)[k++] = (char)(ids[i] - LILM_BYTES_OFFSET);
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= LILM_BYTES_VOCAB)
+            return lilm_errorf(LILM_ERR_ARG, "invalid id %d at position %zu (vocabulary size %d)", (int)ids[i], i,
+                               LILM_BYTES_VOCAB);
+        if (ids[i] >= LILM_BYTES_OFFSET) (*out)[k++] = (char)(ids[i] - LILM_BYTES_OFFSET); /* below: special ids */
+    }
     (*out)[k] = '\0';
     *n_out = k;
     return LILM_OK;

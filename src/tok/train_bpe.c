@@ -14,7 +14,7 @@
  * first. A merge whose text equals an existing symbol's reuses that symbol
  * and adds no piece.
  */
-#include "tok/trainer.h"
+#include "tok/train_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -331,12 +331,12 @@ lilm_status lilm__train_bpe(const lilm_tok_train_opts *o, const lilm__words *w, 
     size_t pos = 0;
     for (size_t i = 0; i < w->n && st == LILM_OK; i++) {
         wstart[i] = pos;
-        size_t n = lilm__utf8_decode(w->pool + w->off[i], w->len[i], cps);
+        size_t n = lilm_utf8_decode(w->pool + w->off[i], w->len[i], cps);
         for (size_t j = 0; j < n && st == LILM_OK; j++) {
             uint32_t c = cps[j];
             if (char_sym[c] < 0) {
                 char tmp[4];
-                size_t tl = lilm__utf8_encode(c, tmp);
+                size_t tl = lilm_utf8_encode(c, tmp);
                 int script = LILM__SCRIPT_ANY;
                 if (c != LILM__WS) {
                     script = lilm__train_script(c);

@@ -8,7 +8,7 @@
  *      document for NUL-separated input); cut lines longer than max_line_bytes at the last space
  *      before the limit; skip sentences longer than max_sentence_length bytes;
  *   2. keep a uniform random sample of input_sentence_size sentences when set
- *      (splitmix64 from `seed`; the kept sentences stay in input order);
+ *      (core/rng's splitmix64 from `seed`; the kept sentences stay in input order);
  *   3. normalise each sentence with the model's normaliser, split it before
  *      every "▁" into words, count the words (one hash table per thread,
  *      merged afterwards, so the result is independent of the thread count);
@@ -17,13 +17,15 @@
  *      U+2585 (unknown) in the words.
  * Sentences live in one byte arena with (offset, length) spans.
  */
-#include "tok/trainer.h"
+#include "tok/train_impl.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/fileio.h"
+#include "core/json.h"
+#include "core/rng.h"
 #include "tok/normalizer.h"
 
 /* ------------------------------------------------------------ sentences */
@@ -97,163 +99,38 @@ static lilm_status add_line(sentences *s, const lilm_tok_train_opts *o, const ch
 
 static lilm_status check_utf8(const char *path, size_t line, const char *p, size_t n)
 {
-    for (size_t i = 0; i < n;) {
-        size_t k = lilm_utf8_valid_len(p + i, n - i);
-        if (k == 0)
-            return lilm_errorf(LILM_ERR_FORMAT, "%s:%zu: invalid UTF-8 at byte %zu of the line; convert the file to UTF-8 "
-                               "(e.g. iconv -f latin1 -t utf-8) or drop the line", path, line, i + 1);
-        i += k;
-    }
+    size_t bad;
+    if (!lilm_utf8_valid(p, n, &bad))
+        return lilm_errorf(LILM_ERR_FORMAT, "%s:%zu: invalid UTF-8 at byte %zu of the line; convert the file to UTF-8 "
+                           "(e.g. iconv -f latin1 -t utf-8) or drop the line", path, line, bad + 1);
     return LILM_OK;
 }
 
-/* ---------------------------------------------------------------- JSONL */
-
-static size_t skip_ws(const char *p, size_t i, size_t n)
+/* One JSONL line: its string field o->jsonl_field, split into sentences at
+ * its own newlines. The line is parsed by core/json, so what is valid JSONL
+ * here is what the data readers accept. */
+static lilm_status add_jsonl_line(sentences *s, const lilm_tok_train_opts *o, const char *path, size_t line,
+                                  const char *p, size_t n)
 {
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')) i++;
-    return i;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int read_hex4(const char *p, size_t i, size_t n, uint32_t *v)
-{
-    if (i + 4 > n) return 0;
-    *v = 0;
-    for (int k = 0; k < 4; k++) {
-        int h = hexval(p[i + (size_t)k]);
-        if (h < 0) return 0;
-        *v = (*v << 4) | (uint32_t)h;
+    char name[1100];
+    snprintf(name, sizeof name, "%s:%zu", path, line);
+    lilm_json *v = NULL;
+    LILM_TRY(lilm_json_parse(&v, p, n, name)); /* the message names path:line */
+    lilm_status st = LILM_OK;
+    const lilm_json *f = lilm_json_get(v, o->jsonl_field);
+    if (v->type != LILM_JSON_OBJECT)
+        st = lilm_errorf(LILM_ERR_FORMAT, "%s: not a JSON object; JSONL needs one object per line", name);
+    else if (!f || f->type != LILM_JSON_STRING)
+        st = lilm_errorf(LILM_ERR_FORMAT, "%s: no string field \"%s\"; pick the field with --field", name,
+                         o->jsonl_field);
+    for (size_t a = 0; st == LILM_OK && a < f->len;) { /* the text's own lines */
+        const char *q = memchr(f->str + a, '\n', f->len - a);
+        size_t l = q ? (size_t)(q - (f->str + a)) : f->len - a;
+        st = add_line(s, o, f->str + a, l);
+        a += l + 1;
     }
-    return 1;
-}
-
-/* Parses the JSON string starting at p[i] == '"'. When out is not NULL the
- * decoded bytes are appended to *out (capacity *cap, length *olen). Returns
- * the index after the closing quote, or 0 on a malformed string. */
-static size_t parse_string(const char *p, size_t i, size_t n, char **out, size_t *olen, size_t *cap, int *oom)
-{
-    i++;
-    while (i < n) {
-        char c = p[i];
-        char tmp[8];
-        size_t tn = 0;
-        if (c == '"') return i + 1;
-        if (c == '\\') {
-            if (i + 1 >= n) return 0;
-            char e = p[i + 1];
-            i += 2;
-            switch (e) {
-            case '"': tmp[tn++] = '"'; break;
-            case '\\': tmp[tn++] = '\\'; break;
-            case '/': tmp[tn++] = '/'; break;
-            case 'b': tmp[tn++] = '\b'; break;
-            case 'f': tmp[tn++] = '\f'; break;
-            case 'n': tmp[tn++] = '\n'; break;
-            case 'r': tmp[tn++] = '\r'; break;
-            case 't': tmp[tn++] = '\t'; break;
-            case 'u': {
-                uint32_t v, lo;
-                if (!read_hex4(p, i, n, &v)) return 0;
-                i += 4;
-                if (v >= 0xD800 && v <= 0xDBFF && i + 6 <= n && p[i] == '\\' && p[i + 1] == 'u' &&
-                    read_hex4(p, i + 2, n, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
-                    v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
-                    i += 6;
-                } else if (v >= 0xD800 && v <= 0xDFFF) {
-                    v = 0xFFFD; /* a lone surrogate */
-                }
-                tn = lilm__utf8_encode(v, tmp);
-                break;
-            }
-            default: return 0;
-            }
-        } else {
-            if ((unsigned char)c < 0x20) return 0;
-            tmp[tn++] = c;
-            i++;
-        }
-        if (out) {
-            if (*olen + tn > *cap) {
-                size_t nc = *cap ? *cap * 2 : 4096;
-                while (nc < *olen + tn) nc *= 2;
-                char *b = realloc(*out, nc);
-                if (!b) { *oom = 1; return 0; }
-                *out = b;
-                *cap = nc;
-            }
-            memcpy(*out + *olen, tmp, tn);
-            *olen += tn;
-        }
-    }
-    return 0;
-}
-
-/* Skips any JSON value at p[i]; returns the index after it or 0. */
-static size_t skip_value(const char *p, size_t i, size_t n)
-{
-    int oom = 0;
-    if (i >= n) return 0;
-    if (p[i] == '"') return parse_string(p, i, n, NULL, NULL, NULL, &oom);
-    if (p[i] == '{' || p[i] == '[') {
-        int depth = 0;
-        while (i < n) {
-            char c = p[i];
-            if (c == '"') {
-                i = parse_string(p, i, n, NULL, NULL, NULL, &oom);
-                if (!i) return 0;
-                continue;
-            }
-            if (c == '{' || c == '[') depth++;
-            if (c == '}' || c == ']') {
-                depth--;
-                if (depth == 0) return i + 1;
-            }
-            i++;
-        }
-        return 0;
-    }
-    while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']' && p[i] != ' ') i++;
-    return i;
-}
-
-/* Finds the string field `field` of the JSON object on this line and decodes
- * it into *text. Returns 1 found, 0 absent (or not a string), -1 malformed. */
-static int jsonl_field(const char *p, size_t n, const char *field, char **text, size_t *tlen, size_t *tcap, int *oom)
-{
-    size_t i = skip_ws(p, 0, n);
-    if (i >= n || p[i] != '{') return -1;
-    i = skip_ws(p, i + 1, n);
-    if (i < n && p[i] == '}') return 0;
-    size_t flen = strlen(field);
-    while (i < n) {
-        if (p[i] != '"') return -1;
-        size_t kstart = i + 1;
-        size_t kend = parse_string(p, i, n, NULL, NULL, NULL, oom);
-        if (!kend) return -1;
-        int match = kend - 1 - kstart == flen && memcmp(p + kstart, field, flen) == 0;
-        i = skip_ws(p, kend, n);
-        if (i >= n || p[i] != ':') return -1;
-        i = skip_ws(p, i + 1, n);
-        if (match && i < n && p[i] == '"') {
-            *tlen = 0;
-            return parse_string(p, i, n, text, tlen, tcap, oom) ? 1 : -1;
-        }
-        i = skip_value(p, i, n);
-        if (!i) return -1;
-        i = skip_ws(p, i, n);
-        if (i < n && p[i] == ',') { i = skip_ws(p, i + 1, n); continue; }
-        if (i < n && p[i] == '}') return 0;
-        return -1;
-    }
-    return -1;
+    lilm_json_free(v);
+    return st;
 }
 
 static lilm_status read_input(sentences *s, const lilm_tok_train_opts *o, const char *path)
@@ -262,8 +139,7 @@ static lilm_status read_input(sentences *s, const lilm_tok_train_opts *o, const 
     size_t n = 0;
     LILM_TRY(lilm_read_file(path, &data, &n));
     lilm_status st = LILM_OK;
-    char *text = NULL;
-    size_t tlen = 0, tcap = 0, line = 0;
+    size_t line = 0;
     if (o->format == LILM_TRAIN_DOCS) {
         size_t doc = 0;
         for (size_t i = 0; i < n && st == LILM_OK;) {
@@ -298,35 +174,13 @@ static lilm_status read_input(sentences *s, const lilm_tok_train_opts *o, const 
             if (st == LILM_OK) st = add_line(s, o, p, len);
             continue;
         }
-        size_t k = skip_ws(p, 0, len);
+        size_t k = 0;
+        while (k < len && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r')) k++;
         if (k == len) continue; /* blank line */
-        int oom = 0;
-        int r = jsonl_field(p, len, o->jsonl_field, &text, &tlen, &tcap, &oom);
-        if (oom) st = lilm_errorf(LILM_ERR_OOM, "out of memory reading %s", path);
-        else if (r < 0)
-            st = lilm_errorf(LILM_ERR_FORMAT, "%s:%zu: not a JSON object on one line; JSONL needs one object per line", path, line);
-        else if (r == 0)
-            st = lilm_errorf(LILM_ERR_FORMAT, "%s:%zu: no string field \"%s\"; pick the field with --field", path, line,
-                             o->jsonl_field);
-        if (st == LILM_OK) st = check_utf8(path, line, text, tlen);
-        for (size_t a = 0; a < tlen && st == LILM_OK;) { /* the text's own lines */
-            const char *q = memchr(text + a, '\n', tlen - a);
-            size_t l = q ? (size_t)(q - (text + a)) : tlen - a;
-            st = add_line(s, o, text + a, l);
-            a += l + 1;
-        }
+        st = add_jsonl_line(s, o, path, line, p, len);
     }
-    free(text);
     free(data);
     return st;
-}
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
 }
 
 static int cmp_size(const void *a, const void *b)
@@ -510,7 +364,7 @@ static lilm_status pick_chars(const lilm_tok_train_opts *o, lilm__words *w)
     }
     int64_t all = 0;
     for (size_t i = 0; i < w->n; i++) {
-        size_t n = lilm__utf8_decode(w->pool + w->off[i], w->len[i], cps);
+        size_t n = lilm_utf8_decode(w->pool + w->off[i], w->len[i], cps);
         for (size_t j = 0; j < n; j++) {
             if (cps[j] == 0 || cps[j] == ' ' || cps[j] > 0x10FFFF) continue;
             counts[cps[j]] += w->freq[i];
@@ -549,8 +403,8 @@ static lilm_status pick_chars(const lilm_tok_train_opts *o, lilm__words *w)
         if (!keep || !buf) st = lilm_errorf(LILM_ERR_OOM, "out of memory");
         for (size_t i = 0; i < w->n_chars && keep; i++) keep[w->chars[i]] = 1;
         for (size_t i = 0; i < w->n && st == LILM_OK; i++) {
-            size_t n = lilm__utf8_decode(w->pool + w->off[i], w->len[i], cps), bl = 0;
-            for (size_t j = 0; j < n; j++) bl += lilm__utf8_encode(keep[cps[j]] ? cps[j] : LILM__UNK_CHAR, buf + bl);
+            size_t n = lilm_utf8_decode(w->pool + w->off[i], w->len[i], cps), bl = 0;
+            for (size_t j = 0; j < n; j++) bl += lilm_utf8_encode(keep[cps[j]] ? cps[j] : LILM__UNK_CHAR, buf + bl);
             if (!wmap_add(&m, buf, bl, hash_bytes(buf, bl), w->freq[i])) st = lilm_errorf(LILM_ERR_OOM, "out of memory");
         }
         if (st == LILM_OK) {
@@ -597,7 +451,7 @@ lilm_status lilm__train_load(const lilm_tok_train_opts *o, const lilm_sp_normali
         uint64_t rng = o->seed;
         n_pick = (size_t)o->input_sentence_size;
         for (size_t i = 0; i < n_pick; i++) {
-            size_t j = i + (size_t)(splitmix64(&rng) % (s.n - i));
+            size_t j = i + (size_t)(lilm_splitmix64(&rng) % (s.n - i));
             size_t t = pick[i];
             pick[i] = pick[j];
             pick[j] = t;

@@ -30,7 +30,7 @@
  * run in parallel over words with per-thread accumulators; sums may differ in
  * the last bits between thread counts.
  */
-#include "tok/trainer.h"
+#include "tok/train_impl.h"
 
 #include <math.h>
 #include <omp.h>
@@ -158,7 +158,7 @@ static lilm_status seed(ug *u)
     size_t n = 0;
     for (size_t i = 0; i < w->n; i++) {
         u->wstart[i] = n;
-        size_t k = lilm__utf8_decode(w->pool + w->off[i], w->len[i], u->arr + n);
+        size_t k = lilm_utf8_decode(w->pool + w->off[i], w->len[i], u->arr + n);
         if (k > 65535)
             return lilm_errorf(LILM_ERR_ARG, "a word of %zu characters is too long to train on; lower max_sentence_length", k);
         u->wlen[i] = (uint32_t)k;
@@ -819,10 +819,10 @@ lilm_status lilm__train_unigram(const lilm_tok_train_opts *o, const lilm__words 
     for (size_t i = 0; i < nf; i++) {
         size_t start = tl;
         if (fin[i].id >= u.n_pieces) { /* a required character no seed held (U+2585 never is one) */
-            tl += lilm__utf8_encode(w->chars[UINT32_MAX - fin[i].id], text + tl);
+            tl += lilm_utf8_encode(w->chars[UINT32_MAX - fin[i].id], text + tl);
         } else {
             for (uint32_t k = 0; k < u.p_len[fin[i].id]; k++)
-                tl += lilm__utf8_encode(u.arr[u.p_pos[fin[i].id] + k], text + tl);
+                tl += lilm_utf8_encode(u.arr[u.p_pos[fin[i].id] + k], text + tl);
         }
         out[i] = (lilm__piece){text + start, tl - start, (float)fin[i].score};
     }

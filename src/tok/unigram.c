@@ -37,7 +37,7 @@
  * other word runs the full lattice from H. Both paths give identical ids;
  * tests compare them on whole corpora.
  */
-#include "tok/sp_vocab.h"
+#include "tok/tok_impl.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -64,7 +64,7 @@ typedef struct word_entry {
 
 static lilm_status grow_cells(lilm_tok_workspace *ws, size_t need)
 {
-    return lilm_tok_grow((void **)&ws->cells, &ws->cells_cap, need, sizeof *ws->cells);
+    return lilm_grow((void **)&ws->cells, &ws->cells_cap, need, sizeof *ws->cells);
 }
 
 static inline void relax(lilm_lattice_cell *c, float cand, size_t start, int32_t id, const int track)

@@ -6,21 +6,29 @@
  * the wrong type leaves it unknown and adds a warning. Text stored in the db
  * is made valid UTF-8 first (bad bytes become U+FFFD) so the HTML report never
  * carries broken bytes. A few model facts (vocab size, depth, width) are read
- * from config.yaml with libyaml for the sweep plots.
+ * from config.yaml (through core/yaml) for the sweep plots.
+ *
+ * lilm_rundir_prepare_new() guards the other direction: a new run never
+ * lands on an old run's files or inside a dataset.
  */
 #include "track/rundir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
+#include "core/grow.h"
 #include "core/json.h"
 #include "core/sha256.h"
+#include "core/utf8.h"
+#include "core/yaml.h"
 #include "track/strbuf.h"
 
 /* Warnings beyond this many per file are counted, not listed. */
@@ -227,27 +235,16 @@ static lilm_status read_run_json(reader *rd)
 
 /* ---- config.yaml ---- */
 
-/* The integer scalar at section.key of a two-level YAML mapping, or -1. */
+/* The non-negative integer at section.key of config.yaml, or -1. */
 static int64_t yaml_int(yaml_document_t *doc, const char *section, const char *key)
 {
-    yaml_node_t *root = yaml_document_get_root_node(doc);
-    if (!root || root->type != YAML_MAPPING_NODE) return -1;
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(doc, p->key), *v = yaml_document_get_node(doc, p->value);
-        if (!k || !v || k->type != YAML_SCALAR_NODE || strcmp((char *)k->data.scalar.value, section) != 0) continue;
-        if (v->type != YAML_MAPPING_NODE) return -1;
-        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
-            yaml_node_t *k2 = yaml_document_get_node(doc, q->key), *v2 = yaml_document_get_node(doc, q->value);
-            if (!k2 || !v2 || k2->type != YAML_SCALAR_NODE || v2->type != YAML_SCALAR_NODE) continue;
-            if (strcmp((char *)k2->data.scalar.value, key) != 0) continue;
-            char *end = NULL;
-            errno = 0;
-            long long x = strtoll((char *)v2->data.scalar.value, &end, 10);
-            if (errno || !end || *end || end == (char *)v2->data.scalar.value || x < 0) return -1;
-            return x;
-        }
-    }
-    return -1;
+    const char *v = lilm_yaml_scalar_at(doc, section, key);
+    if (!v) return -1;
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || !end || *end || end == v || x < 0) return -1;
+    return x;
 }
 
 static void read_config(reader *rd)
@@ -261,16 +258,9 @@ static void read_config(reader *rd)
     r->config_yaml = utf8_clean(data, n, &fixed);
     if (fixed) warnf(rd, "config.yaml: %zu invalid UTF-8 or NUL bytes replaced", fixed);
 
-    yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        free(data);
-        return;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)data, n);
-    if (!yaml_parser_load(&parser, &doc)) {
-        warnf(rd, "config.yaml:%zu:%zu: %s", parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-              parser.problem ? parser.problem : "YAML syntax error");
+    if (lilm_yaml_load(&doc, "config.yaml", data, n) != LILM_OK) {
+        warnf(rd, "%s", lilm_last_error());
     } else {
         /* run.json's values win: autosize may have changed the config's */
         if (r->vocab_size < 0) r->vocab_size = yaml_int(&doc, "model", "vocab_size");
@@ -278,7 +268,6 @@ static void read_config(reader *rd)
         if (r->d_model < 0) r->d_model = yaml_int(&doc, "model", "d_model");
         yaml_document_delete(&doc);
     }
-    yaml_parser_delete(&parser);
     free(data);
 }
 
@@ -340,15 +329,6 @@ typedef struct grow {
     size_t cap;
 } grow;
 
-static void *grow_array(void *arr, size_t n, size_t *cap, size_t elem)
-{
-    if (n < *cap) return arr;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    void *p = realloc(arr, ncap * elem);
-    if (p) *cap = ncap;
-    return p;
-}
-
 static void metric_line(reader *rd, const char *file, size_t line_no, const lilm_json *o, void *ctx)
 {
     grow *g = ctx;
@@ -371,24 +351,20 @@ static void metric_line(reader *rd, const char *file, size_t line_no, const lilm
         warnf(rd, "%s:%zu: no \"step\"; line skipped", file, line_no);
         return;
     }
-    lilm_metric_point *p = grow_array(rec->metrics, rec->n_metrics, &g->cap, sizeof *p);
-    if (!p) {
+    if (lilm_grow((void **)&rec->metrics, &g->cap, rec->n_metrics + 1, sizeof *rec->metrics) != LILM_OK) {
         warnf(rd, "%s: out of memory; later lines skipped", file);
         return;
     }
-    rec->metrics = p;
     rec->metrics[rec->n_metrics++] = m;
 }
 
 static void add_sweep(reader *rd, grow *g, const char *file, lilm_sweep_point sp)
 {
     lilm_run_record *rec = rd->rec;
-    lilm_sweep_point *p = grow_array(rec->sweeps, rec->n_sweeps, &g->cap, sizeof *p);
-    if (!p) {
+    if (lilm_grow((void **)&rec->sweeps, &g->cap, rec->n_sweeps + 1, sizeof *rec->sweeps) != LILM_OK) {
         warnf(rd, "%s: out of memory; later lines skipped", file);
         return;
     }
-    rec->sweeps = p;
     rec->sweeps[rec->n_sweeps++] = sp;
 }
 
@@ -476,4 +452,131 @@ lilm_status lilm_runs_sync_dir(lilm_runs_db *db, const char *run_dir, char **war
     }
     lilm_run_record_free(&rec);
     return s;
+}
+
+/* Files a run writes at the top of its directory (docs/run-dir.md). */
+static const char *const run_files[] = {
+    "run.json", "metrics.jsonl", "config.yaml", "samples.txt", "eval.json", "autosize.json",
+    "autosize.yaml", "autosize_depth.jsonl", "autosize_lr.jsonl",
+};
+
+static int has_file(const char *dir, const char *name)
+{
+    char p[4096 + 64];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return lilm_path_exists(p);
+}
+
+/* 1 when a name in `dir` ends with `suffix`. */
+static int has_suffix_file(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t sl = strlen(suffix);
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        found = n > sl && strcmp(e->d_name + n - sl, suffix) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+/* Removes the old run's files: run_files, eval-NAME.json, checkpoints/NAME.safetensors. */
+static lilm_status remove_run_files(const char *dir)
+{
+    char p[4096 + 300];
+    for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, run_files[i]);
+        if (unlink(p) != 0 && errno != ENOENT)
+            return lilm_errorf(LILM_ERR_IO, "cannot remove %s: %s", p, strerror(errno));
+    }
+    const char *sub[2] = {"", "/checkpoints"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(p, sizeof p, "%s%s", dir, sub[k]);
+        DIR *d = opendir(p);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            size_t n = strlen(e->d_name);
+            int ours = k ? n > 12 && strcmp(e->d_name + n - 12, ".safetensors") == 0
+                         : strncmp(e->d_name, "eval-", 5) == 0 && n > 5 && strcmp(e->d_name + n - 5, ".json") == 0;
+            if (!ours) continue;
+            char f[4096 + 600];
+            snprintf(f, sizeof f, "%s/%s", p, e->d_name);
+            if (unlink(f) != 0 && errno != ENOENT) {
+                int err = errno;
+                closedir(d);
+                return lilm_errorf(LILM_ERR_IO, "cannot remove %s: %s", f, strerror(err));
+            }
+        }
+        closedir(d);
+    }
+    return LILM_OK;
+}
+
+lilm_status lilm_rundir_prepare_new(const char *dir, int overwrite)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0) return LILM_OK; /* the trainer creates it */
+    if (!S_ISDIR(sb.st_mode))
+        return lilm_errorf(LILM_ERR_ARG, "%s exists and is not a directory\nHINT: give --out a new directory", dir);
+    if (has_file(dir, "meta.json") || has_suffix_file(dir, ".tokens"))
+        return lilm_errorf(LILM_ERR_ARG, "%s is a dataset directory (it has meta.json or token shards), not a run "
+                           "directory\nHINT: give --out a new directory; the dataset goes in data.dataset", dir);
+    int is_run = has_file(dir, "run.json") || has_file(dir, "metrics.jsonl") || has_file(dir, "checkpoints");
+    if (!is_run) return LILM_OK;
+    if (!overwrite)
+        return lilm_errorf(LILM_ERR_ARG, "%s already holds a run\nHINT: `lilm train --resume %s` continues it; "
+                           "--overwrite replaces it; or give --out a new directory", dir, dir);
+    return remove_run_files(dir);
+}
+
+/* Offset of the "running" string that is the value of the top-level
+ * "status" key in run.json's text, or -1. */
+static long running_at(const char *text, size_t n)
+{
+    lilm_json *j = NULL;
+    if (lilm_json_parse(&j, text, n, "run.json") != LILM_OK) return -1;
+    const char *st = lilm_json_get_str(j, "status");
+    int running = st && strcmp(st, "running") == 0;
+    lilm_json_free(j);
+    if (!running) return -1;
+    for (const char *p = strstr(text, "\"status\""); p; p = strstr(p + 1, "\"status\"")) {
+        const char *q = p + 8;
+        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+        if (*q++ != ':') continue;
+        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+        if (strncmp(q, "\"running\"", 9) == 0) return (long)(q - text);
+    }
+    return -1;
+}
+
+lilm_status lilm_rundir_mark_failed(const char *dir)
+{
+    char path[4096 + 16];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    char *text = NULL;
+    size_t n = 0;
+    lilm_status st = lilm_read_file(path, &text, &n);
+    if (st == LILM_ERR_NOT_FOUND) return LILM_OK;
+    if (st != LILM_OK) return st;
+    long at = running_at(text, n);
+    if (at < 0) {
+        free(text);
+        return LILM_OK;
+    }
+    memcpy(text + at, "\"failed\" ", 9); /* same length: whitespace is free in JSON */
+    st = lilm_write_atomic(path, text, n);
+    if (st != LILM_OK) { /* no room for a temp file: patch the bytes where they are */
+        FILE *f = fopen(path, "r+b");
+        int ok = f && fseek(f, at, SEEK_SET) == 0 && fwrite(text + at, 1, 9, f) == 9;
+        if (f && fflush(f) != 0) ok = 0;
+        if (f && ok) fsync(fileno(f));
+        if (f) fclose(f);
+        st = ok ? LILM_OK : lilm_errorf(LILM_ERR_IO, "cannot mark %s failed: %s", path, lilm_last_error());
+    }
+    free(text);
+    return st;
 }

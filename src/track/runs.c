@@ -13,6 +13,9 @@
  *   2: runs gains model, lilm_version, vocab_size, n_layers, d_model,
  *      elapsed_s, samples, eval_json, warnings; new tables metrics and sweeps.
  *
+ * Integrity: every open runs PRAGMA quick_check and refuses a damaged db
+ * (LILM_ERR_FORMAT with a recovery hint) before anything is written to it.
+ *
  * Concurrency invariants: WAL journal, busy_timeout on every connection, and
  * every write is a single BEGIN IMMEDIATE ... COMMIT (the write lock is taken
  * up front, so no transaction ever has to upgrade a read lock and fail).
@@ -324,6 +327,35 @@ static lilm_status set_wal(lilm_runs_db *db)
     }
 }
 
+/* PRAGMA quick_check: damaged pages (b-tree structure, page and cell
+ * bounds, free lists) are found at open, before anything is written on top of
+ * them. It reads every page, which for a runs.db (kilobytes to a few MB) is
+ * milliseconds. */
+static lilm_status check_integrity(lilm_runs_db *db)
+{
+    sqlite3_stmt *st = NULL;
+    LILM_TRY(prepare(db, "PRAGMA quick_check(3)", &st));
+    lilm_status s = LILM_OK;
+    char problems[600] = "";
+    size_t used = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *row = (const char *)sqlite3_column_text(st, 0);
+        if (row && strcmp(row, "ok") == 0) break;
+        if (used < sizeof problems - 1)
+            used += (size_t)snprintf(problems + used, sizeof problems - used, "%s%s", used ? "; " : "", row ? row : "?");
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) s = db_fail(db, rc, "checking its integrity (PRAGMA quick_check)");
+    else if (problems[0])
+        s = lilm_errorf(LILM_ERR_FORMAT,
+                        "runs db %s is corrupt: PRAGMA quick_check reports: %s\n"
+                        "HINT: move it aside (mv %s %s.bad) and rebuild it from the run dirs: lilm runs import runs/*/ "
+                        "(sqlite3 %s.bad .recover may save rows whose run dirs are gone)",
+                        db->path, problems, db->path, db->path, db->path);
+    sqlite3_finalize(st);
+    return s;
+}
+
 lilm_status lilm_runs_open_ex(lilm_runs_db **out, const char *path, int busy_ms)
 {
     *out = NULL;
@@ -356,6 +388,7 @@ lilm_status lilm_runs_open_ex(lilm_runs_db **out, const char *path, int busy_ms)
         s = set_wal(db);
     }
     if (s == LILM_OK) s = exec(db, "PRAGMA foreign_keys = ON", "enabling foreign keys");
+    if (s == LILM_OK) s = check_integrity(db);
     if (s == LILM_OK) s = migrate(db);
     if (s != LILM_OK) {
         lilm_runs_close(db);

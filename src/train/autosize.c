@@ -46,12 +46,19 @@ double lilm_autosize_lr(int i, int n, double lo, double hi)
     return exp(log(lo) + (log(hi) - log(lo)) * (double)i / (double)(n - 1));
 }
 
+size_t lilm_train_plan_bytes(const lilm_model_config *mc, const lilm_train_config *t, lilm_dtype act_dtype, size_t B,
+                             size_t T)
+{
+    size_t model = lilm_model_plan_bytes_mode(mc, act_dtype, B, T, LILM_MODEL_TRAIN);
+    return model ? model + lilm_optimizer_plan_bytes(mc, t) : 0;
+}
+
 int64_t lilm_autosize_pick_batch(const lilm_model_config *mc, lilm_dtype act_dtype, int64_t accum, double memory,
                                  size_t *plan_bytes)
 {
     for (int64_t b = accum; b >= 1; b--) {
         if (accum % b) continue;
-        size_t need = lilm_model_plan_bytes(mc, act_dtype, (size_t)b, (size_t)mc->context);
+        size_t need = lilm_train_plan_bytes(mc, NULL, act_dtype, (size_t)b, (size_t)mc->context);
         if (need > 0 && 1.1 * (double)need <= memory) {
             if (plan_bytes) *plan_bytes = need;
             return b;
@@ -62,22 +69,9 @@ int64_t lilm_autosize_pick_batch(const lilm_model_config *mc, lilm_dtype act_dty
 
 double lilm_autosize_memory_limit(const lilm_backend *be)
 {
-    if (be->device == LILM_DEVICE_CUDA) return 24e9; /* the reference's RTX 4090; --memory-gb to change */
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    FILE *f = fopen("/proc/meminfo", "r");
-    double avail = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f)) {
-            unsigned long long kb = 0;
-            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
-                avail = (double)kb * 1024.0;
-                break;
-            }
-        }
-        fclose(f);
-    }
-    return avail > 0 ? 0.8 * avail : 4e9;
+    size_t total = 0, avail = 0;
+    be->memory_info(be, &total, &avail); /* host RAM on CPU, the GPU's memory on CUDA */
+    return avail > 0 ? 0.8 * (double)avail : 4e9;
 }
 
 /* ---- the depth search ---- */
@@ -224,10 +218,11 @@ static lilm_status run_probe(depth_ctx *d, int64_t layers, probe *p)
     mc.n_layers = layers;
     p->params = lilm_model_config_param_count(&mc);
     lilm_backend *be = NULL;
-    LILM_TRY(lilm_backend_create(&be, d->dev, (int)c->train.threads));
+    LILM_TRY(lilm_backend_create_for(&be, &c->train));
     p->batch = d->o->do_batch ? lilm_autosize_pick_batch(&mc, be->act_dtype, c->train.accum_batch, d->memory, &p->plan)
                               : c->train.batch_size;
-    if (!d->o->do_batch) p->plan = lilm_model_plan_bytes(&mc, be->act_dtype, (size_t)p->batch, (size_t)mc.context);
+    if (!d->o->do_batch)
+        p->plan = lilm_train_plan_bytes(&mc, &c->train, be->act_dtype, (size_t)p->batch, (size_t)mc.context);
     double tokens_per_step = (double)c->train.accum_batch * (double)mc.context;
     lilm_status st = LILM_OK;
     if (p->batch == 0) {
@@ -261,7 +256,7 @@ static lilm_status run_probe(depth_ctx *d, int64_t layers, probe *p)
             }
             lilm_step_result res;
             /* a tiny lr: random tokens must not blow the weights up */
-            st = lilm_train_step(&m, &opt, &guard, &bs, n_micro, 1e-6, &res);
+            st = lilm_train_step(&m, &opt, &guard, &bs, n_micro, 1e-6, NULL, &res);
         }
         if (st == LILM_OK) {
             p->step_s = (lilm_progress_clock() - t0) / (double)d->probe_steps;
@@ -435,7 +430,7 @@ lilm_status lilm_autosize(const lilm_config *in, const lilm_autosize_opts *o, li
     {
         lilm_backend *be = NULL;
         LILM_TRY(lilm_backend_create(&be, d.dev, (int)in->train.threads));
-        r->plan_bytes = lilm_model_plan_bytes(&out->model, be->act_dtype, (size_t)out->train.batch_size,
+        r->plan_bytes = lilm_train_plan_bytes(&out->model, &out->train, be->act_dtype, (size_t)out->train.batch_size,
                                               (size_t)out->model.context);
         lilm_backend_free(be);
     }

@@ -19,21 +19,35 @@
 #include <stdio.h>
 
 #include "core/config.h"
-#include "data/dataset.h"
+#include "data/corpus.h"
+#include "eval/evaluate.h"
 #include "model/model.h"
 #include "ops/backend.h"
 #include "tok/tokenizer.h"
-#include "train/checkpoint.h"
+#include "train/run_state.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 #include "train/step.h"
-#include "train/text_source.h"
+
+/* What a run reports to whoever runs it, each time its status is written
+ * (run.json: "running" at the start; "done", "killed" or "failed" at the end).
+ * The CLI records the run in runs.db from it. */
+typedef struct lilm_trainer_report {
+    const char *run_dir;
+    const char *status;
+    int64_t step, tokens;
+    double elapsed_s;
+    const lilm_eval_result *val; /* the latest validation (NULL: none yet) */
+} lilm_trainer_report;
+
+typedef void (*lilm_trainer_report_fn)(void *ctx, const lilm_trainer_report *r);
 
 typedef struct lilm_trainer_options {
     const char *out_dir;       /* run directory */
     int resume;                /* continue from out_dir/checkpoints/last */
     int quiet;                 /* no progress line */
-    const char *runs_db;       /* runs.db to register in (NULL: none) */
+    lilm_trainer_report_fn on_report; /* progress reports (NULL: none) */
+    void *report_ctx;          /* passed to on_report */
     volatile sig_atomic_t *stop; /* set to non-zero to stop gracefully (may be NULL) */
     int64_t stop_after_steps;  /* testing aid: behave as if stopped after this step (0 = never) */
     /* Share of the schedule this run covers (0 or 1: all). Autosize's LR sweep
@@ -42,14 +56,8 @@ typedef struct lilm_trainer_options {
     double schedule_fraction;
     int lite;                  /* sweeps: no checkpoints, samples or eval.json; final validation on val_batches */
     int no_samples;            /* do not write samples.txt at the end */
+    const lilm_dist *dist;     /* the ranks of a data-parallel run (NULL: one process) */
 } lilm_trainer_options;
-
-typedef struct lilm_val_result {
-    double loss;               /* mean loss per counted token */
-    double bpb;                /* bits per UTF-8 byte */
-    int64_t tokens, bytes;
-    int full;                  /* 1: the whole split; 0: the first K batches (bpb from bytes/token) */
-} lilm_val_result;
 
 typedef struct lilm_trainer {
     lilm_config cfg;
@@ -64,15 +72,8 @@ typedef struct lilm_trainer {
     lilm_schedule sched;
     int n_micro;
 
-    /* data: a prepared dataset ... */
-    lilm_dataset *train_ds, *val_ds;
-    lilm_loader *loader;
-    lilm_eval_iter *val_iter;
-    /* ... or raw text */
-    int text_mode;
-    lilm_text_source text;
-    lilm_batch_source src;
-    double val_bytes_per_token;
+    lilm_corpus *data;         /* a prepared dataset or raw text */
+    lilm_batch_source src;     /* training batches from `data` */
 
     lilm_run_state state;
     double probe_step_s;       /* step time measured over the first steps (the reference's probe) */
@@ -88,7 +89,7 @@ typedef struct lilm_trainer {
     double save_s;             /* measured seconds of one checkpoint save (0: unknown) */
     double reserve_s;          /* training stopped this long before the budget */
     double final_val_s;        /* time the final validation took */
-    lilm_val_result final_val; /* the final validation (full unless lite) */
+    lilm_eval_result final_val; /* the final validation (full unless lite) */
     int have_final_val;
 } lilm_trainer;
 
@@ -108,13 +109,13 @@ void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p);
 void lilm_trainer_print_summary(const lilm_trainer *t, const char *cmd, int stopped, FILE *f);
 
 /* An empty data.tokenizer means the dataset's own (recorded in its meta.json),
- * or the bytes tokenizer for raw text; this fills it in. */
+ * or the bytes tokenizer for raw text; this fills it in (lilm_data_resolve_tokenizer). */
 lilm_status lilm_trainer_resolve_tokenizer(lilm_config *c);
 
 lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lilm_trainer_options *o);
 lilm_status lilm_trainer_run(lilm_trainer *t);
 /* Validation: `full` visits the whole validation split; else the first val_batches batches. */
-lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_val_result *r);
+lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_eval_result *r);
 void lilm_trainer_free(lilm_trainer *t);
 
 #endif

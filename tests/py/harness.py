@@ -30,6 +30,11 @@ def lilm_bin():
 
 def run():
     suite = os.path.basename(sys.argv[0])
+    if not __debug__:
+        # python -O / PYTHONOPTIMIZE strips every assert: the cases would pass without checking anything
+        print(f"FAIL {suite}: asserts are disabled (python -O or PYTHONOPTIMIZE); run without them", flush=True)
+        print(f"{suite}: 0 passed, 1 failed", flush=True)
+        sys.exit(1)
     want = set(sys.argv[1:])
     passed = failed = 0
     for fn in _cases:

@@ -82,6 +82,8 @@ def lilm(*args, check=True):
                        env=dict(os.environ, LILM_PROGRESS="0"))
     if check and r.returncode != 0:
         raise AssertionError(f"lilm data {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
+    if "Sanitizer" in r.stderr or "runtime error:" in r.stderr:  # `make asan` runs this file on the sanitised lilm
+        raise AssertionError(f"lilm data {' '.join(args)}: sanitizer report:\n{r.stderr}")
     return r
 
 

@@ -122,6 +122,15 @@ def budget_includes_validation():
     assert r["elapsed_s"] <= budget * 1.25, (r["elapsed_s"], budget)
     assert r["elapsed_s"] >= budget * 0.75, (r["elapsed_s"], budget)
     assert r["reserve_s"] > 0
+    # Proof from the recorded times rather than wall-clock slack: training stopped when the
+    # budget less the reserve for the final validation was used up (within one step), and the
+    # validation ran after it, inside the run's elapsed time.
+    train = [m["elapsed_s"] for m in jsonl("metrics.jsonl") if m.get("kind") == "train"]
+    assert len(train) > 2, train
+    step_s = max(b - a for a, b in zip(train, train[1:]))
+    check_le = train[-1] <= budget - r["reserve_s"] + step_s + 1e-3
+    assert check_le, ("training ran into the validation's reserve", train[-1], budget, r["reserve_s"], step_s)
+    assert r["elapsed_s"] + 1e-3 >= train[-1] + r["final_val_s"], (r["elapsed_s"], train[-1], r["final_val_s"])
 
 
 @case
@@ -137,7 +146,10 @@ def eval_matches_the_run():
     assert abs(j["perplexity"] - math.exp(j["loss"])) < 1e-6 * j["perplexity"]
     assert e["bytes"] > 0 and e["tokens"] > 0
     p = lilm("eval", RUN, "--checkpoint", "best")
-    assert p.returncode in (0, 2), p.stderr  # best exists only if a periodic validation ran
+    if os.path.exists(os.path.join(RUN, "checkpoints", "best.safetensors")):  # only after a periodic validation
+        assert p.returncode == 0, p.stderr
+    else:
+        assert p.returncode == 2 and "no best checkpoint" in p.stderr, (p.returncode, p.stderr)
     assert os.path.exists(os.path.join(RUN, "eval.json"))
 
 

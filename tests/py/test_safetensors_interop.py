@@ -10,10 +10,12 @@ U8, and metadata with non-ASCII, quotes, backslash and newline):
 Needs the C test binary (make test builds it first) and python3 with torch,
 numpy and safetensors.
 """
+import json
 import os
 import struct
 import subprocess
 import tempfile
+import zlib
 
 import numpy as np
 import torch
@@ -72,7 +74,15 @@ def lilm_file_loads_in_python():
             assert torch.equal(got[k], v), (k, got[k], v)
         with safe_open(path, framework="pt") as f:
             meta = f.metadata()
+        # lilm records each tensor's CRC-32 (zlib) in data order; other readers see plain metadata
+        sums = meta.pop("lilm_crc32", None)
         assert meta == {"step": "123", "note": NOTE}, meta
+        with open(path, "rb") as f:
+            raw = f.read()
+        header = json.loads(raw[8:8 + n])
+        spans = sorted(v["data_offsets"] for k, v in header.items() if k != "__metadata__")
+        want_sums = " ".join("%08x" % zlib.crc32(raw[8 + n + b:8 + n + e]) for b, e in spans)
+        assert sums == want_sums, (sums, want_sums)
         # numpy reader too (no bfloat16 in numpy: check the others)
         with safe_open(path, framework="numpy") as f:
             for k, v in want.items():

@@ -5,8 +5,10 @@
 - bad configs (unknown key, wrong type, out of range, bad enum, missing file,
   unreadable file, missing data): exit status 2, one message naming file:line
   and the key, and nothing written;
-- a run killed with SIGKILL at a random moment and resumed ends, in `steps`
-  mode, with weights bit-identical to an uninterrupted run;
+- a run killed with SIGKILL at a random moment (seed printed; LILM_TEST_SEED
+  replays it) and resumed ends, in `steps` mode, with weights bit-identical to
+  an uninterrupted run, and keeps the metrics it had up to its checkpoint (so
+  a resume that silently retrained from step 0 fails);
 - SIGTERM stops gracefully: a checkpoint and run.json status "killed";
 - an unwritable run directory is a clear error.
 """
@@ -154,7 +156,10 @@ def sigkill_and_resume_is_bit_identical():
     # takes a few milliseconds, and a fast machine finishes any short run before
     # a timer fires.
     steps = 600
-    rng = random.Random(int(time.time()))
+    # the kill step comes from a seed that is printed, so a failure can be replayed with LILM_TEST_SEED
+    seed = int(os.environ.get("LILM_TEST_SEED") or time.time())
+    print(f"  LILM_TEST_SEED={seed}")
+    rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as d:
         cfg = os.path.join(d, "r.yaml")
         config(cfg, steps=steps)
@@ -181,8 +186,24 @@ def sigkill_and_resume_is_bit_identical():
             p.wait()
         check(killed_at is not None, "the run always finished before it could be killed")
         print(f"  killed with SIGKILL near step {killed_at} of {steps}")
+        # the step the resume must continue from, and the metrics lines up to it
+        with open(last, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            ck_step = json.loads(json.loads(f.read(n))["__metadata__"]["lilm_state"])["step"]
+        with open(metrics) as f:
+            kept = [line for line in f.read().split("\n")[:-1] if json.loads(line)["step"] <= ck_step]
+        check(0 < ck_step < steps, f"checkpoint at step {ck_step}")
         r = lilm("train", "--resume", out, "--db", "none", "--quiet")
         check(r.returncode == 0, r.stderr)
+        # training is deterministic, so equal weights alone cannot show the resume used the
+        # checkpoint: a resume that retrained from step 0 would also rewrite these lines
+        # (their elapsed_s and tokens_per_s would differ); one that continues keeps them
+        with open(metrics) as f:
+            lines = f.read().split("\n")[:-1]
+        check(lines[:len(kept)] == kept, f"the metrics up to the checkpoint (step {ck_step}) were rewritten: "
+              "the resume did not continue from the checkpoint")
+        train_steps = [json.loads(line)["step"] for line in lines if json.loads(line).get("kind") == "train"]
+        check(train_steps == list(range(1, steps + 1)), "train steps are not 1..N exactly once")
         got = final_weights(out)
         check(set(got) == set(ref), "different tensors")
         for k in ref:

@@ -46,6 +46,22 @@ CASES = {
     # no norm, no FFN (activation none)
     "tiny_nonorm_noffn": dict(cfg=dict(TINY, norm="none", activation="none"),
                               B=2, T=16, seed=3, sampled=False),
+    # ReLU^2, one layer (small)
+    "tiny_relu2": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="relu2", norm_eps=FP32_EPS),
+                       B=2, T=16, seed=6, sampled=False),
+    # SwiGLU (ffn.0 is Linear(d, 2F): [gate | up]), one layer (small)
+    "tiny_swiglu": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="swiglu", norm_eps=FP32_EPS),
+                        B=2, T=16, seed=7, sampled=False),
+    # the low-rank activations (tests/torch_ref/lowrank.py), one layer each: F = 48 is 6 x 8 per token
+    "tiny_svd_truncation": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="svd_truncation", act_k=3,
+                                         act_eps=0.1, norm_eps=FP32_EPS), B=2, T=16, seed=8, sampled=False),
+    "tiny_qr_truncation": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="qr_truncation", act_k=3,
+                                        norm_eps=FP32_EPS), B=2, T=16, seed=9, sampled=False),
+    "tiny_svd_entropic": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="svd_entropic", act_alpha=1.5,
+                                       norm_eps=FP32_EPS), B=2, T=16, seed=10, sampled=False),
+    # tensor-ring FFN Linears (bond 2): ffn.0 32 -> 48 and ffn.3 48 -> 32 as rings of 5 cores
+    "tiny_tensor_ring": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="gelu", ffn_tr_bond=2,
+                                      norm_eps=FP32_EPS), B=2, T=16, seed=11, sampled=False),
     "simplestories_shape": dict(cfg=dict(M.SIMPLESTORIES, n_layers=1, vocab_size=256, context=64,
                                          norm_eps=FP32_EPS), B=2, T=32, seed=4, sampled=True),
     "babylm_shape": dict(cfg=dict(M.BABYLM, n_layers=2, vocab_size=256, context=64,
@@ -116,6 +132,7 @@ def train_steps(model, inputs, targets, train, n_steps):
     losses, lrs, norms, first_logits, first_grads = [], [], [], None, None
     for step in range(n_steps):
         opt.zero_grad(set_to_none=True)
+        model.set_step(step)  # qr_truncation's Omega of this step (lilm_model_set_step)
         logits = model(inputs)
         loss = torch.nn.functional.cross_entropy(
             logits.flatten(0, 1), targets.flatten().long(), ignore_index=model.cfg.pad_id)

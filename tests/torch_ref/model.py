@@ -20,9 +20,16 @@ attention also keeps the persistent buffer `attention.mask_array`
 does, so its checkpoints load here with strict=True and lilm's (which lack the
 buffer) with strict=False.
 
-Switches: norm rmsnorm|layernorm|none, activation gelu|relu|none ("none"
-removes the FFN and its norm: an identity activation would make it a plain
-linear map), latent_dim p > 0 for latent attention (in every layer, or only in
+Switches: norm rmsnorm|layernorm|none, activation gelu|relu|relu2|swiglu|none
+or one of the low-rank maps of lowrank.py (svd_truncation, qr_truncation,
+svd_entropic, with act_k, act_eps, act_alpha; set_step() picks the step whose
+Omega qr_truncation draws), ffn_tr_bond > 0 for tensor-ring FFN Linears
+(lowrank.TensorRingLinear: state_dict keys ffn.0.cores.{j}, ffn.0.bias, ...),
+("none" removes the FFN and its norm: an identity activation would make it a
+plain linear map; relu2 is max(x, 0)^2; swiglu makes ffn.0 a Linear(d, 2F)
+whose output splits as [g | u] (first F columns the gate) and keeps
+silu(g) * u, so ffn.3 stays Linear(F, d) and the parameter names do not
+change), latent_dim p > 0 for latent attention (in every layer, or only in
 `latent_layers`), attn_impl "manual" (scores + mask_array, what the reference's
 torch 1.13 code could do) or "sdpa" (F.scaled_dot_product_attention, same
 maths, faster).
@@ -36,10 +43,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import lowrank as LR
+
 PAD_ID = 3
 NORMS = {"rmsnorm": "rmsnorm", "rms": "rmsnorm", "layernorm": "layernorm", "layer": "layernorm",
          "none": "none"}
-ACTIVATIONS = ("gelu", "relu", "none")
+# the low-rank maps of lowrank.py (parameters act_k, act_eps, act_alpha)
+LOWRANK = ("svd_truncation", "qr_truncation", "svd_entropic")
+ACTIVATIONS = ("gelu", "relu", "relu2", "swiglu", "none") + LOWRANK
 
 
 @dataclasses.dataclass
@@ -59,6 +70,12 @@ class Config:
     rope_base: float = 10000.0
     norm_eps: Optional[float] = None  # None: RMSNorm uses finfo(dtype).eps, LayerNorm 1e-5
     pad_id: int = PAD_ID
+    act_k: int = 0                 # svd_truncation: kept values (0: no limit); qr_truncation: Omega's columns
+    act_eps: float = 0.0           # svd_truncation: relative threshold against the batch maximum
+    act_alpha: float = 2.0         # svd_entropic exponent
+    ffn_tr_bond: int = 0           # > 0: ffn.0 and ffn.3 are lowrank.TensorRingLinear of this bond dim
+    omega_seed: int = 1            # qr_truncation: Omega of layer l at step s from omega_key(omega_seed, s, l)
+                                   # (lilm: the seed given to lilm_model_init; tests/test_parity.c uses 1)
     dropout: float = 0.0
     attn_impl: str = "manual"      # "manual" | "sdpa"
 
@@ -98,7 +115,10 @@ class Config:
                 "v_dim": self.v_dim, "ffn_dim": self.ffn_dim, "context": self.context,
                 "latent_dim": self.latent_dim, "norm": self.norm,
                 "activation": self.activation, "rope_base": self.rope_base,
-                "norm_eps": 0.0 if eps is None else eps, "pad_id": self.pad_id}
+                "norm_eps": 0.0 if eps is None else eps, "pad_id": self.pad_id,
+                **({"act_k": self.act_k, "act_eps": self.act_eps, "act_alpha": self.act_alpha}
+                   if self.activation in LOWRANK else {}),
+                **({"ffn_tr_bond": self.ffn_tr_bond} if self.ffn_tr_bond > 0 else {})}
 
     @classmethod
     def from_meta(cls, meta, **overrides):
@@ -110,6 +130,7 @@ class Config:
         if missing:
             raise ValueError(f"lilm_model metadata lacks {missing}")
         kw = {k: meta[k] for k in keys}
+        kw.update({k: meta[k] for k in ("act_k", "act_eps", "act_alpha", "ffn_tr_bond") if k in meta})
         if kw["norm"] == "none":
             kw["norm_eps"] = None
         kw.update(overrides)
@@ -190,17 +211,44 @@ class Attention(nn.Module):
         return self.reproject(y)
 
 
+class ReLU2(nn.Module):
+    """max(x, 0)^2 (squared ReLU)."""
+    def forward(self, x):
+        return torch.relu(x).square()
+
+
+class SwiGLU(nn.Module):
+    """(..., 2F) -> (..., F): silu(g) * u for [g | u] = x.chunk(2, dim=-1)."""
+    def forward(self, x):
+        g, u = x.chunk(2, dim=-1)
+        return F.silu(g) * u
+
+
+def make_activation(name: str, cfg: Optional[Config] = None, layer: int = 0) -> nn.Module:
+    if name == "svd_truncation":
+        return LR.SVDTruncation(cfg.act_k, cfg.act_eps)
+    if name == "qr_truncation":
+        return LR.QRTruncation(cfg.act_k, LR.omega_key(cfg.omega_seed, 0, layer))
+    if name == "svd_entropic":
+        return LR.SVDEntropic(cfg.act_alpha)
+    return {"gelu": nn.GELU, "relu": nn.ReLU, "relu2": ReLU2, "swiglu": SwiGLU}[name]()
+
+
 class Block(nn.Module):
-    def __init__(self, cfg: Config, latent: bool):
+    def __init__(self, cfg: Config, latent: bool, layer: int = 0):
         super().__init__()
         self.attention_norm = make_norm(cfg)
         self.attention = Attention(cfg, latent)
         self.has_ffn = cfg.activation != "none"
         if self.has_ffn:
             self.feedforward_norm = make_norm(cfg)
-            act = nn.GELU() if cfg.activation == "gelu" else nn.ReLU()
-            self.ffn = nn.Sequential(nn.Linear(cfg.d_model, cfg.ffn_dim), act,
-                                     nn.Dropout(cfg.dropout), nn.Linear(cfg.ffn_dim, cfg.d_model))
+            gate = 2 if cfg.activation == "swiglu" else 1
+            if cfg.ffn_tr_bond > 0:
+                up = LR.TensorRingLinear(cfg.d_model, gate * cfg.ffn_dim, cfg.ffn_tr_bond)
+                down = LR.TensorRingLinear(cfg.ffn_dim, cfg.d_model, cfg.ffn_tr_bond)
+            else:
+                up, down = nn.Linear(cfg.d_model, gate * cfg.ffn_dim), nn.Linear(cfg.ffn_dim, cfg.d_model)
+            self.ffn = nn.Sequential(up, make_activation(cfg.activation, cfg, layer), nn.Dropout(cfg.dropout), down)
 
     def forward(self, x, cos, sin):
         x = x + self.attention(self.attention_norm(x), cos, sin)
@@ -215,11 +263,19 @@ class Transformer(nn.Module):
         self.cfg = cfg
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.transformer_stack = nn.ModuleList(
-            Block(cfg, cfg.is_latent(i)) for i in range(cfg.n_layers))
+            Block(cfg, cfg.is_latent(i), i) for i in range(cfg.n_layers))
         self.final_norm = make_norm(cfg)
         cos, sin = rope_tables(cfg.context, cfg.qk_dim, cfg.rope_base)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
+
+    def set_step(self, step: int):
+        """The optimizer step of the next forwards: qr_truncation draws each
+        layer's Omega from (omega_seed, step, layer), as lilm_model_set_step."""
+        for i, block in enumerate(self.transformer_stack):
+            for mod in block.modules():
+                if isinstance(mod, LR.QRTruncation):
+                    mod.key = LR.omega_key(self.cfg.omega_seed, step, i)
 
     def forward(self, idx):
         """idx (B, T) int -> logits (B, T, V)."""

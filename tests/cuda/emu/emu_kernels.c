@@ -522,6 +522,37 @@ static void axpy_body(void *p)
     axpy_kernel(a->f, a->g, a->n, -0.5f);
 }
 
+static void glu_fwd_body(void *p)
+{
+    ew_args *a = p;
+    glu_forward_kernel(a->a, a->b, a->N, a->C);
+}
+static void glu_bwd_body(void *p)
+{
+    ew_args *a = p;
+    glu_backward_kernel(a->a, a->c, a->b, a->N, a->C);
+}
+
+/* SwiGLU forward and in-place backward against the CPU backend. */
+static void glu_case(lilm_backend *be)
+{
+    size_t N = 9, F = 70, n2 = N * 2 * F, n1 = N * F;
+    float *in = fill(n2, -4, 4), *d = fill(n1, -1, 1), *want = malloc(n2 * sizeof(float));
+    lilm__bf16 *inb = to_bf(in, n2), *outb = bf_nan(n1), *db = to_bf(d, n1);
+    be->glu_forward(be, want, in, N, F, LILM_ACT_SWIGLU);
+    ew_args a = {.a = outb, .b = inb, .N = N, .C = F};
+    emu_launch(3, 1, 64, 0, glu_fwd_body, &a);
+    float *got = from_bf(outb, n1);
+    compare("glu_forward swiglu", want, got, n1, 1, 1, 1e-2, 1.6e-2);
+    free(got);
+    be->glu_backward(be, want, d, in, N, F, LILM_ACT_SWIGLU);
+    a = (ew_args){.a = inb, .b = inb, .c = db, .N = N, .C = F};
+    emu_launch(2, 1, 96, 0, glu_bwd_body, &a);
+    got = from_bf(inb, n2);
+    compare("glu_backward swiglu (din == in)", want, got, n2, 1, 1, 1e-2, 1.6e-2);
+    free(got), free(in), free(d), free(want), free(inb), free(outb), free(db);
+}
+
 static double gelu_ref(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
 static double gelu_grad_ref(double x) { return 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2.0 * M_PI); }
 
@@ -553,6 +584,26 @@ static void small_kernels_case(lilm_backend *be)
     got = from_bf(doutb, n);
     compare("dact gelu", want, got, n, 1, 1, 1e-2, 1.6e-2);
     free(got);
+    /* the same two kernels with ReLU^2: out = max(pre, 0)^2, dpre = 2 max(pre, 0) dout */
+    lilm__bf16 *preb2 = to_bf(pre, n), *out2 = bf_nan(n), *dout2 = to_bf(dout, n);
+    a = (ew_args){.a = out2, .b = preb2, .f = bias, .n = n, .C = OC, .act = LILM_ACT_RELU2};
+    emu_launch(3, 1, 64, 0, bias_act_body, &a);
+    for (size_t i = 0; i < n; i++) {
+        double x = lilm__ld(preb2 + i);
+        want[i] = (float)(x > 0 ? x * x : 0.0);
+    }
+    got = from_bf(out2, n);
+    compare("bias_act relu2: out", want, got, n, 1, 1, 1e-2, 1.6e-2);
+    free(got);
+    a = (ew_args){.a = dout2, .b = preb2, .n = n, .act = LILM_ACT_RELU2};
+    emu_launch(2, 1, 96, 0, dact_body, &a);
+    for (size_t i = 0; i < n; i++) {
+        double x = lilm__ld(preb2 + i);
+        want[i] = (float)(x > 0 ? 2.0 * x * dout[i] : 0.0);
+    }
+    got = from_bf(dout2, n);
+    compare("dact relu2", want, got, n, 1, 1, 1e-2, 1.6e-2);
+    free(got), free(preb2), free(out2), free(dout2);
     /* bias_grad: dbias += column sums, (32, 8) blocks, 2 row slices */
     float *dbias = fill(OC, -1, 1);
     for (size_t c = 0; c < OC; c++) {
@@ -643,6 +694,7 @@ int main(void)
     rope_case(be, 1, 4, 2, 96, 2 * 96, 300);
     adamw_case(be);
     small_kernels_case(be);
+    glu_case(be);
     be->destroy(be);
     printf("emu_kernels: %d failure(s)\n", failures);
     return failures != 0;

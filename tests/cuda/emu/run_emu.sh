@@ -26,6 +26,6 @@ for f in attention attention_small attention_mma norm classifier rope adamw matm
 } >build/emu/impl_helpers.inc
 gcc -O2 -g -std=c11 -D_GNU_SOURCE -pthread -fopenmp -Wall -Wno-unknown-pragmas -Wno-unused-function \
     -Isrc -Itests/cuda/emu -Ibuild/emu tests/cuda/emu/emu_kernels.c build/liblilm.a \
-    -lopenblas -lm \
+    -llapacke -llapack -lopenblas -lm \
     -o build/emu/emu_kernels
 build/emu/emu_kernels
