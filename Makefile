@@ -56,7 +56,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TESTCUDA_BIN := $(TESTCUDA_SRC:tests/cuda/%.c=$(BUILD)/tests/cuda/%)
 
-.PHONY: all test asan test-cuda fuzz-smoke lint clean features
+.PHONY: all test asan test-cuda fuzz-smoke lint clean features install
 all: features $(BUILD)/lilm lilm
 
 features:
@@ -143,6 +143,17 @@ fuzz-smoke: $(FUZZ_BIN)
 
 lint:
 	@scripts/lint.sh
+
+# The recipe files are compiled in (src/data/recipe_files.c includes them with .incbin).
+$(BUILD)/src/data/recipe_files.o: $(wildcard recipes/*.yaml)
+
+# `make install PREFIX=DIR`: the binary into DIR/bin, the recipes (to copy and change;
+# lilm carries its own) into DIR/share/lilm/recipes.
+PREFIX ?= /usr/local
+install: $(BUILD)/lilm
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lilm/recipes
+	install -m 755 $(BUILD)/lilm $(DESTDIR)$(PREFIX)/bin/lilm
+	install -m 644 recipes/*.yaml $(DESTDIR)$(PREFIX)/share/lilm/recipes/
 
 clean:
 	rm -rf build build-asan build-fuzz lilm liblilm.a

@@ -31,6 +31,7 @@
 
 typedef struct fetch_args {
     const char *repo, *revision, *dest, *suffix, *endpoint;
+    int64_t timeout;
     int quiet;
 } fetch_args;
 
@@ -44,6 +45,8 @@ static const lilm_opt fetch_opts[] = {
      "only files whose names end with this (\"\" = every file)"},
     {"endpoint", 0, LILM_OPT_STRING, offsetof(fetch_args, endpoint), NULL, 0, 0,
      "hub URL (default $HF_ENDPOINT, else https://huggingface.co); $HF_TOKEN is sent as a bearer token"},
+    {"timeout", 0, LILM_OPT_INT, offsetof(fetch_args, timeout), "0", 0, 86400,
+     "seconds without data before a try fails (0: $HF_HUB_DOWNLOAD_TIMEOUT, else 10)"},
     {"quiet", 'q', LILM_OPT_BOOL, offsetof(fetch_args, quiet), "false", 0, 0, "no progress line"},
 };
 static const lilm_opt_spec fetch_spec = LILM_OPT_SPEC(
@@ -61,7 +64,7 @@ typedef struct prepare_args {
 
 static const lilm_opt prepare_opts[] = {
     {"recipe", 0, LILM_OPT_STRING | LILM_OPT_POSITIONAL | LILM_OPT_REQUIRED, offsetof(prepare_args, recipe), NULL, 0,
-     0, "simplestories, babylm, tinystories, text, jsonl or parquet"},
+     0, "babylm, simplestories, tinystories, tiny, text, jsonl, parquet (recipes/), or a recipe file"},
     {"inputs", 0, LILM_OPT_ARGS, offsetof(prepare_args, inputs), NULL, 0, 0,
      "input files or directories (default for simplestories/babylm: what `lilm data fetch` downloaded)"},
     {"tokenizer", 't', LILM_OPT_STRING, offsetof(prepare_args, tokenizer), "bytes", 0, 0,
@@ -88,7 +91,7 @@ static const lilm_opt_spec prepare_spec = LILM_OPT_SPEC(
     "examples:\n"
     "  lilm data prepare simplestories --tokenizer unigram_8K.model --out data/simplestories\n"
     "  lilm data prepare babylm --tokenizer baby_unigram_12K.model --out data/babylm \\\n"
-    "      ../shared/data/babylm/train --val ../shared/data/babylm/dev\n"
+    "      ~/babylm/train --val ~/babylm/dev\n"
     "See docs/data.md for the recipes and the files written.\n");
 
 typedef struct info_args {
@@ -146,6 +149,7 @@ static int cmd_fetch(int argc, char **argv)
     o.dest = a.dest;
     o.suffix = a.suffix;
     o.endpoint = a.endpoint;
+    o.stall_seconds = (long)a.timeout;
     o.quiet = a.quiet;
     o.stop = lilm_cli_stop_flag();
     lilm_fetch_report r;

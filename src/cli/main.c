@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "core/version.h"
 
 typedef struct lilm_command {
     const char *name;
@@ -68,6 +69,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("lilm %s (commit %s)\n", lilm_version(), lilm_git_commit());
         return 0;
     }
     for (size_t i = 0; i < sizeof lilm_commands / sizeof lilm_commands[0]; i++)

@@ -36,6 +36,7 @@ typedef struct fetch_ctx {
     CURL *curl;
     struct curl_slist *headers;
     const char *endpoint;
+    long stall_s;        /* a transfer with no data for this long fails */
     volatile sig_atomic_t *stop;
     lilm_progress prog;
     int64_t prog_base;   /* bytes of earlier files + the resumed part of this one */
@@ -135,6 +136,17 @@ static int xfer_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ul
     return c->stop && *c->stop ? 1 : 0; /* non-zero aborts the transfer */
 }
 
+/* Listing requests: no progress line, but a stop request aborts them too. */
+static int stop_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    fetch_ctx *c = ud;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return c->stop && *c->stop ? 1 : 0;
+}
+
 /* Percent-encodes s (keeping '/' unless encode_slash) into out. */
 static void url_encode(const char *s, int encode_slash, char *out, size_t n)
 {
@@ -157,11 +169,22 @@ static void url_encode(const char *s, int encode_slash, char *out, size_t n)
 
 static lilm_status curl_failure(fetch_ctx *c, CURLcode rc, const char *url)
 {
+    long os_err = 0;
+    curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_err);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && c->stop && *c->stop)
+        return lilm_errorf(LILM_ERR_INTERRUPTED, "interrupted while reading %s", url);
+    if (rc == CURLE_COULDNT_CONNECT && os_err == ECONNREFUSED)
+        return lilm_errorf(LILM_ERR_NETWORK, "%s refused the connection: nothing is listening there\n"
+                                             "HINT: check HF_ENDPOINT (or --endpoint); is the mirror running?",
+                           c->endpoint);
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return lilm_errorf(LILM_ERR_NETWORK, "%s stalled: no data for %ld s (%s)\nHINT: run the command again "
+                                             "later (it resumes), or allow more time with HF_HUB_DOWNLOAD_TIMEOUT",
+                           url, c->stall_s, curl_easy_strerror(rc));
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
         return lilm_errorf(LILM_ERR_NETWORK, "cannot reach %s (%s): there seems to be no network connection\n"
                                              "HINT: run this where the hub is reachable, set HF_ENDPOINT to a mirror, "
                                              "or copy the dataset's files by hand and pass their paths to "
@@ -190,11 +213,74 @@ static void common_setup(fetch_ctx *c, const char *url)
     curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c->curl, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "lilm-data-fetch/1");
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 20L);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, c->stall_s);
     curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, c->stall_s);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     if (c->headers) curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+}
+
+/* Pages of a listing already read: a Link that points back to one of them
+ * would never end. */
+typedef struct seen_urls {
+    char **v;
+    size_t n, cap;
+} seen_urls;
+
+static void seen_free(seen_urls *s)
+{
+    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+}
+
+/* 1 when url was seen before; else remembers it (0), or -1 out of memory. */
+static int seen_check(seen_urls *s, const char *url)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], url) == 0) return 1;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 16;
+        char **nv = realloc(s->v, nc * sizeof *nv);
+        if (!nv) return -1;
+        s->v = nv;
+        s->cap = nc;
+    }
+    s->v[s->n] = strdup(url);
+    if (!s->v[s->n]) return -1;
+    s->n++;
+    return 0;
+}
+
+/* One listed file entry -> f. Returns 0 to skip the entry, 1 to keep it, or
+ * an error for an entry that cannot be trusted (unsafe or cut path, bad size). */
+static lilm_status parse_entry(const lilm_json *e, const char *suffix, const char *url, remote_file *f, int *keep)
+{
+    *keep = 0;
+    const char *type = lilm_json_get_str(e, "type");
+    const lilm_json *pj = lilm_json_get(e, "path");
+    if (!pj || pj->type != LILM_JSON_STRING || (type && strcmp(type, "file") != 0)) return LILM_OK;
+    const char *path = pj->str;
+    if (strlen(path) != pj->len)
+        return lilm_errorf(LILM_ERR_FORMAT, "%s: a listed file path holds a NUL byte ('%s...'); refusing it", url,
+                           path);
+    size_t pl = pj->len, sl = strlen(suffix);
+    if (pl < sl || strcmp(path + pl - sl, suffix) != 0) return LILM_OK;
+    if (strstr(path, "..") || path[0] == '/')
+        return lilm_errorf(LILM_ERR_FORMAT, "%s: refusing the unsafe file path '%s'", url, path);
+    if (pl >= sizeof f->path) return lilm_errorf(LILM_ERR_FORMAT, "%s: a listed file path is too long", url);
+    const lilm_json *lfs = lilm_json_get(e, "lfs");
+    const char *oid = lilm_json_get_str(lfs, "oid");
+    int64_t size = -1;
+    int has_size = lilm_json_get_int(lfs, "size", &size) || lilm_json_get_int(e, "size", &size);
+    if (has_size && size < 0)
+        return lilm_errorf(LILM_ERR_FORMAT, "%s: '%s' is listed with a negative size (%lld)", url, path,
+                           (long long)size);
+    memset(f, 0, sizeof *f);
+    memcpy(f->path, path, pl + 1);
+    f->size = has_size ? size : -1;
+    if (oid && strlen(oid) == 64) snprintf(f->sha256, sizeof f->sha256, "%s", oid);
+    *keep = 1;
+    return LILM_OK;
 }
 
 /* Lists the repository's files (all pages). */
@@ -207,7 +293,17 @@ static lilm_status list_files(fetch_ctx *c, const lilm_fetch_opts *o, const char
     int cap = 0;
     *files = NULL;
     *n_files = 0;
-    for (int page = 0; page < 10000; page++) {
+    seen_urls seen = {0};
+    lilm_status st = LILM_OK;
+    for (int page = 0; st == LILM_OK; page++) {
+        int again = seen_check(&seen, url);
+        if (again < 0) st = lilm_errorf(LILM_ERR_OOM, "out of memory");
+        else if (again) st = lilm_errorf(LILM_ERR_FORMAT, "the hub's file list links back to a page it already "
+                                                          "sent (%s)\nHINT: the server at %s is not a working "
+                                                          "hub; check HF_ENDPOINT", url, c->endpoint);
+        else if (page >= 10000) st = lilm_errorf(LILM_ERR_NETWORK, "the hub's file list did not end after 10000 pages");
+        else if (c->stop && *c->stop) st = lilm_errorf(LILM_ERR_INTERRUPTED, "interrupted while listing the files");
+        if (st) break;
         common_setup(c, url);
         c->mem_len = 0;
         c->next_link[0] = '\0';
@@ -215,52 +311,41 @@ static lilm_status list_files(fetch_ctx *c, const lilm_fetch_opts *o, const char
         curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
         curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
         curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
+        curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, stop_cb);
+        curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
         CURLcode rc = curl_easy_perform(c->curl);
-        if (c->mem_oom) return lilm_errorf(LILM_ERR_OOM, "out of memory reading the file list");
-        if (rc != CURLE_OK) return curl_failure(c, rc, url);
         long code = 0;
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
-        if (code != 200) return http_failure(code, url, o->repo);
+        if (c->mem_oom) st = lilm_errorf(LILM_ERR_OOM, "out of memory reading the file list");
+        else if (rc != CURLE_OK) st = curl_failure(c, rc, url);
+        else if (code != 200) st = http_failure(code, url, o->repo);
+        if (st) break;
         lilm_json *arr = NULL;
-        LILM_TRY(lilm_json_parse(&arr, c->mem ? c->mem : "", c->mem_len, url));
-        if (arr->type != LILM_JSON_ARRAY) {
-            lilm_json_free(arr);
-            return lilm_errorf(LILM_ERR_FORMAT, "%s: expected a JSON array of files from the hub API", url);
-        }
-        for (size_t i = 0; i < arr->n; i++) {
-            const lilm_json *e = &arr->items[i];
-            const char *type = lilm_json_get_str(e, "type"), *path = lilm_json_get_str(e, "path");
-            int64_t size = -1;
-            if (!path || (type && strcmp(type, "file") != 0)) continue;
-            size_t pl = strlen(path), sl = strlen(suffix);
-            if (pl < sl || strcmp(path + pl - sl, suffix) != 0) continue;
-            if (strstr(path, "..") || path[0] == '/') {
-                lilm_json_free(arr);
-                return lilm_errorf(LILM_ERR_FORMAT, "%s: refusing the unsafe file path '%s'", url, path);
-            }
-            const lilm_json *lfs = lilm_json_get(e, "lfs");
-            const char *oid = lilm_json_get_str(lfs, "oid");
-            if (!lilm_json_get_int(lfs, "size", &size)) lilm_json_get_int(e, "size", &size);
+        if ((st = lilm_json_parse(&arr, c->mem ? c->mem : "", c->mem_len, url)) != LILM_OK) break;
+        if (arr->type != LILM_JSON_ARRAY)
+            st = lilm_errorf(LILM_ERR_FORMAT, "%s: expected a JSON array of files from the hub API", url);
+        for (size_t i = 0; i < arr->n && st == LILM_OK; i++) {
+            remote_file f;
+            int keep = 0;
+            if ((st = parse_entry(&arr->items[i], suffix, url, &f, &keep)) != LILM_OK || !keep) continue;
             if (*n_files == cap) {
                 cap = cap ? cap * 2 : 16;
                 remote_file *nf = realloc(*files, (size_t)cap * sizeof *nf);
                 if (!nf) {
-                    lilm_json_free(arr);
-                    return lilm_errorf(LILM_ERR_OOM, "out of memory");
+                    st = lilm_errorf(LILM_ERR_OOM, "out of memory");
+                    break;
                 }
                 *files = nf;
             }
-            remote_file *f = &(*files)[(*n_files)++];
-            memset(f, 0, sizeof *f);
-            snprintf(f->path, sizeof f->path, "%s", path);
-            f->size = size;
-            if (oid && strlen(oid) == 64) snprintf(f->sha256, sizeof f->sha256, "%s", oid);
+            (*files)[(*n_files)++] = f;
         }
         lilm_json_free(arr);
-        if (!c->next_link[0]) return LILM_OK;
+        if (st || !c->next_link[0]) break;
         snprintf(url, sizeof url, "%s", c->next_link);
     }
-    return lilm_errorf(LILM_ERR_NETWORK, "the hub's file list did not end after 10000 pages");
+    seen_free(&seen);
+    return st;
 }
 
 static int64_t file_size(const char *path)
@@ -293,7 +378,7 @@ static lilm_status download(fetch_ctx *c, const lilm_fetch_opts *o, const char *
     url_encode(rev, 1, enc_rev, sizeof enc_rev);
     snprintf(url, sizeof url, "%s/datasets/%s/resolve/%s/%s", c->endpoint, o->repo, enc_rev, enc_path);
     int64_t base = c->prog_base;
-    int resumed_once = 0;
+    int resumed_once = 0, idle_tries = 0;
     for (int attempt = 0;; attempt++) {
         int64_t have = file_size(part);
         if (have < 0) have = 0;
@@ -348,7 +433,9 @@ static lilm_status download(fetch_ctx *c, const lilm_fetch_opts *o, const char *
         if (rc != CURLE_OK) {
             int transient = rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||
                             rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_SEND_ERROR || rc == CURLE_HTTP2_STREAM;
-            if (!transient || attempt >= retries) {
+            /* a try that brought nothing may be retried once; a second in a row means the server is stuck */
+            idle_tries = got > 0 ? 0 : idle_tries + 1;
+            if (!transient || attempt >= retries || idle_tries >= 2) {
                 lilm_status st = curl_failure(c, rc, url);
                 return lilm_error_context(st, "%s is kept and a re-run resumes it; ", part);
             }
@@ -410,6 +497,11 @@ lilm_status lilm_data_fetch(const lilm_fetch_opts *o, lilm_fetch_report *r)
     memset(&c, 0, sizeof c);
     c.endpoint = ep;
     c.stop = o->stop;
+    c.stall_s = o->stall_seconds > 0 ? o->stall_seconds : 0;
+    if (c.stall_s == 0) {
+        const char *env_to = getenv("HF_HUB_DOWNLOAD_TIMEOUT");
+        c.stall_s = env_to && atol(env_to) > 0 ? atol(env_to) : LILM_FETCH_DEFAULT_STALL_S;
+    }
     c.curl = curl_easy_init();
     lilm_status st = LILM_OK;
     if (!c.curl) st = lilm_errorf(LILM_ERR_NETWORK, "libcurl failed to create a handle");

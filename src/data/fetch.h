@@ -12,7 +12,11 @@
  * drops: up to `retries` times); the size and, for LFS files, the SHA-256 are
  * verified before the file is renamed into place. Files already present with
  * the right size and hash are skipped. HF_ENDPOINT and HF_TOKEN (sent as
- * "Authorization: Bearer") are honoured when the options leave them unset.
+ * "Authorization: Bearer") are honoured when the options leave them unset,
+ * and HF_HUB_DOWNLOAD_TIMEOUT (seconds) as the stall limit, as huggingface_hub
+ * does. A listing whose next-page link repeats a page already read, an entry
+ * with an unsafe path ("..", absolute, a NUL byte) or a negative size is
+ * refused; a stop request ends a listing as it ends a download.
  */
 #ifndef LILM_DATA_FETCH_H
 #define LILM_DATA_FETCH_H
@@ -23,6 +27,7 @@
 #include "core/status.h"
 
 #define LILM_FETCH_DEFAULT_DIR "data/hf"
+#define LILM_FETCH_DEFAULT_STALL_S 10L
 
 typedef struct lilm_fetch_opts {
     const char *repo;        /* "SimpleStories/SimpleStories" */
@@ -32,6 +37,8 @@ typedef struct lilm_fetch_opts {
     const char *token;       /* NULL: $HF_TOKEN (may be unset) */
     const char *suffix;      /* NULL: ".parquet"; "" takes every file */
     int retries;             /* resumes after a dropped connection; 0: 3 */
+    long stall_seconds;      /* a connection or transfer silent this long fails (two silent tries in a row
+                                end the download); 0: $HF_HUB_DOWNLOAD_TIMEOUT, else 10 */
     int quiet;
     volatile sig_atomic_t *stop; /* set to stop: LILM_ERR_INTERRUPTED, .part files kept for resuming */
 } lilm_fetch_opts;

@@ -28,40 +28,16 @@
 #include "core/json.h"
 #include "core/progress.h"
 #include "core/sha256.h"
+#include "data/cache.h"
 #include "data/dataset.h"
+#include "data/fetch.h"
+#include "data/recipe.h"
 #include "data/shard.h"
 #include "data/source.h"
 #include "tok/tokenizer.h"
 
 #define PREPARE_META_VERSION 1
 #define BATCH_BYTES_PER_THREAD (4u << 20)
-
-typedef enum split_by { SPLIT_RULE = 0, SPLIT_FILE_NAMES } split_by;
-
-typedef struct recipe {
-    const char *name;
-    const char *column;           /* default text column (JSONL, Parquet) */
-    lilm_input_format format;     /* AUTO: by extension */
-    split_by split;
-    const char *rule;             /* default rule for SPLIT_RULE */
-    lilm_text_docs text_docs;
-    const char *hf_repo;          /* where `lilm data fetch` puts it, if any */
-    const char *shared_train;     /* fallbacks under $LILM_SHARED (this workplace's copies) */
-    const char *shared_val;
-} recipe;
-
-static const recipe recipes[] = {
-    {"simplestories", "story", LILM_FMT_AUTO, SPLIT_FILE_NAMES, NULL, LILM_TEXT_LINES, "SimpleStories/SimpleStories",
-     NULL, NULL},
-    {"babylm", "text", LILM_FMT_AUTO, SPLIT_RULE, "index%10000<100", LILM_TEXT_LINES,
-     "BabyLM-community/BabyLM-2026-Strict", "data/babylm/train", "data/babylm/dev"},
-    {"tinystories", "text", LILM_FMT_AUTO, SPLIT_FILE_NAMES, NULL, LILM_TEXT_LINES, NULL, "data/tinystories", NULL},
-    {"text", "text", LILM_FMT_TEXT, SPLIT_RULE, "index%100<1", LILM_TEXT_LINES, NULL, NULL, NULL},
-    {"jsonl", "text", LILM_FMT_JSONL, SPLIT_RULE, "index%100<1", LILM_TEXT_LINES, NULL, NULL, NULL},
-    {"parquet", "text", LILM_FMT_PARQUET, SPLIT_RULE, "index%100<1", LILM_TEXT_LINES, NULL, NULL, NULL},
-};
-
-const char *lilm_prepare_recipe_names(void) { return "simplestories, babylm, tinystories, text, jsonl, parquet"; }
 
 lilm_status lilm_val_rule_parse(const char *rule, int64_t *mod, int64_t *below)
 {
@@ -215,15 +191,9 @@ static int val_by_name(const char *path)
     return 0;
 }
 
-static const char *shared_root(void)
-{
-    const char *s = getenv("LILM_SHARED");
-    return s && *s ? s : "../shared";
-}
-
 /* ---- fingerprint and meta.json ---- */
 
-static void fingerprint(const lilm_prepare_opts *o, const recipe *rc, const char *column, const char *rule,
+static void fingerprint(const lilm_prepare_opts *o, const lilm_recipe *rc, const char *column, const char *rule,
                         int text_docs, const char *tok_sha, const input_list *in, char hex[65])
 {
     lilm_sha256 s;
@@ -277,7 +247,7 @@ static int up_to_date(const char *dir, const char *fp, lilm_prepare_report *r)
     return ok;
 }
 
-static lilm_status write_meta(const char *dir, const recipe *rc, const char *column, const char *rule,
+static lilm_status write_meta(const char *dir, const lilm_recipe *rc, const char *column, const char *rule,
                               int text_docs, const lilm_prepare_opts *o, const lilm_tokenizer *tok,
                               const input_list *in, const lilm_shard_summary sum[2], int has_val, const char *fp,
                               const lilm_prepare_report *r)
@@ -464,105 +434,132 @@ static lilm_status tokenize_batch(const lilm_tokenizer *tok, const input_file *f
     return LILM_OK;
 }
 
-lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r)
-{
-    memset(r, 0, sizeof *r);
-    double t0 = lilm_progress_clock();
-    const recipe *rc = NULL;
-    for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++)
-        if (o->recipe && strcmp(o->recipe, recipes[i].name) == 0) rc = &recipes[i];
-    if (!rc)
-        return lilm_errorf(LILM_ERR_ARG, "unknown recipe '%s'\nHINT: recipes are %s", o->recipe ? o->recipe : "(none)",
-                           lilm_prepare_recipe_names());
-    if (!o->out_dir || !*o->out_dir) return lilm_errorf(LILM_ERR_ARG, "no output directory\nHINT: pass --out DIR");
-    const char *column = o->column ? o->column : rc->column;
-    int text_docs = o->text_docs >= 0 ? o->text_docs : (int)rc->text_docs;
+/* What a preparation reads: the input files with their roles, and the split. */
+typedef struct plan {
+    lilm_recipe rc;             /* owned: lilm_recipe_free */
+    input_list in;
+    const char *column;
+    int text_docs;
+    const char *rule;       /* the rule, or "files" / "file names" / "none" */
+    int use_rule;
+    int64_t rule_mod, rule_below;
+    int n_val_files;
+    int has_val;
+} plan;
 
-    /* inputs */
-    input_list in = {0};
-    lilm_status st = LILM_OK;
-    int n_val_files = 0;
+/* The default inputs of a recipe with a hub source: what `lilm data fetch`
+ * put in data/hf/OWNER/NAME, else the cache's copy (lilm run). */
+static int default_input(const lilm_recipe *rc, char *path, size_t n)
+{
+    if (!rc->hf_repo[0]) return 0;
+    snprintf(path, n, "%s/%s", LILM_FETCH_DEFAULT_DIR, rc->hf_repo);
+    if (lilm_path_exists(path)) return 1;
+    char sub[600];
+    snprintf(sub, sizeof sub, "datasets/hf/%s", rc->hf_repo);
+    if (lilm_cache_path(path, n, sub) == LILM_OK && lilm_path_exists(path)) return 1;
+    lilm_clear_error();
+    return 0;
+}
+
+/* Resolves the recipe, the inputs (files found under directories) and the
+ * validation split; fills r->input_bytes and r->n_files. */
+static lilm_status make_plan(const lilm_prepare_opts *o, plan *p, lilm_prepare_report *r)
+{
+    memset(p, 0, sizeof *p);
+    lilm_status st = lilm_recipe_load(&p->rc, o->recipe);
+    if (st == LILM_ERR_NOT_FOUND) st = lilm_error_context(LILM_ERR_ARG, "unknown recipe: ");
+    if (st) return st;
+    const lilm_recipe *rc = &p->rc;
+    p->column = o->column ? o->column : rc->column;
+    p->text_docs = o->text_docs >= 0 ? o->text_docs : (int)rc->text_docs;
     const char *const *inputs = o->inputs;
     size_t n_inputs = o->n_inputs;
     const char *defaults[1];
-    char def_path[1100], def_val[1100];
-    int default_val = 0;
+    char def_path[1100];
     if (n_inputs == 0) {
-        def_path[0] = '\0';
-        if (rc->hf_repo) {
-            snprintf(def_path, sizeof def_path, "data/hf/%s", rc->hf_repo);
-            if (!lilm_path_exists(def_path)) def_path[0] = '\0';
+        if (!default_input(rc, def_path, sizeof def_path)) {
+            st = lilm_errorf(LILM_ERR_ARG, "no input files for recipe '%s'\nHINT: pass input files or directories%s%s",
+                             rc->name, rc->hf_repo[0] ? ", or fetch them first: lilm data fetch " : "", rc->hf_repo);
+            lilm_recipe_free(&p->rc);
+            return st;
         }
-        if (!def_path[0] && rc->shared_train) {
-            snprintf(def_path, sizeof def_path, "%s/%s", shared_root(), rc->shared_train);
-            if (!lilm_path_exists(def_path)) def_path[0] = '\0';
-            else if (rc->shared_val && o->n_val_inputs == 0 && !o->val_rule) {
-                snprintf(def_val, sizeof def_val, "%s/%s", shared_root(), rc->shared_val);
-                default_val = lilm_path_exists(def_val);
-            }
-        }
-        if (!def_path[0])
-            return lilm_errorf(LILM_ERR_ARG, "no input files for recipe '%s'\nHINT: pass input files or directories%s%s",
-                               rc->name, rc->hf_repo ? ", or fetch them first: lilm data fetch " : "",
-                               rc->hf_repo ? rc->hf_repo : "");
         defaults[0] = def_path;
         inputs = defaults;
         n_inputs = 1;
     }
-    int explicit_val = o->n_val_inputs > 0 || default_val;
+    int explicit_val = o->n_val_inputs > 0;
     const char *rule = o->val_rule;
-    int use_rule;
-    int64_t rule_mod = 1, rule_below = 0;
-    if (rule && strcmp(rule, "none") == 0) use_rule = 0;
-    else if (rule) use_rule = 1;
-    else if (explicit_val) {
-        use_rule = 0;
-        rule = "files";
-    } else if (rc->split == SPLIT_RULE) {
-        use_rule = 1;
-        rule = rc->rule;
+    if (rule && strcmp(rule, "none") == 0) p->use_rule = 0;
+    else if (rule) p->use_rule = 1;
+    else if (explicit_val) rule = "files";
+    else if (rc->split == LILM_SPLIT_RULE) {
+        p->use_rule = 1;
+        rule = rc->val_rule;
     } else {
-        use_rule = 0;
         rule = "file names";
     }
-    if (use_rule) LILM_TRY(lilm_val_rule_parse(rule, &rule_mod, &rule_below));
+    p->rule = rule;
+    p->rule_mod = 1;
+    if (p->use_rule && (st = lilm_val_rule_parse(rule, &p->rule_mod, &p->rule_below)) != LILM_OK) {
+        lilm_recipe_free(&p->rc);
+        return st;
+    }
+    input_list *in = &p->in;
     for (size_t i = 0; i < n_inputs && st == LILM_OK; i++) {
-        size_t before = in.n;
-        st = add_path(&in, inputs[i], ROLE_TRAIN, rc->format, 0);
-        if (st == LILM_OK && in.n == before)
+        size_t before = in->n;
+        st = add_path(in, inputs[i], ROLE_TRAIN, rc->format, 0);
+        if (st == LILM_OK && in->n == before)
             st = lilm_errorf(LILM_ERR_NOT_FOUND, "%s holds no input files (.parquet, .jsonl, .txt, ...)", inputs[i]);
-        for (size_t k = before; k < in.n && st == LILM_OK; k++) {
-            if (use_rule) in.v[k].role = ROLE_RULE;
+        for (size_t k = before; k < in->n && st == LILM_OK; k++) {
+            if (p->use_rule) in->v[k].role = ROLE_RULE;
             else if (!explicit_val && strcmp(rule, "file names") == 0) {
                 /* judge only the part below the input root (or a file's own name) */
-                const char *rel = in.v[k].path + strlen(inputs[i]);
-                if (*rel == '\0') rel = strrchr(in.v[k].path, '/') ? strrchr(in.v[k].path, '/') + 1 : in.v[k].path;
-                if (val_by_name(rel)) in.v[k].role = ROLE_VAL;
+                const char *rel = in->v[k].path + strlen(inputs[i]);
+                if (*rel == '\0') rel = strrchr(in->v[k].path, '/') ? strrchr(in->v[k].path, '/') + 1 : in->v[k].path;
+                if (val_by_name(rel)) in->v[k].role = ROLE_VAL;
             }
         }
     }
-    for (size_t i = 0; i < o->n_val_inputs && st == LILM_OK; i++) st = add_path(&in, o->val_inputs[i], ROLE_VAL, rc->format, 0);
-    if (st == LILM_OK && default_val) st = add_path(&in, def_val, ROLE_VAL, rc->format, 0);
-    for (size_t i = 0; i < in.n; i++) {
-        n_val_files += in.v[i].role == ROLE_VAL;
-        r->input_bytes += in.v[i].size;
+    for (size_t i = 0; i < o->n_val_inputs && st == LILM_OK; i++)
+        st = add_path(in, o->val_inputs[i], ROLE_VAL, rc->format, 0);
+    for (size_t i = 0; i < in->n; i++) {
+        p->n_val_files += in->v[i].role == ROLE_VAL;
+        r->input_bytes += in->v[i].size;
     }
-    r->n_files = (int64_t)in.n;
-    int has_val = use_rule || n_val_files > 0;
-    if (st == LILM_OK && !has_val && !(o->val_rule && strcmp(o->val_rule, "none") == 0))
+    r->n_files = (int64_t)in->n;
+    p->has_val = p->use_rule || p->n_val_files > 0;
+    if (st == LILM_OK && !p->has_val && !(o->val_rule && strcmp(o->val_rule, "none") == 0))
         st = lilm_errorf(LILM_ERR_ARG, "recipe '%s' found no validation files among the inputs (it looks for names "
                                        "like test*, validation*, dev*)\nHINT: name them with --val FILE, or use "
                                        "--val-rule \"index%%100<1\" to hold out rows", rc->name);
     if (st) {
-        free(in.v);
-        return st;
+        free(in->v);
+        in->v = NULL;
+        lilm_recipe_free(&p->rc);
     }
+    return st;
+}
+
+lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r)
+{
+    memset(r, 0, sizeof *r);
+    double t0 = lilm_progress_clock();
+    if (!o->out_dir || !*o->out_dir) return lilm_errorf(LILM_ERR_ARG, "no output directory\nHINT: pass --out DIR");
+    plan pl;
+    LILM_TRY(make_plan(o, &pl, r));
+    const lilm_recipe *rc = &pl.rc;
+    input_list in = pl.in;
+    const char *column = pl.column, *rule = pl.rule;
+    int text_docs = pl.text_docs, use_rule = pl.use_rule, has_val = pl.has_val, n_val_files = pl.n_val_files;
+    int64_t rule_mod = pl.rule_mod, rule_below = pl.rule_below;
+    lilm_status st = LILM_OK;
 
     /* tokenizer, output dir, up-to-date check */
     lilm_tokenizer *tok = NULL;
     st = lilm_tokenizer_load(&tok, o->tokenizer ? o->tokenizer : "bytes");
     if (st) {
         free(in.v);
+        lilm_recipe_free(&pl.rc);
         return lilm_error_context(st, "loading the tokenizer: ");
     }
     char fp[65];
@@ -574,6 +571,7 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
         r->seconds = lilm_progress_clock() - t0;
         lilm_tokenizer_free(tok);
         free(in.v);
+        lilm_recipe_free(&pl.rc);
         return LILM_OK;
     }
 
@@ -696,7 +694,74 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
     free(recs);
     free(outs);
     free(in.v);
+    lilm_recipe_free(&pl.rc);
     lilm_tokenizer_free(tok);
     r->seconds = lilm_progress_clock() - t0;
     return st;
+}
+
+lilm_status lilm_data_export_train_text(const lilm_prepare_opts *o, const char *out_path, lilm_prepare_report *r)
+{
+    memset(r, 0, sizeof *r);
+    double t0 = lilm_progress_clock();
+    plan pl;
+    LILM_TRY(make_plan(o, &pl, r));
+    lilm_atomic_file af;
+    memset(&af, 0, sizeof af);
+    lilm_status st = lilm_atomic_open(&af, out_path);
+    lilm_source *src = NULL;
+    lilm_record *recs = NULL;
+    size_t rcap = 0;
+    int64_t rule_index = 0;
+    for (size_t fi = 0; fi < pl.in.n && st == LILM_OK; fi++) {
+        const input_file *f = &pl.in.v[fi];
+        if (f->role == ROLE_VAL) continue;
+        st = lilm_source_open(&src, f->path, f->fmt, pl.column, (lilm_text_docs)pl.text_docs);
+        while (st == LILM_OK) {
+            size_t n = 0;
+            st = lilm_source_next(src, &recs, &rcap, &n, BATCH_BYTES_PER_THREAD);
+            if (st || n == 0) break;
+            if (o->stop && *o->stop) {
+                st = lilm_errorf(LILM_ERR_INTERRUPTED, "interrupted while reading %s", f->path);
+                break;
+            }
+            for (size_t i = 0; i < n && st == LILM_OK; i++) {
+                int val = f->role == ROLE_RULE && rule_index++ % pl.rule_mod < pl.rule_below;
+                if (val || recs[i].is_null) continue;
+                lilm_json *tree = NULL;
+                const char *text;
+                size_t len;
+                st = lilm_record_text(&recs[i], f->path, pl.column, &tree, &text, &len);
+                /* a NUL would end the record early: such documents are left out */
+                if (st == LILM_OK && len > 0 && !memchr(text, '\0', len)) {
+                    if (fwrite(text, 1, len, af.f) != len || fputc('\0', af.f) == EOF)
+                        st = lilm_errorf(LILM_ERR_IO, "cannot write %s: %s", out_path, strerror(errno));
+                    r->docs[0]++;
+                    r->bytes[0] += (int64_t)len;
+                }
+                lilm_json_free(tree);
+            }
+        }
+        lilm_source_close(src);
+        src = NULL;
+    }
+    free(recs);
+    free(pl.in.v);
+    lilm_recipe_free(&pl.rc);
+    if (st == LILM_OK) st = lilm_atomic_commit(&af);
+    else lilm_atomic_abort(&af);
+    r->seconds = lilm_progress_clock() - t0;
+    return st;
+}
+
+lilm_status lilm_data_inputs_fingerprint(const lilm_prepare_opts *o, char hex[65])
+{
+    lilm_prepare_report r;
+    memset(&r, 0, sizeof r);
+    plan pl;
+    LILM_TRY(make_plan(o, &pl, &r));
+    fingerprint(o, &pl.rc, pl.column, pl.rule, pl.text_docs, "", &pl.in, hex);
+    free(pl.in.v);
+    lilm_recipe_free(&pl.rc);
+    return LILM_OK;
 }

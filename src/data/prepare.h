@@ -1,14 +1,17 @@
 /*
  * prepare.h: `lilm data prepare`: input files -> a dataset directory.
  *
- * A recipe fixes the defaults for a known dataset: which column holds the
- * text, how validation is chosen, how text files are cut into documents.
+ * A recipe (data/recipe.h, the one table for `lilm run` too) fixes the
+ * defaults for a known dataset: which column holds the text, how validation
+ * is chosen, how text files are cut into documents:
  *   simplestories  column story; validation = files named test* (the HF test split)
  *   babylm         column text; validation = rows with index % 10000 < 100 (as the
  *                  reference), or the files given with val_inputs
  *   tinystories    column text; validation = files under a validation/ directory
  *   text|jsonl|parquet  generic: every input in that format, validation by
  *                  rule "index%100<1" unless val_inputs or val_rule say otherwise
+ * With no inputs, a recipe with a hub source reads data/hf/OWNER/NAME (where
+ * `lilm data fetch` puts it), else the cache's copy (data/cache.h).
  * Row indices for a rule count every record of the (non-validation) inputs in
  * order, empty ones included, as a Hugging Face dataset index would.
  *
@@ -63,7 +66,15 @@ lilm_status lilm_data_prepare(const lilm_prepare_opts *o, lilm_prepare_report *r
 /* "index%M<K" -> M, K (spaces allowed). */
 lilm_status lilm_val_rule_parse(const char *rule, int64_t *mod, int64_t *below);
 
-/* Recipe names, for usage text: "simplestories, babylm, ...". */
-const char *lilm_prepare_recipe_names(void);
+/* The train split's documents as a tokenizer trainer reads them (each
+ * followed by a NUL byte; empty ones and any holding a NUL left out), from
+ * the same inputs and split rule as lilm_data_prepare; written atomically to
+ * out_path. o->tokenizer, out_dir, threads and force are not used; r gets
+ * docs[0], bytes[0], input_bytes, n_files and seconds. */
+lilm_status lilm_data_export_train_text(const lilm_prepare_opts *o, const char *out_path, lilm_prepare_report *r);
+
+/* SHA-256 (hex) of what a preparation would read: the recipe, column, split
+ * rule and every input file's path, role, size and mtime (not the tokenizer). */
+lilm_status lilm_data_inputs_fingerprint(const lilm_prepare_opts *o, char hex[65]);
 
 #endif

@@ -1,152 +1,34 @@
 """test_data_fetch.py: `lilm data fetch` against a local stand-in for the hub.
 
-A small http.server on 127.0.0.1 (a free port) answers like the Hugging Face
-hub: the paginated tree listing (/api/datasets/OWNER/NAME/tree/REV, with an
-lfs {oid, size} object per file and a Link: rel="next" header) and file
-downloads (/datasets/OWNER/NAME/resolve/REV/PATH, honouring Range, one file
-behind a redirect). It can drop a connection halfway through a file, lie
-about a checksum, and require a token. All traffic stays on the loopback
-interface; every request loop is bounded.
+The stand-in (hubstub.py) answers like the Hugging Face hub: the paginated
+tree listing and file downloads with Range, one file behind a redirect. It
+can drop a connection halfway through a file, lie about a checksum, require
+a token, link a listing page to itself, stall a download, and serve any raw
+listing (unsafe, NUL-holding or negative-size entries). All traffic stays on
+the loopback interface; every request loop is bounded.
 """
 import atexit
-import hashlib
-import http.server
 import json
 import os
 import shutil
-import socket
+import signal
 import subprocess
 import tempfile
-import threading
-import urllib.parse
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import hubstub
 from harness import case, lilm_bin, run
 
 TMP = tempfile.mkdtemp(prefix="lilm-test-fetch-")
 atexit.register(shutil.rmtree, TMP, True)
-
-
-class Hub:
-    """State shared with the handler: the repos, behaviours, and a request log."""
-
-    def __init__(self):
-        self.repos = {}       # "owner/name" -> {path: bytes}
-        self.drop_once = set()  # paths whose first full download is cut halfway
-        self.bad_sha = set()    # paths listed with a wrong sha256
-        self.redirect = set()   # paths served through a 302
-        self.token = None       # required bearer token, if any
-        self.log = []           # (method, path, range header)
-        self.lock = threading.Lock()
-
-
-HUB = Hub()
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def send_json(self, obj, headers=()):
-        body = json.dumps(obj).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def fail(self, code):
-        self.send_response(code)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def do_GET(self):
-        url = urllib.parse.urlparse(self.path)
-        with HUB.lock:
-            HUB.log.append(("GET", url.path, self.headers.get("Range")))
-        if HUB.token and self.headers.get("Authorization") != f"Bearer {HUB.token}":
-            return self.fail(401)
-        parts = url.path.split("/")
-        if url.path.startswith("/api/datasets/") and len(parts) >= 7 and parts[5] == "tree":
-            repo = parts[3] + "/" + parts[4]
-            if repo not in HUB.repos:
-                return self.fail(404)
-            files = HUB.repos[repo]
-            entries = [{"type": "directory", "oid": "0" * 40, "size": 0, "path": "data"}]
-            for p, data in sorted(files.items()):
-                e = {"type": "file", "oid": hashlib.sha1(data).hexdigest(), "size": len(data), "path": p}
-                if p.endswith(".parquet"):
-                    sha = hashlib.sha256(data).hexdigest()
-                    if p in HUB.bad_sha:
-                        sha = "0" * 64
-                    e["lfs"] = {"oid": sha, "size": len(data), "pointerSize": 134}
-                entries.append(e)
-            q = urllib.parse.parse_qs(url.query)
-            start = int(q.get("cursor", ["0"])[0])
-            page = entries[start:start + 2]
-            headers = []
-            if start + 2 < len(entries):
-                nxt = f"http://{self.headers['Host']}{url.path}?recursive=true&cursor={start + 2}"
-                headers.append(("Link", f'<{nxt}>; rel="next"'))
-            return self.send_json(page, headers)
-        if url.path.startswith("/datasets/") and len(parts) >= 7 and parts[4] == "resolve":
-            repo = parts[2] + "/" + parts[3]
-            path = urllib.parse.unquote("/".join(parts[6:]))
-            if repo not in HUB.repos or path not in HUB.repos[repo]:
-                return self.fail(404)
-            if path in HUB.redirect:
-                self.send_response(302)
-                self.send_header("Location", f"/cdn/{repo}/{urllib.parse.quote(path)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            return self.serve(HUB.repos[repo][path], path)
-        if url.path.startswith("/cdn/"):
-            repo = parts[2] + "/" + parts[3]
-            path = urllib.parse.unquote("/".join(parts[4:]))
-            return self.serve(HUB.repos[repo][path], path)
-        return self.fail(404)
-
-    def serve(self, data, path):
-        rng = self.headers.get("Range")
-        start = 0
-        if rng:
-            start = int(rng.split("=")[1].split("-")[0])
-            if start >= len(data):
-                return self.fail(416)
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        with HUB.lock:
-            drop = path in HUB.drop_once and not rng
-            if drop:
-                HUB.drop_once.discard(path)
-        if drop:
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return
-        self.wfile.write(body)
-
-
-SERVER = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-SERVER.daemon_threads = True
-threading.Thread(target=SERVER.serve_forever, daemon=True).start()
+HUB, ENDPOINT, SERVER = hubstub.start()
 atexit.register(SERVER.shutdown)
-ENDPOINT = f"http://127.0.0.1:{SERVER.server_address[1]}"
 
 
-def parquet_bytes(n, seed):
+def parquet_bytes(n, seed):  # a small two-column file
     t = pa.table({"story": [f"story {seed} number {i} " * (1 + i % 9) for i in range(n)],
                   "topic": [f"t{i % 4}" for i in range(n)]})
     path = os.path.join(TMP, f"src-{seed}.parquet")
@@ -166,7 +48,8 @@ def fetch(repo, dest, *extra, env=None, check=True):
 
 
 def downloads(path_suffix):
-    return [x for x in HUB.log if x[1].endswith(path_suffix)]
+    with HUB.lock:
+        return [x for x in HUB.log if x[1].endswith(path_suffix)]
 
 
 FILES = {
@@ -250,14 +133,88 @@ def token_and_errors():
     assert r.returncode == 2 and "not found" in r.stderr, r.stderr
     r = fetch("not-a-repo-name", os.path.join(TMP, "x"), check=False)
     assert r.returncode == 2 and "OWNER/NAME" in r.stderr
-    # no network: nothing listens on this port
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    r = fetch("owner/gated", os.path.join(TMP, "offline"), env={"HF_ENDPOINT": f"http://127.0.0.1:{port}"},
+    # a refused port on the loopback is a server that is not running, not a missing network
+    r = fetch("owner/gated", os.path.join(TMP, "offline"), env={"HF_ENDPOINT": f"http://127.0.0.1:{hubstub.free_port()}"},
+              check=False)
+    assert r.returncode == 1 and "refused the connection" in r.stderr and "HF_ENDPOINT" in r.stderr, r.stderr
+    assert "no network" not in r.stderr, r.stderr
+    # an unresolvable host is
+    r = fetch("owner/gated", os.path.join(TMP, "offline"), env={"HF_ENDPOINT": "http://no-such-host.invalid"},
               check=False)
     assert r.returncode == 1 and "no network" in r.stderr and "HINT" in r.stderr, r.stderr
+
+
+def listing_refused(entries, what):
+    HUB.listings["owner/raw"] = entries
+    try:
+        r = fetch("owner/raw", os.path.join(TMP, "raw"), check=False)
+    finally:
+        del HUB.listings["owner/raw"]
+    assert r.returncode == 2 and what in r.stderr, (r.returncode, r.stderr)
+    assert "Sanitizer" not in r.stderr, r.stderr
+    return r
+
+
+@case
+def unsafe_listed_names_are_refused():
+    # the error names the path it refuses (the listing used to be freed before it was printed)
+    r = listing_refused([{"type": "file", "path": "../x.parquet", "size": 3}], "unsafe file path '../x.parquet'")
+    assert not os.path.exists(os.path.join(TMP, "x.parquet"))
+    listing_refused([{"type": "file", "path": "/etc/x.parquet", "size": 3}], "unsafe file path '/etc/x.parquet'")
+    # a NUL would cut "evil.parquet\0/../../x" to a harmless-looking name
+    listing_refused([{"type": "file", "path": "a\u0000/../../x.parquet", "size": 3}], "NUL byte")
+    listing_refused([{"type": "file", "path": "data/n.parquet", "size": -5}], "negative size")
+    listing_refused([{"type": "file", "path": "data/n.parquet", "size": 5, "lfs": {"oid": "0" * 64, "size": -1}}],
+                    "negative size")
+
+
+@case
+def self_linked_listing_ends_at_once():
+    HUB.repos["owner/loop"] = {"data/a.parquet": FILES["data/test-00000-of-00001.parquet"]}
+    HUB.self_link.add("owner/loop")
+    try:
+        before = len(HUB.requests("/api/datasets/owner/loop/"))
+        r = fetch("owner/loop", os.path.join(TMP, "loop"), check=False)
+        pages = len(HUB.requests("/api/datasets/owner/loop/")) - before
+    finally:
+        HUB.self_link.discard("owner/loop")
+    assert r.returncode == 2 and "already sent" in r.stderr, (r.returncode, r.stderr)
+    assert pages == 1, pages
+
+
+@case
+def sigterm_stops_a_listing():
+    # a listing that never ends (a new page URL each time) used to ignore SIGINT and SIGTERM
+    HUB.repos["owner/endless"] = {f"data/f{i:05d}.parquet": b"x" for i in range(20000)}
+    e = dict(os.environ, LILM_PROGRESS="0", HF_ENDPOINT=ENDPOINT)
+    p = subprocess.Popen([lilm_bin(), "data", "fetch", "owner/endless", "--dest", os.path.join(TMP, "endless")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+    try:
+        for _ in range(600):  # until it is listing (bounded: 60 s)
+            if len(HUB.requests("/api/datasets/owner/endless/")) >= 3:
+                break
+            time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        del HUB.repos["owner/endless"]
+    assert p.returncode == 1 and "interrupted" in err, (p.returncode, err)
+
+
+@case
+def stalled_download_gives_up():
+    HUB.repos["owner/stall"] = {"data/s.parquet": FILES["data/test-00000-of-00001.parquet"]}
+    HUB.stall.add("data/s.parquet")
+    try:
+        r = fetch("owner/stall", os.path.join(TMP, "stall"), env={"HF_HUB_DOWNLOAD_TIMEOUT": "1"}, check=False)
+    finally:
+        HUB.stall.discard("data/s.parquet")
+    assert r.returncode == 1 and "stalled" in r.stderr and "HF_HUB_DOWNLOAD_TIMEOUT" in r.stderr, r.stderr
+    # two silent tries in a row end it (it used to make four, a minute each)
+    assert len(downloads("stall/resolve/main/data/s.parquet")) == 2, downloads("s.parquet")
 
 
 run()
