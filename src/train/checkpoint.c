@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 #include "core/json.h"
@@ -278,6 +279,7 @@ lilm_status lilm_checkpoint_save(const char *dir, const char *name, const lilm_m
     char *sjson = NULL;
     LILM_TRY(state_to_json(state, &sjson));
     lilm_status st = LILM_OK;
+    int next_written = 0;
     if (opt) {
         lilm_st_writer *w = NULL;
         float **hosts = NULL;
@@ -286,6 +288,7 @@ lilm_status lilm_checkpoint_save(const char *dir, const char *name, const lilm_m
         if (st == LILM_OK) st = add_optimizer_state(w, m, opt, &hosts, &n_hosts);
         if (st == LILM_OK) st = lilm_st_writer_add_metadata(w, "lilm_state", sjson);
         if (st == LILM_OK) st = lilm_st_writer_write(w, next);
+        next_written = st == LILM_OK;
         lilm_st_writer_free(w);
         for (int i = 0; i < n_hosts; i++) free(hosts[i]);
         free(hosts);
@@ -293,6 +296,8 @@ lilm_status lilm_checkpoint_save(const char *dir, const char *name, const lilm_m
     if (st == LILM_OK) st = write_weights(wpath, m, cfg, sjson);
     if (st == LILM_OK && opt && rename(next, opath) != 0)
         st = lilm_errorf(LILM_ERR_IO, "cannot move %s into place", next);
+    else if (st != LILM_OK && next_written)
+        unlink(next); /* it belongs to weights that were not written: it can never match, only fill the disk */
     free(sjson);
     if (st != LILM_OK) lilm_error_context(st, "saving checkpoint %s/%s: ", dir, name);
     return st;

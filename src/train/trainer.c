@@ -166,26 +166,39 @@ static lilm_status open_metrics(lilm_trainer *t, int64_t keep_upto)
         if (st == LILM_OK) st = lilm_atomic_commit(&af);
         LILM_TRY(st);
     }
-    t->metrics = fopen(path, "a");
-    if (!t->metrics) return lilm_errorf(LILM_ERR_IO, "cannot open %s for writing", path);
+    LILM_TRY(lilm_line_file_open(&t->metrics, path));
+    t->metrics_open = 1;
     return LILM_OK;
 }
 
-static void metric_line(lilm_trainer *t, const char *kind, double lr, double loss, double gnorm, double tps,
-                        const lilm_eval_result *val)
+/* One number of a metrics line: printf's `fmt`, or null for NaN/Inf (JSON has no NaN). */
+static const char *metric_num(char *buf, size_t n, const char *fmt, double v)
 {
-    if (!t->metrics) return;
-    fprintf(t->metrics, "{\"kind\": \"%s\", \"step\": %lld, \"tokens\": %lld, \"elapsed_s\": %.3f", kind,
-            (long long)t->state.step, (long long)t->state.tokens, elapsed(t));
+    if (!isfinite(v)) return "null";
+    snprintf(buf, n, fmt, v);
+    return buf;
+}
+
+/* Appends one line to metrics.jsonl; a failed write (a full disk) is an error
+ * that stops the run, never a lost or half-written line. */
+static lilm_status metric_line(lilm_trainer *t, const char *kind, double lr, double loss, double gnorm, double tps,
+                               const lilm_eval_result *val)
+{
+    if (!t->metrics_open) return LILM_OK;
+    char line[512], a[4][64];
+    int k = snprintf(line, sizeof line, "{\"kind\": \"%s\", \"step\": %lld, \"tokens\": %lld, \"elapsed_s\": %.3f",
+                     kind, (long long)t->state.step, (long long)t->state.tokens, elapsed(t));
     if (!val) {
-        fprintf(t->metrics, ", \"lr\": %.6g, \"loss\": %.6f, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f", lr, loss,
-                gnorm, tps);
+        k += snprintf(line + k, sizeof line - (size_t)k, ", \"lr\": %s, \"loss\": %s, \"grad_norm\": %s, \"tokens_per_s\": %s",
+                      metric_num(a[0], 64, "%.6g", lr), metric_num(a[1], 64, "%.6f", loss),
+                      metric_num(a[2], 64, "%.6g", gnorm), metric_num(a[3], 64, "%.1f", tps));
     } else {
-        fprintf(t->metrics, ", \"val_loss\": %.6f, \"val_bpb\": %.6f, \"val_full\": %s", val->loss, val->bpb,
-                val->full ? "true" : "false");
+        k += snprintf(line + k, sizeof line - (size_t)k, ", \"val_loss\": %s, \"val_bpb\": %s, \"val_full\": %s",
+                      metric_num(a[0], 64, "%.6f", val->loss), metric_num(a[1], 64, "%.6f", val->bpb),
+                      val->full ? "true" : "false");
     }
-    fputs("}\n", t->metrics);
-    fflush(t->metrics);
+    k += snprintf(line + k, sizeof line - (size_t)k, "}\n");
+    return lilm_line_file_append(&t->metrics, line, (size_t)k);
 }
 
 /* ---- the dataset's own tokenizer ---- */
@@ -260,7 +273,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
 
 void lilm_trainer_free(lilm_trainer *t)
 {
-    if (t->metrics) fclose(t->metrics);
+    if (t->metrics_open) lilm_line_file_close(&t->metrics);
     lilm_spike_guard_free(&t->guard);
     lilm_optimizer_free(&t->opt);
     if (t->model_ready) lilm_model_free(&t->model);
@@ -393,7 +406,7 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
     int64_t start_step = t->state.step;
     lilm_eval_result val;
     memset(&val, 0, sizeof val);
-    int have_val = 0;
+    int have_val = 0, diverged = 0;
     lilm_status st = LILM_OK;
     const char *final_status = "done";
     double tps = 0, last_step_s = 0;
@@ -425,13 +438,14 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         if (t->state.step - start_step == probe_skip) probe_t0 = lilm_progress_clock();
         if (t->state.step - start_step == probe_skip + probe_len && t->probe_step_s == 0)
             t->probe_step_s = (lilm_progress_clock() - probe_t0) / probe_len;
-        metric_line(t, "train", lr, res.loss, res.stats.grad_norm, tps, NULL);
+        if ((st = metric_line(t, "train", lr, res.loss, res.stats.grad_norm, tps, NULL)) != LILM_OK) break;
         if (res.n_skipped)
             fprintf(stderr, "\nlilm: step %lld: skipped %d micro-batch(es) with a loss spike\n",
                     (long long)t->state.step, res.n_skipped);
-        if (!isfinite(res.loss)) {
-            st = lilm_errorf(LILM_ERR_INTERNAL, "the loss is not finite at step %lld\nHINT: lower train.lr",
-                             (long long)t->state.step);
+        if (!isfinite(res.loss)) { /* the weights after this step are not to be kept */
+            diverged = 1;
+            st = lilm_errorf(LILM_ERR_INTERNAL, "the loss is not finite at step %lld; the last checkpoint is the one "
+                             "before it\nHINT: lower train.lr", (long long)t->state.step);
             break;
         }
         double now_rel = lilm_progress_clock() - t->t0;
@@ -450,7 +464,7 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
             if (st != LILM_OK) break;
             have_val = 1;
             t->last_val_t = lilm_progress_clock() - t->t0;
-            metric_line(t, "val", lr, 0, 0, 0, &val);
+            if ((st = metric_line(t, "val", lr, 0, 0, 0, &val)) != LILM_OK) break;
             if (val.loss < t->state.best_val_loss) {
                 t->state.best_val_loss = val.loss;
                 if ((st = save(t, "best")) != LILM_OK) break;
@@ -472,7 +486,7 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         lilm_status e = st;
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", lilm_last_error());
-        save(t, "last");
+        if (!diverged) save(t, "last");
         write_run_json(t, "failed", have_val ? &val : NULL);
         return lilm_errorf(e, "%s", msg);
     }
@@ -483,7 +497,7 @@ lilm_status lilm_trainer_run(lilm_trainer *t)
         have_val = 1;
         t->final_val = val;
         t->have_final_val = 1;
-        metric_line(t, "val", 0, 0, 0, 0, &val);
+        LILM_TRY(metric_line(t, "val", 0, 0, 0, 0, &val));
         LILM_TRY(save(t, "last"));
         LILM_TRY(save(t, "final"));
         t->state.elapsed_s = elapsed(t);
