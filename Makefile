@@ -9,7 +9,8 @@
 #                     layers include only downward (scripts/lint.sh)
 #   make clean
 #
-# Knobs: CUDA=0 forces a CPU-only build; CUDA_ARCHS="80 90"; FAST=1 adds -ffast-math
+# Knobs: CUDA=0 forces a CPU-only build; CUDA_ARCHS="80 90"; MPI=0 builds without MPI
+# (data-parallel runs need it; found through pkg-config's "mpi"); FAST=1 adds -ffast-math
 # to the CPU kernels (off by default: the reference tests run with default numerics).
 
 CC      ?= gcc
@@ -18,6 +19,7 @@ CUDA_HOME ?= /usr/local/cuda
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || { [ -x $(CUDA_HOME)/bin/nvcc ] && echo $(CUDA_HOME)/bin/nvcc; })
 CUDA    ?= $(if $(NVCC),1,0)
 CUDA_ARCHS ?= 80 90
+MPI     ?= $(shell pkg-config --exists mpi 2>/dev/null && echo 1 || echo 0)
 
 WARN    := -Wall -Wextra -Wstrict-prototypes -Wno-unused-parameter -Wno-format-truncation -Werror
 CFLAGS  ?= -O2 -g -march=native
@@ -28,6 +30,11 @@ endif
 LDLIBS  := -lopenblas -lyaml -lsqlite3 -lutf8proc -lcurl -lzstd -lsnappy -lz -lm -lpthread
 override LDFLAGS += -fopenmp
 
+ifeq ($(MPI),1)
+override CFLAGS += -DLILM_USE_MPI $(shell pkg-config --cflags mpi)
+LDLIBS  += $(shell pkg-config --libs mpi)
+endif
+
 ifeq ($(CUDA),1)
 ifeq ($(NVCC),)
 $(error CUDA=1 but nvcc was not found; set NVCC or CUDA_HOME, or build with CUDA=0)
@@ -35,7 +42,7 @@ endif
 override CFLAGS += -DLILM_USE_CUDA -I$(CUDA_HOME)/include
 NVFLAGS := -O3 -std=c++17 -Isrc -DLILM_USE_CUDA --expt-relaxed-constexpr -Xcompiler -Wall,-Werror \
            $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
-LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lnccl -lcudart -lstdc++
 endif
 
 LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
@@ -53,7 +60,7 @@ TESTCUDA_BIN := $(TESTCUDA_SRC:tests/cuda/%.c=$(BUILD)/tests/cuda/%)
 all: features $(BUILD)/lilm lilm
 
 features:
-	@printf 'lilm build: CPU ✓  CUDA %s  OpenMP ✓  OpenBLAS ✓\n' "$(if $(filter 1,$(CUDA)),✓ ($(NVCC)),✗)"
+	@printf 'lilm build: CPU ✓  CUDA %s  MPI %s  OpenMP ✓  OpenBLAS ✓\n' "$(if $(filter 1,$(CUDA)),✓ ($(NVCC)),✗)" "$(if $(filter 1,$(MPI)),✓,✗)"
 
 lilm: $(BUILD)/lilm
 	@ln -sf $(BUILD)/lilm lilm

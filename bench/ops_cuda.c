@@ -16,6 +16,7 @@
  * prints no step estimate. LILM_CUDA_ATTN picks the attention kernels
  * (docs/cuda.md); the header line says which.
  */
+#include "../tests/cuda/cuda_env.h" /* LILM_CUDA_ATTN, LILM_CUDA_EPILOGUE -> the backend options */
 #include "core/status.h"
 #include "ops/backend.h"
 
@@ -195,7 +196,9 @@ int main(int argc, char **argv)
     b.T = argc > 3 ? strtoul(argv[3], NULL, 10) : 512;
     b.N = b.B * b.T;
     const char *only = argc > 4 ? argv[4] : NULL; /* time only the ops whose name contains this */
-    if (lilm_cuda_backend_create(&b.be, 0) != LILM_OK) die("cuda backend");
+    lilm_backend_options opts;
+    if (!lilm_test_cuda_options(&opts, NULL)) die("LILM_CUDA_ATTN: use auto, warp or mma");
+    if (lilm_cuda_backend_create_opts(&b.be, 0, &opts) != LILM_OK) die("cuda backend");
     const shape *s = b.s;
     size_t N = b.N, C = s->C, H = s->H, Dq = s->Dq, Dv = s->Dv, F = s->F, V = s->V;
     size_t QKV = H * (2 * Dq + Dv);

@@ -80,8 +80,9 @@ env_info() {
     ldconfig -p | grep -E 'openblas|libyaml|sqlite3|utf8proc|libcurl|zstd|snappy|cublasLt' || true
 }
 
-# attn_compare BIN OPS [RUN...]: the default attention kernels against
-# LILM_CUDA_ATTN=mma at 64x512 on both reference configs: OPS (bench_ops_cuda,
+# attn_compare BIN OPS [RUN...]: the default attention kernels against the
+# tensor-core ones (LILM_CUDA_ATTN=mma for the test and bench programs,
+# --set train.cuda.attention=mma for lilm) at 64x512 on both reference configs: OPS (bench_ops_cuda,
 # or "" when there is none) times the attention ops alone, BIN/lilm bench the
 # whole training step; RUN is the prefix that runs our binaries. Prints a
 # table of tokens/s at the end; fails if any run failed.
@@ -97,8 +98,8 @@ attn_compare() {
                 "${run[@]}" "${sel[@]}" "$ops" "$cfg" 64 512 attention || rc=1
             fi
             echo "== lilm bench -c configs/$cfg.yaml -b 64x512, kernels: $kind"
-            line=$("${run[@]}" "${sel[@]}" "$bin/lilm" bench -c "configs/$cfg.yaml" --device cuda -b 64x512 -n 20 -w 3 \
-                --json | tail -n 1) || rc=1
+            line=$("${run[@]}" "$bin/lilm" bench -c "configs/$cfg.yaml" --device cuda -b 64x512 -n 20 -w 3 \
+                --set "train.cuda.attention=$([ "$kind" = mma ] && echo mma || echo auto)" --json | tail -n 1) || rc=1
             echo "$line"
             tps=$(echo "$line" | sed -n 's/.*"tokens_per_s": \([0-9.]*\).*/\1/p')
             ms=$(echo "$line" | sed -n 's/.*"ms_per_step": \([0-9.]*\).*/\1/p')

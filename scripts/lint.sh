@@ -9,7 +9,10 @@
 #   6. layers include only downward (the table below): a file in src/<dir>/
 #      may include "<dir>/..." and the headers of the layers its row names.
 #      Known violations are listed, file and header, in scripts/lint_layers.allow
-#      until they are fixed; any other one fails.
+#      until they are fixed; any other one fails;
+#   7. internal headers stay inside their directory: <dir>/*_impl.h, and for a
+#      directory with a public list below every header not on it, is included
+#      only from src/<dir>/ (tests/ and bench/ may include anything).
 # It checks the tree it sits in: scripts/lint.sh is run from its own copy, so a
 # copy placed in another git tree (tests/py/test_lint.py does this) checks that.
 set -u
@@ -56,7 +59,7 @@ if grep -rln 'LILM_USE_CUDA' src | grep -vE '^src/(ops/backend\.c|cuda/)'; then
 fi
 
 # The layer table: each src/ directory and the other directories it may include.
-# core <- tok, data, ops <- cpu, cuda <- model <- train, eval <- track <- cli;
+# core <- tok, data, ops, dist <- cpu, cuda <- model <- train, eval <- track <- cli;
 # a row names every lower layer; among peers, data may use tok and train may
 # call eval, not the reverse.
 # tests/ and bench/ may include anything.
@@ -65,13 +68,14 @@ core:
 tok: core
 data: core tok
 ops: core
+dist: core
 cpu: core ops
 cuda: core ops
-model: core tok data ops cpu cuda
-train: core tok data ops cpu cuda model eval
-eval: core tok data ops cpu cuda model
-track: core tok data ops cpu cuda model train eval
-cli: core tok data ops cpu cuda model train eval track
+model: core tok data ops dist cpu cuda
+train: core tok data ops dist cpu cuda model eval
+eval: core tok data ops dist cpu cuda model
+track: core tok data ops dist cpu cuda model train eval
+cli: core tok data ops dist cpu cuda model train eval track
 '
 allow=scripts/lint_layers.allow
 allowed_dirs() { sed -n "s/^$1: *//p" <<<"$layers"; }
@@ -94,6 +98,27 @@ while read -r f hdr; do
         bad "$f includes \"$hdr\": a lower layer including a higher one (see the layer table in scripts/lint.sh)"
     fi
 done <<<"$layer_hits"
+# Public headers of directories whose other headers are internal.
+public='
+tok: tokenizer.h sp_model.h trainer.h
+'
+internal=$(for f in $(git ls-files 'src/*.c' 'src/*.h' 'src/*.cu' 'src/*.cuh'); do
+    dir=${f#src/}; dir=${dir%%/*}
+    sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]+"([a-z_]+)\/([^"]+)".*/\1 \2/p' "$f" |
+    while read -r inc name; do
+        [ "$inc" = "$dir" ] && continue
+        pub=$(sed -n "s/^$inc: *//p" <<<"$public")
+        case "$name" in *_impl.h) echo "$f includes \"$inc/$name\": an internal header of src/$inc/"; continue ;; esac
+        if [ -n "$pub" ] && ! grep -qw -- "$name" <<<"$pub"; then
+            echo "$f includes \"$inc/$name\": internal to src/$inc/ (its public headers: $pub)"
+        fi
+    done
+done)
+if [ -n "$internal" ]; then
+    sed 's/^/lint: /' <<<"$internal"
+    fail=1
+fi
+
 if [ -f "$allow" ]; then
     grep -vE '^(#|[[:space:]]*$)' "$allow" | while read -r f hdr; do
         grep -qxF "$f $hdr" <<<"$layer_hits" ||

@@ -16,7 +16,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential make pkg-config clang libclang-rt-14-dev \
     libopenblas-dev libyaml-dev libsqlite3-dev libutf8proc-dev libcurl4-openssl-dev \
-    libzstd-dev libsnappy-dev zlib1g-dev \
+    libzstd-dev libsnappy-dev zlib1g-dev libopenmpi-dev openmpi-bin \
     sentencepiece chromium chromium-driver libgoogle-perftools4 libjemalloc2 \
     python3 python3-pip >/dev/null
 PIP="python3 -m pip"

@@ -305,6 +305,27 @@ static void expect_invalid(lilm_test *t, const char *set1, const char *set2, con
     LT_CHECK(t, strstr(lilm_last_error(), want) != NULL, "'%s' lacks '%s'", lilm_last_error(), want);
 }
 
+/* The CUDA kernel options are config keys: validated, written, read back. */
+static void test_cuda_keys(lilm_test *t)
+{
+    lilm_config c, d;
+    lilm_config_defaults(&c);
+    LT_EQ_INT(t, c.train.cuda_attention, 0); /* auto */
+    LT_EQ_INT(t, c.train.cuda_epilogue, 1);
+    LT_OK(t, lilm_config_set(&c, "train.cuda.attention=warp"));
+    LT_EQ_INT(t, c.train.cuda_attention, 1);
+    LT_OK(t, lilm_config_set(&c, "train.cuda.attention=mma"));
+    LT_EQ_INT(t, c.train.cuda_attention, 2);
+    LT_OK(t, lilm_config_set(&c, "train.cuda.epilogue=false"));
+    LT_EQ_INT(t, c.train.cuda_epilogue, 0);
+    LT_STATUS(t, lilm_config_set(&c, "train.cuda.attention=tensor"), LILM_ERR_CONFIG);
+    LT_TRUE(t, strstr(lilm_last_error(), "auto, warp, mma") || strstr(lilm_last_error(), "auto|warp|mma"));
+    const char *y = "train:\n  cuda.attention: mma\n  cuda.epilogue: false\n";
+    lilm_config_defaults(&d);
+    LT_OK(t, lilm_config_load_yaml_string(&d, "cuda.yaml", y, strlen(y)));
+    LT_TRUE(t, lilm_config_equal(&c, &d));
+}
+
 static void test_validate(lilm_test *t)
 {
     expect_invalid(t, "model.qk_dim=33", NULL, "model.qk_dim = 33 must be even");
@@ -438,6 +459,7 @@ static const lilm_test_case cases[] = {
     {"table_covers_struct", test_table_covers_struct},
     {"yaml_caps", test_yaml_caps},
     {"param_counts", test_param_counts},
+    {"cuda_keys", test_cuda_keys},
     {"load_ok", test_load_ok},
     {"load_errors", test_load_errors},
     {"set", test_set},

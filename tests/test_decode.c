@@ -135,6 +135,12 @@ static void test_decode_rms_relu2(lilm_test *t)
     check_arch(t, &c);
 }
 
+static void test_decode_layer_swiglu_latent(lilm_test *t)
+{
+    lilm_model_config c = arch(LILM_NORM_LAYER, LILM_ACT_SWIGLU, 8);
+    check_arch(t, &c);
+}
+
 static void test_decoder_bad_shapes(lilm_test *t)
 {
     lilm_backend *be = NULL;
@@ -213,6 +219,7 @@ static const lilm_test_case cases[] = {
     {"decode_layer_relu_latent", test_decode_layer_relu_latent},
     {"decode_no_norm_no_ffn", test_decode_no_norm_no_ffn},
     {"decode_rms_relu2", test_decode_rms_relu2},
+    {"decode_layer_swiglu_latent", test_decode_layer_swiglu_latent},
     {"decoder_bad_shapes", test_decoder_bad_shapes},
     {"sampler", test_sampler},
 };

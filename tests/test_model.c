@@ -5,7 +5,8 @@
  *   the SimpleStories config at 5 layers, 11,193,792 for BabyLM at 20);
  * - a central finite-difference check of the mean loss w.r.t. sampled entries
  *   of EVERY parameter tensor, for several architectures (RMSNorm+GELU,
- *   LayerNorm+ReLU+latent attention, no norm + no FFN, RMSNorm+ReLU^2). fp32 throughout, so the
+ *   LayerNorm+ReLU+latent attention, no norm + no FFN, RMSNorm+ReLU^2,
+ *   RMSNorm+SwiGLU). fp32 throughout, so the
  *   tolerance is |fd - analytic| <= 2e-2 * max(|fd|, |analytic|) + 2e-4 with
  *   h = 1e-2 on a loss of order 1;
  * - the spike guard and the training step lower the loss on a fixed batch;
@@ -173,6 +174,35 @@ static void test_grad_nonorm_noffn(lilm_test *t) { gradcheck(t, tiny(LILM_NORM_N
 
 static void test_grad_rms_relu2(lilm_test *t) { gradcheck_h(t, tiny(LILM_NORM_RMS, LILM_ACT_RELU2, 0), 5e-3); }
 
+static void test_grad_rms_swiglu(lilm_test *t) { gradcheck(t, tiny(LILM_NORM_RMS, LILM_ACT_SWIGLU, 0)); }
+
+/* SwiGLU's W1 is (2F, C) under the same name; the count follows the walk. */
+static void test_param_counts_swiglu(lilm_test *t)
+{
+    lilm_model m;
+    memset(&m, 0, sizeof m);
+    m.cfg = tiny(LILM_NORM_RMS, LILM_ACT_SWIGLU, 0);
+    LT_OK(t, lilm__model_build_table(&m));
+    const lilm_param *w1 = lilm_model_find_param(&m, "transformer_stack.0.ffn.0.weight");
+    const lilm_param *b1 = lilm_model_find_param(&m, "transformer_stack.0.ffn.0.bias");
+    const lilm_param *w2 = lilm_model_find_param(&m, "transformer_stack.0.ffn.3.weight");
+    LT_TRUE(t, w1 && b1 && w2);
+    if (w1 && b1 && w2) {
+        LT_EQ_INT(t, w1->shape[0], 48);
+        LT_EQ_INT(t, w1->shape[1], 16);
+        LT_EQ_INT(t, b1->numel, 48);
+        LT_EQ_INT(t, w2->shape[1], 24);
+        LT_EQ_INT(t, w1->role, LILM_ROLE_W1);
+    }
+    lilm_model_config g = m.cfg;
+    g.activation = LILM_ACT_GELU;
+    /* two layers, each W1 and b1 F * (C + 1) = 24 * 17 larger */
+    LT_EQ_INT(t, (int64_t)m.n_elems, lilm_model_config_param_count(&g) + 2 * 24 * 17);
+    LT_EQ_INT(t, (int64_t)m.n_elems, lilm_model_config_param_count(&m.cfg));
+    free(m.params);
+    free(m.layer_first);
+}
+
 typedef struct fixed_source {
     int32_t in[16], tg[16];
     size_t B, T;
@@ -200,7 +230,7 @@ static void train_few(lilm_model *m, int steps, double *first, double *last)
     lilm_batch_source bs = {&src, fixed_next};
     for (int s = 0; s < steps; s++) {
         lilm_step_result res;
-        lilm_train_step(m, &opt, NULL, &bs, 2, 1e-2, &res);
+        lilm_train_step(m, &opt, NULL, &bs, 2, 1e-2, NULL, &res);
         if (s == 0) *first = res.loss;
         *last = res.loss;
     }
@@ -260,6 +290,8 @@ static const lilm_test_case cases[] = {
     {"grad_layer_relu_latent", test_grad_layer_relu_latent},
     {"grad_nonorm_noffn", test_grad_nonorm_noffn},
     {"grad_rms_relu2", test_grad_rms_relu2},
+    {"grad_rms_swiglu", test_grad_rms_swiglu},
+    {"param_counts_swiglu", test_param_counts_swiglu},
     {"training_lowers_loss_and_is_deterministic", test_training_lowers_loss_and_is_deterministic},
     {"spike_guard", test_spike_guard},
     {"onecycle_matches_torch", test_onecycle_matches_torch},

@@ -25,6 +25,7 @@
  */
 #include "test.h"
 
+#include "core/config.h"
 #include "core/status.h"
 #include "cpu/cpu.h"
 #include "cpu/cpu_math.h"
@@ -1029,6 +1030,81 @@ static void test_expf_nonfinite(lilm_test *t)
     LT_NEAR(t, lilm__cpu_expf(1.0f), 2.718281828, 1e-6);
 }
 
+/* SwiGLU: out (N, F) = silu(g) * u over rows [g | u] of in (N, 2F); its
+ * backward against finite differences, and in place (din == in). */
+typedef struct glu_ctx {
+    lilm_backend *be;
+    float *out, *in, *w;
+    size_t N, F;
+} glu_ctx;
+
+static double glu_eval(void *p)
+{
+    glu_ctx *c = p;
+    c->be->glu_forward(c->be, c->out, c->in, c->N, c->F, LILM_ACT_SWIGLU);
+    return dot_wd(c->out, c->w, c->N * c->F);
+}
+
+static void test_act_swiglu(lilm_test *t)
+{
+    lilm_backend *be = make_backend(t, 2);
+    rng r = {15};
+    size_t N = 67, F = 301; /* N * F above the parallel threshold */
+    float *in = fnew(N * 2 * F), *out = fnew(N * F), *w = fnew(N * F), *din = fnew(N * 2 * F);
+    double *ref = dnew(N * F);
+    fill(&r, in, N * 2 * F, -6, 6);
+    fill(&r, w, N * F, -1, 1);
+    LT_TRUE(t, be->act_supported(be, LILM_ACT_SWIGLU));
+    LT_EQ_INT(t, lilm_act_info(LILM_ACT_SWIGLU)->gate, 2);
+    be->glu_forward(be, out, in, N, F, LILM_ACT_SWIGLU);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < F; j++) {
+            double g = in[i * 2 * F + j], u = in[i * 2 * F + F + j];
+            ref[i * F + j] = g / (1.0 + exp(-g)) * u;
+        }
+    check_close(t, "swiglu", out, ref, N * F, 1e-6, 1e-6);
+    be->glu_backward(be, din, w, in, N, F, LILM_ACT_SWIGLU);
+    glu_ctx c = {be, out, in, w, N, F};
+    fd_check(t, "swiglu backward", &r, glu_eval, &c, in, N * 2 * F, din, 1e-2f);
+    float *same = fnew(N * 2 * F);
+    memcpy(same, in, N * 2 * F * sizeof(float));
+    be->glu_backward(be, same, w, same, N, F, LILM_ACT_SWIGLU); /* din aliases in */
+    LT_TRUE(t, memcmp(same, din, N * 2 * F * sizeof(float)) == 0);
+    free(in), free(out), free(w), free(din), free(ref), free(same);
+    free_backend(t, be);
+}
+
+/* The backend describes itself: memory, GEMM size for the peak, activations,
+ * dtype sizes, and a device the config names with kernel options. */
+static void test_backend_describes_itself(lilm_test *t)
+{
+    lilm_backend *be = make_backend(t, 1);
+    size_t total = 0, avail = 0;
+    be->memory_info(be, &total, &avail);
+    LT_TRUE(t, total > ((size_t)64 << 20) && avail > 0 && avail <= total);
+    LT_TRUE(t, be->peak_gemm_n >= 256);
+    for (int a = 0; a < LILM_ACT_COUNT; a++)
+        LT_TRUE(t, be->act_supported(be, (lilm_act)a));
+    LT_TRUE(t, !be->act_supported(be, LILM_ACT_COUNT));
+    LT_EQ_INT(t, lilm_dtype_size(LILM_DTYPE_F32), 4);
+    LT_EQ_INT(t, lilm_dtype_size(LILM_DTYPE_BF16), 2);
+    free_backend(t, be);
+    lilm_config c;
+    lilm_config_defaults(&c);
+    LT_OK(t, lilm_config_set(&c, "train.device=cpu"));
+    LT_OK(t, lilm_config_set(&c, "train.threads=2"));
+    LT_OK(t, lilm_config_set(&c, "train.cuda.attention=mma"));
+    LT_OK(t, lilm_config_set(&c, "train.cuda.epilogue=false"));
+    lilm_backend_options o;
+    lilm_backend_options_from_config(&c.train, &o);
+    LT_EQ_INT(t, o.cuda_attention, LILM_CUDA_ATTN_MMA);
+    LT_EQ_INT(t, o.cuda_no_epilogue, 1);
+    lilm_backend *b2 = NULL;
+    LT_OK(t, lilm_backend_create_for(&b2, &c.train)); /* CUDA options do not bother the CPU */
+    LT_TRUE(t, b2 && b2->device == LILM_DEVICE_CPU && b2->threads == 2);
+    lilm_backend_free(b2);
+}
+
 static const lilm_test_case cases[] = {
     {"expf_nonfinite", test_expf_nonfinite},
     {"embedding", test_embedding},
@@ -1036,6 +1112,7 @@ static const lilm_test_case cases[] = {
     {"matmul", test_matmul},
     {"elementwise", test_elementwise},
     {"act_relu2", test_act_relu2},
+    {"act_swiglu", test_act_swiglu},
     {"rope", test_rope},
     {"attention", test_attention},
     {"classifier", test_classifier},
@@ -1043,6 +1120,7 @@ static const lilm_test_case cases[] = {
     {"adamw", test_adamw},
     {"determinism", test_determinism},
     {"backend_object", test_backend_object},
+    {"backend_describes_itself", test_backend_describes_itself},
     {"blas_redetect", test_blas_redetect},
 };
 LILM_TEST_MAIN(cases)

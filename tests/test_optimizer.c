@@ -8,7 +8,8 @@
  * - a checkpoint round trip restores the optimizer's named state exactly, and
  *   the optimizer file keeps the names "m.<param>", "v.<param>", "adamw_step";
  * - an inference-mode model has no gradients, holds less memory, refuses a
- *   training forward and an optimizer, and computes bit-identical losses.
+ *   training forward and an optimizer, and computes bit-identical losses and
+ *   logits (its layers share one layer's activations).
  */
 #include "test.h"
 
@@ -20,7 +21,7 @@
 #include "core/safetensors.h"
 #include "model/model.h"
 #include "ops/backend.h"
-#include "train/checkpoint.h"
+#include "train/run_state.h"
 #include "train/optimizer.h"
 
 static lilm_model_config small(void)
@@ -90,7 +91,7 @@ static void test_named_state(lilm_test *t)
     rs.step = 3;
     rs.total_steps = 10;
     rs.best_val_loss = INFINITY;
-    LT_OK(t, lilm_checkpoint_save(dir, "last", &m, &opt, NULL, &rs));
+    LT_OK(t, lilm_run_checkpoint_save(dir, "last", &m, &opt, NULL, &rs));
     char wpath[600], opath[600];
     snprintf(wpath, sizeof wpath, "%s/last.safetensors", dir);
     snprintf(opath, sizeof opath, "%s/last.optim.safetensors", dir);
@@ -113,7 +114,7 @@ static void test_named_state(lilm_test *t)
     lilm_optimizer o2;
     LT_OK(t, lilm_model_init(&m2, &c, be, 2, 8, 99));
     LT_OK(t, lilm_optimizer_init(&o2, &m2, &tc));
-    LT_OK(t, lilm_checkpoint_load(wpath, &m2, &o2, &rs));
+    LT_OK(t, lilm_run_checkpoint_load(wpath, &m2, &o2, &rs));
     LT_EQ_INT(t, o2.groups[0].counters[0].value, 3);
     for (int s = 0; s < 2; s++)
         LT_TRUE(t, memcmp(o2.groups[0].slots[s].block, opt.groups[0].slots[s].block, m.n_elems * sizeof(float)) == 0);
@@ -128,12 +129,11 @@ static void test_named_state(lilm_test *t)
     lilm_backend_free(be);
 }
 
-static void test_inference_mode(lilm_test *t)
+static void check_inference(lilm_test *t, lilm_model_config c)
 {
     lilm_backend *be = NULL;
     LT_OK(t, lilm_cpu_backend_create(&be, 1));
     if (!be) return;
-    lilm_model_config c = small();
     lilm_model tr, inf;
     LT_OK(t, lilm_model_init(&tr, &c, be, 2, 8, 5));
     LT_OK(t, lilm_model_init_mode(&inf, &c, be, 2, 8, 5, LILM_MODEL_INFERENCE));
@@ -147,6 +147,14 @@ static void test_inference_mode(lilm_test *t)
     LT_OK(t, lilm_model_forward(&tr, in, tg, 2, 8, 0.0f, &la, NULL));
     LT_OK(t, lilm_model_forward(&inf, in, tg, 2, 8, 0.0f, &lb, NULL));
     LT_TRUE(t, la == lb);
+    float *ga = malloc(16 * 41 * sizeof(float)), *gb = malloc(16 * 41 * sizeof(float));
+    if (ga && gb) {
+        LT_OK(t, lilm_model_all_logits(&tr, ga));
+        LT_OK(t, lilm_model_all_logits(&inf, gb));
+        LT_TRUE(t, memcmp(ga, gb, 16 * 41 * sizeof(float)) == 0);
+    }
+    free(ga);
+    free(gb);
     LT_STATUS(t, lilm_model_forward(&inf, in, tg, 2, 8, 1.0f, NULL, NULL), LILM_ERR_ARG);
     LT_STATUS(t, lilm_model_backward(&inf), LILM_ERR_ARG);
     lilm_model_zero_grad(&inf); /* a no-op */
@@ -157,6 +165,21 @@ static void test_inference_mode(lilm_test *t)
     lilm_model_free(&inf);
     lilm_model_free(&tr);
     lilm_backend_free(be);
+}
+
+static void test_inference_mode(lilm_test *t)
+{
+    lilm_model_config c = small();
+    check_inference(t, c);
+    c.n_layers = 3;
+    c.norm = LILM_NORM_LAYER;
+    c.activation = LILM_ACT_RELU;
+    c.latent_dim = 6;
+    check_inference(t, c);
+    c.norm = LILM_NORM_NONE;
+    c.activation = LILM_ACT_NONE;
+    c.latent_dim = 0;
+    check_inference(t, c);
 }
 
 static const lilm_test_case cases[] = {

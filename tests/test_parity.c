@@ -23,7 +23,7 @@
 #include "core/json.h"
 #include "core/safetensors.h"
 #include "model/model.h"
-#include "train/checkpoint.h"
+#include "model/model_config_json.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
@@ -246,6 +246,7 @@ static void test_tiny_latent(lilm_test *t) { run_case(t, "tiny_latent", 0); }
 static void test_tiny_layernorm_relu(lilm_test *t) { run_case(t, "tiny_layernorm_relu", 0); }
 static void test_tiny_nonorm_noffn(lilm_test *t) { run_case(t, "tiny_nonorm_noffn", 0); }
 static void test_tiny_relu2(lilm_test *t) { run_case(t, "tiny_relu2", 0); }
+static void test_tiny_swiglu(lilm_test *t) { run_case(t, "tiny_swiglu", 0); }
 static void test_simplestories_shape(lilm_test *t) { run_case(t, "simplestories_shape", 0); }
 static void test_babylm_shape(lilm_test *t) { run_case(t, "babylm_shape", 0); }
 
@@ -260,6 +261,7 @@ static const lilm_test_case cases[] = {
     {"tiny_layernorm_relu", test_tiny_layernorm_relu},
     {"tiny_nonorm_noffn", test_tiny_nonorm_noffn},
     {"tiny_relu2", test_tiny_relu2},
+    {"tiny_swiglu", test_tiny_swiglu},
     {"simplestories_shape", test_simplestories_shape},
     {"babylm_shape", test_babylm_shape},
     {"perturbed_weight_is_caught", test_perturbed_weight_is_caught},

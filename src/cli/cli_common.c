@@ -8,9 +8,11 @@
 #include "cli/cli_common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/safetensors.h"
+#include "track/runs.h"
 
 static volatile sig_atomic_t lilm_cli_stop;
 
@@ -56,6 +58,21 @@ int lilm_cli_load_config(const char *cmd, const char *path, const lilm_opt_list 
         return 2;
     }
     return 0;
+}
+
+void lilm_cli_record_run(void *ctx, const lilm_trainer_report *r)
+{
+    const char *path = ctx;
+    lilm_runs_db *db = NULL;
+    char *warnings = NULL;
+    if (lilm_runs_open(&db, path) == LILM_OK) {
+        if (lilm_runs_sync_dir(db, r->run_dir, &warnings) != LILM_OK)
+            fprintf(stderr, "lilm: warning: could not record the run in %s: %s\n", path, lilm_last_error());
+        lilm_runs_close(db);
+    } else {
+        fprintf(stderr, "lilm: warning: cannot open %s: %s\n", path, lilm_last_error());
+    }
+    free(warnings);
 }
 
 int lilm_cli_check_weights(const char *cmd, const char *path)

@@ -71,10 +71,8 @@ int lilm_cmd_bench(int argc, char **argv)
         shapes[0][1] = (size_t)cfg.model.context;
         n_shapes = 1;
     }
-    lilm_device_choice dev;
-    lilm_status st = lilm_device_choice_parse(cfg.train.device, &dev);
     lilm_backend *be = NULL;
-    if (st == LILM_OK) st = lilm_backend_create(&be, dev, (int)cfg.train.threads);
+    lilm_status st = lilm_backend_create_for(&be, &cfg.train);
     if (st != LILM_OK) return lilm_cli_fail("bench", st);
     if (!a.json)
         printf("%-10s %12s %10s %10s %8s %10s %12s\n", "shape", "tokens/s", "ms/step", "min-max", "MFU", "params",

@@ -17,7 +17,7 @@
 #include "cli/commands.h"
 #include "core/safetensors.h"
 #include "model/model.h"
-#include "train/checkpoint.h"
+#include "model/checkpoint.h"
 
 typedef struct forward_args {
     const char *weights;

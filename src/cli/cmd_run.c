@@ -170,7 +170,8 @@ int lilm_cmd_run(int argc, char **argv)
         if ((rc = lilm_cli_autosize("run", &a.as, out, 0, stop, &cfg)) != 0) return rc;
         if (*stop) return 1;
     }
-    lilm_trainer_options o = {.out_dir = out, .quiet = a.quiet, .runs_db = db, .stop = stop};
+    lilm_trainer_options o = {.out_dir = out, .quiet = a.quiet,
+                              .on_report = db ? lilm_cli_record_run : NULL, .report_ctx = (void *)db, .stop = stop};
     lilm_trainer t;
     st = lilm_trainer_init(&t, &cfg, &o);
     if (st != LILM_OK) {

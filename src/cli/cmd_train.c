@@ -6,6 +6,12 @@
  * writes nothing. A new run never lands on an existing run (unless
  * --overwrite) or in a dataset directory. SIGINT/SIGTERM stop the run cleanly
  * with a checkpoint.
+ *
+ * Under mpirun or srun every rank runs this command (docs/distributed.md):
+ * rank 0 picks the run directory and, with --autosize, sizes the run while
+ * the other ranks wait, then broadcasts both; only rank 0 prints and writes.
+ * An error on any rank stops all of them (MPI_Abort), so none waits forever
+ * in a collective.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +23,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/fileio.h"
+#include "dist/dist.h"
 #include "track/rundir.h"
 #include "train/trainer.h"
 
@@ -96,6 +103,9 @@ static int check_paths(const lilm_config *c)
     return 0;
 }
 
+static int train_ranks(const train_args *a, lilm_config *cfg, const char *cfg_path, const lilm_dist *dist,
+                       int *agreed);
+
 int lilm_cmd_train(int argc, char **argv)
 {
     train_args a;
@@ -126,6 +136,23 @@ int lilm_cmd_train(int argc, char **argv)
     if (st != LILM_OK) return lilm_cli_fail("train", st);
     if ((rc = check_paths(&cfg)) != 0) return rc;
 
+    lilm_dist dist;
+    if ((st = lilm_dist_init(&dist)) != LILM_OK) return lilm_cli_fail("train", st);
+    int agreed = 0; /* 1: every rank knows how the run ended */
+    rc = train_ranks(&a, &cfg, cfg_path, &dist, &agreed);
+    if (rc != 0 && !agreed && dist.size > 1) lilm_dist_abort(&dist, rc);
+    lilm_dist_finalize(&dist);
+    return rc;
+}
+
+static int train_ranks(const train_args *ap, lilm_config *cfgp, const char *cfg_path, const lilm_dist *dist,
+                       int *agreed)
+{
+    train_args a = *ap;
+    lilm_config cfg = *cfgp;
+    lilm_status st = LILM_OK;
+    int rc = 0, root = dist->rank == 0;
+
     char out[LILM_PATH_MAX];
     if (a.resume) {
         snprintf(out, sizeof out, "%s", a.resume);
@@ -148,35 +175,58 @@ int lilm_cmd_train(int argc, char **argv)
     if (!db) db = "runs/runs.db";
     if (strcmp(db, "none") == 0) db = NULL;
 
-    if (!a.resume && (st = lilm_rundir_prepare_new(out, a.overwrite)) != LILM_OK) return lilm_cli_fail("train", st);
-    if (a.autosize && !a.resume) {
-        fprintf(stderr, "lilm train: autosize into %s\n", out);
-        if ((rc = lilm_cli_autosize("train", &a.as, out, 0, lilm_cli_stop_flag(), &cfg)) != 0) return rc;
-        if (*lilm_cli_stop_flag()) return 1;
-    } else if (a.autosize) {
-        fprintf(stderr, "lilm train: --autosize is ignored with --resume (the run keeps its config)\n");
+    /* rank 0 decides the directory (its clock names it) and the autosized config */
+    int32_t verdict = 0;
+    if (root) {
+        if (!a.resume && (st = lilm_rundir_prepare_new(out, a.overwrite)) != LILM_OK) {
+            rc = lilm_cli_fail("train", st);
+        } else if (a.autosize && !a.resume) {
+            fprintf(stderr, "lilm train: autosize into %s%s\n", out, dist->size > 1 ? " (on rank 0)" : "");
+            rc = lilm_cli_autosize("train", &a.as, out, 0, lilm_cli_stop_flag(), &cfg);
+            if (rc == 0 && *lilm_cli_stop_flag()) rc = 1;
+        } else if (a.autosize) {
+            fprintf(stderr, "lilm train: --autosize is ignored with --resume (the run keeps its config)\n");
+        }
+        verdict = rc;
     }
-    lilm_trainer_options o = {.out_dir = out, .resume = a.resume != NULL, .quiet = a.quiet, .runs_db = db,
-                              .stop = lilm_cli_stop_flag(), .no_samples = a.no_samples};
+    if (dist->size > 1) {
+        if ((st = lilm_dist_bcast_wait(dist, &verdict, sizeof verdict)) != LILM_OK ||
+            (st = lilm_dist_bcast(dist, out, sizeof out)) != LILM_OK ||
+            (st = lilm_dist_bcast(dist, &cfg, sizeof cfg)) != LILM_OK)
+            return lilm_cli_fail("train", st);
+    }
+    if (verdict != 0) {
+        *agreed = 1;
+        return root ? verdict : 1;
+    }
+    lilm_trainer_options o = {.out_dir = out, .resume = a.resume != NULL, .quiet = a.quiet || !root,
+                              .on_report = db && root ? lilm_cli_record_run : NULL, .report_ctx = (void *)db,
+                              .stop = lilm_cli_stop_flag(), .no_samples = a.no_samples, .dist = dist};
     lilm_trainer t;
-    fprintf(stderr, "lilm train: run directory %s\n", out);
+    if (root) fprintf(stderr, "lilm train: run directory %s\n", out);
     st = lilm_trainer_init(&t, &cfg, &o);
     if (st != LILM_OK) {
         rc = lilm_cli_fail("train", st);
         lilm_trainer_free(&t);
         return rc;
     }
-    fprintf(stderr, "lilm train: %lld parameters on %s (%d threads), %d micro-batch(es) of %lld x %lld per step\n",
-            (long long)t.params, t.be->name, t.be->threads, t.n_micro, (long long)cfg.train.batch_size,
-            (long long)cfg.model.context);
-    if (!a.quiet) lilm_model_print_plan(&t.model, "optimizer state", lilm_optimizer_state_bytes(&t.opt), stderr);
+    if (root)
+        fprintf(stderr, "lilm train: %lld parameters on %s (%d threads%s), %d micro-batch(es) of %lld x %lld per step\n",
+                (long long)t.params, t.be->name, t.be->threads, dist->size > 1 ? " per rank" : "", t.n_micro,
+                (long long)cfg.train.batch_size, (long long)cfg.model.context);
+    if (root && dist->size > 1)
+        fprintf(stderr, "lilm train: data parallel over %d ranks (%d on this host)\n", dist->size, dist->local_size);
+    if (root && a.resume)
+        fprintf(stderr, "lilm train: resuming at step %lld (%lld tokens seen)\n", (long long)t.state.step,
+                (long long)t.state.tokens);
+    if (!o.quiet) lilm_model_print_plan(&t.model, "optimizer state", lilm_optimizer_state_bytes(&t.opt), stderr);
     st = lilm_trainer_run(&t);
     if (st != LILM_OK) {
         rc = lilm_cli_fail("train", st);
-        if (lilm_rundir_mark_failed(out) != LILM_OK) /* when the trainer could not (a full disk) */
+        if (root && lilm_rundir_mark_failed(out) != LILM_OK) /* when the trainer could not (a full disk) */
             fprintf(stderr, "lilm train: warning: %s\n", lilm_last_error());
     } else {
-        lilm_trainer_print_summary(&t, "train", *o.stop != 0, stderr);
+        if (root) lilm_trainer_print_summary(&t, "train", *o.stop != 0, stderr);
         rc = *o.stop ? 1 : 0;
     }
     lilm_trainer_free(&t);

@@ -35,6 +35,8 @@ static const char *const lilm_cfg_sched_names[] = {"onecycle", "cosine", "consta
 static const char *const lilm_cfg_budget_names[] = {"time", "steps", NULL};
 static const char *const lilm_cfg_loader_names[] = {"packed", "document", NULL};
 static const char *const lilm_cfg_device_names[] = {"auto", "cpu", "cuda", NULL};
+/* in the order of lilm_cuda_attention (ops/backend.h) */
+static const char *const lilm_cfg_cuda_attn_names[] = {"auto", "warp", "mma", NULL};
 
 #define LILM_CFG_FIELD(sec, name) offsetof(lilm_config, sec.name), sizeof(((lilm_config *)0)->sec.name)
 #define LILM_CFG_INF INFINITY
@@ -63,7 +65,7 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
     {"model.norm", LILM_CFG_ENUM, LILM_CFG_FIELD(model, norm), "rms", 0, 0, 0, lilm_norm_config_names,
      "normalisation before attention, feed-forward and logits"},
     {"model.activation", LILM_CFG_ENUM, LILM_CFG_FIELD(model, activation), "gelu", 0, 0, 0, lilm_act_config_names,
-     "feed-forward activation: gelu (exact erf), relu, relu2 (relu squared); none removes the feed-forward block"},
+     "feed-forward activation: gelu (exact erf), relu, relu2 (relu squared), swiglu (silu(g) * u, W1 is 2F x C); none removes the feed-forward block"},
     {"model.rope_base", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, rope_base), "10000", 0, 1e12, LILM_CFG_MIN_OPEN,
      NULL, "rotary embedding base"},
     {"model.norm_eps", LILM_CFG_FLOAT, LILM_CFG_FIELD(model, norm_eps), "0", 0, 1, 0, NULL,
@@ -134,6 +136,11 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
      "where to train: auto picks cuda when a GPU is usable"},
     {"train.threads", LILM_CFG_INT, LILM_CFG_FIELD(train, threads), "0", 0, 4096, 0, NULL,
      "CPU threads; 0 = all cores"},
+    {"train.cuda.attention", LILM_CFG_ENUM, LILM_CFG_FIELD(train, cuda_attention), "auto", 0, 0, 0,
+     lilm_cfg_cuda_attn_names,
+     "CUDA attention kernels: auto (thread-per-row for heads <= 32, warp-per-row above), warp, mma (tensor cores)"},
+    {"train.cuda.epilogue", LILM_CFG_BOOL, LILM_CFG_FIELD(train, cuda_epilogue), "true", 0, 0, 0, NULL,
+     "CUDA: fuse the Linear bias into cuBLASLt's GEMM epilogue where offered; false adds it in a kernel"},
 
     /* budget */
     {"budget.minutes", LILM_CFG_FLOAT, LILM_CFG_FIELD(budget, minutes), "30", 0, 1e6, LILM_CFG_MIN_OPEN, NULL,

@@ -78,6 +78,8 @@ typedef struct lilm_train_config {
     double checkpoint_every_seconds;
     char device[16];         /* auto | cpu | cuda */
     int64_t threads;         /* 0 = all cores */
+    int cuda_attention;      /* lilm_cuda_attention (ops/backend.h): auto | warp | mma */
+    int cuda_epilogue;       /* 1: fuse the bias into cuBLASLt's GEMM epilogue where it can */
 } lilm_train_config;
 
 typedef struct lilm_budget_config {

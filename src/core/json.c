@@ -64,6 +64,44 @@ static int hex4(const char *s, uint32_t *out)
     return 1;
 }
 
+int lilm_json_escape_byte(int letter)
+{
+    switch (letter) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return -1;
+    }
+}
+
+size_t lilm_json_u_escape(const char *s, size_t n, uint32_t *cp, const char **why)
+{
+    uint32_t hi, lo;
+    if (n < 4 || !hex4(s, &hi)) {
+        *why = "bad \\u escape (need 4 hex digits)";
+        return 0;
+    }
+    if (hi >= 0xDC00 && hi <= 0xDFFF) {
+        *why = "lone low surrogate in a \\u escape";
+        return 0;
+    }
+    if (hi < 0xD800 || hi > 0xDBFF) {
+        *cp = hi;
+        return 4;
+    }
+    if (n < 10 || s[4] != '\\' || s[5] != 'u' || !hex4(s + 6, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+        *why = "lone high surrogate in a \\u escape (no low surrogate escape follows)";
+        return 0;
+    }
+    *cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+    return 10;
+}
+
 /* Parses a string starting at the opening quote into a malloc'd buffer. The
  * unescaped text is never longer than the escaped one, so one allocation of
  * the raw length suffices. */
@@ -109,43 +147,24 @@ static lilm_status parse_string(json_parser *p, char **out, size_t *out_len)
             }
             char e = p->s[i + 1];
             i += 2;
-            switch (e) {
-            case '"': buf[o++] = '"'; break;
-            case '\\': buf[o++] = '\\'; break;
-            case '/': buf[o++] = '/'; break;
-            case 'b': buf[o++] = '\b'; break;
-            case 'f': buf[o++] = '\f'; break;
-            case 'n': buf[o++] = '\n'; break;
-            case 'r': buf[o++] = '\r'; break;
-            case 't': buf[o++] = '\t'; break;
-            case 'u': {
+            if (e == 'u') {
                 uint32_t cp;
-                if (i + 4 > end || !hex4(p->s + i, &cp)) {
+                const char *why = NULL;
+                size_t k = lilm_json_u_escape(p->s + i, end - i, &cp, &why);
+                if (k == 0) {
                     free(buf);
-                    return json_fail(p, i - 2, "bad \\u escape (need 4 hex digits)");
+                    return json_fail(p, i - 2, why);
                 }
-                i += 4;
-                if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    free(buf);
-                    return json_fail(p, i - 6, "lone low surrogate in a \\u escape");
-                }
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    uint32_t lo;
-                    if (i + 6 > end || p->s[i] != '\\' || p->s[i + 1] != 'u' || !hex4(p->s + i + 2, &lo) ||
-                        lo < 0xDC00 || lo > 0xDFFF) {
-                        free(buf);
-                        return json_fail(p, i - 6, "high surrogate not followed by a low surrogate \\u escape");
-                    }
-                    i += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
+                i += k;
                 o += lilm_utf8_encode(cp, buf + o);
-                break;
+                continue;
             }
-            default:
+            int b = lilm_json_escape_byte(e);
+            if (b < 0) {
                 free(buf);
                 return json_fail(p, i - 2, "unknown escape in a string");
             }
+            buf[o++] = (char)b;
         }
     }
     buf[o] = '\0';
@@ -493,7 +512,7 @@ void lilm_json_writer_init(lilm_json_writer *w, int pretty)
     w->pretty = pretty;
 }
 
-void lilm_json_writer_free(lilm_json_writer *w)
+static void writer_free(lilm_json_writer *w)
 {
     free(w->data);
     memset(w, 0, sizeof *w);
@@ -541,7 +560,7 @@ void lilm_json_key(lilm_json_writer *w, const char *key)
     w->after_key = 1;
 }
 
-void lilm_json_strn(lilm_json_writer *w, const char *s, size_t n)
+static void write_strn(lilm_json_writer *w, const char *s, size_t n)
 {
     wr_before(w);
     wr_escaped(w, s, n);
@@ -553,7 +572,7 @@ void lilm_json_str(lilm_json_writer *w, const char *s)
         lilm_json_null(w);
         return;
     }
-    lilm_json_strn(w, s, strlen(s));
+    write_strn(w, s, strlen(s));
 }
 
 void lilm_json_int(lilm_json_writer *w, int64_t v)
@@ -601,12 +620,12 @@ lilm_status lilm_json_writer_finish(lilm_json_writer *w, char **out, size_t *n)
         else st = lilm_errorf(LILM_ERR_OOM, "out of memory writing JSON");
     }
     if (st) {
-        lilm_json_writer_free(w);
+        writer_free(w);
         return st;
     }
     *out = w->data;
     if (n) *n = w->len;
     w->data = NULL;
-    lilm_json_writer_free(w);
+    writer_free(w);
     return LILM_OK;
 }

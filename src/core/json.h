@@ -71,6 +71,16 @@ int lilm_json_get_int(const lilm_json *v, const char *key, int64_t *out);   /* 1
 int lilm_json_get_num(const lilm_json *v, const char *key, double *out);    /* 1 if found */
 const char *lilm_json_type_name(lilm_json_type t);
 
+/* String escapes, shared with the safetensors header reader. The byte a
+ * one-letter escape (\" \\ \/ \b \f \n \r \t) stands for, or -1 for any
+ * other letter. */
+int lilm_json_escape_byte(int letter);
+/* The \uXXXX escape whose four hex digits start at s (n bytes there), with the
+ * low-surrogate escape that must follow a high one: returns the bytes read
+ * (4, or 10 for a pair) and the code point in *cp, or 0 with *why saying what
+ * is wrong (bad hex, a lone low or high surrogate). */
+size_t lilm_json_u_escape(const char *s, size_t n, uint32_t *cp, const char **why);
+
 /* ---- writing ---- */
 
 /* Writes s[0..n) as a quoted JSON string (escaping ", \, control chars). */
@@ -87,14 +97,12 @@ typedef struct lilm_json_writer {
 } lilm_json_writer;
 
 void lilm_json_writer_init(lilm_json_writer *w, int pretty);
-void lilm_json_writer_free(lilm_json_writer *w);
 void lilm_json_begin_object(lilm_json_writer *w);
 void lilm_json_end_object(lilm_json_writer *w);
 void lilm_json_begin_array(lilm_json_writer *w);
 void lilm_json_end_array(lilm_json_writer *w);
 void lilm_json_key(lilm_json_writer *w, const char *key);
 void lilm_json_str(lilm_json_writer *w, const char *s);
-void lilm_json_strn(lilm_json_writer *w, const char *s, size_t n);
 void lilm_json_int(lilm_json_writer *w, int64_t v);
 void lilm_json_double(lilm_json_writer *w, double v);
 void lilm_json_bool(lilm_json_writer *w, int v);

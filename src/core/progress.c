@@ -39,8 +39,6 @@ void lilm_progress_init(lilm_progress *p, const char *label, const char *unit, i
     p->t_last = p->t_start;
 }
 
-void lilm_progress_set_total(lilm_progress *p, int64_t total) { p->total = total > 0 ? total : 0; }
-
 static void fmt_duration(double s, char *buf, size_t n)
 {
     if (!(s >= 0) || s > 1e8) {

@@ -41,7 +41,6 @@ typedef struct lilm_progress {
  * "docs"; total may be 0 (unknown). LILM_PROGRESS=0 in the environment makes
  * it quiet; LILM_PROGRESS=plain forces plain lines even on a terminal. */
 void lilm_progress_init(lilm_progress *p, const char *label, const char *unit, int64_t total);
-void lilm_progress_set_total(lilm_progress *p, int64_t total);
 /* Sets the absolute amount done / adds to it; redraws when it is time. */
 void lilm_progress_update(lilm_progress *p, int64_t done);
 void lilm_progress_add(lilm_progress *p, int64_t delta);

@@ -33,6 +33,7 @@
 
 #include "core/fileio.h"
 #include "core/grow.h"
+#include "core/json.h"
 #include "core/utf8.h"
 
 static const struct {
@@ -118,21 +119,6 @@ static int expect_char(lilm_st_parser *ps, char c)
     return 0;
 }
 
-static int hex4(const unsigned char *p, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = p[i], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return 0;
-        v = v * 16 + d;
-    }
-    *out = v;
-    return 1;
-}
-
 /* Parses a JSON string into the arena; *out points at it (NUL-terminated).
  * The arena holds the whole header's length, and a decoded string plus its
  * NUL is never longer than its quoted form, so it cannot overflow. */
@@ -159,34 +145,20 @@ static lilm_status parse_string(lilm_st_parser *ps, const char **out)
         }
         if (ps->end - ps->p < 2) return perr(ps, "unterminated escape");
         unsigned e = ps->p[1];
-        ps->p += 2;
-        unsigned cp;
-        switch (e) {
-        case '"': dst[n++] = '"'; continue;
-        case '\\': dst[n++] = '\\'; continue;
-        case '/': dst[n++] = '/'; continue;
-        case 'b': dst[n++] = '\b'; continue;
-        case 'f': dst[n++] = '\f'; continue;
-        case 'n': dst[n++] = '\n'; continue;
-        case 'r': dst[n++] = '\r'; continue;
-        case 't': dst[n++] = '\t'; continue;
-        case 'u':
-            if (ps->end - ps->p < 4 || !hex4(ps->p, &cp)) return perr(ps, "bad \\u escape");
-            ps->p += 4;
-            if (cp >= 0xdc00 && cp <= 0xdfff) return perr(ps, "lone low surrogate in \\u escape");
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                unsigned lo;
-                if (ps->end - ps->p < 6 || ps->p[0] != '\\' || ps->p[1] != 'u' || !hex4(ps->p + 2, &lo) ||
-                    lo < 0xdc00 || lo > 0xdfff)
-                    return perr(ps, "lone high surrogate in \\u escape");
-                ps->p += 6;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
+        if (e == 'u') {
+            uint32_t cp;
+            const char *why = NULL;
+            size_t k = lilm_json_u_escape((const char *)ps->p + 2, (size_t)(ps->end - ps->p) - 2, &cp, &why);
+            if (k == 0) return perr(ps, why);
             if (cp == 0) return perr(ps, "\\u0000 (NUL) inside a string");
+            ps->p += 2 + k;
             n += lilm_utf8_encode(cp, dst + n);
             continue;
-        default: return perr(ps, "unknown escape in a string");
         }
+        int b = lilm_json_escape_byte((int)e);
+        if (b < 0) return perr(ps, "unknown escape in a string");
+        dst[n++] = (char)b;
+        ps->p += 2;
     }
     dst[n] = '\0';
     f->arena_used += n + 1;

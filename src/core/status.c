@@ -7,6 +7,7 @@
  */
 #include "core/status.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ const char *lilm_status_str(lilm_status s)
     return lilm__status_names[s];
 }
 
-lilm_status lilm_verrorf(lilm_status s, const char *fmt, va_list ap)
+static lilm_status verrorf(lilm_status s, const char *fmt, va_list ap)
 {
     vsnprintf(lilm__errbuf, sizeof lilm__errbuf, fmt, ap);
     return s;
@@ -47,7 +48,7 @@ lilm_status lilm_errorf(lilm_status s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    lilm_verrorf(s, fmt, ap);
+    verrorf(s, fmt, ap);
     va_end(ap);
     return s;
 }

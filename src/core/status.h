@@ -38,7 +38,6 @@ const char *lilm_status_str(lilm_status s);
  * write `return lilm_errorf(LILM_ERR_IO, "cannot open %s: %s", p, strerror(errno));` */
 lilm_status lilm_errorf(lilm_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-lilm_status lilm_verrorf(lilm_status s, const char *fmt, va_list ap);
 
 /* Prepends context to the current detail ("reading x.model: " + old). */
 lilm_status lilm_error_context(lilm_status s, const char *fmt, ...)

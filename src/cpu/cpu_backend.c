@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Exported by DYNAMIC_ARCH builds of OpenBLAS only. */
 extern void gotoblas_dynamic_init(void) __attribute__((weak));
@@ -193,6 +194,26 @@ static lilm_status cpu_sync(lilm_backend *be)
 
 static size_t cpu_peak_bytes(lilm_backend *be) { return lilm__cpu(be)->bytes_peak; }
 
+/* Host RAM: the physical total, and what is available (/proc/meminfo's
+ * MemAvailable, which counts reclaimable caches; else the free pages). */
+static void cpu_memory_info(const lilm_backend *be, size_t *total, size_t *available)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), avpages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    *total = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : 0;
+    *available = avpages > 0 && page > 0 ? (size_t)avpages * (size_t)page : 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long kb = 0;
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+            *available = (size_t)kb * 1024;
+            break;
+        }
+    }
+    fclose(f);
+}
+
 lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads)
 {
     *out = NULL;
@@ -215,6 +236,7 @@ lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads)
     be->device = LILM_DEVICE_CPU;
     be->act_dtype = LILM_DTYPE_F32;
     be->threads = threads;
+    be->peak_gemm_n = 1024;
     be->impl = st;
     be->destroy = cpu_destroy;
     be->reserve = cpu_reserve;
@@ -225,6 +247,7 @@ lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads)
     be->zero = cpu_zero;
     be->sync = cpu_sync;
     be->peak_bytes = cpu_peak_bytes;
+    be->memory_info = cpu_memory_info;
     be->cast_to_act = lilm__cpu_cast_to_act;
     be->cast_to_f32 = lilm__cpu_cast_to_f32;
     be->embedding_forward = lilm__cpu_embedding_forward;

@@ -22,6 +22,7 @@ int lilm__cpu_act_supported(lilm_backend *be, lilm_act act)
     case LILM_ACT_GELU:
     case LILM_ACT_RELU:
     case LILM_ACT_RELU2:
+    case LILM_ACT_SWIGLU:
         return 1;
     default:
         return 0;

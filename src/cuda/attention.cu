@@ -31,7 +31,7 @@
  * both WRITE (=) their outputs, so no atomics and the result is deterministic.
  *
  * Heads with Dq, Dv <= 32 go to attention_small.cu (one thread per row) from
- * the launchers below, unless LILM_CUDA_ATTN=warp; with LILM_CUDA_ATTN=mma,
+ * the launchers below, unless train.cuda.attention is warp; with train.cuda.attention mma,
  * every shape attention_mma.cu takes goes to its tensor-core kernels first.
  * delta is computed here for all paths.
  */

@@ -1,6 +1,6 @@
 /*
  * attention_mma.cu: causal softmax attention on bf16 tensor cores
- * (FlashAttention-2 style), forward and backward, for LILM_CUDA_ATTN=mma.
+ * (FlashAttention-2 style), forward and backward, for train.cuda.attention: mma.
  *
  * Same interface, layouts and semantics as attention.cu (which see): q row
  * (b,t) head h at q + (b*Tq+t)*q_stride + h*Dq, k/v rows of kv_stride (k and

@@ -4,7 +4,7 @@
  *
  * Same semantics, layouts and numerics as attention.cu (which serves every
  * head size up to 128 with one warp per row); attention.cu's launchers call
- * these instead when both head dims are <= 32, unless LILM_CUDA_ATTN=warp.
+ * these instead when both head dims are <= 32, unless train.cuda.attention is warp.
  * With the row in registers (32 floats of q, 32 of the accumulator), a key
  * costs a thread 64 FMAs and 16 broadcast shared-memory loads and no warp
  * shuffles, about 2.5x fewer instructions than the warp-per-row kernels at

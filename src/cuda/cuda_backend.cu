@@ -13,7 +13,11 @@
  * machine has no GPU (or no driver), create returns LILM_ERR_UNSUPPORTED, so
  * builds with CUDA still run on CPU.
  *
- * Memory: alloc is cudaMalloc plus a zero fill on the stream; peak_bytes is
+ * Kernel options (lilm_backend_options: attention kernels, bias epilogue)
+ * are given at creation; the library reads no environment variables.
+ *
+ * Memory: alloc is cudaMalloc plus a zero fill on the stream; memory_info is
+ * cudaMemGetInfo (capacity and free bytes); peak_bytes is
  * the highest device memory in use (total - free from cudaMemGetInfo) seen at
  * any alloc/reserve, so it includes the CUDA context and library workspaces.
  * Scratch (attention backward's row sums, the classifier's chunked logits) is
@@ -64,7 +68,7 @@ extern "C" int lilm__cuda_blas_ok(lilm__cuda *cu, cublasStatus_t s, const char *
 }
 
 /* Turns a recorded error into the return value of a status-returning entry. */
-static lilm_status cuda_take_error(lilm__cuda *cu)
+extern "C" lilm_status lilm__cuda_take_error(lilm__cuda *cu)
 {
     if (cu->err == LILM_OK) return LILM_OK;
     lilm_status s = cu->err;
@@ -101,6 +105,7 @@ static void cuda_destroy(lilm_backend *be)
         if (cu->stream) cudaStreamSynchronize(cu->stream);
         cuda_free_scratch(cu);
         lilm__cuda_adamw_release(cu);
+        lilm__cuda_comm_free(cu);
         if (cu->adamw_copied) cudaEventDestroy(cu->adamw_copied);
         if (cu->red) cudaFree(cu->red);
         if (cu->gemm_ws) cudaFree(cu->gemm_ws);
@@ -116,7 +121,7 @@ static lilm_status cuda_reserve(lilm_backend *be, const lilm_backend_plan *plan,
 {
     lilm__cuda *cu = lilm__cu(be);
     if (!plan) return lilm_errorf(LILM_ERR_ARG, "cuda reserve: no plan");
-    LILM_TRY(cuda_take_error(cu));
+    LILM_TRY(lilm__cuda_take_error(cu));
 
     /* attention backward: one fp32 per (b, h, t) */
     size_t rows = plan->max_rows;
@@ -136,7 +141,7 @@ static lilm_status cuda_reserve(lilm_backend *be, const lilm_backend_plan *plan,
         cu->attn_delta = NULL;
         cu->attn_delta_n = 0;
         if (!LILM__CU_OK(cu, cudaMalloc((void **)&cu->attn_delta, delta_n * sizeof(float))))
-            return cuda_take_error(cu);
+            return lilm__cuda_take_error(cu);
         cu->attn_delta_n = delta_n;
     }
     size_t elems = xent_rows * plan->vocab;
@@ -150,7 +155,7 @@ static lilm_status cuda_reserve(lilm_backend *be, const lilm_backend_plan *plan,
         cu->xent_elems = cu->xent_vocab = 0;
         if (!LILM__CU_OK(cu, cudaMalloc((void **)&cu->xent_logits, e * sizeof(float))) ||
             !LILM__CU_OK(cu, cudaMalloc((void **)&cu->xent_dlogits, e * sizeof(lilm__bf16))))
-            return cuda_take_error(cu);
+            return lilm__cuda_take_error(cu);
         cu->xent_elems = e;
         cu->xent_vocab = v;
     }
@@ -181,7 +186,7 @@ static lilm_status cuda_alloc(lilm_backend *be, void **ptr, size_t bytes)
     if (!LILM__CU_OK(cu, cudaMemsetAsync(*ptr, 0, bytes, cu->stream))) {
         cudaFree(*ptr);
         *ptr = NULL;
-        return cuda_take_error(cu);
+        return lilm__cuda_take_error(cu);
     }
     cuda_note_usage(cu);
     return LILM_OK;
@@ -198,7 +203,7 @@ static lilm_status cuda_upload(lilm_backend *be, void *dst, const void *host_src
     if (bytes == 0) return LILM_OK;
     if (LILM__CU_OK(cu, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cu->stream)))
         LILM__CU_OK(cu, cudaStreamSynchronize(cu->stream));
-    return cuda_take_error(cu);
+    return lilm__cuda_take_error(cu);
 }
 
 static lilm_status cuda_download(lilm_backend *be, void *host_dst, const void *src, size_t bytes)
@@ -207,7 +212,7 @@ static lilm_status cuda_download(lilm_backend *be, void *host_dst, const void *s
     if (bytes == 0) return LILM_OK;
     if (LILM__CU_OK(cu, cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, cu->stream)))
         LILM__CU_OK(cu, cudaStreamSynchronize(cu->stream));
-    return cuda_take_error(cu);
+    return lilm__cuda_take_error(cu);
 }
 
 static void cuda_zero(lilm_backend *be, void *ptr, size_t bytes)
@@ -220,7 +225,7 @@ static lilm_status cuda_sync(lilm_backend *be)
 {
     lilm__cuda *cu = lilm__cu(be);
     LILM__CU_OK(cu, cudaStreamSynchronize(cu->stream));
-    return cuda_take_error(cu);
+    return lilm__cuda_take_error(cu);
 }
 
 static size_t cuda_peak_bytes(lilm_backend *be)
@@ -232,13 +237,25 @@ static size_t cuda_peak_bytes(lilm_backend *be)
 
 /* ---- construction ---- */
 
-static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index)
+static void cuda_memory_info(const lilm_backend *be, size_t *total, size_t *available)
+{
+    size_t free_b = 0, total_b = 0;
+    (void)be;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        free_b = total_b = 0;
+    }
+    *total = total_b;
+    *available = free_b;
+}
+
+static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index, const lilm_backend_options *opts)
 {
     cudaDeviceProp prop;
     cu->device = device_index;
     if (!LILM__CU_OK(cu, cudaSetDevice(device_index)) ||
         !LILM__CU_OK(cu, cudaGetDeviceProperties(&prop, device_index)))
-        return cuda_take_error(cu);
+        return lilm__cuda_take_error(cu);
     snprintf(cu->device_name, sizeof cu->device_name, "%s", prop.name);
     cu->sm_count = prop.multiProcessorCount;
     if (prop.major < 8) {
@@ -255,24 +272,31 @@ static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index)
         !LILM__BLAS_OK(cu, cublasSetWorkspace(cu->blas, cu->gemm_ws, LILM__GEMM_WS_BYTES)) ||
         !LILM__CU_OK(cu, cudaMalloc((void **)&cu->red, 2 * sizeof(double))) ||
         !LILM__CU_OK(cu, cudaEventCreateWithFlags(&cu->adamw_copied, cudaEventDisableTiming)))
-        return cuda_take_error(cu);
+        return lilm__cuda_take_error(cu);
     cu->gemm_ws_bytes = LILM__GEMM_WS_BYTES;
-    const char *epi = getenv("LILM_CUDA_EPILOGUE");
-    cu->use_bias_epilogue = !(epi && strcmp(epi, "0") == 0);
-    /* LILM_CUDA_ATTN: unset, "" or "small" = the default (thread-per-row kernels
-     * for heads <= 32, warp-per-row for the rest); "warp" = warp-per-row for all;
-     * "mma" = tensor-core kernels wherever they apply, the default elsewhere */
-    const char *attn = getenv("LILM_CUDA_ATTN");
-    if (attn && *attn && strcmp(attn, "small") != 0 && strcmp(attn, "warp") != 0 && strcmp(attn, "mma") != 0)
-        return lilm_errorf(LILM_ERR_ARG, "LILM_CUDA_ATTN=%s is not a choice of attention kernels; "
-                           "use mma, warp or small, or unset it for the default", attn);
-    cu->attn_small = !(attn && strcmp(attn, "warp") == 0);
-    cu->attn_mma = attn && strcmp(attn, "mma") == 0;
+    /* kernel options (train.cuda.* in the config): the default attention kernels
+     * are thread-per-row for heads <= 32 and warp-per-row for the rest; "warp"
+     * takes warp-per-row for all; "mma" tensor cores wherever they apply */
+    lilm_backend_options defaults;
+    memset(&defaults, 0, sizeof defaults);
+    if (!opts) opts = &defaults;
+    if ((unsigned)opts->cuda_attention > LILM_CUDA_ATTN_MMA)
+        return lilm_errorf(LILM_ERR_ARG, "CUDA attention kernel choice %d is not one of auto, warp, mma",
+                           (int)opts->cuda_attention);
+    cu->use_bias_epilogue = !opts->cuda_no_epilogue;
+    cu->attn_small = opts->cuda_attention != LILM_CUDA_ATTN_WARP;
+    cu->attn_mma = opts->cuda_attention == LILM_CUDA_ATTN_MMA;
     cuda_note_usage(cu);
     return LILM_OK;
 }
 
 extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_index)
+{
+    return lilm_cuda_backend_create_opts(out, device_index, NULL);
+}
+
+extern "C" lilm_status lilm_cuda_backend_create_opts(lilm_backend **out, int device_index,
+                                                     const lilm_backend_options *opts)
 {
     *out = NULL;
     int n = 0;
@@ -293,7 +317,7 @@ extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_i
         return lilm_errorf(LILM_ERR_OOM, "out of host memory creating the CUDA backend");
     }
     be->impl = cu;
-    lilm_status s = cuda_init_impl(cu, device_index);
+    lilm_status s = cuda_init_impl(cu, device_index, opts);
     if (s != LILM_OK) {
         cuda_destroy(be);
         return s;
@@ -303,6 +327,7 @@ extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_i
     be->device = LILM_DEVICE_CUDA;
     be->act_dtype = LILM_DTYPE_BF16;
     be->threads = 1;
+    be->peak_gemm_n = 4096;
     be->destroy = cuda_destroy;
     be->reserve = cuda_reserve;
     be->alloc = cuda_alloc;
@@ -312,6 +337,10 @@ extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_i
     be->zero = cuda_zero;
     be->sync = cuda_sync;
     be->peak_bytes = cuda_peak_bytes;
+    be->memory_info = cuda_memory_info;
+    be->comm_id = lilm__cuda_comm_id;
+    be->comm_init = lilm__cuda_comm_init;
+    be->comm_sum_f32 = lilm__cuda_comm_sum_f32;
     be->cast_to_act = lilm__cuda_cast_to_act;
     be->cast_to_f32 = lilm__cuda_cast_to_f32;
     be->embedding_forward = lilm__cuda_embedding_forward;

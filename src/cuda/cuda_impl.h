@@ -71,9 +71,9 @@ typedef struct lilm__cuda {
     cublasHandle_t blas;         /* fallback GEMM when cuBLASLt has no algorithm */
     void *gemm_ws;               /* cuBLASLt workspace */
     size_t gemm_ws_bytes;
-    int use_bias_epilogue;       /* 1: fuse bias into the GEMM (LILM_CUDA_EPILOGUE=0 turns off) */
-    int attn_small;              /* 1: thread-per-row attention for heads <= 32 (LILM_CUDA_ATTN=warp turns off) */
-    int attn_mma;                /* 1: tensor-core attention where it applies (LILM_CUDA_ATTN=mma) */
+    int use_bias_epilogue;       /* 1: fuse bias into the GEMM (train.cuda.epilogue false turns off) */
+    int attn_small;              /* 1: thread-per-row attention for heads <= 32 (train.cuda.attention warp turns off) */
+    int attn_mma;                /* 1: tensor-core attention where it applies (train.cuda.attention mma) */
     int bias_epilogue_failed;    /* set once cuBLASLt rejected the fp32-bias epilogue */
     lilm__gemm_plan gemm_cache[LILM__GEMM_CACHE]; /* heuristic answers by shape, round-robin */
     int gemm_cache_n, gemm_cache_next;
@@ -103,6 +103,8 @@ typedef struct lilm__cuda {
     lilm__adamw_desc *adamw_dev;
     size_t adamw_cap;
     cudaEvent_t adamw_copied;    /* the last staging->device copy finished */
+
+    void *comm;                  /* ncclComm_t of a data-parallel run (collective.cu), or NULL */
 } lilm__cuda;
 
 static inline lilm__cuda *lilm__cu(lilm_backend *be) { return (lilm__cuda *)be->impl; }
@@ -114,6 +116,15 @@ extern "C" int lilm__cuda_blas_ok(lilm__cuda *cu, cublasStatus_t s, const char *
                                   const char *file, int line);
 extern "C" void lilm__cuda_fail(lilm__cuda *cu, lilm_status s, const char *file, int line,
                                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The first recorded error as a status (and cleared), LILM_OK if none. */
+extern "C" lilm_status lilm__cuda_take_error(lilm__cuda *cu);
+
+/* Data-parallel collectives (collective.cu, NCCL). */
+extern "C" lilm_status lilm__cuda_comm_id(lilm_backend *be, void *id, size_t bytes);
+extern "C" lilm_status lilm__cuda_comm_init(lilm_backend *be, const void *id, size_t bytes, int rank, int size);
+extern "C" lilm_status lilm__cuda_comm_sum_f32(lilm_backend *be, float *buf, size_t n);
+extern "C" void lilm__cuda_comm_free(lilm__cuda *cu);
 
 #define LILM__CU_OK(cu, call) lilm__cuda_rt_ok((cu), (call), #call, __FILE__, __LINE__)
 #define LILM__BLAS_OK(cu, call) lilm__cuda_blas_ok((cu), (call), #call, __FILE__, __LINE__)
@@ -249,7 +260,7 @@ void lilm__cuda_attention_small_backward(lilm__cuda *cu, void *dq, void *dk, voi
                                          size_t q_stride, size_t kv_stride);
 /* Tensor-core attention (attention_mma.cu), called by attention.cu's launchers
  * after they validated the arguments, when lilm__cuda_attention_mma_ok() says
- * it applies (LILM_CUDA_ATTN=mma; head dims multiples of 8 up to 128, strides
+ * it applies (train.cuda.attention mma; head dims multiples of 8 up to 128, strides
  * multiples of 8, addr_bits = the OR of every buffer address 16-byte aligned). */
 int lilm__cuda_attention_mma_ok(const lilm__cuda *cu, size_t Dq, size_t Dv, size_t q_stride, size_t kv_stride,
                                 uintptr_t addr_bits);

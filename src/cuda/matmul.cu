@@ -11,7 +11,7 @@
  *
  * Epilogues: the bias of the forward GEMM is fused with CUBLASLT_EPILOGUE_BIAS
  * (fp32 bias vector) when cuBLASLt offers an algorithm for it; otherwise, or
- * with LILM_CUDA_EPILOGUE=0, a small kernel adds it. cuBLASLt's GELU/GELU_AUX
+ * with train.cuda.epilogue false, a small kernel adds it. cuBLASLt's GELU/GELU_AUX
  * and DGELU epilogues compute the tanh approximation of GELU, while backend.h
  * (and the reference model) use the exact erf form, so the activation runs in
  * bias_act_kernel (forward: keeps `pre`, writes act(pre)) and dact_kernel

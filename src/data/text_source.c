@@ -166,24 +166,30 @@ void lilm_text_source_close(lilm_text_source *s)
     memset(s, 0, sizeof *s);
 }
 
-static void fill(lilm_text_source *s, size_t row, size_t start, lilm_batch *b)
+/* Row `row` of the batch buffers: the window tokens[start .. start + T]. */
+static void fill(lilm_text_source *s, size_t row, size_t start)
 {
     memcpy(s->inputs + row * s->T, s->tokens + start, s->T * sizeof(int32_t));
     memcpy(s->targets + row * s->T, s->tokens + start + 1, s->T * sizeof(int32_t));
-    (void)b;
+}
+
+/* Hands the first `rows` rows of the batch buffers out as `batch`. */
+static lilm_status hand_out(lilm_text_source *s, size_t rows, lilm_batch *batch)
+{
+    batch->inputs = s->inputs;
+    batch->targets = s->targets;
+    batch->B = rows;
+    batch->T = s->T;
+    batch->n_targets = (int64_t)(rows * s->T);
+    return LILM_OK;
 }
 
 lilm_status lilm_text_source_next(void *ctx, lilm_batch *batch)
 {
     lilm_text_source *s = ctx;
     size_t span = s->n_train - s->T; /* starts in [0, n_train - T - 1] */
-    for (size_t r = 0; r < s->B; r++) fill(s, r, (size_t)lilm_rng_below(&s->rng, span), batch);
-    batch->inputs = s->inputs;
-    batch->targets = s->targets;
-    batch->B = s->B;
-    batch->T = s->T;
-    batch->n_targets = (int64_t)(s->B * s->T);
-    return LILM_OK;
+    for (size_t r = 0; r < s->B; r++) fill(s, r, (size_t)lilm_rng_below(&s->rng, span));
+    return hand_out(s, s->B, batch);
 }
 
 lilm_status lilm_text_source_next_val(lilm_text_source *s, lilm_batch *batch, int *wrapped)
@@ -194,15 +200,10 @@ lilm_status lilm_text_source_next_val(lilm_text_source *s, lilm_batch *batch, in
             if (s->val_pos >= s->n_train) *wrapped = 1;
             s->val_pos = s->n_train;
         }
-        fill(s, r, s->val_pos, batch);
+        fill(s, r, s->val_pos);
         s->val_pos += s->T;
     }
-    batch->inputs = s->inputs;
-    batch->targets = s->targets;
-    batch->B = s->B;
-    batch->T = s->T;
-    batch->n_targets = (int64_t)(s->B * s->T);
-    return LILM_OK;
+    return hand_out(s, s->B, batch);
 }
 
 lilm_status lilm_text_source_next_full(lilm_text_source *s, lilm_batch *batch, int *done)
@@ -220,10 +221,5 @@ lilm_status lilm_text_source_next_full(lilm_text_source *s, lilm_batch *batch, i
             if (have && target == 0) s->targets[rows * T + j] = s->pad_id;
         }
     }
-    batch->inputs = s->inputs;
-    batch->targets = s->targets;
-    batch->B = rows;
-    batch->T = T;
-    batch->n_targets = (int64_t)(rows * T);
-    return LILM_OK;
+    return hand_out(s, rows, batch);
 }

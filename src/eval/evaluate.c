@@ -13,7 +13,7 @@
 #include "core/fileio.h"
 #include "core/json.h"
 #include "ops/backend.h"
-#include "train/checkpoint.h"
+#include "model/checkpoint.h"
 
 void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int64_t bytes)
 {
@@ -24,8 +24,10 @@ void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int6
     r->perplexity = exp(r->loss);
 }
 
-lilm_status lilm_eval_corpus(lilm_model *m, lilm_corpus *c, int full, int64_t max_batches, lilm_eval_result *r)
+lilm_status lilm_eval_corpus(lilm_model *m, lilm_corpus *c, int full, int64_t max_batches, const lilm_dist *dist,
+                             lilm_eval_result *r)
 {
+    int ranks = dist ? dist->size : 1, rank = dist ? dist->rank : 0;
     memset(r, 0, sizeof *r);
     double t0 = lilm_progress_clock();
     lilm_corpus_val_begin(c, full);
@@ -36,12 +38,17 @@ lilm_status lilm_eval_corpus(lilm_model *m, lilm_corpus *c, int full, int64_t ma
         int done = 0;
         LILM_TRY(lilm_corpus_val_next(c, &batch, &done));
         if (done) break;
+        r->batches++;
+        if (b % ranks != rank) continue; /* data parallel: batch b is rank b mod N's */
         double ls = 0;
         int64_t n = 0;
         LILM_TRY(lilm_model_forward(m, batch.inputs, batch.targets, batch.B, batch.T, 0.0f, &ls, &n));
         sum += ls;
         counted += n;
-        r->batches++;
+    }
+    if (ranks > 1) {
+        LILM_TRY(lilm_dist_sum_f64(dist, &sum, 1));
+        LILM_TRY(lilm_dist_sum_i64(dist, &counted, 1));
     }
     if (full) {
         lilm_eval_finish(r, sum, counted, lilm_corpus_val_bytes(c));
@@ -102,7 +109,9 @@ lilm_status lilm_eval_load(const char *target, const char *checkpoint, const cha
     LILM_TRY(lilm_device_choice_parse(device ? device : lm->cfg.train.device, &dev));
     if (!B) B = (size_t)lm->cfg.train.batch_size;
     if (!T) T = (size_t)mc.context;
-    lilm_status st = lilm_backend_create(&lm->be, dev, threads >= 0 ? threads : (int)lm->cfg.train.threads);
+    lilm_backend_options bo;
+    lilm_backend_options_from_config(&lm->cfg.train, &bo);
+    lilm_status st = lilm_backend_create_opts(&lm->be, dev, threads >= 0 ? threads : (int)lm->cfg.train.threads, &bo);
     if (st == LILM_OK) st = lilm_tokenizer_load(&lm->tok, tokpath);
     if (st == LILM_OK) {
         st = lilm_model_init_mode(&lm->model, &mc, lm->be, B, T, lm->cfg.train.seed, LILM_MODEL_INFERENCE);
@@ -129,7 +138,7 @@ lilm_status lilm_eval_run(const lilm_eval_opts *o, lilm_eval_result *r)
                                .pad_id = (int32_t)lm.model.cfg.pad_id, .val_split = o->split};
         st = lilm_corpus_open(&corpus, &cfg->data, lm.tok, &co);
     }
-    if (st == LILM_OK) st = lilm_eval_corpus(&lm.model, corpus, 1, 0, r);
+    if (st == LILM_OK) st = lilm_eval_corpus(&lm.model, corpus, 1, 0, NULL, r);
     r->params = (int64_t)lm.model.n_elems;
     snprintf(r->checkpoint, sizeof r->checkpoint, "%s", lm.checkpoint);
     snprintf(r->data, sizeof r->data, "%s", cfg->data.dataset[0] ? cfg->data.dataset : cfg->data.text);

@@ -28,6 +28,7 @@
 #include "core/config.h"
 #include "core/status.h"
 #include "data/corpus.h"
+#include "dist/dist.h"
 #include "model/model.h"
 #include "ops/backend.h"
 #include "tok/tokenizer.h"
@@ -51,7 +52,10 @@ void lilm_eval_finish(lilm_eval_result *r, double loss_sum, int64_t tokens, int6
 /* Validation of `m` on the held-out data of `c` (see above): full, or the
  * first max_batches batches. Fills loss, bpb, perplexity, tokens, bytes,
  * full, batches and seconds. */
-lilm_status lilm_eval_corpus(lilm_model *m, lilm_corpus *c, int full, int64_t max_batches, lilm_eval_result *r);
+/* dist (NULL: one process) splits the batches over the ranks of a data-parallel
+ * run (batch b on rank b mod N) and adds up their sums: every rank gets the result. */
+lilm_status lilm_eval_corpus(lilm_model *m, lilm_corpus *c, int full, int64_t max_batches, const lilm_dist *dist,
+                             lilm_eval_result *r);
 
 typedef struct lilm_eval_opts {
     const char *target;     /* a run directory, or a .safetensors checkpoint written by lilm */

@@ -74,7 +74,7 @@ size_t lilm_decoder_plan_bytes(const lilm_model_config *cfg, lilm_dtype act_dtyp
     d.Tmax = Tmax;
     d.max_chunk = max_chunk;
     dplan p = {NULL, 0};
-    plan_decoder(&d, cfg, act_dtype == LILM_DTYPE_BF16 ? 2 : 4, &p);
+    plan_decoder(&d, cfg, lilm_dtype_size(act_dtype), &p);
     return p.used;
 }
 

@@ -57,6 +57,12 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
     int ffn = c->activation != LILM_ACT_NONE;
     for (size_t l = 0; l < L; l++) {
         lilm_layer_acts *A = &m->acts[l];
+        if (l > 0 && m->mode == LILM_MODEL_INFERENCE) {
+            /* nothing is kept for a backward pass: every layer works in the
+             * first one's buffers (its output overwrites its input) */
+            *A = m->acts[0];
+            continue;
+        }
         A->x = take(pl, N * C * a);
         A->h1 = has_norm ? take(pl, N * C * a) : A->x;
         A->mean1 = layer ? take(pl, N * sizeof(float)) : NULL;
@@ -102,7 +108,7 @@ size_t lilm_model_plan_bytes_mode(const lilm_model_config *cfg, lilm_dtype act_d
     memset(&m, 0, sizeof m);
     m.cfg = *cfg;
     m.mode = mode;
-    m.act_size = act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
+    m.act_size = lilm_dtype_size(act_dtype);
     m.acts = calloc((size_t)cfg->n_layers, sizeof *m.acts);
     if (!m.acts) return 0;
     planner pl = {NULL, 0};
@@ -138,7 +144,7 @@ lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, li
     m->be = be;
     m->max_B = max_B;
     m->max_T = max_T;
-    m->act_size = be->act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
+    m->act_size = lilm_dtype_size(be->act_dtype);
     const lilm_model_config *c = &m->cfg;
     if (c->n_layers < 1 || c->d_model < 1 || c->n_heads < 1 || c->qk_dim < 2 || c->qk_dim % 2 || c->v_dim < 1 ||
         c->vocab_size < 4 || (c->activation != LILM_ACT_NONE && c->ffn_dim < 1) || c->latent_dim < 0)

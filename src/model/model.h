@@ -15,8 +15,9 @@
  * micro-batch (B, T). Nothing is allocated by forward or backward. The
  * optimizer's state (AdamW's moments) belongs to the optimizer
  * (train/optimizer.h), not to the model. A model built in inference mode
- * (eval, sampling) has no gradients and no backward scratch: it can only
- * run forward passes without gradients and decode.
+ * (eval, sampling) has no gradients and no backward scratch, and all its
+ * layers share one layer's activation buffers: it can only run forward
+ * passes without gradients and decode.
  * The parameter table lists tensors in the reference's state_dict order with
  * the reference's names, so checkpoints load into PyTorch directly.
  */

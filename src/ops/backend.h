@@ -51,6 +51,24 @@ typedef enum lilm_dtype {
     LILM_DTYPE_BF16 = 1,
 } lilm_dtype;
 
+/* Bytes per element of a dtype. */
+static inline size_t lilm_dtype_size(lilm_dtype d) { return d == LILM_DTYPE_BF16 ? 2 : 4; }
+
+/* Kernel choices a backend takes at creation (train.cuda.* in the config;
+ * lilm_backend_options_from_config). Zero-filled = the defaults. A backend
+ * ignores the options that are not its own. */
+typedef enum lilm_cuda_attention {
+    LILM_CUDA_ATTN_AUTO = 0, /* thread-per-row kernels for heads <= 32, warp-per-row above */
+    LILM_CUDA_ATTN_WARP,     /* warp-per-row for every head size */
+    LILM_CUDA_ATTN_MMA,      /* bf16 tensor cores where they apply, auto elsewhere */
+} lilm_cuda_attention;
+
+typedef struct lilm_backend_options {
+    lilm_cuda_attention cuda_attention;
+    int cuda_no_epilogue;    /* 1: never fuse the bias into cuBLASLt's GEMM epilogue */
+    int cuda_device;         /* the GPU to use (a data-parallel rank takes its rank on the host) */
+} lilm_backend_options;
+
 /* Activations are lilm_act (core/components.h: NONE = 0, GELU exact
  * 0.5 x (1 + erf(x / sqrt 2)), RELU, RELU2 = max(x, 0)^2, SWIGLU). Pointwise
  * ones run alone or fused as a matmul epilogue; gated ones (SwiGLU) halve the
@@ -90,6 +108,7 @@ struct lilm_backend {
     lilm_device device;
     lilm_dtype act_dtype;      /* dtype of activations and the weight compute copy */
     int threads;               /* CPU threads used (informational on CUDA) */
+    size_t peak_gemm_n;        /* square GEMM size that reaches the device's peak rate (lilm bench) */
     void *impl;                /* backend-private state (thread pool, handles, scratch) */
 
     /* ---- lifetime and memory ---- */
@@ -105,6 +124,18 @@ struct lilm_backend {
     lilm_status (*sync)(lilm_backend *be);   /* wait for queued work; report device errors */
     /* Bytes of device memory in use at its peak so far (0 if unknown). */
     size_t (*peak_bytes)(lilm_backend *be);
+    /* The memory this backend allocates from: its capacity and what is free now,
+     * in bytes (host RAM on CPU, the GPU's memory on CUDA; 0 when unknown). */
+    void (*memory_info)(const lilm_backend *be, size_t *total, size_t *available);
+
+    /* ---- data parallel (NULL where the backend has none: the CPU backend's
+     * gradients are host memory, which src/dist sums over MPI) ---- */
+    /* A new group id of `bytes` bytes (rank 0 makes it; MPI carries it to the others). */
+    lilm_status (*comm_id)(lilm_backend *be, void *id, size_t bytes);
+    /* Joins the group `id` as `rank` of `size` (every rank calls it together). */
+    lilm_status (*comm_init)(lilm_backend *be, const void *id, size_t bytes, int rank, int size);
+    /* buf (n) fp32 device memory <- its sum over the group, in place, queued on the backend's stream. */
+    lilm_status (*comm_sum_f32)(lilm_backend *be, float *buf, size_t n);
 
     /* ---- dtype conversion (weights to their compute copy) ---- */
     /* out (n) act_dtype <- in (n) fp32. On CPU (f32) out may equal in: no-op. */
@@ -240,8 +271,16 @@ typedef enum lilm_device_choice {
     LILM_DEVICE_CHOICE_CUDA,
 } lilm_device_choice;
 
-/* threads <= 0 means all cores. On success *out must be freed with lilm_backend_free. */
+/* threads <= 0 means all cores. On success *out must be freed with lilm_backend_free.
+ * opts may be NULL (the defaults). */
 lilm_status lilm_backend_create(lilm_backend **out, lilm_device_choice choice, int threads);
+lilm_status lilm_backend_create_opts(lilm_backend **out, lilm_device_choice choice, int threads,
+                                     const lilm_backend_options *opts);
+/* The backend a run's train section asks for: train.device, train.threads and
+ * the train.cuda.* kernel options. */
+struct lilm_train_config;
+lilm_status lilm_backend_create_for(lilm_backend **out, const struct lilm_train_config *tc);
+void lilm_backend_options_from_config(const struct lilm_train_config *tc, lilm_backend_options *out);
 void lilm_backend_free(lilm_backend *be);
 /* Parses "auto" | "cpu" | "cuda". */
 lilm_status lilm_device_choice_parse(const char *s, lilm_device_choice *out);
@@ -250,5 +289,6 @@ lilm_status lilm_device_choice_parse(const char *s, lilm_device_choice *out);
  * LILM_ERR_UNSUPPORTED when lilm was built without CUDA or no GPU is present. */
 lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads);
 lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_index);
+lilm_status lilm_cuda_backend_create_opts(lilm_backend **out, int device_index, const lilm_backend_options *opts);
 
 #endif

@@ -18,7 +18,7 @@
  * Heap order is sentencepiece's: scores compared through their IEEE bit
  * patterns (so -0.0 sorts below +0.0), ties to the smaller left index.
  */
-#include "tok/sp_vocab.h"
+#include "tok/tok_impl.h"
 
 #include <stdlib.h>
 #include <string.h>

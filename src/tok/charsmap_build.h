@@ -25,6 +25,9 @@
  * offset scale (offset << 8), bits 10-31 offset; a leaf unit has bit 31 set
  * and the value in bits 0-30. A child of the node at p with base b = p ^
  * offset sits at b ^ byte; the leaf of a key ending at p sits at b.
+ *
+ * Internal to src/tok: other layers use tokenizer.h, sp_model.h and trainer.h
+ * (scripts/lint.sh checks this).
  */
 #ifndef LILM_TOK_CHARSMAP_BUILD_H
 #define LILM_TOK_CHARSMAP_BUILD_H

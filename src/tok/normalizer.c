@@ -161,8 +161,10 @@ static size_t charsmap_match(const lilm_normalizer *nz, const char *s, size_t le
     return best;
 }
 
-size_t lilm_normalizer_prefix(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
-                              size_t *out_len)
+/* The longest rule at the start of `in` (len > 0): returns the number of input
+ * bytes consumed (>= 1) and points *out and *out_len at the replacement. */
+static size_t longest_rule(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
+                           size_t *out_len)
 {
     if (nz->user_defined) {
         size_t m = lilm_trie_longest_prefix(nz->user_defined, in, len);
@@ -202,7 +204,7 @@ static inline int ascii_alone(const lilm_normalizer *nz, const char *in, size_t 
 static inline size_t prefix_fast(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
                                  size_t *out_len)
 {
-    if (!ascii_alone(nz, in, len)) return lilm_normalizer_prefix(nz, in, len, out, out_len);
+    if (!ascii_alone(nz, in, len)) return longest_rule(nz, in, len, out, out_len);
     unsigned char b = (unsigned char)in[0];
     *out = nz->ascii_out[b] ? nz->ascii_out[b] : in;
     *out_len = nz->ascii_out_len[b];

@@ -23,6 +23,9 @@
  * label(units[n']) == c; a key ends at n' when has_leaf(units[n']) and its
  * value is value(units[n' ^ offset(units[n'])]). Every index is bounds-checked
  * here, so a damaged blob can never make lilm read outside it.
+ *
+ * Internal to src/tok: other layers use tokenizer.h, sp_model.h and trainer.h
+ * (scripts/lint.sh checks this).
  */
 #ifndef LILM_TOK_NORMALIZER_H
 #define LILM_TOK_NORMALIZER_H
@@ -65,10 +68,6 @@ lilm_status lilm_normalizer_init(lilm_normalizer *nz, const lilm_sp_normalizer_s
  * before the charsmap and copied unnormalised. */
 void lilm_normalizer_set_user_defined(lilm_normalizer *nz, const lilm_trie *user_defined);
 
-/* The longest rule at the start of `in` (len > 0): returns the number of input
- * bytes consumed (>= 1) and points *out and *out_len at the replacement. */
-size_t lilm_normalizer_prefix(const lilm_normalizer *nz, const char *in, size_t len, const char **out,
-                              size_t *out_len);
 
 /* Normalises `len` bytes. *out grows with realloc (capacity *cap); the result is
  * NUL-terminated, *n_out excludes the NUL. If norm_to_orig is not NULL it

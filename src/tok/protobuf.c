@@ -92,17 +92,7 @@ void lilm_pb_put_raw(lilm_pb_buf *b, const void *data, size_t n)
     b->len += n;
 }
 
-size_t lilm_pb_varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-void lilm_pb_put_varint(lilm_pb_buf *b, uint64_t v)
+static void put_varint(lilm_pb_buf *b, uint64_t v)
 {
     uint8_t tmp[10];
     size_t n = 0;
@@ -114,21 +104,21 @@ void lilm_pb_put_varint(lilm_pb_buf *b, uint64_t v)
     lilm_pb_put_raw(b, tmp, n);
 }
 
-void lilm_pb_put_tag(lilm_pb_buf *b, uint32_t number, int wire)
+static void put_tag(lilm_pb_buf *b, uint32_t number, int wire)
 {
-    lilm_pb_put_varint(b, ((uint64_t)number << 3) | (uint64_t)wire);
+    put_varint(b, ((uint64_t)number << 3) | (uint64_t)wire);
 }
 
 void lilm_pb_put_int32(lilm_pb_buf *b, uint32_t number, int32_t v)
 {
-    lilm_pb_put_tag(b, number, LILM_PB_VARINT);
-    lilm_pb_put_varint(b, (uint64_t)(int64_t)v);
+    put_tag(b, number, LILM_PB_VARINT);
+    put_varint(b, (uint64_t)(int64_t)v);
 }
 
 void lilm_pb_put_uint64(lilm_pb_buf *b, uint32_t number, uint64_t v)
 {
-    lilm_pb_put_tag(b, number, LILM_PB_VARINT);
-    lilm_pb_put_varint(b, v);
+    put_tag(b, number, LILM_PB_VARINT);
+    put_varint(b, v);
 }
 
 void lilm_pb_put_float(lilm_pb_buf *b, uint32_t number, float v)
@@ -136,14 +126,14 @@ void lilm_pb_put_float(lilm_pb_buf *b, uint32_t number, float v)
     uint32_t u;
     memcpy(&u, &v, 4);
     uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
-    lilm_pb_put_tag(b, number, LILM_PB_FIXED32);
+    put_tag(b, number, LILM_PB_FIXED32);
     lilm_pb_put_raw(b, le, 4);
 }
 
 void lilm_pb_put_bytes(lilm_pb_buf *b, uint32_t number, const void *data, size_t n)
 {
-    lilm_pb_put_tag(b, number, LILM_PB_LEN);
-    lilm_pb_put_varint(b, n);
+    put_tag(b, number, LILM_PB_LEN);
+    put_varint(b, n);
     lilm_pb_put_raw(b, data, n);
 }
 

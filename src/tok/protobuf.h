@@ -10,6 +10,9 @@
  * The reader never reads past `end`: every length and varint is checked, and a
  * failure is LILM_ERR_FORMAT with the byte offset. The writer appends to a
  * growable buffer with a sticky out-of-memory flag, checked once at the end.
+ *
+ * Internal to src/tok: other layers use tokenizer.h, sp_model.h and trainer.h
+ * (scripts/lint.sh checks this).
  */
 #ifndef LILM_TOK_PROTOBUF_H
 #define LILM_TOK_PROTOBUF_H
@@ -56,15 +59,11 @@ typedef struct lilm_pb_buf {
 } lilm_pb_buf;
 
 void lilm_pb_put_raw(lilm_pb_buf *b, const void *data, size_t n);
-void lilm_pb_put_varint(lilm_pb_buf *b, uint64_t v);
-void lilm_pb_put_tag(lilm_pb_buf *b, uint32_t number, int wire);
 /* int32 fields are sign-extended to 64 bits, as protobuf does (-1 takes 10 bytes). */
 void lilm_pb_put_int32(lilm_pb_buf *b, uint32_t number, int32_t v);
 void lilm_pb_put_uint64(lilm_pb_buf *b, uint32_t number, uint64_t v);
 void lilm_pb_put_float(lilm_pb_buf *b, uint32_t number, float v);
 void lilm_pb_put_bytes(lilm_pb_buf *b, uint32_t number, const void *data, size_t n);
-/* Number of bytes lilm_pb_put_varint would write. */
-size_t lilm_pb_varint_size(uint64_t v);
 void lilm_pb_buf_free(lilm_pb_buf *b);
 
 #endif

@@ -3,7 +3,7 @@
  * (normalise -> model -> unknown handling) and decoding, as sentencepiece's
  * SentencePieceProcessor does them.
  */
-#include "tok/sp_vocab.h"
+#include "tok/tok_impl.h"
 
 #include <float.h>
 #include <stdio.h>
@@ -84,7 +84,8 @@ void lilm_sp_vocab_free(lilm_sp_vocab *v)
     memset(v, 0, sizeof *v);
 }
 
-int32_t lilm_sp_vocab_piece_id(const lilm_sp_vocab *v, const char *s, size_t len)
+/* sentencepiece's PieceToId: (unigram) reserved pieces first, then the others; else unk_id. */
+static int32_t piece_id(const lilm_sp_vocab *v, const char *s, size_t len)
 {
     int32_t id = v->reserved.units ? lilm_trie_find(&v->reserved, s, len) : -1;
     if (id < 0) id = lilm_trie_find(&v->trie, s, len);
@@ -95,7 +96,7 @@ int32_t lilm_sp_vocab_piece_id(const lilm_sp_vocab *v, const char *s, size_t len
 static int32_t special_id(const lilm_sp_vocab *v, const char *name, const char *dflt, int32_t type)
 {
     if (!name || !name[0]) name = dflt;
-    int32_t id = lilm_sp_vocab_piece_id(v, name, strlen(name));
+    int32_t id = piece_id(v, name, strlen(name));
     return id >= 0 && v->type[id] == type ? id : -1;
 }
 
@@ -162,7 +163,7 @@ lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m)
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
-        v->byte_id[b] = lilm_sp_vocab_piece_id(v, name, 6);
+        v->byte_id[b] = piece_id(v, name, 6);
     }
     if (v->model_type == LILM_SP_MODEL_BPE) {
         v->bpe_words = true;

@@ -15,7 +15,7 @@
 
 #include "core/fileio.h"
 #include "core/sha256.h"
-#include "tok/sp_vocab.h"
+#include "tok/tok_impl.h"
 
 #define LILM_BYTES_OFFSET 4
 #define LILM_BYTES_VOCAB (256 + LILM_BYTES_OFFSET)

@@ -14,7 +14,7 @@
  * first. A merge whose text equals an existing symbol's reuses that symbol
  * and adds no piece.
  */
-#include "tok/trainer.h"
+#include "tok/train_impl.h"
 
 #include <stdlib.h>
 #include <string.h>

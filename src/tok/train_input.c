@@ -17,7 +17,7 @@
  *      U+2585 (unknown) in the words.
  * Sentences live in one byte arena with (offset, length) spans.
  */
-#include "tok/trainer.h"
+#include "tok/train_impl.h"
 
 #include <omp.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * Database; do not edit. A sorted table of 952 ranges, searched by bisection;
  * code points in no range are Common (id 0), as SentencePiece treats them.
  */
-#include "tok/trainer.h"
+#include "tok/train_impl.h"
 
 typedef struct script_range {
     uint32_t lo, hi;

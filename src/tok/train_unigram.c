@@ -30,7 +30,7 @@
  * run in parallel over words with per-thread accumulators; sums may differ in
  * the last bits between thread counts.
  */
-#include "tok/trainer.h"
+#include "tok/train_impl.h"
 
 #include <math.h>
 #include <omp.h>

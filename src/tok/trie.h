@@ -6,6 +6,9 @@
  * from node s, byte c leads to t = units[s].base + c when units[t].check == s.
  * units[t].value is the value of the key ending at t, or -1. The root is
  * node 0. Built once from a key list; immutable and thread-safe afterwards.
+ *
+ * Internal to src/tok: other layers use tokenizer.h, sp_model.h and trainer.h
+ * (scripts/lint.sh checks this).
  */
 #ifndef LILM_TOK_TRIE_H
 #define LILM_TOK_TRIE_H

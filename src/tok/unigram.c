@@ -37,7 +37,7 @@
  * other word runs the full lattice from H. Both paths give identical ids;
  * tests compare them on whole corpora.
  */
-#include "tok/sp_vocab.h"
+#include "tok/tok_impl.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -15,6 +15,9 @@
  * by several tokenizers never mixes their words. Out of memory while storing
  * just drops the entry: the cache is an accelerator, never a source of errors
  * once created.
+ *
+ * Internal to src/tok: other layers use tokenizer.h, sp_model.h and trainer.h
+ * (scripts/lint.sh checks this).
  */
 #ifndef LILM_TOK_WORD_CACHE_H
 #define LILM_TOK_WORD_CACHE_H

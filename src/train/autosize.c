@@ -69,22 +69,9 @@ int64_t lilm_autosize_pick_batch(const lilm_model_config *mc, lilm_dtype act_dty
 
 double lilm_autosize_memory_limit(const lilm_backend *be)
 {
-    if (be->device == LILM_DEVICE_CUDA) return 24e9; /* the reference's RTX 4090; --memory-gb to change */
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    FILE *f = fopen("/proc/meminfo", "r");
-    double avail = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f)) {
-            unsigned long long kb = 0;
-            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
-                avail = (double)kb * 1024.0;
-                break;
-            }
-        }
-        fclose(f);
-    }
-    return avail > 0 ? 0.8 * avail : 4e9;
+    size_t total = 0, avail = 0;
+    be->memory_info(be, &total, &avail); /* host RAM on CPU, the GPU's memory on CUDA */
+    return avail > 0 ? 0.8 * (double)avail : 4e9;
 }
 
 /* ---- the depth search ---- */
@@ -231,7 +218,7 @@ static lilm_status run_probe(depth_ctx *d, int64_t layers, probe *p)
     mc.n_layers = layers;
     p->params = lilm_model_config_param_count(&mc);
     lilm_backend *be = NULL;
-    LILM_TRY(lilm_backend_create(&be, d->dev, (int)c->train.threads));
+    LILM_TRY(lilm_backend_create_for(&be, &c->train));
     p->batch = d->o->do_batch ? lilm_autosize_pick_batch(&mc, be->act_dtype, c->train.accum_batch, d->memory, &p->plan)
                               : c->train.batch_size;
     if (!d->o->do_batch)
@@ -269,7 +256,7 @@ static lilm_status run_probe(depth_ctx *d, int64_t layers, probe *p)
             }
             lilm_step_result res;
             /* a tiny lr: random tokens must not blow the weights up */
-            st = lilm_train_step(&m, &opt, &guard, &bs, n_micro, 1e-6, &res);
+            st = lilm_train_step(&m, &opt, &guard, &bs, n_micro, 1e-6, NULL, &res);
         }
         if (st == LILM_OK) {
             p->step_s = (lilm_progress_clock() - t0) / (double)d->probe_steps;

@@ -21,7 +21,7 @@ static int cmp_double(const void *a, const void *b)
 lilm_status lilm_bench_matmul_peak(lilm_backend *be, size_t n, double *gflops)
 {
     void *a = NULL, *w = NULL, *out = NULL;
-    size_t bytes = n * n * (be->act_dtype == LILM_DTYPE_BF16 ? 2 : 4);
+    size_t bytes = n * n * lilm_dtype_size(be->act_dtype);
     lilm_status st = be->alloc(be, &a, bytes);
     if (st == LILM_OK) st = be->alloc(be, &w, bytes);
     if (st == LILM_OK) st = be->alloc(be, &out, bytes);
@@ -95,7 +95,7 @@ lilm_status lilm_bench_train_step(const lilm_config *cfg, lilm_backend *be, size
     lilm_optimizer_free(&opt);
     lilm_model_free(&m);
     if (st == LILM_OK) {
-        size_t n = be->device == LILM_DEVICE_CUDA ? 4096 : 1024;
+        size_t n = be->peak_gemm_n ? be->peak_gemm_n : 1024;
         st = lilm_bench_matmul_peak(be, n, &r->peak_gflops);
         if (st == LILM_OK && r->peak_gflops > 0)
             r->mfu = r->step_gflop / (r->ms_median / 1e3) / r->peak_gflops;

@@ -75,6 +75,15 @@ lilm_status lilm_optimizer_init(lilm_optimizer *opt, lilm_model *m, const lilm_t
             return st;
         }
     }
+    int slots = 0, counters = 0;
+    for (int i = 0; i < opt->n_groups; i++) {
+        slots += opt->groups[i].kind->n_slots;
+        counters += opt->groups[i].kind->n_counters;
+    }
+    if (slots > LILM_STATE_ARRAYS_MAX || counters > LILM_STATE_COUNTERS_MAX) {
+        lilm_optimizer_free(opt);
+        return lilm_errorf(LILM_ERR_INTERNAL, "the optimizer keeps more state than a checkpoint can name");
+    }
     return m->be->sync(m->be);
 }
 
@@ -127,4 +136,19 @@ lilm_optim_counter *lilm_optimizer_counter(lilm_optimizer *opt, const char *name
         for (int c = 0; c < opt->groups[i].kind->n_counters; c++)
             if (strcmp(opt->groups[i].counters[c].name, name) == 0) return &opt->groups[i].counters[c];
     return NULL;
+}
+
+void lilm_optimizer_named_state(lilm_optimizer *opt, lilm_named_state *ns)
+{
+    memset(ns, 0, sizeof *ns);
+    for (int i = 0; i < opt->n_groups; i++) {
+        lilm_optim_group *g = &opt->groups[i];
+        for (int s = 0; s < g->kind->n_slots && ns->n_arrays < LILM_STATE_ARRAYS_MAX; s++)
+            ns->arrays[ns->n_arrays++] = (lilm_state_array){.prefix = g->slots[s].prefix, .block = g->slots[s].block,
+                                                            .numel = g->numel, .params = g->params,
+                                                            .offsets = g->offsets, .n = g->n};
+        for (int c = 0; c < g->kind->n_counters && ns->n_counters < LILM_STATE_COUNTERS_MAX; c++)
+            ns->counters[ns->n_counters++] = (lilm_state_counter){.name = g->counters[c].name,
+                                                                  .value = &g->counters[c].value};
+    }
 }

@@ -22,6 +22,7 @@
 #define LILM_TRAIN_OPTIMIZER_H
 
 #include "core/config.h"
+#include "model/checkpoint.h"
 #include "model/model.h"
 
 #define LILM_OPTIM_SLOTS_MAX 4
@@ -94,6 +95,10 @@ lilm_status lilm_optimizer_step(lilm_optimizer *opt, lilm_model *m, double lr, l
 size_t lilm_optimizer_plan_bytes(const lilm_model_config *mc, const lilm_train_config *t);
 /* Bytes of state this optimizer holds. */
 size_t lilm_optimizer_state_bytes(const lilm_optimizer *opt);
+
+/* Views of the optimizer's state (every group's slots and counters) for a
+ * checkpoint (model/checkpoint.h). */
+void lilm_optimizer_named_state(lilm_optimizer *opt, lilm_named_state *ns);
 
 /* The counter `name` of any group, or NULL. */
 lilm_optim_counter *lilm_optimizer_counter(lilm_optimizer *opt, const char *name);

@@ -8,6 +8,14 @@
  * of the micro-batch means, as in the reference. A micro-batch whose loss is
  * above spike_factor x the median of the last spike_window accepted losses is
  * skipped (its backward pass never runs).
+ *
+ * Data parallel (dist->size = N > 1): every rank draws the same micro-batches
+ * in the same order; in round j, rank r trains micro-batch j*N + r. The
+ * round's losses are gathered so that every rank runs the spike guard over
+ * them in micro-batch order, exactly as one process would, and backward runs
+ * on the rank that holds an accepted micro-batch. The ranks' gradients are
+ * then summed (an all-reduce) and every rank takes the same optimizer step:
+ * the result is the one-process step up to the order of fp32 additions.
  */
 #ifndef LILM_TRAIN_STEP_H
 #define LILM_TRAIN_STEP_H
@@ -16,6 +24,7 @@
 
 #include "core/config.h"
 #include "data/dataset.h"
+#include "dist/dist.h"
 #include "model/model.h"
 #include "train/optimizer.h"
 
@@ -47,7 +56,12 @@ typedef struct lilm_step_result {
     lilm_step_stats stats;
 } lilm_step_result;
 
+/* One optimizer step over n_micro micro-batches; dist may be NULL (one process). */
 lilm_status lilm_train_step(lilm_model *m, lilm_optimizer *opt, lilm_spike_guard *guard,
-                            lilm_batch_source *src, int n_micro, double lr, lilm_step_result *res);
+                            lilm_batch_source *src, int n_micro, double lr, const lilm_dist *dist,
+                            lilm_step_result *res);
+
+/* Sums the gradient block over the ranks of dist (a no-op for one process). */
+lilm_status lilm_dist_sum_grads(const lilm_dist *dist, lilm_model *m);
 
 #endif

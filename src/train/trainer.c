@@ -22,7 +22,6 @@
 #include "core/version.h"
 #include "eval/evaluate.h"
 #include "eval/generate.h"
-#include "track/runs.h"
 
 #define LILM_TIME_MODE_STEPS 1000000 /* virtual schedule length in time mode */
 
@@ -35,6 +34,64 @@ static void iso_now(char *buf, size_t n)
 }
 
 static double elapsed(const lilm_trainer *t) { return t->elapsed_base + (lilm_progress_clock() - t->t0); }
+
+/* ---- data parallel ---- */
+
+/* Rank 0 of a data-parallel run (or the only process) writes every file. */
+static int is_root(const lilm_trainer *t) { return !t->opts.dist || t->opts.dist->rank == 0; }
+
+/* Makes the first n_root values rank 0's on every rank (clocks and timings:
+ * every decision that depends on them is then the same everywhere), and the
+ * remaining n_any values the sum over the ranks (flags any rank may raise). */
+static lilm_status agree(const lilm_trainer *t, double *v, int n_root, int n_any)
+{
+    const lilm_dist *d = t->opts.dist;
+    if (!d || d->size == 1) return LILM_OK;
+    if (d->rank != 0)
+        for (int i = 0; i < n_root; i++) v[i] = 0;
+    return lilm_dist_sum_f64(d, v, (size_t)(n_root + n_any));
+}
+
+/* On a GPU backend, the ranks' devices form one NCCL group: rank 0 makes its
+ * id, MPI carries it to the others, and every rank joins. */
+static lilm_status join_device_group(lilm_trainer *t)
+{
+    const lilm_dist *d = t->opts.dist;
+    if (!d || d->size == 1 || t->be->device == LILM_DEVICE_CPU) return LILM_OK;
+    if (!t->be->comm_id || !t->be->comm_init)
+        return lilm_errorf(LILM_ERR_UNSUPPORTED, "the %s backend cannot train data-parallel; use --device cpu",
+                           t->be->name);
+    unsigned char id[128] = {0}; /* NCCL's group id: 128 bytes */
+    if (d->rank == 0) LILM_TRY(t->be->comm_id(t->be, id, sizeof id));
+    LILM_TRY(lilm_dist_bcast(d, id, sizeof id));
+    return t->be->comm_init(t->be, id, sizeof id, d->rank, d->size);
+}
+
+/* A 64-bit FNV-1a hash of the fp32 weights, compared over the ranks at the end
+ * of a data-parallel run: their optimizer steps must have stayed identical. */
+static lilm_status check_ranks_agree(lilm_trainer *t)
+{
+    const lilm_dist *d = t->opts.dist;
+    if (!d || d->size == 1) return LILM_OK;
+    size_t n = t->model.n_elems;
+    float *w = malloc(n * sizeof *w);
+    int64_t *all = malloc((size_t)d->size * sizeof *all);
+    lilm_status st = w && all ? t->be->download(t->be, w, t->model.param_block, n * sizeof *w)
+                              : lilm_errorf(LILM_ERR_OOM, "out of memory for the weights' hash");
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = (const unsigned char *)w;
+    for (size_t i = 0; st == LILM_OK && i < n * sizeof *w; i++) h = (h ^ p[i]) * 1099511628211ull;
+    int64_t mine = (int64_t)h;
+    if (st == LILM_OK) st = lilm_dist_allgather(d, &mine, all, sizeof mine);
+    int same = 1;
+    for (int r = 1; st == LILM_OK && r < d->size; r++) same &= all[r] == all[0];
+    free(w);
+    free(all);
+    LILM_TRY(st);
+    if (!same) return lilm_errorf(LILM_ERR_INTERNAL, "the ranks' weights differ after training (a bug: please report)");
+    if (is_root(t)) fprintf(stderr, "lilm: weights identical on %d ranks\n", d->size);
+    return LILM_OK;
+}
 
 void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p)
 {
@@ -65,19 +122,25 @@ static lilm_status setup_data(lilm_trainer *t)
 
 /* ---- run files ---- */
 
-static lilm_status write_run_json(lilm_trainer *t, const char *status, const lilm_eval_result *val)
+/* started_at of an existing run.json (a resumed run keeps it), else now. */
+static void started_at(const char *path, char *started, size_t n)
 {
-    char path[LILM_PATH_MAX + 32], started[32], finished[32];
-    snprintf(path, sizeof path, "%s/run.json", t->dir);
-    /* keep started_at from an existing run.json (resumes) */
     started[0] = '\0';
     lilm_json *old = NULL;
     if (lilm_json_parse_file(&old, path) == LILM_OK) {
         const char *s = lilm_json_get_str(old, "started_at");
-        if (s) snprintf(started, sizeof started, "%s", s);
+        if (s) snprintf(started, n, "%s", s);
     }
     lilm_json_free(old);
-    if (!started[0]) iso_now(started, sizeof started);
+    if (!started[0]) iso_now(started, n);
+}
+
+static lilm_status write_run_json(lilm_trainer *t, const char *status, const lilm_eval_result *val)
+{
+    if (!is_root(t)) return LILM_OK;
+    char path[LILM_PATH_MAX + 32], started[32], finished[32];
+    snprintf(path, sizeof path, "%s/run.json", t->dir);
+    started_at(path, started, sizeof started);
     iso_now(finished, sizeof finished);
     const char *name = strrchr(t->dir, '/');
     name = name ? name + 1 : t->dir;
@@ -125,17 +188,10 @@ static lilm_status write_run_json(lilm_trainer *t, const char *status, const lil
     lilm_status st = lilm_json_writer_finish(&w, &text, &n);
     if (st == LILM_OK) st = lilm_write_atomic(path, text, n);
     free(text);
-    if (st == LILM_OK && t->opts.runs_db) {
-        lilm_runs_db *db = NULL;
-        char *warnings = NULL;
-        if (lilm_runs_open(&db, t->opts.runs_db) == LILM_OK) {
-            if (lilm_runs_sync_dir(db, t->dir, &warnings) != LILM_OK)
-                fprintf(stderr, "lilm: warning: could not record the run in %s: %s\n", t->opts.runs_db, lilm_last_error());
-            lilm_runs_close(db);
-        } else {
-            fprintf(stderr, "lilm: warning: cannot open %s: %s\n", t->opts.runs_db, lilm_last_error());
-        }
-        free(warnings);
+    if (st == LILM_OK && t->opts.on_report) {
+        lilm_trainer_report r = {.run_dir = t->dir, .status = status, .step = t->state.step,
+                                 .tokens = t->state.tokens, .elapsed_s = t->state.elapsed_s, .val = val};
+        t->opts.on_report(t->opts.report_ctx, &r);
     }
     return st;
 }
@@ -143,6 +199,7 @@ static lilm_status write_run_json(lilm_trainer *t, const char *status, const lil
 /* Keeps only metrics lines up to `step` (a resumed run rewrites what followed its checkpoint). */
 static lilm_status open_metrics(lilm_trainer *t, int64_t keep_upto)
 {
+    if (!is_root(t)) return LILM_OK;
     char path[LILM_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/metrics.jsonl", t->dir);
     if (t->opts.resume && lilm_path_exists(path)) {
@@ -230,11 +287,15 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
         if (!lilm_path_exists(last))
             return lilm_errorf(LILM_ERR_NOT_FOUND, "%s has no checkpoint to resume from (%s)\nHINT: start a new run with --out", t->dir, last);
     }
-    LILM_TRY(lilm_mkdirs(ck));
+    if (is_root(t)) LILM_TRY(lilm_mkdirs(ck));
 
     lilm_device_choice dev;
+    lilm_backend_options bo;
     LILM_TRY(lilm_device_choice_parse(c->train.device, &dev));
-    LILM_TRY(lilm_backend_create(&t->be, dev, (int)c->train.threads));
+    lilm_backend_options_from_config(&c->train, &bo);
+    if (o->dist) bo.cuda_device = o->dist->local_rank; /* one GPU per rank on each host */
+    LILM_TRY(lilm_backend_create_opts(&t->be, dev, (int)c->train.threads, &bo));
+    LILM_TRY(join_device_group(t));
     LILM_TRY(lilm_tokenizer_load(&t->tok, c->data.tokenizer));
     if (lilm_tokenizer_vocab_size(t->tok) > c->model.vocab_size)
         return lilm_errorf(LILM_ERR_CONFIG, "model.vocab_size %lld is smaller than the tokenizer's vocabulary (%d)\nHINT: --set model.vocab_size=%d",
@@ -242,6 +303,15 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     LILM_TRY(setup_data(t));
 
     t->n_micro = (int)(c->train.accum_batch / c->train.batch_size);
+    if (o->dist && o->dist->size > 1) {
+        if (t->n_micro < o->dist->size)
+            return lilm_errorf(LILM_ERR_CONFIG,
+                               "a step has %d micro-batches (train.accum_batch %lld / train.batch_size %lld), fewer than "
+                               "the %d ranks: some would have nothing to do\nHINT: raise train.accum_batch to at least %lld, "
+                               "or run fewer ranks",
+                               t->n_micro, (long long)c->train.accum_batch, (long long)c->train.batch_size, o->dist->size,
+                               (long long)c->train.batch_size * o->dist->size);
+    }
     LILM_TRY(lilm_model_init(&t->model, &c->model, t->be, (size_t)c->train.batch_size, (size_t)c->model.context,
                              c->train.seed));
     t->model_ready = 1;
@@ -258,7 +328,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     if (o->resume) {
         char last[LILM_PATH_MAX + 64];
         snprintf(last, sizeof last, "%s/last.safetensors", ck);
-        LILM_TRY(lilm_checkpoint_load(last, &t->model, &t->opt, &t->state));
+        LILM_TRY(lilm_run_checkpoint_load(last, &t->model, &t->opt, &t->state));
         t->guard.n = t->state.spike_n < t->guard.cap ? t->state.spike_n : t->guard.cap;
         t->guard.head = t->state.spike_head % t->guard.cap;
         memcpy(t->guard.window, t->state.spike_window, (size_t)t->guard.n * sizeof(double));
@@ -266,7 +336,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
     }
     char cfgpath[LILM_PATH_MAX + 32];
     snprintf(cfgpath, sizeof cfgpath, "%s/config.yaml", t->dir);
-    LILM_TRY(lilm_config_save(c, cfgpath));
+    if (is_root(t)) LILM_TRY(lilm_config_save(c, cfgpath));
     LILM_TRY(open_metrics(t, t->state.step));
     return write_run_json(t, "running", NULL);
 }
@@ -289,7 +359,11 @@ void lilm_trainer_free(lilm_trainer *t)
  * partial one also measures the time per batch for the end reserve. */
 static lilm_status validate_upto(lilm_trainer *t, int full, int64_t max_batches, lilm_eval_result *r)
 {
-    LILM_TRY(lilm_eval_corpus(&t->model, t->data, full, max_batches, r));
+    LILM_TRY(lilm_eval_corpus(&t->model, t->data, full, max_batches, t->opts.dist, r));
+    /* the end reserve comes from rank 0's timing on every rank */
+    double v[1] = {r->seconds};
+    LILM_TRY(agree(t, v, 1, 0));
+    r->seconds = v[0];
     if (!full && r->batches > 0) t->val_batch_s = r->seconds / (double)r->batches;
     return LILM_OK;
 }
@@ -303,7 +377,7 @@ lilm_status lilm_trainer_validate(lilm_trainer *t, int full, lilm_eval_result *r
 
 static lilm_status save(lilm_trainer *t, const char *name)
 {
-    if (t->opts.lite) return LILM_OK;
+    if (t->opts.lite || !is_root(t)) return LILM_OK;
     double ts0 = lilm_progress_clock();
     lilm_run_state *s = &t->state;
     s->elapsed_s = elapsed(t);
@@ -314,7 +388,7 @@ static lilm_status save(lilm_trainer *t, const char *name)
     lilm_corpus_get_cursor(t->data, &s->data);
     char dir[LILM_PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/checkpoints", t->dir);
-    lilm_status st = lilm_checkpoint_save(dir, name, &t->model, &t->opt, &t->cfg, s);
+    lilm_status st = lilm_run_checkpoint_save(dir, name, &t->model, &t->opt, &t->cfg, s);
     t->save_s = fmax(t->save_s, lilm_progress_clock() - ts0);
     return st;
 }
@@ -390,133 +464,188 @@ static int stop_requested(const lilm_trainer *t)
     return t->opts.stop_after_steps > 0 && t->state.step >= t->opts.stop_after_steps;
 }
 
+/* The training loop's state across steps. */
+typedef struct run_loop {
+    double budget_s;
+    int steps_mode;
+    int64_t start_step;        /* the step this session started from */
+    double probe_t0;           /* start of the timing probe */
+    double last_step_s, tps;   /* the last step's time and throughput */
+    lilm_eval_result val;      /* the latest validation */
+    int have_val;
+    int diverged;              /* a non-finite loss: the weights are not to be kept */
+} run_loop;
+
+enum { PROBE_SKIP = 2, PROBE_LEN = 10 }; /* warm-up steps, then the timing probe */
+
+/* Where training stops in a time budget: the end less the reserve for the
+ * final validation and checkpoints (at most half the budget). */
+static double train_end_s(lilm_trainer *t, const run_loop *L)
+{
+    if (!L->steps_mode) {
+        t->reserve_s = end_reserve(t, L->last_step_s);
+        if (t->reserve_s > 0.5 * L->budget_s) t->reserve_s = 0.5 * L->budget_s;
+    }
+    return L->budget_s - t->reserve_s;
+}
+
+/* The learning rate at this point of the schedule: by step, or by elapsed time. */
+static double schedule_lr(const lilm_trainer *t, const run_loop *L, double el, double train_end)
+{
+    double last = (double)(t->state.total_steps - 1);
+    double pos = L->steps_mode ? (double)t->state.step : el / train_end * t->opts.schedule_fraction * last;
+    if (pos > last) pos = last;
+    return lilm_schedule_lr(&t->sched, pos);
+}
+
+/* One optimizer step, its metrics line and the timing probe. */
+static lilm_status train_one_step(lilm_trainer *t, run_loop *L, double lr, lilm_step_result *res)
+{
+    double ts = lilm_progress_clock();
+    LILM_TRY(lilm_train_step(&t->model, &t->opt, &t->guard, &t->src, t->n_micro, lr, t->opts.dist, res));
+    double dt = lilm_progress_clock() - ts;
+    L->last_step_s = dt;
+    t->state.step++;
+    t->state.tokens += res->tokens;
+    L->tps = dt > 0 ? (double)res->tokens / dt : 0;
+    int64_t done = t->state.step - L->start_step;
+    if (done == PROBE_SKIP) L->probe_t0 = lilm_progress_clock();
+    if (done == PROBE_SKIP + PROBE_LEN && t->probe_step_s == 0)
+        t->probe_step_s = (lilm_progress_clock() - L->probe_t0) / PROBE_LEN;
+    LILM_TRY(metric_line(t, "train", lr, res->loss, res->stats.grad_norm, L->tps, NULL));
+    if (res->n_skipped && is_root(t))
+        fprintf(stderr, "\nlilm: step %lld: skipped %d micro-batch(es) with a loss spike\n", (long long)t->state.step,
+                res->n_skipped);
+    if (!isfinite(res->loss)) {
+        L->diverged = 1;
+        return lilm_errorf(LILM_ERR_INTERNAL, "the loss is not finite at step %lld; the last checkpoint is the one "
+                           "before it\nHINT: lower train.lr", (long long)t->state.step);
+    }
+    return LILM_OK;
+}
+
+/* What is due after a step: a validation (and the best checkpoint), the periodic checkpoint. */
+static lilm_status after_step(lilm_trainer *t, run_loop *L, double lr)
+{
+    const lilm_train_config *tc = &t->cfg.train;
+    double now_rel = lilm_progress_clock() - t->t0;
+    LILM_TRY(agree(t, &now_rel, 1, 0)); /* data parallel: rank 0's clock decides */
+    /* in time mode, validate once right after the timing probe, so that the
+     * time reserved for the final validation comes from a measurement, and
+     * again every eighth of the budget without a validation (the machine's
+     * speed may change: a shared CPU) */
+    int calibrate = !L->steps_mode &&
+                    ((t->val_batch_s == 0 && t->state.step - L->start_step == PROBE_SKIP + PROBE_LEN) ||
+                     (t->val_batch_s > 0 && now_rel - t->last_val_t >= L->budget_s / 8));
+    int val_due_regular = (tc->val_every > 0 && t->state.step % tc->val_every == 0) ||
+                          (tc->val_every_seconds > 0 && now_rel - t->last_val_t >= tc->val_every_seconds);
+    if (calibrate || val_due_regular) {
+        /* the calibration needs a timing, not a score: a few batches do */
+        LILM_TRY(validate_upto(t, 0, calibrate && !val_due_regular ? 2 : tc->val_batches, &L->val));
+        L->have_val = 1;
+        t->last_val_t = lilm_progress_clock() - t->t0;
+        LILM_TRY(metric_line(t, "val", lr, 0, 0, 0, &L->val));
+        if (L->val.loss < t->state.best_val_loss) {
+            t->state.best_val_loss = L->val.loss;
+            LILM_TRY(save(t, "best"));
+        }
+    }
+    if (tc->checkpoint_every_seconds > 0 && now_rel - t->last_ckpt_t >= tc->checkpoint_every_seconds) {
+        t->last_ckpt_t = now_rel;
+        LILM_TRY(save(t, "last"));
+    }
+    return LILM_OK;
+}
+
+static void show_progress(const lilm_trainer *t, const run_loop *L, lilm_progress *prog, double loss, double lr)
+{
+    char valtxt[32] = "", lefttxt[32] = "";
+    if (L->have_val) snprintf(valtxt, sizeof valtxt, "  val %.4f", L->val.loss);
+    if (!L->steps_mode) snprintf(lefttxt, sizeof lefttxt, "  %.0fs left", fmax(0.0, L->budget_s - elapsed(t)));
+    if (!is_root(t)) return;
+    lilm_progress_update(prog, t->state.step);
+    lilm_progress_status(prog, "loss %.4f%s  lr %.2e  %.0f tok/s%s", loss, valtxt, lr, L->tps, lefttxt);
+}
+
+/* A run that ended within its budget: the final validation, checkpoints,
+ * eval.json, run.json and samples.txt. */
+static lilm_status finish_run(lilm_trainer *t, run_loop *L)
+{
+    double tf0 = lilm_progress_clock();
+    LILM_TRY(lilm_trainer_validate(t, !t->opts.lite, &L->val));
+    t->final_val_s = lilm_progress_clock() - tf0;
+    L->have_val = 1;
+    t->final_val = L->val;
+    t->have_final_val = 1;
+    LILM_TRY(metric_line(t, "val", 0, 0, 0, 0, &L->val));
+    LILM_TRY(save(t, "last"));
+    LILM_TRY(save(t, "final"));
+    LILM_TRY(check_ranks_agree(t));
+    t->state.elapsed_s = elapsed(t);
+    if (!t->opts.lite) LILM_TRY(write_eval_json(t, &L->val));
+    LILM_TRY(write_run_json(t, "done", &L->val));
+    if (t->opts.lite || t->opts.no_samples || !is_root(t)) return LILM_OK;
+    double ss = 0;
+    int64_t nt = 0;
+    if (write_samples(t, &ss, &nt) != LILM_OK)
+        fprintf(stderr, "lilm: warning: samples.txt not written: %s\n", lilm_last_error());
+    else if (!t->opts.quiet)
+        fprintf(stderr, "lilm: samples.txt: %lld tokens in %.2f s (%.0f tokens/s, KV cache)\n", (long long)nt, ss,
+                ss > 0 ? (double)nt / ss : 0.0);
+    return LILM_OK;
+}
+
+/* A run that failed: the last checkpoint and a "failed" run.json, keeping the first error. */
+static lilm_status fail_run(lilm_trainer *t, const run_loop *L, lilm_status st)
+{
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", lilm_last_error());
+    if (!L->diverged) save(t, "last");
+    write_run_json(t, "failed", L->have_val ? &L->val : NULL);
+    return lilm_errorf(st, "%s", msg);
+}
+
 lilm_status lilm_trainer_run(lilm_trainer *t)
 {
-    lilm_config *c = &t->cfg;
-    double budget_s = c->budget.minutes * 60.0;
-    int steps_mode = c->budget.mode == LILM_BUDGET_STEPS;
+    const lilm_config *c = &t->cfg;
+    run_loop L;
+    memset(&L, 0, sizeof L);
+    L.budget_s = c->budget.minutes * 60.0;
+    L.steps_mode = c->budget.mode == LILM_BUDGET_STEPS;
+    L.start_step = t->state.step;
     lilm_progress prog;
-    lilm_progress_init(&prog, "train", "steps", steps_mode ? c->train.steps : 0);
+    lilm_progress_init(&prog, "train", "steps", L.steps_mode ? c->train.steps : 0);
     prog.quiet = prog.quiet || t->opts.quiet;
     t->t0 = lilm_progress_clock();
     t->elapsed_base = t->state.elapsed_s;
     t->last_val_t = t->last_ckpt_t = 0;
-    double probe_t0 = 0;
-    const int probe_skip = 2, probe_len = 10; /* warm-up steps, then the timing probe */
-    int64_t start_step = t->state.step;
-    lilm_eval_result val;
-    memset(&val, 0, sizeof val);
-    int have_val = 0, diverged = 0;
     lilm_status st = LILM_OK;
     const char *final_status = "done";
-    double tps = 0, last_step_s = 0;
     for (;;) {
         double el = elapsed(t);
-        if (!steps_mode) {
-            t->reserve_s = end_reserve(t, last_step_s);
-            if (t->reserve_s > 0.5 * budget_s) t->reserve_s = 0.5 * budget_s;
-        }
-        double train_end = budget_s - t->reserve_s;
-        if (steps_mode ? t->state.step >= c->train.steps : el >= train_end) break;
-        if (stop_requested(t)) {
+        double train_end = train_end_s(t, &L);
+        /* data parallel: rank 0's clock and reserve, and a stop asked of any rank */
+        double sync[3] = {el, train_end, stop_requested(t)};
+        if ((st = agree(t, sync, 2, 1)) != LILM_OK) break;
+        el = sync[0];
+        train_end = sync[1];
+        if (L.steps_mode ? t->state.step >= c->train.steps : el >= train_end) break;
+        if (sync[2] > 0) {
             final_status = "killed";
             break;
         }
-        double frac = t->opts.schedule_fraction;
-        double pos = steps_mode ? (double)t->state.step : el / train_end * frac * (double)(t->state.total_steps - 1);
-        if (pos > (double)(t->state.total_steps - 1)) pos = (double)(t->state.total_steps - 1);
-        double lr = lilm_schedule_lr(&t->sched, pos);
-        double ts = lilm_progress_clock();
+        double lr = schedule_lr(t, &L, el, train_end);
         lilm_step_result res;
-        st = lilm_train_step(&t->model, &t->opt, &t->guard, &t->src, t->n_micro, lr, &res);
-        if (st != LILM_OK) break;
-        double dt = lilm_progress_clock() - ts;
-        last_step_s = dt;
-        t->state.step++;
-        t->state.tokens += res.tokens;
-        tps = dt > 0 ? (double)res.tokens / dt : 0;
-        if (t->state.step - start_step == probe_skip) probe_t0 = lilm_progress_clock();
-        if (t->state.step - start_step == probe_skip + probe_len && t->probe_step_s == 0)
-            t->probe_step_s = (lilm_progress_clock() - probe_t0) / probe_len;
-        if ((st = metric_line(t, "train", lr, res.loss, res.stats.grad_norm, tps, NULL)) != LILM_OK) break;
-        if (res.n_skipped)
-            fprintf(stderr, "\nlilm: step %lld: skipped %d micro-batch(es) with a loss spike\n",
-                    (long long)t->state.step, res.n_skipped);
-        if (!isfinite(res.loss)) { /* the weights after this step are not to be kept */
-            diverged = 1;
-            st = lilm_errorf(LILM_ERR_INTERNAL, "the loss is not finite at step %lld; the last checkpoint is the one "
-                             "before it\nHINT: lower train.lr", (long long)t->state.step);
-            break;
-        }
-        double now_rel = lilm_progress_clock() - t->t0;
-        /* in time mode, validate once right after the timing probe, so that the
-         * time reserved for the final validation comes from a measurement, and
-         * again every eighth of the budget without a validation (the machine's
-         * speed may change: a shared CPU) */
-        int calibrate = !steps_mode && ((t->val_batch_s == 0 && t->state.step - start_step == probe_skip + probe_len) ||
-                                        (t->val_batch_s > 0 && now_rel - t->last_val_t >= budget_s / 8));
-        int val_due_regular = (c->train.val_every > 0 && t->state.step % c->train.val_every == 0) ||
-                              (c->train.val_every_seconds > 0 && now_rel - t->last_val_t >= c->train.val_every_seconds);
-        int val_due = calibrate || val_due_regular;
-        if (val_due) {
-            /* the calibration needs a timing, not a score: a few batches do */
-            st = validate_upto(t, 0, calibrate && !val_due_regular ? 2 : c->train.val_batches, &val);
-            if (st != LILM_OK) break;
-            have_val = 1;
-            t->last_val_t = lilm_progress_clock() - t->t0;
-            if ((st = metric_line(t, "val", lr, 0, 0, 0, &val)) != LILM_OK) break;
-            if (val.loss < t->state.best_val_loss) {
-                t->state.best_val_loss = val.loss;
-                if ((st = save(t, "best")) != LILM_OK) break;
-            }
-        }
-        if (c->train.checkpoint_every_seconds > 0 && now_rel - t->last_ckpt_t >= c->train.checkpoint_every_seconds) {
-            t->last_ckpt_t = now_rel;
-            if ((st = save(t, "last")) != LILM_OK) break;
-        }
-        char valtxt[32] = "", lefttxt[32] = "";
-        if (have_val) snprintf(valtxt, sizeof valtxt, "  val %.4f", val.loss);
-        if (!steps_mode) snprintf(lefttxt, sizeof lefttxt, "  %.0fs left", fmax(0.0, budget_s - elapsed(t)));
-        lilm_progress_update(&prog, t->state.step);
-        lilm_progress_status(&prog, "loss %.4f%s  lr %.2e  %.0f tok/s%s", res.loss, valtxt, lr, tps, lefttxt);
+        if ((st = train_one_step(t, &L, lr, &res)) != LILM_OK) break;
+        if ((st = after_step(t, &L, lr)) != LILM_OK) break;
+        show_progress(t, &L, &prog, res.loss, lr);
     }
     lilm_progress_finish(&prog);
     t->state.elapsed_s = elapsed(t);
-    if (st != LILM_OK) {
-        lilm_status e = st;
-        char msg[2048];
-        snprintf(msg, sizeof msg, "%s", lilm_last_error());
-        if (!diverged) save(t, "last");
-        write_run_json(t, "failed", have_val ? &val : NULL);
-        return lilm_errorf(e, "%s", msg);
-    }
-    if (strcmp(final_status, "done") == 0) {
-        double tf0 = lilm_progress_clock();
-        LILM_TRY(lilm_trainer_validate(t, !t->opts.lite, &val));
-        t->final_val_s = lilm_progress_clock() - tf0;
-        have_val = 1;
-        t->final_val = val;
-        t->have_final_val = 1;
-        LILM_TRY(metric_line(t, "val", 0, 0, 0, 0, &val));
-        LILM_TRY(save(t, "last"));
-        LILM_TRY(save(t, "final"));
-        t->state.elapsed_s = elapsed(t);
-        if (!t->opts.lite) LILM_TRY(write_eval_json(t, &val));
-        LILM_TRY(write_run_json(t, final_status, &val));
-        if (!t->opts.lite && !t->opts.no_samples) {
-            double ss = 0;
-            int64_t nt = 0;
-            lilm_status sst = write_samples(t, &ss, &nt);
-            if (sst != LILM_OK)
-                fprintf(stderr, "lilm: warning: samples.txt not written: %s\n", lilm_last_error());
-            else if (!t->opts.quiet)
-                fprintf(stderr, "lilm: samples.txt: %lld tokens in %.2f s (%.0f tokens/s, KV cache)\n", (long long)nt, ss,
-                        ss > 0 ? (double)nt / ss : 0.0);
-        }
-        return LILM_OK;
-    }
+    if (st != LILM_OK) return fail_run(t, &L, st);
+    if (strcmp(final_status, "done") == 0) return finish_run(t, &L);
     LILM_TRY(save(t, "last"));
-    return write_run_json(t, final_status, have_val ? &val : NULL);
+    return write_run_json(t, final_status, L.have_val ? &L.val : NULL);
 }
 
 void lilm_trainer_print_summary(const lilm_trainer *t, const char *cmd, int stopped, FILE *f)

@@ -25,16 +25,30 @@
 #include "model/model.h"
 #include "ops/backend.h"
 #include "tok/tokenizer.h"
-#include "train/checkpoint.h"
+#include "train/run_state.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 #include "train/step.h"
+
+/* What a run reports to whoever runs it, each time its status is written
+ * (run.json: "running" at the start; "done", "killed" or "failed" at the end).
+ * The CLI records the run in runs.db from it. */
+typedef struct lilm_trainer_report {
+    const char *run_dir;
+    const char *status;
+    int64_t step, tokens;
+    double elapsed_s;
+    const lilm_eval_result *val; /* the latest validation (NULL: none yet) */
+} lilm_trainer_report;
+
+typedef void (*lilm_trainer_report_fn)(void *ctx, const lilm_trainer_report *r);
 
 typedef struct lilm_trainer_options {
     const char *out_dir;       /* run directory */
     int resume;                /* continue from out_dir/checkpoints/last */
     int quiet;                 /* no progress line */
-    const char *runs_db;       /* runs.db to register in (NULL: none) */
+    lilm_trainer_report_fn on_report; /* progress reports (NULL: none) */
+    void *report_ctx;          /* passed to on_report */
     volatile sig_atomic_t *stop; /* set to non-zero to stop gracefully (may be NULL) */
     int64_t stop_after_steps;  /* testing aid: behave as if stopped after this step (0 = never) */
     /* Share of the schedule this run covers (0 or 1: all). Autosize's LR sweep
@@ -43,6 +57,7 @@ typedef struct lilm_trainer_options {
     double schedule_fraction;
     int lite;                  /* sweeps: no checkpoints, samples or eval.json; final validation on val_batches */
     int no_samples;            /* do not write samples.txt at the end */
+    const lilm_dist *dist;     /* the ranks of a data-parallel run (NULL: one process) */
 } lilm_trainer_options;
 
 typedef struct lilm_trainer {

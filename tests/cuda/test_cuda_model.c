@@ -27,9 +27,11 @@
  */
 #include "test.h"
 
+#include "cuda/cuda_env.h"
+
 #include "core/safetensors.h"
 #include "model/model.h"
-#include "train/checkpoint.h"
+#include "model/model_config_json.h"
 #include "train/optimizer.h"
 
 #include <stdint.h>
@@ -39,7 +41,9 @@ static lilm_status dev_backend(lilm_backend **be)
 {
     const char *self = getenv("LILM_CUDA_TEST_SELF");
     if (self && strcmp(self, "1") == 0) return lilm_cpu_backend_create(be, 0);
-    return lilm_cuda_backend_create(be, 0);
+    lilm_backend_options o;
+    lilm_test_cuda_options(&o, NULL); /* LILM_CUDA_ATTN, LILM_CUDA_EPILOGUE */
+    return lilm_cuda_backend_create_opts(be, 0, &o);
 }
 
 /* max|a - b| / max|b| over n values */
@@ -223,6 +227,8 @@ static void fixture_case(lilm_test *t, const char *name, size_t B)
 static void test_tiny_latent(lilm_test *t) { fixture_case(t, "tiny_latent", 3); }
 static void test_tiny_layernorm_relu(lilm_test *t) { fixture_case(t, "tiny_layernorm_relu", 3); }
 static void test_tiny_nonorm_noffn(lilm_test *t) { fixture_case(t, "tiny_nonorm_noffn", 3); }
+static void test_tiny_relu2(lilm_test *t) { fixture_case(t, "tiny_relu2", 3); }
+static void test_tiny_swiglu(lilm_test *t) { fixture_case(t, "tiny_swiglu", 3); }
 static void test_simplestories_shape(lilm_test *t) { fixture_case(t, "simplestories_shape", 4); }
 static void test_babylm_shape(lilm_test *t) { fixture_case(t, "babylm_shape", 4); }
 
@@ -239,6 +245,8 @@ static const lilm_test_case cases[] = {
     {"tiny_latent", test_tiny_latent},
     {"tiny_layernorm_relu", test_tiny_layernorm_relu},
     {"tiny_nonorm_noffn", test_tiny_nonorm_noffn},
+    {"tiny_relu2", test_tiny_relu2},
+    {"tiny_swiglu", test_tiny_swiglu},
     {"simplestories_shape", test_simplestories_shape},
     {"babylm_shape", test_babylm_shape},
     {"babylm_vocab", test_babylm_vocab},

@@ -17,15 +17,18 @@
  * of all heads in one (B*T, H*(Dq+Dv)) buffer), the KV-cache form of
  * attention (pos0 > 0) and a classifier large enough to need several row
  * chunks on the GPU. Attention runs through every kernel choice of
- * LILM_CUDA_ATTN (small: thread-per-row for heads <= 32; warp: warp-per-row
- * for any head up to 128; mma: bf16 tensor cores), plus once as the
- * environment has it; an unknown LILM_CUDA_ATTN must make backend creation fail.
+ * lilm_backend_options (auto: thread-per-row for heads <= 32; warp:
+ * warp-per-row for any head up to 128; mma: bf16 tensor cores), plus once as
+ * LILM_CUDA_ATTN says (cuda_env.h); an unknown choice must make backend
+ * creation fail.
  *
  * Needs a GPU: without one the binary fails (it is run by `make test-cuda`,
  * not `make test`). LILM_CUDA_TEST_SELF=1 replaces the GPU by a second CPU
  * backend, which checks this harness itself on a machine without a GPU.
  */
 #include "test.h"
+
+#include "cuda/cuda_env.h"
 
 #include "core/status.h"
 #include "ops/backend.h"
@@ -85,7 +88,8 @@ static void *xalloc(size_t bytes)
     return q;
 }
 
-static int pair_open(pair *p, lilm_test *t, uint64_t seed)
+/* attn: the attention kernels (NULL: as LILM_CUDA_ATTN says, see cuda_env.h). */
+static int pair_open_attn(pair *p, lilm_test *t, uint64_t seed, const char *attn)
 {
     memset(p, 0, sizeof *p);
     p->t = t;
@@ -97,7 +101,11 @@ static int pair_open(pair *p, lilm_test *t, uint64_t seed)
     if (self && strcmp(self, "1") == 0)
         s = lilm_cpu_backend_create(&p->dev, 0);
     else
-        s = lilm_cuda_backend_create(&p->dev, 0);
+    {
+        lilm_backend_options o;
+        lilm_test_cuda_options(&o, attn);
+        s = lilm_cuda_backend_create_opts(&p->dev, 0, &o);
+    }
     LT_CHECK(t, s == LILM_OK, "cuda backend: %s: %s (this test needs a GPU; LILM_CUDA_TEST_SELF=1 checks the "
              "harness against a second CPU backend)", lilm_status_str(s), lilm_last_error());
     if (s != LILM_OK) {
@@ -113,6 +121,8 @@ static int pair_open(pair *p, lilm_test *t, uint64_t seed)
     LT_OK(t, p->dev->reserve(p->dev, &plan, &bytes));
     return 1;
 }
+
+static int pair_open(pair *p, lilm_test *t, uint64_t seed) { return pair_open_attn(p, t, seed, NULL); }
 
 static void pair_close(pair *p)
 {
@@ -448,6 +458,20 @@ static void test_elementwise(lilm_test *t)
     p.dev->axpy(p.dev, g.dev, gx.dev, n, -0.75f);
     compare(&p, "axpy (+=)", &g, 1e-7, 1e-6);
     tens_free(&p, &gx);
+    /* SwiGLU over (N, 2F) rows [g | u]: forward, then backward in place */
+    size_t gN = 37, gF = 135;
+    tens gin = tens_new(&p, gN * 2 * gF, 1, -4, 4);
+    tens gout = tens_new(&p, gN * gF, 1, 0, 0);
+    tens gd = tens_new(&p, gN * gF, 1, -1, 1);
+    p.ref->glu_forward(p.ref, gout.ref, gin.ref, gN, gF, LILM_ACT_SWIGLU);
+    p.dev->glu_forward(p.dev, gout.dev, gin.dev, gN, gF, LILM_ACT_SWIGLU);
+    compare(&p, "glu/fwd swiglu", &gout, BF_ATOL, BF_RTOL);
+    p.ref->glu_backward(p.ref, gin.ref, gd.ref, gin.ref, gN, gF, LILM_ACT_SWIGLU);
+    p.dev->glu_backward(p.dev, gin.dev, gd.dev, gin.dev, gN, gF, LILM_ACT_SWIGLU);
+    compare(&p, "glu/bwd swiglu (din == in)", &gin, BF_ATOL, BF_RTOL);
+    tens_free(&p, &gin);
+    tens_free(&p, &gout);
+    tens_free(&p, &gd);
     tens_free(&p, &a);
     tens_free(&p, &b);
     tens_free(&p, &out);
@@ -560,22 +584,14 @@ static void attention_cache_case(pair *p, size_t B, size_t pos0, size_t Tq, size
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tens_free(p, all[i]);
 }
 
-/* Every attention shape of this file, on a backend pair opened with
- * LILM_CUDA_ATTN = kind (NULL: as the environment has it; the variable is read
- * when the backend is created, and restored afterwards). */
+/* Every attention shape of this file, on a backend pair opened with the
+ * attention kernels `kind` (NULL: as LILM_CUDA_ATTN says). */
 static void attention_all(lilm_test *t, const char *kind, uint64_t seed)
 {
-    char saved[64] = "";
-    const char *env = getenv("LILM_CUDA_ATTN");
-    int had = env != NULL;
-    if (had) snprintf(saved, sizeof saved, "%s", env);
-    if (kind) setenv("LILM_CUDA_ATTN", kind, 1);
     pair p;
-    int ok = pair_open(&p, t, seed);
-    if (had) setenv("LILM_CUDA_ATTN", saved, 1);
-    else unsetenv("LILM_CUDA_ATTN");
-    if (!ok) return;
-    printf("attention kernels: LILM_CUDA_ATTN=%s\n", kind ? kind : had ? saved : "(unset: the default)");
+    if (!pair_open_attn(&p, t, seed, kind)) return;
+    const char *env = getenv("LILM_CUDA_ATTN");
+    printf("attention kernels: %s\n", kind ? kind : env && *env ? env : "(LILM_CUDA_ATTN unset: the default)");
     attention_case(&p, 2, 128, 6, 32, 32, 0);  /* BabyLM heads */
     attention_case(&p, 1, 100, 3, 96, 96, 0);  /* SimpleStories heads, T not a tile multiple */
     attention_case(&p, 1, 300, 3, 96, 96, 32); /* several 64-row tiles, q inside a wider buffer */
@@ -593,7 +609,7 @@ static void attention_all(lilm_test *t, const char *kind, uint64_t seed)
 
 static void test_attention(lilm_test *t) { attention_all(t, NULL, 17); }
 
-/* Each kernel choice of LILM_CUDA_ATTN, whatever the environment says:
+/* Each kernel choice of train.cuda.attention, whatever the environment says:
  * "small" (the default: thread-per-row for heads <= 32, warp-per-row above),
  * "warp" (warp-per-row for all), "mma" (tensor cores wherever they apply). */
 static void test_attention_small_path(lilm_test *t) { attention_all(t, "small", 19); }
@@ -759,15 +775,19 @@ static void test_backend_object(lilm_test *t)
     LT_STATUS(t, lilm_cuda_backend_create(&none, 4096), LILM_ERR_ARG);
     LT_TRUE(t, none == NULL);
     /* an unknown attention kernel choice is an error, not a silent default */
-    char saved[64] = "";
-    const char *env = getenv("LILM_CUDA_ATTN");
-    int had = env != NULL;
-    if (had) snprintf(saved, sizeof saved, "%s", env);
-    setenv("LILM_CUDA_ATTN", "tensor", 1);
-    LT_STATUS(t, lilm_cuda_backend_create(&none, 0), LILM_ERR_ARG);
+    lilm_backend_options o;
+    LT_TRUE(t, lilm_test_cuda_options(&o, "tensor") == 0);
+    LT_STATUS(t, lilm_cuda_backend_create_opts(&none, 0, &o), LILM_ERR_ARG);
     LT_TRUE(t, none == NULL);
-    if (had) setenv("LILM_CUDA_ATTN", saved, 1);
-    else unsetenv("LILM_CUDA_ATTN");
+    /* the backend describes its memory */
+    LT_OK(t, lilm_cuda_backend_create(&be, 0));
+    if (be) {
+        size_t total = 0, avail = 0;
+        be->memory_info(be, &total, &avail);
+        LT_TRUE(t, total > ((size_t)1 << 30) && avail > 0 && avail <= total);
+        printf("  cuda memory: %.1f GiB total, %.1f GiB available\n", total / 1073741824.0, avail / 1073741824.0);
+        lilm_backend_free(be);
+    }
 }
 
 static const lilm_test_case cases[] = {

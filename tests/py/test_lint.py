@@ -4,7 +4,8 @@ Each case copies the tree's scripts/lint.sh (and its allowlist) into a small
 temporary git tree with a few well-formed sources, adds one include, and runs
 it there: a lower layer including a higher one fails with a message naming the
 file and the header; a downward include, or a violation the allowlist names,
-passes.
+passes; a tokenizer-internal or *_impl.h header included from another
+directory fails.
 """
 import os
 import shutil
@@ -57,45 +58,58 @@ def downward_includes_pass():
     assert "lint: ok" in out, out
 
 
+def fails_with(extra, *needles, allow=None):
+    """BASE plus `extra` files must fail lint, naming each of `needles`."""
+    files = dict(BASE)
+    files.update(extra)
+    code, out = lint(make_tree(files, allow))
+    assert code != 0, out
+    for n in needles:
+        assert n in out, (n, out)
+
+
 @case
 def core_including_cli_fails():
-    files = dict(BASE)
-    files["src/core/rng.c"] = '#include "core/rng.h"\n#include "cli/opts.h"\n'
-    code, out = lint(make_tree(files))
-    assert code != 0, out
-    assert 'src/core/rng.c includes "cli/opts.h"' in out, out
+    fails_with({"src/core/rng.c": '#include "core/rng.h"\n#include "cli/opts.h"\n'},
+               'src/core/rng.c includes "cli/opts.h"')
 
 
 @case
 def eval_including_train_fails():
     # peers are ordered too: train may call eval, eval may not include train
-    files = dict(BASE)
-    files["src/eval/evaluate.c"] = '#include "train/checkpoint.h"\n'
-    code, out = lint(make_tree(files))
-    assert code != 0, out
-    assert 'src/eval/evaluate.c includes "train/checkpoint.h"' in out, out
+    fails_with({"src/eval/evaluate.c": '#include "train/checkpoint.h"\n'},
+               'src/eval/evaluate.c includes "train/checkpoint.h"')
 
 
 @case
 def allowlisted_violation_passes_and_others_fail():
+    allow = "src/eval/evaluate.c train/checkpoint.h\n"
     files = dict(BASE)
     files["src/eval/evaluate.c"] = '#include "train/checkpoint.h"\n'
-    code, out = lint(make_tree(files, allow="src/eval/evaluate.c train/checkpoint.h\n"))
+    code, out = lint(make_tree(files, allow=allow))
     assert code == 0, out
     files["src/train/trainer.c"] = '#include "track/runs.h"\n'
-    code, out = lint(make_tree(files, allow="src/eval/evaluate.c train/checkpoint.h\n"))
+    code, out = lint(make_tree(files, allow=allow))
     assert code != 0, out
     assert 'src/train/trainer.c includes "track/runs.h"' in out, out
     assert "evaluate.c" not in out.replace("lint: ok", ""), out
 
 
 @case
-def unknown_directory_fails():
+def internal_headers_stay_in_their_directory():
     files = dict(BASE)
-    files["src/newlayer/x.c"] = '#include "core/status.h"\n'
+    files["src/data/prepare.c"] = '#include "tok/tokenizer.h"\n#include "tok/sp_model.h"\n'
     code, out = lint(make_tree(files))
-    assert code != 0, out
-    assert "src/newlayer/x.c" in out and "layer table" in out, out
+    assert code == 0, out
+    fails_with({"src/data/prepare.c": '#include "tok/normalizer.h"\n',
+                "src/train/step.c": '#include "model/model_impl.h"\n'},
+               'src/data/prepare.c includes "tok/normalizer.h": internal to src/tok/',
+               'src/train/step.c includes "model/model_impl.h": an internal header')
+
+
+@case
+def unknown_directory_fails():
+    fails_with({"src/newlayer/x.c": '#include "core/status.h"\n'}, "src/newlayer/x.c", "layer table")
 
 
 run()

@@ -49,6 +49,9 @@ CASES = {
     # ReLU^2, one layer (small)
     "tiny_relu2": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="relu2", norm_eps=FP32_EPS),
                        B=2, T=16, seed=6, sampled=False),
+    # SwiGLU (ffn.0 is Linear(d, 2F): [gate | up]), one layer (small)
+    "tiny_swiglu": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="swiglu", norm_eps=FP32_EPS),
+                        B=2, T=16, seed=7, sampled=False),
     "simplestories_shape": dict(cfg=dict(M.SIMPLESTORIES, n_layers=1, vocab_size=256, context=64,
                                          norm_eps=FP32_EPS), B=2, T=32, seed=4, sampled=True),
     "babylm_shape": dict(cfg=dict(M.BABYLM, n_layers=2, vocab_size=256, context=64,

@@ -522,6 +522,37 @@ static void axpy_body(void *p)
     axpy_kernel(a->f, a->g, a->n, -0.5f);
 }
 
+static void glu_fwd_body(void *p)
+{
+    ew_args *a = p;
+    glu_forward_kernel(a->a, a->b, a->N, a->C);
+}
+static void glu_bwd_body(void *p)
+{
+    ew_args *a = p;
+    glu_backward_kernel(a->a, a->c, a->b, a->N, a->C);
+}
+
+/* SwiGLU forward and in-place backward against the CPU backend. */
+static void glu_case(lilm_backend *be)
+{
+    size_t N = 9, F = 70, n2 = N * 2 * F, n1 = N * F;
+    float *in = fill(n2, -4, 4), *d = fill(n1, -1, 1), *want = malloc(n2 * sizeof(float));
+    lilm__bf16 *inb = to_bf(in, n2), *outb = bf_nan(n1), *db = to_bf(d, n1);
+    be->glu_forward(be, want, in, N, F, LILM_ACT_SWIGLU);
+    ew_args a = {.a = outb, .b = inb, .N = N, .C = F};
+    emu_launch(3, 1, 64, 0, glu_fwd_body, &a);
+    float *got = from_bf(outb, n1);
+    compare("glu_forward swiglu", want, got, n1, 1, 1, 1e-2, 1.6e-2);
+    free(got);
+    be->glu_backward(be, want, d, in, N, F, LILM_ACT_SWIGLU);
+    a = (ew_args){.a = inb, .b = inb, .c = db, .N = N, .C = F};
+    emu_launch(2, 1, 96, 0, glu_bwd_body, &a);
+    got = from_bf(inb, n2);
+    compare("glu_backward swiglu (din == in)", want, got, n2, 1, 1, 1e-2, 1.6e-2);
+    free(got), free(in), free(d), free(want), free(inb), free(outb), free(db);
+}
+
 static double gelu_ref(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
 static double gelu_grad_ref(double x) { return 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2.0 * M_PI); }
 
@@ -663,6 +694,7 @@ int main(void)
     rope_case(be, 1, 4, 2, 96, 2 * 96, 300);
     adamw_case(be);
     small_kernels_case(be);
+    glu_case(be);
     be->destroy(be);
     printf("emu_kernels: %d failure(s)\n", failures);
     return failures != 0;

@@ -1,5 +1,7 @@
 /*
- * sp_vocab.h: a loaded SentencePiece model ready for encoding (internal to src/tok).
+ * tok_impl.h: the tokenizer's internals (internal to src/tok; the public
+ * interfaces are tokenizer.h, sp_model.h and trainer.h): a loaded
+ * SentencePiece model ready for encoding (lilm_sp_vocab, sp_vocab.c).
  *
  * Built once from a validated lilm_sp_model: the normaliser, a trie of the
  * pieces sentencepiece matches in text (NORMAL, USER_DEFINED and UNUSED; not
@@ -13,8 +15,8 @@
  * post-processing: an unknown span becomes its bytes as <0xXX> ids under
  * byte_fallback, else consecutive unknown spans merge into one.
  */
-#ifndef LILM_TOK_SP_VOCAB_H
-#define LILM_TOK_SP_VOCAB_H
+#ifndef LILM_TOK_TOK_IMPL_H
+#define LILM_TOK_TOK_IMPL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,9 +71,6 @@ void lilm_tok_workspace_free(lilm_tok_workspace *ws);
 /* Takes ownership of *m (validated here) and builds the encoder tables. */
 lilm_status lilm_sp_vocab_init(lilm_sp_vocab *v, lilm_sp_model *m);
 void lilm_sp_vocab_free(lilm_sp_vocab *v);
-
-/* sentencepiece's PieceToId: (unigram) reserved pieces first, then the others; else unk_id. */
-int32_t lilm_sp_vocab_piece_id(const lilm_sp_vocab *v, const char *s, size_t len);
 
 /* Grows the span arrays to hold at least `need` spans. */
 lilm_status lilm_tok_workspace_grow_spans(lilm_tok_workspace *ws, size_t need);
