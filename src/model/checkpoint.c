@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 #include "core/json.h"
@@ -106,6 +107,7 @@ lilm_status lilm_checkpoint_save(const char *dir, const char *name, const lilm_m
     snprintf(opath, sizeof opath, "%s/%s.optim.safetensors", dir, name);
     snprintf(next, sizeof next, "%s/%s.optim.next", dir, name);
     lilm_status st = LILM_OK;
+    int next_written = 0;
     if (ns) {
         lilm_st_writer *w = NULL;
         float *hosts[LILM_STATE_ARRAYS_MAX] = {0};
@@ -113,12 +115,15 @@ lilm_status lilm_checkpoint_save(const char *dir, const char *name, const lilm_m
         if (st == LILM_OK) st = add_named_state(w, m, ns, hosts);
         if (st == LILM_OK && state_json) st = lilm_st_writer_add_metadata(w, "lilm_state", state_json);
         if (st == LILM_OK) st = lilm_st_writer_write(w, next);
+        next_written = st == LILM_OK;
         lilm_st_writer_free(w);
         for (int i = 0; i < LILM_STATE_ARRAYS_MAX; i++) free(hosts[i]);
     }
     if (st == LILM_OK) st = write_weights(wpath, m, cfg, state_json);
     if (st == LILM_OK && ns && rename(next, opath) != 0)
         st = lilm_errorf(LILM_ERR_IO, "cannot move %s into place", next);
+    else if (st != LILM_OK && next_written)
+        unlink(next); /* it belongs to weights that were not written: it can never match, only fill the disk */
     if (st != LILM_OK) lilm_error_context(st, "saving checkpoint %s/%s: ", dir, name);
     return st;
 }

@@ -223,26 +223,39 @@ static lilm_status open_metrics(lilm_trainer *t, int64_t keep_upto)
         if (st == LILM_OK) st = lilm_atomic_commit(&af);
         LILM_TRY(st);
     }
-    t->metrics = fopen(path, "a");
-    if (!t->metrics) return lilm_errorf(LILM_ERR_IO, "cannot open %s for writing", path);
+    LILM_TRY(lilm_line_file_open(&t->metrics, path));
+    t->metrics_open = 1;
     return LILM_OK;
 }
 
-static void metric_line(lilm_trainer *t, const char *kind, double lr, double loss, double gnorm, double tps,
-                        const lilm_eval_result *val)
+/* One number of a metrics line: printf's `fmt`, or null for NaN/Inf (JSON has no NaN). */
+static const char *metric_num(char *buf, size_t n, const char *fmt, double v)
 {
-    if (!t->metrics) return;
-    fprintf(t->metrics, "{\"kind\": \"%s\", \"step\": %lld, \"tokens\": %lld, \"elapsed_s\": %.3f", kind,
-            (long long)t->state.step, (long long)t->state.tokens, elapsed(t));
+    if (!isfinite(v)) return "null";
+    snprintf(buf, n, fmt, v);
+    return buf;
+}
+
+/* Appends one line to metrics.jsonl; a failed write (a full disk) is an error
+ * that stops the run, never a lost or half-written line. */
+static lilm_status metric_line(lilm_trainer *t, const char *kind, double lr, double loss, double gnorm, double tps,
+                               const lilm_eval_result *val)
+{
+    if (!t->metrics_open) return LILM_OK;
+    char line[512], a[4][64];
+    int k = snprintf(line, sizeof line, "{\"kind\": \"%s\", \"step\": %lld, \"tokens\": %lld, \"elapsed_s\": %.3f",
+                     kind, (long long)t->state.step, (long long)t->state.tokens, elapsed(t));
     if (!val) {
-        fprintf(t->metrics, ", \"lr\": %.6g, \"loss\": %.6f, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f", lr, loss,
-                gnorm, tps);
+        k += snprintf(line + k, sizeof line - (size_t)k, ", \"lr\": %s, \"loss\": %s, \"grad_norm\": %s, \"tokens_per_s\": %s",
+                      metric_num(a[0], 64, "%.6g", lr), metric_num(a[1], 64, "%.6f", loss),
+                      metric_num(a[2], 64, "%.6g", gnorm), metric_num(a[3], 64, "%.1f", tps));
     } else {
-        fprintf(t->metrics, ", \"val_loss\": %.6f, \"val_bpb\": %.6f, \"val_full\": %s", val->loss, val->bpb,
-                val->full ? "true" : "false");
+        k += snprintf(line + k, sizeof line - (size_t)k, ", \"val_loss\": %s, \"val_bpb\": %s, \"val_full\": %s",
+                      metric_num(a[0], 64, "%.6f", val->loss), metric_num(a[1], 64, "%.6f", val->bpb),
+                      val->full ? "true" : "false");
     }
-    fputs("}\n", t->metrics);
-    fflush(t->metrics);
+    k += snprintf(line + k, sizeof line - (size_t)k, "}\n");
+    return lilm_line_file_append(&t->metrics, line, (size_t)k);
 }
 
 /* ---- the dataset's own tokenizer ---- */
@@ -330,7 +343,7 @@ lilm_status lilm_trainer_init(lilm_trainer *t, const lilm_config *cfg, const lil
 
 void lilm_trainer_free(lilm_trainer *t)
 {
-    if (t->metrics) fclose(t->metrics);
+    if (t->metrics_open) lilm_line_file_close(&t->metrics);
     lilm_spike_guard_free(&t->guard);
     lilm_optimizer_free(&t->opt);
     if (t->model_ready) lilm_model_free(&t->model);
@@ -460,6 +473,7 @@ typedef struct run_loop {
     double last_step_s, tps;   /* the last step's time and throughput */
     lilm_eval_result val;      /* the latest validation */
     int have_val;
+    int diverged;              /* a non-finite loss: the weights are not to be kept */
 } run_loop;
 
 enum { PROBE_SKIP = 2, PROBE_LEN = 10 }; /* warm-up steps, then the timing probe */
@@ -499,13 +513,15 @@ static lilm_status train_one_step(lilm_trainer *t, run_loop *L, double lr, lilm_
     if (done == PROBE_SKIP) L->probe_t0 = lilm_progress_clock();
     if (done == PROBE_SKIP + PROBE_LEN && t->probe_step_s == 0)
         t->probe_step_s = (lilm_progress_clock() - L->probe_t0) / PROBE_LEN;
-    metric_line(t, "train", lr, res->loss, res->stats.grad_norm, L->tps, NULL);
+    LILM_TRY(metric_line(t, "train", lr, res->loss, res->stats.grad_norm, L->tps, NULL));
     if (res->n_skipped && is_root(t))
         fprintf(stderr, "\nlilm: step %lld: skipped %d micro-batch(es) with a loss spike\n", (long long)t->state.step,
                 res->n_skipped);
-    if (!isfinite(res->loss))
-        return lilm_errorf(LILM_ERR_INTERNAL, "the loss is not finite at step %lld\nHINT: lower train.lr",
-                           (long long)t->state.step);
+    if (!isfinite(res->loss)) {
+        L->diverged = 1;
+        return lilm_errorf(LILM_ERR_INTERNAL, "the loss is not finite at step %lld; the last checkpoint is the one "
+                           "before it\nHINT: lower train.lr", (long long)t->state.step);
+    }
     return LILM_OK;
 }
 
@@ -529,7 +545,7 @@ static lilm_status after_step(lilm_trainer *t, run_loop *L, double lr)
         LILM_TRY(validate_upto(t, 0, calibrate && !val_due_regular ? 2 : tc->val_batches, &L->val));
         L->have_val = 1;
         t->last_val_t = lilm_progress_clock() - t->t0;
-        metric_line(t, "val", lr, 0, 0, 0, &L->val);
+        LILM_TRY(metric_line(t, "val", lr, 0, 0, 0, &L->val));
         if (L->val.loss < t->state.best_val_loss) {
             t->state.best_val_loss = L->val.loss;
             LILM_TRY(save(t, "best"));
@@ -562,7 +578,7 @@ static lilm_status finish_run(lilm_trainer *t, run_loop *L)
     L->have_val = 1;
     t->final_val = L->val;
     t->have_final_val = 1;
-    metric_line(t, "val", 0, 0, 0, 0, &L->val);
+    LILM_TRY(metric_line(t, "val", 0, 0, 0, 0, &L->val));
     LILM_TRY(save(t, "last"));
     LILM_TRY(save(t, "final"));
     LILM_TRY(check_ranks_agree(t));
@@ -585,7 +601,7 @@ static lilm_status fail_run(lilm_trainer *t, const run_loop *L, lilm_status st)
 {
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", lilm_last_error());
-    save(t, "last");
+    if (!L->diverged) save(t, "last");
     write_run_json(t, "failed", L->have_val ? &L->val : NULL);
     return lilm_errorf(st, "%s", msg);
 }

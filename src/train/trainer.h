@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "core/config.h"
+#include "core/fileio.h"
 #include "data/corpus.h"
 #include "eval/evaluate.h"
 #include "model/model.h"
@@ -80,7 +81,8 @@ typedef struct lilm_trainer {
     double t0;                 /* monotonic start of this session */
     double elapsed_base;       /* training time of earlier sessions (resumes) */
     double last_val_t, last_ckpt_t;
-    FILE *metrics;
+    lilm_line_file metrics;    /* metrics.jsonl: whole lines only; a failed write stops the run */
+    int metrics_open;
     int64_t params;
 
     /* time budgeting: the final validation and checkpoints fit inside the budget */

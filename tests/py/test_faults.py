@@ -5,6 +5,8 @@
   is never used as a run directory;
 - `lilm eval` and `lilm sample` refuse weights holding NaN, naming the tensor;
 - a run whose weights go NaN stops and leaves last.safetensors as it was;
+- a full disk (a small tmpfs, where it can be mounted) stops the run with
+  metrics.jsonl holding whole lines and run.json "failed";
 - a bit flip in a checkpoint's tensor data is refused (its CRC-32 no longer
   matches the one recorded in __metadata__);
 - `lilm data info` fails, as `lilm train` does, on a dataset without
@@ -210,6 +212,38 @@ def diverged_training_keeps_the_last_good_checkpoint():
         check(r.returncode == 0, f"the kept checkpoint does not evaluate: {r.stderr}")
         with open(os.path.join(out, "run.json")) as f:
             check(json.load(f)["status"] == "failed", "run.json not marked failed")
+
+
+@case
+def full_disk_stops_the_run_with_whole_metrics_lines():
+    # a 400 KB tmpfs fills during training: the run must stop with an error
+    # naming the full disk, metrics.jsonl must hold whole lines only, and
+    # run.json must say "failed" (not "running") after the exit
+    with tempfile.TemporaryDirectory() as d:
+        mnt = os.path.join(d, "small")
+        os.mkdir(mnt)
+        m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", mnt], capture_output=True, text=True)
+        if m.returncode != 0:
+            print(f"  not run: cannot mount a small tmpfs here ({m.stderr.strip()})")
+            return
+        try:
+            cfg = os.path.join(d, "f.yaml")
+            config(cfg, steps=100000)
+            out = os.path.join(mnt, "run")
+            r = lilm("train", "--config", cfg, "--out", out, "--db", "none", "--quiet", "--no-samples",
+                     "--set", "train.checkpoint_every_seconds=0.2", timeout=600)
+            check(r.returncode != 0 and "No space left" in r.stderr, f"exit {r.returncode}: {r.stderr}")
+            with open(os.path.join(out, "metrics.jsonl"), "rb") as f:
+                text = f.read()
+            check(text.endswith(b"\n"), "metrics.jsonl ends in a cut line")
+            for line in text.decode().splitlines():
+                json.loads(line)
+            with open(os.path.join(out, "run.json")) as f:
+                check(json.load(f)["status"] == "failed", "run.json is not marked failed")
+            left = [n for n in os.listdir(os.path.join(out, "checkpoints")) if ".tmp." in n or n.endswith(".next")]
+            check(not left, f"temp files left behind: {left}")
+        finally:
+            subprocess.run(["umount", mnt], capture_output=True)
 
 
 @case
