@@ -36,14 +36,16 @@
 #include "core/json.h"
 #include "ops/backend.h"
 #include "track/study_db.h"
-#include "train/recipe.h"
+#include "data/recipe.h"
 
 #define MAX_ARGS 160
 
 void lilm_search_expand_path(const char *in, char *out, size_t n)
 {
     static const char key[] = "${LILM_SHARED}";
-    if (strncmp(in, key, sizeof key - 1) == 0) snprintf(out, n, "%s%s", lilm_recipe_shared_root(), in + sizeof key - 1);
+    const char *shared = getenv("LILM_SHARED"); /* the directory of lilm's test and benchmark data */
+    if (!shared || !*shared) shared = "../shared";
+    if (strncmp(in, key, sizeof key - 1) == 0) snprintf(out, n, "%s%s", shared, in + sizeof key - 1);
     else snprintf(out, n, "%s", in);
 }
 
@@ -460,9 +462,9 @@ int lilm_search_runner_init(lilm_search_runner *r, const char *device)
         return 0;
     }
     const char *name = b->recipe[0] ? b->recipe : "tiny";
-    const lilm_recipe *rec = lilm_recipe_find(name);
-    if (!rec) {
-        fprintf(stderr, "lilm search: %s: base.recipe: no recipe '%s' (see lilm run --help)\n", r->space_label, name);
+    lilm_recipe rec;
+    if (lilm_recipe_load(&rec, name) != LILM_OK) {
+        fprintf(stderr, "lilm search: %s: base.recipe: %s\n", r->space_label, lilm_last_error());
         return 2;
     }
     /* the recipe's CPU overrides apply when the trials will run on the CPU */
@@ -478,7 +480,8 @@ int lilm_search_runner_init(lilm_search_runner *r, const char *device)
         lilm_backend_free(be);
     }
     lilm_config cfg;
-    s = lilm_recipe_config(rec, on_cpu, &cfg);
+    s = lilm_recipe_config(&rec, on_cpu, &cfg);
+    lilm_recipe_free(&rec);
     snprintf(r->base_config, sizeof r->base_config, "%s/base.yaml", r->dir);
     if (s == LILM_OK) s = lilm_config_save(&cfg, r->base_config);
     if (s != LILM_OK) return lilm_cli_fail("search", s);
