@@ -9,6 +9,7 @@
 
 #include "core/progress.h"
 #include "core/rng.h"
+#include "cpu/cpu.h"
 #include "model/model.h"
 #include "train/optimizer.h"
 
@@ -97,8 +98,15 @@ lilm_status lilm_bench_train_step(const lilm_config *cfg, lilm_backend *be, size
     if (st == LILM_OK) {
         size_t n = be->device == LILM_DEVICE_CUDA ? 4096 : 1024;
         st = lilm_bench_matmul_peak(be, n, &r->peak_gflops);
+        double achieved = r->step_gflop / (r->ms_median / 1e3);
+        if (be->device == LILM_DEVICE_CPU) {
+            lilm_cpu_peak pk;
+            lilm_cpu_peak_get(be->threads, &pk);
+            r->hw_peak_gflops = pk.gflops;
+        }
         if (st == LILM_OK && r->peak_gflops > 0)
-            r->mfu = r->step_gflop / (r->ms_median / 1e3) / r->peak_gflops;
+            r->mfu_gemm = achieved / r->peak_gflops;
+        r->mfu = r->hw_peak_gflops > 0 ? achieved / r->hw_peak_gflops : r->mfu_gemm;
     }
     return st;
 }
