@@ -94,12 +94,12 @@ int lilm_cmd_bench(int argc, char **argv)
         if (st != LILM_OK) break;
         if (a.json) {
             printf("{\"device\": \"%s\", \"threads\": %d, \"B\": %zu, \"T\": %zu, \"params\": %lld, \"steps\": %d, "
-                   "\"tokens_per_s\": %.1f, \"ms_per_step\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, "
+                   "\"tokens_per_s\": %.1f, \"ms_per_step\": %.3f, \"cpu_ms_per_step\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, "
                    "\"step_gflop\": %.3f, \"peak_gflops\": %.1f, \"hw_peak_gflops\": %.1f, \"mfu\": %.4f, "
                    "\"mfu_gemm\": %.4f, \"memory_bytes\": %zu, \"final_loss\": %.4f, \"blas\": \"%s\", "
                    "\"cpu\": \"%s\"}\n",
                    be->name, be->threads, r.B, r.T, (long long)r.params, r.steps, r.tokens_per_s, r.ms_median,
-                   r.ms_min, r.ms_max, r.step_gflop, r.peak_gflops, r.hw_peak_gflops, r.mfu, r.mfu_gemm,
+                   r.cpu_ms_median, r.ms_min, r.ms_max, r.step_gflop, r.peak_gflops, r.hw_peak_gflops, r.mfu, r.mfu_gemm,
                    r.model_bytes, r.final_loss, be->device == LILM_DEVICE_CPU ? lilm_cpu_blas_core() : "",
                    pk.model);
         } else {

@@ -26,6 +26,7 @@ typedef struct lilm_bench_result {
     int64_t params;
     double ms_median, ms_min, ms_max;
     double tokens_per_s;      /* B*T / median step time */
+    double cpu_ms_median;     /* process CPU time per step, median (all threads) */
     double step_gflop;        /* model FLOPs per step / 1e9 */
     double peak_gflops;       /* measured matmul peak of the backend */
     double hw_peak_gflops;    /* the hardware's theoretical peak, 0 when unknown */
