@@ -57,6 +57,14 @@ static int cpuinfo_value(const char *text, const char *key, char *out, size_t ca
     return 0;
 }
 
+/* The number at the start of s, 0 when there is none. */
+static double leading_number(const char *s)
+{
+    char *end = NULL;
+    double d = strtod(s, &end);
+    return end != s && d > 0 ? d : 0.0;
+}
+
 /* The first 64 KiB of /proc/cpuinfo (the first CPU's block is enough). */
 static char *read_cpuinfo(void)
 {
@@ -97,18 +105,18 @@ void lilm_cpu_peak_get(int threads, lilm_cpu_peak *pk)
     FILE *f = fopen("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "r");
     long khz = 0;
     if (f) {
-        if (fscanf(f, "%ld", &khz) != 1)
-            khz = 0;
+        char line[64];
+        khz = fgets(line, sizeof line, f) ? (long)leading_number(line) : 0;
         fclose(f);
     }
     if (khz > 0) {
         pk->ghz = (double)khz / 1e6;
         snprintf(pk->clock_source, sizeof pk->clock_source, "cpufreq max");
-    } else if (info && cpuinfo_value(info, "cpu MHz", v, sizeof v) && atof(v) > 0) {
-        pk->ghz = atof(v) / 1e3;
+    } else if (info && cpuinfo_value(info, "cpu MHz", v, sizeof v) && leading_number(v) > 0) {
+        pk->ghz = leading_number(v) / 1e3;
         snprintf(pk->clock_source, sizeof pk->clock_source, "cpu MHz");
-    } else if (info && cpuinfo_value(info, "bogomips", v, sizeof v) && atof(v) > 0) {
-        pk->ghz = atof(v) / 2e3;
+    } else if (info && cpuinfo_value(info, "bogomips", v, sizeof v) && leading_number(v) > 0) {
+        pk->ghz = leading_number(v) / 2e3;
         snprintf(pk->clock_source, sizeof pk->clock_source, "bogomips/2");
     }
     free(info);
