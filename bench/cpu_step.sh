@@ -13,7 +13,9 @@
 #
 # Knobs: THREADS (default: all cores), STEPS (default 5), CONFIGS and SHAPES
 # (space-separated subsets), LILM (the binary, default ./lilm), LILM_BASE (an
-# older binary to compare, run in the same rounds as "lilm-base").
+# older binary to compare, run in the same rounds as "lilm-base"), LOG (keep
+# the raw JSON lines in this file, appending; ROUNDS=0 with LOG only prints the
+# tables of what LOG holds, e.g. of an interrupted run).
 #   ISA=avx2  measures an AVX2-only machine on an AVX-512 one: lilm should be
 #             a -march=haswell build (LILM=build-avx2/lilm, see docs/cpu-backend.md),
 #             OpenBLAS is forced to its Haswell kernels, and PyTorch to AVX2
@@ -37,7 +39,7 @@ echo "flags: $(grep -m1 -o -w -E 'avx2|fma|avx512f|avx512_bf16|amx_bf16' /proc/c
 echo "lilm: $LILM${LILM_BASE:+, base $LILM_BASE}, ISA=${ISA:-native}, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 echo "torch: $(python3 -c 'import torch; print(torch.__version__, "capability", torch.backends.cpu.get_cpu_capability())' 2>/dev/null)"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M) UTC"
-log=$(mktemp)
+log=${LOG:-$(mktemp)}
 for r in $(seq "$ROUNDS"); do
     for cfg in ${CONFIGS:-simplestories babylm}; do
         for shape in ${SHAPES:-8x512 16x256}; do
@@ -113,4 +115,4 @@ table(rows, "tokens/s by wall time")
 print()
 table(cpu_rows, "tokens per CPU-second x threads")
 PY
-rm -f "$log"
+[ -n "${LOG:-}" ] || rm -f "$log"

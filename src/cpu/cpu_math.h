@@ -43,16 +43,21 @@ static inline float lilm__cpu_expf(float x)
     return er * scale.f;
 }
 
-/* exp(-x*x/2), with x*x carried in two fp32 parts (Dekker's split, no FMA
- * needed, same bits on every ISA) so the rounding of the square does not
+/* exp(-x*x/2), with x*x carried in two fp32 parts (one FMA, or Dekker's
+ * split without FMA: both give the exact low part, so every ISA gives the
+ * same bits) so the rounding of the square does not
  * cost ~x^2/2 ulp in the tails; ~2 ulp as lilm__cpu_expf. Beyond |x| = 13.2
  * the true value is below 1.2e-38 and 0 is returned. */
 static inline float lilm__cpu_gauss(float x)
 {
     float h = x * x;
+#ifdef __FMA__
+    float l = __builtin_fmaf(x, x, -h); /* x*x = h + l exactly: the same l as below */
+#else
     float c = x * 4097.0f;              /* 2^12 + 1 splits x into 12 + 12 bits */
     float xh = c - (c - x), xl = x - xh;
     float l = ((xh * xh - h) + 2.0f * xh * xl) + xl * xl;   /* x*x = h + l exactly */
+#endif
     float e = lilm__cpu_expf(-0.5f * h);
     e = e - e * (0.5f * l);
     return h > 174.6f ? 0.0f : e;       /* exp(-87.3) is lilm__cpu_expf's floor (and
