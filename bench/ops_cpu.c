@@ -9,6 +9,9 @@
  * medians x calls; the model adds little beyond the ops). The CPU-time
  * column, divided by the thread count, is the better estimate on a busy
  * machine (run with OMP_WAIT_POLICY=passive so waiting threads do not spin).
+ * GFLOP/s columns: by wall time, and by CPU time / threads (the better figure
+ * on a busy machine), each against the hardware's fp32 peak (cores x clock
+ * x FMA units x lanes x 2, lilm_cpu_peak_get, printed in the header).
  * Shapes (batch B x T tokens per micro-batch):
  *   simplestories: d=288, 3 heads, qk=v=96, ffn 1152, vocab 8000, 5 layers
  *   babylm:        d=192, 6 heads, qk=v=32, ffn 768, vocab 12000, 20 layers
@@ -18,6 +21,7 @@
  *   build/bench_ops_cpu [simplestories|babylm] [B] [T] [threads]
  */
 #include "core/status.h"
+#include "cpu/cpu.h"
 #include "ops/backend.h"
 
 #include <cblas.h>
@@ -192,19 +196,30 @@ int main(int argc, char **argv)
         total += rows[i].ms * rows[i].per_step;
         total_cpu += rows[i].cpu_ms * rows[i].per_step;
     }
+    lilm_cpu_peak pk;
+    lilm_cpu_peak_get(be->threads, &pk);
     printf("# %s: B=%zu T=%zu (N=%zu), d=%zu H=%zu Dq=%zu Dv=%zu ffn=%zu V=%zu L=%zu, %d threads, %zu params,"
            " OpenBLAS core %s\n", sh->name, B, T, N, C, H, Dq, Dv, F, V, L, be->threads, n_params,
            openblas_get_corename());
-    printf("| op | ms/call | cpu ms/call | calls/micro-batch | ms/micro-batch | share | GFLOP/s |\n"
-           "|---|---:|---:|---:|---:|---:|---:|\n");
+    printf("# %s: peak %.0f GFLOP/s = %d cores x %.2f GHz (%s) x %d FMA units x %d fp32 lanes (%s) x 2\n",
+           pk.model, pk.gflops, pk.cores, pk.ghz, pk.clock_source, pk.fma_units, pk.lanes, pk.isa);
+    printf("| op | ms/call | cpu ms/call | calls/micro-batch | ms/micro-batch | share | GFLOP/s | of peak |"
+           " GFLOP/s (cpu) | of peak (cpu) |\n"
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < n; i++) {
         double per = rows[i].ms * rows[i].per_step;
-        char gf[32] = "";
-        if (rows[i].gflop > 0)
-            snprintf(gf, sizeof gf, "%.0f", rows[i].gflop / (rows[i].ms * 1e-3));
-        printf("| %s | %.3f | %.3f | %.3g | %.2f | %.1f%% | %s |\n", rows[i].op, rows[i].ms, rows[i].cpu_ms,
-               rows[i].per_step, per,
-               100.0 * per / total, gf);
+        char gf[64] = "", gc[64] = "";
+        if (rows[i].gflop > 0) {
+            double g = rows[i].gflop / (rows[i].ms * 1e-3);
+            double c = rows[i].gflop / (rows[i].cpu_ms * 1e-3 / be->threads);
+            snprintf(gf, sizeof gf, "%.0f | %.0f%%", g, 100.0 * g / pk.gflops);
+            snprintf(gc, sizeof gc, "%.0f | %.0f%%", c, 100.0 * c / pk.gflops);
+        } else {
+            snprintf(gf, sizeof gf, " | ");
+            snprintf(gc, sizeof gc, " | ");
+        }
+        printf("| %s | %.3f | %.3f | %.3g | %.2f | %.1f%% | %s | %s |\n", rows[i].op, rows[i].ms, rows[i].cpu_ms,
+               rows[i].per_step, per, 100.0 * per / total, gf, gc);
     }
     printf("\nestimated time per micro-batch (fwd+bwd, optimizer amortised over 64 sequences): %.1f ms"
            " = %.0f tokens/s"

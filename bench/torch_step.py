@@ -84,6 +84,7 @@ def main():
                       "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                       "loss_last": round(loss.item(), 4),
                       "allocator": preload, "torch": torch.__version__,
+                      "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                       "python": platform.python_version()}), flush=True)
 
 

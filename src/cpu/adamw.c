@@ -22,7 +22,7 @@
 
 #include <math.h>
 #include <omp.h>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -91,9 +91,10 @@ typedef struct adamw_consts {
 } adamw_consts;
 
 /* Updates elements [lo, hi). GCC will not vectorise sqrtf unless errno
- * handling is off (-fno-math-errno), so the AVX-512 body is written with
- * intrinsics; it performs the same IEEE operations in the same order as the
- * scalar loop (no FMA contraction in ISO C mode), so both give equal bits. */
+ * handling is off (-fno-math-errno on the command line; the optimize pragma
+ * of cpu_impl.h does not reach it), so the AVX-512 and AVX bodies are written
+ * with intrinsics; they perform the same IEEE operations in the same order as
+ * the scalar loop (no FMA contraction in ISO C mode), so all give equal bits. */
 static void adamw_range(float *p, const float *g, float *m, float *v, size_t lo, size_t hi,
                         const adamw_consts *k)
 {
@@ -113,6 +114,22 @@ static void adamw_range(float *p, const float *g, float *m, float *v, size_t lo,
         _mm512_storeu_ps(p + i, pi);
         _mm512_storeu_ps(m + i, mi);
         _mm512_storeu_ps(v + i, vi);
+    }
+#elif defined(__AVX__)
+    const __m256 decay = _mm256_set1_ps(k->decay), b1w = _mm256_set1_ps(k->b1w);
+    const __m256 b2 = _mm256_set1_ps(k->b2), omb2 = _mm256_set1_ps(k->one_minus_b2);
+    const __m256 nstep = _mm256_set1_ps(-k->step_size), bc2s = _mm256_set1_ps(k->bc2_sqrt);
+    const __m256 eps = _mm256_set1_ps(k->eps);
+    for (; i + 8 <= hi; i += 8) {
+        __m256 pi = _mm256_mul_ps(_mm256_loadu_ps(p + i), decay);
+        __m256 gi = _mm256_loadu_ps(g + i), mi = _mm256_loadu_ps(m + i), vi = _mm256_loadu_ps(v + i);
+        mi = _mm256_add_ps(mi, _mm256_mul_ps(b1w, _mm256_sub_ps(gi, mi)));
+        vi = _mm256_add_ps(_mm256_mul_ps(vi, b2), _mm256_mul_ps(_mm256_mul_ps(omb2, gi), gi));
+        __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), bc2s), eps);
+        pi = _mm256_add_ps(pi, _mm256_mul_ps(nstep, _mm256_div_ps(mi, denom)));
+        _mm256_storeu_ps(p + i, pi);
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
     }
 #endif
     for (; i < hi; i++) {

@@ -23,4 +23,18 @@ lilm_status lilm_cpu_blas_redetect(const char **core);
 /* The name of the OpenBLAS kernel set in use. */
 const char *lilm_cpu_blas_core(void);
 
+/* The CPU's theoretical fp32 peak and how it was formed (cpu_peak.c):
+ * gflops = cores x ghz x fma_units x lanes x 2. */
+typedef struct lilm_cpu_peak {
+    char model[128];        /* /proc/cpuinfo "model name" */
+    char isa[16];           /* "AVX-512", "AVX2+FMA" or "SSE": the width counted */
+    char clock_source[16];  /* where ghz came from */
+    int cores, fma_units, lanes;
+    double ghz, gflops;
+} lilm_cpu_peak;
+
+/* Fills *pk for `threads` cores (<= 0: all online CPUs). Never fails: what
+ * cannot be read stays at a conservative default (4 lanes, 0 GHz). */
+void lilm_cpu_peak_get(int threads, lilm_cpu_peak *pk);
+
 #endif

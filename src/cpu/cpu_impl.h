@@ -31,9 +31,13 @@
 /* GCC's -O2 "very cheap" vectoriser cost model leaves the `omp simd`
  * reductions of the row loops (norms, softmax sums) scalar; the dynamic
  * model vectorises them. sqrtf setting errno (never, for our inputs >= 0)
- * blocks vectorising AdamW. Every src/cpu file includes this header first,
- * so these apply to the whole CPU backend and nothing else. */
-#pragma GCC optimize("vect-cost-model=dynamic", "no-math-errno")
+ * blocks vectorising AdamW. With -ftrapping-math (the default) GCC does not
+ * if-convert a select that feeds arithmetic (the clamps of exp, the sign
+ * select of GELU), so those loops stay scalar; no-trapping-math only drops
+ * the promise to raise FP exception flags exactly, no value changes. Every
+ * src/cpu file includes this header first, so these apply to the whole CPU
+ * backend and nothing else. */
+#pragma GCC optimize("vect-cost-model=dynamic", "no-math-errno", "no-trapping-math")
 
 /* Query rows per attention tile: the (block, Tk) score tile of one thread
  * stays in L2 (64 x 512 x 4 B = 128 KiB). */

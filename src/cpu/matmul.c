@@ -5,6 +5,8 @@
  * thread on its own slice of OUTPUT rows (see cpu_backend.c), so no two
  * threads ever write the same element and nothing is reduced across threads:
  *   forward  out/pre (N,OC):  rows of N split;   bias pre-filled, beta = 1
+ *                             (with an activation: beta = 0, and the bias
+ *                             is added in the activation's pass)
  *   din (N,IC) = dpre @ w:    rows of N split;   beta = accumulate
  *   dw (OC,IC) += dpre^T in:  rows of OC split;  beta = 1
  *   dbias (OC) += sum_i dpre: columns of OC split, rows summed in order
@@ -21,18 +23,29 @@
 /* Output rows are split in multiples of this (a cache line of floats). */
 #define LILM_CPU_ROW_ALIGN 16
 
-static void act_rows(float *out, const float *pre, size_t n, lilm_act act)
+/* The activation epilogue over `rows` rows of OC: pre += bias (when there
+ * is one; the sgemm ran with beta = 0), out = act(pre), in one pass. */
+static void act_rows(float *out, float *pre, const float *bias, size_t rows, size_t OC, lilm_act act)
 {
-    if (act == LILM_ACT_GELU) {
+    for (size_t r = 0; r < rows; r++) {
+        float *p = pre + r * OC;
+        float *o = out + r * OC;
+        if (bias) {
 #pragma omp simd
-        for (size_t i = 0; i < n; i++)
-            out[i] = lilm__cpu_gelu(pre[i]);
-    } else if (act == LILM_ACT_RELU) {
+            for (size_t c = 0; c < OC; c++)
+                p[c] += bias[c];
+        }
+        if (act == LILM_ACT_GELU) {
 #pragma omp simd
-        for (size_t i = 0; i < n; i++)
-            out[i] = pre[i] > 0.0f ? pre[i] : 0.0f;
-    } else {
-        lilm__cpu_act_rows(out, pre, n, act); /* the other activations (elementwise.c) */
+            for (size_t c = 0; c < OC; c++)
+                o[c] = lilm__cpu_gelu(p[c]);
+        } else if (act == LILM_ACT_RELU) {
+#pragma omp simd
+            for (size_t c = 0; c < OC; c++)
+                o[c] = p[c] > 0.0f ? p[c] : 0.0f;
+        } else {
+            lilm__cpu_act_rows(o, p, OC, act); /* the other activations (elementwise.c) */
+        }
     }
 }
 
@@ -54,8 +67,10 @@ void lilm__cpu_matmul_forward(lilm_backend *be, void *out_, void *pre_, const vo
         size_t lo, hi;
         lilm__cpu_split(N, omp_get_num_threads(), omp_get_thread_num(), LILM_CPU_ROW_ALIGN, &lo, &hi);
         if (hi > lo) {
+            /* without an activation the bias is pre-filled (beta = 1); with
+             * one it is added in the activation's pass over the rows */
             float beta = 0.0f;
-            if (bias) {
+            if (bias && act == LILM_ACT_NONE) {
                 for (size_t i = lo; i < hi; i++)
                     memcpy(dst + i * OC, bias, OC * sizeof(float));
                 beta = 1.0f;
@@ -63,7 +78,7 @@ void lilm__cpu_matmul_forward(lilm_backend *be, void *out_, void *pre_, const vo
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), (int)OC, (int)IC,
                         1.0f, in + lo * IC, (int)IC, w, (int)IC, beta, dst + lo * OC, (int)OC);
             if (act != LILM_ACT_NONE)
-                act_rows(out + lo * OC, pre + lo * OC, (hi - lo) * OC, act);
+                act_rows(out + lo * OC, pre + lo * OC, bias, hi - lo, OC, act);
         }
     }
 }

@@ -9,8 +9,17 @@
 
 #include "core/progress.h"
 #include "core/rng.h"
+#include "cpu/cpu.h"
 #include "model/model.h"
 #include "train/optimizer.h"
+
+/* CPU seconds of all threads of this process. */
+static double process_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -64,27 +73,33 @@ lilm_status lilm_bench_train_step(const lilm_config *cfg, lilm_backend *be, size
     size_t N = B * T;
     int32_t *in = malloc((N + 1) * sizeof *in);
     double *times = malloc((size_t)steps * sizeof *times);
-    if (!in || !times) st = lilm_errorf(LILM_ERR_OOM, "out of memory");
+    double *cpu = malloc((size_t)steps * sizeof *cpu);
+    if (!in || !times || !cpu) st = lilm_errorf(LILM_ERR_OOM, "out of memory");
     lilm_rng rng;
     lilm_rng_seed(&rng, 1234);
     /* a random token stream with some repetition so the loss can fall */
     for (size_t i = 0; in && i <= N; i++)
         in[i] = (int32_t)(4 + lilm_rng_below(&rng, (uint64_t)(cfg->model.vocab_size - 4)));
     for (int s = 0; st == LILM_OK && s < warmup + steps; s++) {
-        double t0 = lilm_progress_clock(), loss = 0;
+        double t0 = lilm_progress_clock(), c0 = process_cpu_s(), loss = 0;
         lilm_model_zero_grad(&m);
         st = lilm_model_forward(&m, in, in + 1, B, T, (float)(1.0 / (double)N), &loss, NULL);
         if (st == LILM_OK) st = lilm_model_backward(&m);
         if (st == LILM_OK) st = lilm_optimizer_step(&opt, &m, cfg->train.lr * 0.1, NULL);
         if (st == LILM_OK) st = be->sync(be);
         double dt = lilm_progress_clock() - t0;
-        if (s >= warmup) times[s - warmup] = dt;
+        if (s >= warmup) {
+            times[s - warmup] = dt;
+            cpu[s - warmup] = process_cpu_s() - c0;
+        }
         r->final_loss = loss / (double)N;
     }
     if (st == LILM_OK) {
         qsort(times, (size_t)steps, sizeof *times, cmp_double);
         r->ms_median = 1e3 * times[(steps - 1) / 2];
         if (steps % 2 == 0) r->ms_median = 1e3 * 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
+        qsort(cpu, (size_t)steps, sizeof *cpu, cmp_double);
+        r->cpu_ms_median = 1e3 * cpu[(steps - 1) / 2];
         r->ms_min = 1e3 * times[0];
         r->ms_max = 1e3 * times[steps - 1];
         r->tokens_per_s = (double)N / (r->ms_median / 1e3);
@@ -92,13 +107,21 @@ lilm_status lilm_bench_train_step(const lilm_config *cfg, lilm_backend *be, size
     }
     free(in);
     free(times);
+    free(cpu);
     lilm_optimizer_free(&opt);
     lilm_model_free(&m);
     if (st == LILM_OK) {
         size_t n = be->peak_gemm_n ? be->peak_gemm_n : 1024;
         st = lilm_bench_matmul_peak(be, n, &r->peak_gflops);
+        double achieved = r->step_gflop / (r->ms_median / 1e3);
+        if (be->device == LILM_DEVICE_CPU) {
+            lilm_cpu_peak pk;
+            lilm_cpu_peak_get(be->threads, &pk);
+            r->hw_peak_gflops = pk.gflops;
+        }
         if (st == LILM_OK && r->peak_gflops > 0)
-            r->mfu = r->step_gflop / (r->ms_median / 1e3) / r->peak_gflops;
+            r->mfu_gemm = achieved / r->peak_gflops;
+        r->mfu = r->hw_peak_gflops > 0 ? achieved / r->hw_peak_gflops : r->mfu_gemm;
     }
     return st;
 }
