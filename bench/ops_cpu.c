@@ -68,7 +68,7 @@ static int cmp_double(const void *a, const void *b)
 static float *buf(lilm_backend *be, size_t n, unsigned seed)
 {
     void *p = NULL;
-    if (be->alloc(be, &p, n * sizeof(float)) != LILM_OK) {
+    if (be->ops->alloc(be, &p, n * sizeof(float)) != LILM_OK) {
         fprintf(stderr, "out of memory\n");
         exit(1);
     }
@@ -123,7 +123,7 @@ int main(int argc, char **argv)
     }
     lilm_backend_plan plan = {N, B, T, C, V, H, Dq, Dv, F > KV ? F : KV};
     size_t scratch = 0;
-    if (be->reserve(be, &plan, &scratch) != LILM_OK) {
+    if (be->ops->reserve(be, &plan, &scratch) != LILM_OK) {
         fprintf(stderr, "%s\n", lilm_last_error());
         return 1;
     }
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
     float *nw = buf(be, C, 23), *dnw = buf(be, C, 24), *rstd = buf(be, N, 25), *lse = buf(be, B * H * T, 26);
     float *losses = buf(be, N, 27);
     int32_t *tok = NULL;
-    be->alloc(be, (void **)&tok, N * sizeof(int32_t));
+    be->ops->alloc(be, (void **)&tok, N * sizeof(int32_t));
     for (size_t i = 0; i < N; i++)
         tok[i] = (int32_t)((i * 7919) % V);
     for (size_t i = 0; i < C; i++)
@@ -150,43 +150,43 @@ int main(int argc, char **argv)
     row rows[32];
     int n = 0;
     double mm = 2.0 * (double)N;
-    TIME_OP(rows, n, "embedding_forward", 1, 0, be->embedding_forward(be, x, tok, wte, N, C));
-    TIME_OP(rows, n, "embedding_backward", 1, 0, be->embedding_backward(be, dwte, dx, tok, N, C, V));
-    TIME_OP(rows, n, "norm_forward (rms)", (int)(2 * L + 1), 0, be->norm_forward(be, y, NULL, rstd, x, nw, NULL, N, C, 1e-5f));
-    TIME_OP(rows, n, "norm_backward (rms)", (int)(2 * L + 1), 0, be->norm_backward(be, dx, dnw, NULL, y, x, nw, NULL, rstd, N, C));
-    TIME_OP(rows, n, "matmul_fwd q", (int)L, mm * C * QW, be->matmul_forward(be, q, NULL, y, wq, bq, N, C, QW, LILM_ACT_NONE));
-    TIME_OP(rows, n, "matmul_fwd kv", (int)L, mm * C * KV, be->matmul_forward(be, kv, NULL, y, wkv, bq, N, C, KV, LILM_ACT_NONE));
-    TIME_OP(rows, n, "rope_forward q", (int)(2 * L), 0, be->rope_forward(be, q, B, T, H, Dq, QW, 0, 10000.0f));
+    TIME_OP(rows, n, "embedding_forward", 1, 0, be->ops->embedding_forward(be, x, tok, wte, N, C));
+    TIME_OP(rows, n, "embedding_backward", 1, 0, be->ops->embedding_backward(be, dwte, dx, tok, N, C, V));
+    TIME_OP(rows, n, "norm_forward (rms)", (int)(2 * L + 1), 0, be->ops->norm_forward(be, y, NULL, rstd, x, nw, NULL, N, C, 1e-5f));
+    TIME_OP(rows, n, "norm_backward (rms)", (int)(2 * L + 1), 0, be->ops->norm_backward(be, dx, dnw, NULL, y, x, nw, NULL, rstd, N, C));
+    TIME_OP(rows, n, "matmul_fwd q", (int)L, mm * C * QW, be->ops->matmul_forward(be, q, NULL, y, wq, bq, N, C, QW, LILM_ACT_NONE));
+    TIME_OP(rows, n, "matmul_fwd kv", (int)L, mm * C * KV, be->ops->matmul_forward(be, kv, NULL, y, wkv, bq, N, C, KV, LILM_ACT_NONE));
+    TIME_OP(rows, n, "rope_forward q", (int)(2 * L), 0, be->ops->rope_forward(be, q, B, T, H, Dq, QW, 0, 10000.0f));
     TIME_OP(rows, n, "attention_forward", (int)L, 2.0 * B * H * (T * (T + 1) / 2.0) * (Dq + Dv),
-            be->attention_forward(be, att, lse, q, kv, kv + QW, B, T, T, 0, H, Dq, Dv, QW, KV));
-    TIME_OP(rows, n, "matmul_fwd reproject", (int)L, mm * AW * C, be->matmul_forward(be, x, NULL, att, wo, bq, N, AW, C, LILM_ACT_NONE));
-    TIME_OP(rows, n, "add (residual)", (int)(2 * L), 0, be->add(be, y, y, x, N * C));
-    TIME_OP(rows, n, "matmul_fwd W1+GELU", (int)L, mm * C * F, be->matmul_forward(be, h1, p1, y, w1, bq, N, C, F, LILM_ACT_GELU));
-    TIME_OP(rows, n, "matmul_fwd W2", (int)L, mm * F * C, be->matmul_forward(be, x, NULL, h1, w2, bq, N, F, C, LILM_ACT_NONE));
+            be->ops->attention_forward(be, att, lse, q, kv, kv + QW, B, T, T, 0, H, Dq, Dv, QW, KV));
+    TIME_OP(rows, n, "matmul_fwd reproject", (int)L, mm * AW * C, be->ops->matmul_forward(be, x, NULL, att, wo, bq, N, AW, C, LILM_ACT_NONE));
+    TIME_OP(rows, n, "add (residual)", (int)(2 * L), 0, be->ops->add(be, y, y, x, N * C));
+    TIME_OP(rows, n, "matmul_fwd W1+GELU", (int)L, mm * C * F, be->ops->matmul_forward(be, h1, p1, y, w1, bq, N, C, F, LILM_ACT_GELU));
+    TIME_OP(rows, n, "matmul_fwd W2", (int)L, mm * F * C, be->ops->matmul_forward(be, x, NULL, h1, w2, bq, N, F, C, LILM_ACT_NONE));
     TIME_OP(rows, n, "classifier_xent fwd+bwd", 1, 3.0 * mm * C * V,
-            be->classifier_xent(be, losses, dx, dwte, y, wte, tok, N, C, V, -1, 1.0f / (float)N));
+            be->ops->classifier_xent(be, losses, dx, dwte, y, wte, tok, N, C, V, -1, 1.0f / (float)N));
     TIME_OP(rows, n, "matmul_bwd W2", (int)L, 2.0 * mm * F * C,
-            be->matmul_backward(be, dh1, dwq, dbq, x, NULL, h1, w2, N, F, C, LILM_ACT_NONE, 0));
+            be->ops->matmul_backward(be, dh1, dwq, dbq, x, NULL, h1, w2, N, F, C, LILM_ACT_NONE, 0));
     TIME_OP(rows, n, "matmul_bwd W1+GELU", (int)L, 2.0 * mm * C * F,
-            be->matmul_backward(be, dx, dwq, dbq, dh1, p1, y, w1, N, C, F, LILM_ACT_GELU, 0));
+            be->ops->matmul_backward(be, dx, dwq, dbq, dh1, p1, y, w1, N, C, F, LILM_ACT_GELU, 0));
     TIME_OP(rows, n, "matmul_bwd reproject", (int)L, 2.0 * mm * AW * C,
-            be->matmul_backward(be, datt, dwq, dbq, y, NULL, att, wo, N, AW, C, LILM_ACT_NONE, 0));
+            be->ops->matmul_backward(be, datt, dwq, dbq, y, NULL, att, wo, N, AW, C, LILM_ACT_NONE, 0));
     TIME_OP(rows, n, "attention_backward", (int)L, 4.0 * B * H * (T * (T + 1) / 2.0) * (Dq + Dv),
-            be->attention_backward(be, dq, dkv, dkv + QW, datt, q, kv, kv + QW, att, lse, B, T, H, Dq, Dv, QW, KV));
-    TIME_OP(rows, n, "rope_backward q", (int)(2 * L), 0, be->rope_backward(be, dq, B, T, H, Dq, QW, 0, 10000.0f));
+            be->ops->attention_backward(be, dq, dkv, dkv + QW, datt, q, kv, kv + QW, att, lse, B, T, H, Dq, Dv, QW, KV));
+    TIME_OP(rows, n, "rope_backward q", (int)(2 * L), 0, be->ops->rope_backward(be, dq, B, T, H, Dq, QW, 0, 10000.0f));
     TIME_OP(rows, n, "matmul_bwd kv", (int)L, 2.0 * mm * C * KV,
-            be->matmul_backward(be, dx, dwq, dbq, dkv, NULL, y, wkv, N, C, KV, LILM_ACT_NONE, 0));
+            be->ops->matmul_backward(be, dx, dwq, dbq, dkv, NULL, y, wkv, N, C, KV, LILM_ACT_NONE, 0));
     TIME_OP(rows, n, "matmul_bwd q (accumulate)", (int)L, 2.0 * mm * C * QW,
-            be->matmul_backward(be, dx, dwq, dbq, dq, NULL, y, wq, N, C, QW, LILM_ACT_NONE, 1));
-    TIME_OP(rows, n, "accumulate (residual grad)", (int)(2 * L), 0, be->accumulate(be, dx, y, N * C));
+            be->ops->matmul_backward(be, dx, dwq, dbq, dq, NULL, y, wq, N, C, QW, LILM_ACT_NONE, 1));
+    TIME_OP(rows, n, "accumulate (residual grad)", (int)(2 * L), 0, be->ops->accumulate(be, dx, y, N * C));
     double sumsq;
     int64_t bad;
     double opt_share = (double)B / 64.0; /* one optimizer step per 64 sequences */
-    TIME_OP(rows, n, "grad_sanitize (all params)", opt_share, 0, be->grad_sanitize(be, grads, n_params, &sumsq, &bad));
+    TIME_OP(rows, n, "grad_sanitize (all params)", opt_share, 0, be->ops->grad_sanitize(be, grads, n_params, &sumsq, &bad));
     lilm_adamw_tensor ten = {params, grads, m, v, n_params, 0.02f};
     lilm_adamw_hparams hp = {6e-3f, 0.9f, 0.95f, 1e-8f, 1};
-    TIME_OP(rows, n, "adamw (all params)", opt_share, 0, be->adamw(be, &ten, 1, &hp));
-    if (be->sync(be) != LILM_OK) {
+    TIME_OP(rows, n, "adamw (all params)", opt_share, 0, be->ops->adamw(be, &ten, 1, &hp));
+    if (be->ops->sync(be) != LILM_OK) {
         fprintf(stderr, "backend error: %s\n", lilm_last_error());
         return 1;
     }
@@ -224,6 +224,6 @@ int main(int argc, char **argv)
     printf("\nestimated time per micro-batch (fwd+bwd, optimizer amortised over 64 sequences): %.1f ms"
            " = %.0f tokens/s"
            " (cpu time / threads: %.1f ms)\n", total, (double)N / (total * 1e-3), total_cpu / be->threads);
-    be->destroy(be); /* not lilm_backend_free: it would link the CUDA constructor */
+    be->ops->destroy(be); /* not lilm_backend_free: it would link the CUDA constructor */
     return 0;
 }

@@ -3,7 +3,7 @@
  *
  * Not a test: for each op a transformer training step calls, it prints the
  * median over REPS timed batches (each ITERS calls, after warm-up, bounded by
- * be->sync()), how many times one micro-batch step calls it, and its share
+ * be->ops->sync()), how many times one micro-batch step calls it, and its share
  * of the summed step, then the estimated micro-batch step time and tokens/s
  * (sum of op medians x calls; launch gaps and the trainer's own work are not
  * counted), and the achieved TFLOP/s of the GEMM and attention ops.
@@ -76,7 +76,7 @@ static void *dev_buf(bench *b, size_t n, int act, float a, unsigned seed)
     lilm_backend *be = b->be;
     size_t esz = act && be->act_dtype == LILM_DTYPE_BF16 ? 2 : 4;
     void *p = NULL, *stage = NULL;
-    if (be->alloc(be, &p, n * esz) != LILM_OK) die("alloc");
+    if (be->ops->alloc(be, &p, n * esz) != LILM_OK) die("alloc");
     float *host = malloc(n * sizeof(float));
     if (!host) die("host malloc");
     unsigned s = seed * 2654435761u + 1;
@@ -85,12 +85,12 @@ static void *dev_buf(bench *b, size_t n, int act, float a, unsigned seed)
         host[i] = a * (2.0f * (float)(s >> 8) / 16777216.0f - 1.0f);
     }
     if (act && esz == 2) {
-        if (be->alloc(be, &stage, n * sizeof(float)) != LILM_OK || be->upload(be, stage, host, n * sizeof(float)))
+        if (be->ops->alloc(be, &stage, n * sizeof(float)) != LILM_OK || be->ops->upload(be, stage, host, n * sizeof(float)))
             die("upload");
-        be->cast_to_act(be, p, stage, n);
-        if (be->sync(be) != LILM_OK) die("cast");
-        be->free(be, stage);
-    } else if (be->upload(be, p, host, n * sizeof(float)) != LILM_OK) {
+        be->ops->cast_to_act(be, p, stage, n);
+        if (be->ops->sync(be) != LILM_OK) die("cast");
+        be->ops->free(be, stage);
+    } else if (be->ops->upload(be, p, host, n * sizeof(float)) != LILM_OK) {
         die("upload");
     }
     free(host);
@@ -120,61 +120,61 @@ static void run_op(bench *b, op_id op)
     double sumsq;
     int64_t bad;
     switch (op) {
-    case OP_NORM_F: be->norm_forward(be, b->xn, NULL, b->rstd, b->x, b->normw, NULL, N, C, 1e-5f); break;
+    case OP_NORM_F: be->ops->norm_forward(be, b->xn, NULL, b->rstd, b->x, b->normw, NULL, N, C, 1e-5f); break;
     case OP_NORM_B:
-        be->norm_backward(be, b->dbuf, b->dw, NULL, b->x2, b->x, b->normw, NULL, b->rstd, N, C);
+        be->ops->norm_backward(be, b->dbuf, b->dw, NULL, b->x2, b->x, b->normw, NULL, b->rstd, N, C);
         break;
-    case OP_MM_QKV_F: be->matmul_forward(be, b->q, NULL, b->xn, b->w_qkv, b->bias, N, C, QKV, LILM_ACT_NONE); break;
+    case OP_MM_QKV_F: be->ops->matmul_forward(be, b->q, NULL, b->xn, b->w_qkv, b->bias, N, C, QKV, LILM_ACT_NONE); break;
     case OP_MM_QKV_B:
-        be->matmul_backward(be, b->dbuf, b->dw, b->dbias, b->q, NULL, b->xn, b->w_qkv, N, C, QKV, LILM_ACT_NONE, 0);
+        be->ops->matmul_backward(be, b->dbuf, b->dw, b->dbias, b->q, NULL, b->xn, b->w_qkv, N, C, QKV, LILM_ACT_NONE, 0);
         break;
     case OP_MM_PROJ_F:
-        be->matmul_forward(be, b->x2, NULL, b->att, b->w_proj, b->bias, N, H * Dv, C, LILM_ACT_NONE);
+        be->ops->matmul_forward(be, b->x2, NULL, b->att, b->w_proj, b->bias, N, H * Dv, C, LILM_ACT_NONE);
         break;
     case OP_MM_PROJ_B:
-        be->matmul_backward(be, b->dbuf2, b->dw, b->dbias, b->x2, NULL, b->att, b->w_proj, N, H * Dv, C,
+        be->ops->matmul_backward(be, b->dbuf2, b->dw, b->dbias, b->x2, NULL, b->att, b->w_proj, N, H * Dv, C,
                             LILM_ACT_NONE, 0);
         break;
-    case OP_MM_FFN1_F: be->matmul_forward(be, b->h, b->hpre, b->xn, b->w_ffn1, b->bias, N, C, F, LILM_ACT_GELU); break;
+    case OP_MM_FFN1_F: be->ops->matmul_forward(be, b->h, b->hpre, b->xn, b->w_ffn1, b->bias, N, C, F, LILM_ACT_GELU); break;
     case OP_MM_FFN1_B:
-        be->matmul_backward(be, b->dbuf, b->dw, b->dbias, b->h, b->hpre, b->xn, b->w_ffn1, N, C, F, LILM_ACT_GELU, 1);
+        be->ops->matmul_backward(be, b->dbuf, b->dw, b->dbias, b->h, b->hpre, b->xn, b->w_ffn1, N, C, F, LILM_ACT_GELU, 1);
         break;
-    case OP_MM_FFN2_F: be->matmul_forward(be, b->x2, NULL, b->h, b->w_ffn2, b->bias, N, F, C, LILM_ACT_NONE); break;
+    case OP_MM_FFN2_F: be->ops->matmul_forward(be, b->x2, NULL, b->h, b->w_ffn2, b->bias, N, F, C, LILM_ACT_NONE); break;
     case OP_MM_FFN2_B:
-        be->matmul_backward(be, b->hpre, b->dw, b->dbias, b->x2, NULL, b->h, b->w_ffn2, N, F, C, LILM_ACT_NONE, 0);
+        be->ops->matmul_backward(be, b->hpre, b->dw, b->dbias, b->x2, NULL, b->h, b->w_ffn2, N, F, C, LILM_ACT_NONE, 0);
         break;
     case OP_ROPE_F:
-        be->rope_forward(be, b->q, b->B, b->T, H, Dq, QKV, 0, 10000.0f);
-        be->rope_forward(be, (char *)b->q + H * Dq * 2, b->B, b->T, H, Dq, QKV, 0, 10000.0f);
+        be->ops->rope_forward(be, b->q, b->B, b->T, H, Dq, QKV, 0, 10000.0f);
+        be->ops->rope_forward(be, (char *)b->q + H * Dq * 2, b->B, b->T, H, Dq, QKV, 0, 10000.0f);
         break;
     case OP_ROPE_B:
-        be->rope_backward(be, b->q, b->B, b->T, H, Dq, QKV, 0, 10000.0f);
-        be->rope_backward(be, (char *)b->q + H * Dq * 2, b->B, b->T, H, Dq, QKV, 0, 10000.0f);
+        be->ops->rope_backward(be, b->q, b->B, b->T, H, Dq, QKV, 0, 10000.0f);
+        be->ops->rope_backward(be, (char *)b->q + H * Dq * 2, b->B, b->T, H, Dq, QKV, 0, 10000.0f);
         break;
     case OP_ATT_F: {
         const char *k = (const char *)b->q + H * Dq * 2, *v = k + H * Dq * 2;
-        be->attention_forward(be, b->att, b->lse, b->q, k, v, b->B, b->T, b->T, 0, H, Dq, Dv, QKV, QKV);
+        be->ops->attention_forward(be, b->att, b->lse, b->q, k, v, b->B, b->T, b->T, 0, H, Dq, Dv, QKV, QKV);
         break;
     }
     case OP_ATT_B: {
         const char *k = (const char *)b->q + H * Dq * 2, *v = k + H * Dq * 2;
         char *dk = (char *)b->kv + H * Dq * 2, *dv = dk + H * Dq * 2;
-        be->attention_backward(be, b->kv, dk, dv, b->dbuf2 /* dout (B,T,H,Dv) */, b->q, k, v, b->att, b->lse, b->B, b->T,
+        be->ops->attention_backward(be, b->kv, dk, dv, b->dbuf2 /* dout (B,T,H,Dv) */, b->q, k, v, b->att, b->lse, b->B, b->T,
                                H, Dq, Dv, QKV, QKV);
         break;
     }
-    case OP_ADD: be->add(be, b->x, b->x, b->x2, N * C); break;
-    case OP_EMB_F: be->embedding_forward(be, b->x, b->tok, b->wte, N, C); break;
-    case OP_EMB_B: be->embedding_backward(be, b->dwte, b->x2, b->tok, N, C, V); break;
+    case OP_ADD: be->ops->add(be, b->x, b->x, b->x2, N * C); break;
+    case OP_EMB_F: be->ops->embedding_forward(be, b->x, b->tok, b->wte, N, C); break;
+    case OP_EMB_B: be->ops->embedding_backward(be, b->dwte, b->x2, b->tok, N, C, V); break;
     case OP_XENT:
-        be->classifier_xent(be, b->losses, b->dbuf, b->dwte, b->xn, b->wte, b->tgt, N, C, V, -1, 1.0f / (float)N);
+        be->ops->classifier_xent(be, b->losses, b->dbuf, b->dwte, b->xn, b->wte, b->tgt, N, C, V, -1, 1.0f / (float)N);
         break;
-    case OP_CAST: be->cast_to_act(be, b->wcopy, b->params, b->n_params); break;
-    case OP_SANITIZE: be->grad_sanitize(be, b->grads, b->n_params, &sumsq, &bad); break;
+    case OP_CAST: be->ops->cast_to_act(be, b->wcopy, b->params, b->n_params); break;
+    case OP_SANITIZE: be->ops->grad_sanitize(be, b->grads, b->n_params, &sumsq, &bad); break;
     case OP_ADAMW: {
         lilm_adamw_tensor t = {b->params, b->grads, b->m, b->v, b->n_params, 0.02f};
         lilm_adamw_hparams hp = {1e-4f, 0.9f, 0.95f, 1e-8f, 1};
-        be->adamw(be, &t, 1, &hp);
+        be->ops->adamw(be, &t, 1, &hp);
         break;
     }
     case OP_COUNT: break;
@@ -204,7 +204,7 @@ int main(int argc, char **argv)
     size_t QKV = H * (2 * Dq + Dv);
     lilm_backend_plan plan = {N, b.B, b.T, C, V, H, Dq, Dv, F > QKV ? F : QKV};
     size_t scratch = 0;
-    if (b.be->reserve(b.be, &plan, &scratch) != LILM_OK) die("reserve");
+    if (b.be->ops->reserve(b.be, &plan, &scratch) != LILM_OK) die("reserve");
     /* parameters of the whole model, for the optimizer ops */
     size_t per_layer = C * H * Dq + H * Dq + C * H * (Dq + Dv) + H * (Dq + Dv) + H * Dv * C + C + 2 * C * F + F + C + 2 * C;
     b.n_params = s->L * per_layer + V * C + C;
@@ -241,13 +241,13 @@ int main(int argc, char **argv)
     int32_t *tok = malloc(N * sizeof(int32_t));
     if (!tok) die("host malloc");
     for (size_t i = 0; i < N; i++) tok[i] = (int32_t)((i * 2654435761u) % V);
-    if (b.be->alloc(b.be, (void **)&b.tok, N * 4) || b.be->alloc(b.be, (void **)&b.tgt, N * 4) ||
-        b.be->upload(b.be, b.tok, tok, N * 4) || b.be->upload(b.be, b.tgt, tok, N * 4))
+    if (b.be->ops->alloc(b.be, (void **)&b.tok, N * 4) || b.be->ops->alloc(b.be, (void **)&b.tgt, N * 4) ||
+        b.be->ops->upload(b.be, b.tok, tok, N * 4) || b.be->ops->upload(b.be, b.tgt, tok, N * 4))
         die("tokens");
     free(tok);
     /* the attention forward must have run once for a meaningful lse */
     run_op(&b, OP_ATT_F);
-    if (b.be->sync(b.be) != LILM_OK) die("attention warm-up");
+    if (b.be->ops->sync(b.be) != LILM_OK) die("attention warm-up");
 
     size_t L = s->L;
     double calls[OP_COUNT] = {
@@ -278,11 +278,11 @@ int main(int argc, char **argv)
         med[op] = 0.0;
         if (only && !strstr(op_names[op], only)) continue;
         for (int w = 0; w < 2; w++) run_op(&b, (op_id)op);
-        if (b.be->sync(b.be) != LILM_OK) die(op_names[op]);
+        if (b.be->ops->sync(b.be) != LILM_OK) die(op_names[op]);
         for (int r = 0; r < REPS; r++) {
             double t0 = now_s();
             for (int i = 0; i < ITERS; i++) run_op(&b, (op_id)op);
-            if (b.be->sync(b.be) != LILM_OK) die(op_names[op]);
+            if (b.be->ops->sync(b.be) != LILM_OK) die(op_names[op]);
             t[r] = (now_s() - t0) / ITERS;
         }
         qsort(t, REPS, sizeof t[0], cmp_double);
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
     }
     if (only) printf("(only the ops matching \"%s\": the share is of their sum)\n", only);
     else printf("estimated micro-batch step: %.2f ms = %.0f tokens/s (peak device memory %.1f MiB)\n", 1e3 * total,
-           (double)N / total, b.be->peak_bytes(b.be) / 1048576.0);
+           (double)N / total, b.be->ops->peak_bytes(b.be) / 1048576.0);
     lilm_backend_free(b.be);
     return 0;
 }

@@ -101,13 +101,15 @@ static void test_init_refusals(lilm_test *t)
     LT_STATUS(t, lilm_model_init(&m, &c, be, 2, CTX, 1), LILM_ERR_ARG);
     /* a backend that lacks the ops (the CUDA backend today) */
     lilm_backend bare = *be;
-    bare.trunc_forward = NULL;
-    bare.trunc_backward = NULL;
-    bare.trunc_work_bytes = NULL;
+    lilm_backend_ops bare_ops = *be->ops;
+    bare_ops.trunc_forward = NULL;
+    bare_ops.trunc_backward = NULL;
+    bare_ops.trunc_work_bytes = NULL;
+    bare.ops = &bare_ops;
     c = arch(LILM_ACT_SVD_ENTROPIC, 0, 0.0, 2.0);
     LT_STATUS(t, lilm_model_init(&m, &c, &bare, 2, CTX, 1), LILM_ERR_UNSUPPORTED);
     LT_TRUE(t, strstr(lilm_last_error(), "svd_entropic is not on the cpu backend yet") != NULL);
-    be->destroy(be);
+    be->ops->destroy(be);
 }
 
 /* Logits of one sequence decoded a token at a time vs the full forward. */
@@ -140,7 +142,7 @@ static void decode_case(lilm_test *t, lilm_model_config c, const char *what)
     lilm_decoder_free(&d);
     free(full), free(lg);
     lilm_model_free(&m);
-    be->destroy(be);
+    be->ops->destroy(be);
 }
 
 static void test_decode_matches_forward(lilm_test *t)
@@ -198,10 +200,12 @@ static void test_tensor_ring_table(lilm_test *t)
     LT_EQ_INT(t, back.ffn_tr_bond, 3);
     lilm_model_free(&m);
     lilm_backend bare = *be;
-    bare.tr_weight = NULL;
+    lilm_backend_ops bare_ops = *be->ops;
+    bare_ops.tr_weight = NULL;
+    bare.ops = &bare_ops;
     LT_STATUS(t, lilm_model_init(&m, &c, &bare, 1, CTX, 9), LILM_ERR_UNSUPPORTED);
     LT_TRUE(t, strstr(lilm_last_error(), "model.ffn_tr_bond") != NULL);
-    be->destroy(be);
+    be->ops->destroy(be);
 }
 
 static void test_omega_follows_the_step(lilm_test *t)
@@ -228,7 +232,7 @@ static void test_omega_follows_the_step(lilm_test *t)
     LT_TRUE(t, memcmp(a, b, n * sizeof *a) != 0);
     free(a), free(b), free(s);
     lilm_model_free(&m);
-    be->destroy(be);
+    be->ops->destroy(be);
 }
 
 static const lilm_test_case cases[] = {

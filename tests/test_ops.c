@@ -80,15 +80,15 @@ static lilm_backend *make_backend(lilm_test *t, int threads)
         .n_heads = 4, .qk_dim = 32, .v_dim = 32, .max_width = 512,
     };
     size_t bytes = 0;
-    LT_OK(t, be->reserve(be, &plan, &bytes));
+    LT_OK(t, be->ops->reserve(be, &plan, &bytes));
     LT_TRUE(t, bytes > 0);
     return be;
 }
 
 static void free_backend(lilm_test *t, lilm_backend *be)
 {
-    LT_OK(t, be->sync(be));
-    be->destroy(be);
+    LT_OK(t, be->ops->sync(be));
+    be->ops->destroy(be);
 }
 
 /* All of got within atol + rtol |ref| of ref; reports the worst element. */
@@ -169,7 +169,7 @@ typedef struct emb_ctx {
 static double emb_eval(void *p)
 {
     emb_ctx *c = p;
-    c->be->embedding_forward(c->be, c->out, c->tok, c->wte, c->N, c->C);
+    c->be->ops->embedding_forward(c->be, c->out, c->tok, c->wte, c->N, c->C);
     return dot_wd(c->out, c->w, c->N * c->C);
 }
 
@@ -186,7 +186,7 @@ static void test_embedding(lilm_test *t)
     tok[5] = tok[9] = tok[11] = 3; /* repeated tokens add */
     fill(&r, wte, V * C, -1, 1);
     fill(&r, w, N * C, -1, 1);
-    be->embedding_forward(be, out, tok, wte, N, C);
+    be->ops->embedding_forward(be, out, tok, wte, N, C);
     for (size_t i = 0; i < N; i++)
         LT_CHECK(t, memcmp(out + i * C, wte + (size_t)tok[i] * C, C * sizeof(float)) == 0, "row %zu", i);
     /* backward accumulates into a pre-filled dwte */
@@ -196,17 +196,17 @@ static void test_embedding(lilm_test *t)
     for (size_t i = 0; i < N; i++)
         for (size_t c = 0; c < C; c++)
             ref[(size_t)tok[i] * C + c] += w[i * C + c];
-    be->embedding_backward(be, dwte, w, tok, N, C, V);
+    be->ops->embedding_backward(be, dwte, w, tok, N, C, V);
     check_close(t, "dwte", dwte, ref, V * C, 1e-5, 1e-5);
     memset(dwte, 0, V * C * sizeof(float));
-    be->embedding_backward(be, dwte, w, tok, N, C, V);
+    be->ops->embedding_backward(be, dwte, w, tok, N, C, V);
     emb_ctx c = {be, out, wte, w, tok, N, C};
     fd_check(t, "embedding dwte", &r, emb_eval, &c, wte, V * C, dwte, 1e-2f);
     /* an out-of-range token is reported by sync() */
     tok[7] = (int32_t)5000;
-    be->embedding_forward(be, out, tok, wte, N, C);
-    LT_STATUS(t, be->sync(be), LILM_ERR_ARG);
-    LT_OK(t, be->sync(be));
+    be->ops->embedding_forward(be, out, tok, wte, N, C);
+    LT_STATUS(t, be->ops->sync(be), LILM_ERR_ARG);
+    LT_OK(t, be->ops->sync(be));
     free(wte), free(out), free(w), free(dwte), free(ref);
     free_backend(t, be);
 }
@@ -243,7 +243,7 @@ typedef struct norm_ctx {
 static double norm_eval(void *p)
 {
     norm_ctx *c = p;
-    c->be->norm_forward(c->be, c->out, c->mean, c->rstd, c->x, c->wt, c->b, c->N, c->C, c->eps);
+    c->be->ops->norm_forward(c->be, c->out, c->mean, c->rstd, c->x, c->wt, c->b, c->N, c->C, c->eps);
     return dot_wd(c->out, c->w, c->N * c->C);
 }
 
@@ -261,7 +261,7 @@ static void norm_case(lilm_test *t, lilm_backend *be, rng *r, size_t N, size_t C
     if (b)
         fill(r, b, C, -0.5, 0.5);
     fill(r, w, N * C, -1, 1);
-    be->norm_forward(be, out, layer ? mean : NULL, rstd, x, wt, b, N, C, eps);
+    be->ops->norm_forward(be, out, layer ? mean : NULL, rstd, x, wt, b, N, C, eps);
     norm_ref(y, rm, rr, x, wt, b, N, C, eps, layer);
     char what[64];
     snprintf(what, sizeof what, "%s fwd N=%zu C=%zu", layer ? "layernorm" : "rmsnorm", N, C);
@@ -280,7 +280,7 @@ static void norm_case(lilm_test *t, lilm_backend *be, rng *r, size_t N, size_t C
     memcpy(din, pre, N * C * sizeof(float));
     for (size_t c = 0; c < C; c++)
         dwt[c] = 0.25f, db[c] = -0.5f;
-    be->norm_backward(be, din, dwt, layer ? db : NULL, w, x, wt, layer ? mean : NULL, rstd, N, C);
+    be->ops->norm_backward(be, din, dwt, layer ? db : NULL, w, x, wt, layer ? mean : NULL, rstd, N, C);
     for (size_t i = 0; i < N * C; i++)
         din[i] -= pre[i];
     for (size_t c = 0; c < C; c++)
@@ -332,7 +332,7 @@ typedef struct mm_ctx {
 static double mm_eval(void *p)
 {
     mm_ctx *c = p;
-    c->be->matmul_forward(c->be, c->out, c->pre, c->in, c->wt, c->bias, c->N, c->IC, c->OC, c->act);
+    c->be->ops->matmul_forward(c->be, c->out, c->pre, c->in, c->wt, c->bias, c->N, c->IC, c->OC, c->act);
     if (c->sign0)
         for (size_t i = 0; i < c->N * c->OC; i++)
             if ((c->pre[i] > 0.0f) != c->sign0[i])
@@ -361,7 +361,7 @@ static void matmul_case(lilm_test *t, lilm_backend *be, rng *r, size_t N, size_t
             refpre[i * OC + o] = s;
             ref[i * OC + o] = act_ref(s, act);
         }
-    be->matmul_forward(be, out, pre, in, wt, bias, N, IC, OC, act);
+    be->ops->matmul_forward(be, out, pre, in, wt, bias, N, IC, OC, act);
     char what[96];
     snprintf(what, sizeof what, "matmul fwd N=%zu IC=%zu OC=%zu act=%d bias=%d", N, IC, OC, (int)act, with_bias);
     check_close(t, what, out, ref, N * OC, 1e-5, 1e-4);
@@ -375,7 +375,7 @@ static void matmul_case(lilm_test *t, lilm_backend *be, rng *r, size_t N, size_t
         dw[i] = 1.0f;
     for (size_t o = 0; o < OC; o++)
         db[o] = 2.0f;
-    be->matmul_backward(be, din, dw, bias ? db : NULL, dout, pre, in, wt, N, IC, OC, act, accumulate);
+    be->ops->matmul_backward(be, din, dw, bias ? db : NULL, dout, pre, in, wt, N, IC, OC, act, accumulate);
     for (size_t i = 0; i < OC * IC; i++)
         dw[i] -= 1.0f;
     for (size_t o = 0; o < OC; o++)
@@ -400,8 +400,8 @@ static void matmul_case(lilm_test *t, lilm_backend *be, rng *r, size_t N, size_t
     /* din == NULL is allowed and leaves the rest unchanged */
     float *dw2 = fnew(OC * IC);
     memcpy(dout, w, N * OC * sizeof(float));
-    be->matmul_forward(be, out, pre, in, wt, bias, N, IC, OC, act);
-    be->matmul_backward(be, NULL, dw2, NULL, dout, pre, in, wt, N, IC, OC, act, 0);
+    be->ops->matmul_forward(be, out, pre, in, wt, bias, N, IC, OC, act);
+    be->ops->matmul_backward(be, NULL, dw2, NULL, dout, pre, in, wt, N, IC, OC, act, 0);
     int same = 1;
     for (size_t i = 0; i < OC * IC; i++)
         same &= fabsf(dw2[i] - dw[i]) <= 1e-4f * (1.0f + fabsf(dw[i]));
@@ -437,7 +437,7 @@ typedef struct act_ctx {
 static double act_eval(void *p)
 {
     act_ctx *c = p;
-    c->be->act_forward(c->be, c->out, c->in, c->n, c->act);
+    c->be->ops->act_forward(c->be, c->out, c->in, c->n, c->act);
     return dot_wd(c->out, c->w, c->n);
 }
 
@@ -451,16 +451,16 @@ static void test_elementwise(lilm_test *t)
     fill(&r, in, n, -6, 6);
     fill(&r, w, n, -1, 1);
     for (int act = 0; act < 3; act++) {
-        be->act_forward(be, out, in, n, (lilm_act)act);
+        be->ops->act_forward(be, out, in, n, (lilm_act)act);
         for (size_t i = 0; i < n; i++)
             ref[i] = act_ref(in[i], (lilm_act)act);
         check_close(t, act == 1 ? "gelu" : act == 2 ? "relu" : "identity", out, ref, n, 1e-6, 1e-6);
-        be->act_backward(be, din, w, in, n, (lilm_act)act);
+        be->ops->act_backward(be, din, w, in, n, (lilm_act)act);
         act_ctx c = {be, out, in, w, n, (lilm_act)act};
         fd_check(t, "act backward", &r, act_eval, &c, in, n, din, act == 2 ? 1e-3f : 1e-2f);
     }
     /* the GELU derivative against its closed form in double */
-    be->act_backward(be, din, w, in, n, LILM_ACT_GELU);
+    be->ops->act_backward(be, din, w, in, n, LILM_ACT_GELU);
     for (size_t i = 0; i < n; i++) {
         double x = in[i];
         ref[i] = w[i] * (0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI));
@@ -468,29 +468,29 @@ static void test_elementwise(lilm_test *t)
     check_close(t, "gelu grad", din, ref, n, 1e-6, 1e-6);
     fill(&r, a, n, -1, 1);
     fill(&r, b, n, -1, 1);
-    be->add(be, out, a, b, n);
+    be->ops->add(be, out, a, b, n);
     for (size_t i = 0; i < n; i++)
         ref[i] = (double)(a[i] + b[i]);
     check_close(t, "add", out, ref, n, 0, 0);
-    be->add(be, a, a, b, n); /* out aliases a */
+    be->ops->add(be, a, a, b, n); /* out aliases a */
     check_close(t, "add aliased", a, ref, n, 0, 0);
     for (size_t i = 0; i < n; i++)
         ref[i] = (double)(a[i] + b[i]);
-    be->accumulate(be, a, b, n);
+    be->ops->accumulate(be, a, b, n);
     check_close(t, "accumulate", a, ref, n, 0, 0);
-    be->copy(be, out, b, n);
+    be->ops->copy(be, out, b, n);
     LT_TRUE(t, memcmp(out, b, n * sizeof(float)) == 0);
-    be->cast_to_act(be, out, a, n);
+    be->ops->cast_to_act(be, out, a, n);
     LT_TRUE(t, memcmp(out, a, n * sizeof(float)) == 0);
-    be->cast_to_f32(be, out, b, n);
+    be->ops->cast_to_f32(be, out, b, n);
     LT_TRUE(t, memcmp(out, b, n * sizeof(float)) == 0);
     for (size_t i = 0; i < n; i++)
         ref[i] = (double)(b[i] * 0.375f);
-    be->scale(be, b, n, 0.375f);
+    be->ops->scale(be, b, n, 0.375f);
     check_close(t, "scale", b, ref, n, 0, 0);
     for (size_t i = 0; i < n; i++)
         ref[i] = (double)(out[i] + -1.5f * a[i]);
-    be->axpy(be, out, a, n, -1.5f);
+    be->ops->axpy(be, out, a, n, -1.5f);
     check_close(t, "axpy", out, ref, n, 0, 0);
     free(in), free(out), free(w), free(din), free(a), free(b), free(ref);
     free_backend(t, be);
@@ -508,7 +508,7 @@ static double rope_eval(void *p)
 {
     rope_ctx *c = p;
     memcpy(c->y, c->x, c->n * sizeof(float));
-    c->be->rope_forward(c->be, c->y, c->B, c->T, c->H, c->D, c->stride, c->pos0, 10000.0f);
+    c->be->ops->rope_forward(c->be, c->y, c->B, c->T, c->H, c->D, c->stride, c->pos0, 10000.0f);
     return dot_wd(c->y, c->w, c->n);
 }
 
@@ -532,17 +532,17 @@ static void rope_case(lilm_test *t, lilm_backend *be, rng *r, size_t B, size_t T
                     ref[o + 1] = x[o] * sin(ang) + x[o + 1] * cos(ang);
                 }
     memcpy(y, x, n * sizeof(float));
-    be->rope_forward(be, y, B, T, H, D, stride, pos0, 10000.0f);
+    be->ops->rope_forward(be, y, B, T, H, D, stride, pos0, 10000.0f);
     char what[80];
     snprintf(what, sizeof what, "rope fwd B=%zu T=%zu H=%zu D=%zu pos0=%zu", B, T, H, D, pos0);
     check_close(t, what, y, ref, n, 2e-6, 1e-5);
     /* backward of forward is the identity (rotation is orthogonal) */
-    be->rope_backward(be, y, B, T, H, D, stride, pos0, 10000.0f);
+    be->ops->rope_backward(be, y, B, T, H, D, stride, pos0, 10000.0f);
     for (size_t i = 0; i < n; i++)
         ref[i] = x[i];
     check_close(t, "rope bwd(fwd(x)) == x", y, ref, n, 2e-6, 1e-5);
     memcpy(g, w, n * sizeof(float));
-    be->rope_backward(be, g, B, T, H, D, stride, pos0, 10000.0f);
+    be->ops->rope_backward(be, g, B, T, H, D, stride, pos0, 10000.0f);
     rope_ctx c = {be, x, y, w, B, T, H, D, stride, pos0, n};
     fd_check(t, "rope dx", r, rope_eval, &c, x, n, g, 1e-2f);
     free(x), free(y), free(w), free(g), free(ref);
@@ -604,7 +604,7 @@ typedef struct attn_ctx {
 static double attn_eval(void *p)
 {
     attn_ctx *c = p;
-    c->be->attention_forward(c->be, c->out, c->lse, c->q, c->kv, c->kv + c->H * c->Dq, c->B, c->T, c->T, 0,
+    c->be->ops->attention_forward(c->be, c->out, c->lse, c->q, c->kv, c->kv + c->H * c->Dq, c->B, c->T, c->T, 0,
                              c->H, c->Dq, c->Dv, c->qs, c->kvs);
     return dot_wd(c->out, c->w, c->B * c->T * c->H * c->Dv);
 }
@@ -621,7 +621,7 @@ static void attention_case(lilm_test *t, lilm_backend *be, rng *r, size_t B, siz
     fill(r, kv, nkv, -1.5, 1.5);
     fill(r, w, no, -1, 1);
     const float *k = kv, *v = kv + H * Dq;
-    be->attention_forward(be, out, lse, q, k, v, B, T, T, 0, H, Dq, Dv, qs, kvs);
+    be->ops->attention_forward(be, out, lse, q, k, v, B, T, T, 0, H, Dq, Dv, qs, kvs);
     attn_ref(ref, rlse, q, k, v, B, T, T, 0, H, Dq, Dv, qs, kvs);
     char what[96];
     snprintf(what, sizeof what, "attention fwd B=%zu T=%zu H=%zu Dq=%zu Dv=%zu", B, T, H, Dq, Dv);
@@ -638,7 +638,7 @@ static void attention_case(lilm_test *t, lilm_backend *be, rng *r, size_t B, siz
         float *qt = fnew(B * Tq * qs), *ot = fnew(B * Tq * H * Dv), *lt = fnew(B * H * Tq);
         for (size_t b = 0; b < B; b++)
             memcpy(qt + b * Tq * qs, q + (b * T + pos0) * qs, Tq * qs * sizeof(float));
-        be->attention_forward(be, ot, lt, qt, k, v, B, Tq, T, pos0, H, Dq, Dv, qs, kvs);
+        be->ops->attention_forward(be, ot, lt, qt, k, v, B, Tq, T, pos0, H, Dq, Dv, qs, kvs);
         double *want = dnew(B * Tq * H * Dv);
         for (size_t b = 0; b < B; b++)
             for (size_t i = 0; i < Tq * H * Dv; i++)
@@ -651,8 +651,8 @@ static void attention_case(lilm_test *t, lilm_backend *be, rng *r, size_t B, siz
     fill(r, dq, nq, 100, 200);
     fill(r, dkv, nkv, 100, 200);
     memcpy(dout, w, no * sizeof(float));
-    be->attention_forward(be, out, lse, q, k, v, B, T, T, 0, H, Dq, Dv, qs, kvs);
-    be->attention_backward(be, dq, dkv, dkv + H * Dq, dout, q, k, v, out, lse, B, T, H, Dq, Dv, qs, kvs);
+    be->ops->attention_forward(be, out, lse, q, k, v, B, T, T, 0, H, Dq, Dv, qs, kvs);
+    be->ops->attention_backward(be, dq, dkv, dkv + H * Dq, dout, q, k, v, out, lse, B, T, H, Dq, Dv, qs, kvs);
     /* the q padding columns are not part of attention: their gradient is
      * untouched garbage; zero it so the FD check there compares 0 with 0 */
     for (size_t i = 0; i < B * T; i++)
@@ -690,7 +690,7 @@ typedef struct xent_ctx {
 static double xent_eval(void *p)
 {
     xent_ctx *c = p;
-    c->be->classifier_xent(c->be, c->losses, NULL, NULL, c->x, c->wte, c->tgt, c->N, c->C, c->V, -1, 1.0f);
+    c->be->ops->classifier_xent(c->be, c->losses, NULL, NULL, c->x, c->wte, c->tgt, c->N, c->C, c->V, -1, 1.0f);
     double s = 0.0;
     for (size_t i = 0; i < c->N; i++)
         s += c->losses[i];
@@ -728,7 +728,7 @@ static void xent_case(lilm_test *t, lilm_backend *be, rng *r, size_t N, size_t C
             sum += exp(rlog[i * V + j] - mx);
         ref[i] = tgt[i] == -1 ? 0.0 : mx + log(sum) - rlog[i * V + (size_t)tgt[i]];
     }
-    be->classifier_logits(be, logits, x, wte, N, C, V);
+    be->ops->classifier_logits(be, logits, x, wte, N, C, V);
     char what[80];
     snprintf(what, sizeof what, "classifier_logits N=%zu C=%zu V=%zu", N, C, V);
     check_close(t, what, logits, rlog, N * V, 1e-5, 1e-5);
@@ -736,7 +736,7 @@ static void xent_case(lilm_test *t, lilm_backend *be, rng *r, size_t N, size_t C
     for (size_t i = 0; i < V * C; i++)
         dwte[i] = 0.5f;           /* dwte ADDS */
     float scale = 1.0f / (float)counted;
-    be->classifier_xent(be, losses, dx, dwte, x, wte, tgt, N, C, V, -1, scale);
+    be->ops->classifier_xent(be, losses, dx, dwte, x, wte, tgt, N, C, V, -1, scale);
     snprintf(what, sizeof what, "classifier_xent losses N=%zu C=%zu V=%zu", N, C, V);
     check_close(t, what, losses, ref, N, 1e-5, 1e-5);
     for (size_t i = 0; i < N; i++)
@@ -748,7 +748,7 @@ static void xent_case(lilm_test *t, lilm_backend *be, rng *r, size_t N, size_t C
         }
     /* the same losses without a gradient */
     float *l2 = fnew(N);
-    be->classifier_xent(be, l2, NULL, NULL, x, wte, tgt, N, C, V, -1, 1.0f);
+    be->ops->classifier_xent(be, l2, NULL, NULL, x, wte, tgt, N, C, V, -1, 1.0f);
     check_close(t, "classifier_xent losses, no grad", l2, ref, N, 1e-5, 1e-5);
     /* unscale the gradients to compare with d(sum of losses) */
     for (size_t i = 0; i < N * C; i++)
@@ -772,8 +772,8 @@ static void test_classifier(lilm_test *t)
     /* a target outside the vocabulary is reported */
     float x[4] = {0}, wte[8] = {0}, loss[1];
     int32_t tgt[1] = {7};
-    be->classifier_xent(be, loss, NULL, NULL, x, wte, tgt, 1, 4, 2, -1, 1.0f);
-    LT_STATUS(t, be->sync(be), LILM_ERR_ARG);
+    be->ops->classifier_xent(be, loss, NULL, NULL, x, wte, tgt, 1, 4, 2, -1, 1.0f);
+    LT_STATUS(t, be->ops->sync(be), LILM_ERR_ARG);
     free_backend(t, be);
 }
 
@@ -796,11 +796,11 @@ static void test_grad_sanitize(lilm_test *t)
             want += (double)g[i] * g[i];
     double sumsq = -1.0;
     int64_t bad = -1;
-    be->grad_sanitize(be, g, n, &sumsq, &bad);
+    be->ops->grad_sanitize(be, g, n, &sumsq, &bad);
     LT_EQ_INT(t, bad, 4);
     LT_NEAR(t, sumsq, want, 1e-9 * want);
     LT_TRUE(t, g[0] == 0.0f && g[17] == 0.0f && g[n - 1] == 0.0f && g[100000] == 0.0f);
-    be->grad_sanitize(be, g, 5, &sumsq, &bad); /* small: single-threaded path */
+    be->ops->grad_sanitize(be, g, 5, &sumsq, &bad); /* small: single-threaded path */
     LT_EQ_INT(t, bad, 0);
     free(g);
     free_backend(t, be);
@@ -839,7 +839,7 @@ static void test_adamw(lilm_test *t)
                 rp[i][j] -= lr * mh / (sqrt(vh) + eps);
             }
         }
-        be->adamw(be, ts, 2, &hp);
+        be->ops->adamw(be, ts, 2, &hp);
         for (int i = 0; i < 2; i++) {
             char what[48];
             snprintf(what, sizeof what, "adamw step %d tensor %d", step, i);
@@ -854,7 +854,7 @@ static void test_adamw(lilm_test *t)
     float p1 = 1.0f, g1 = 0.5f, m1 = 0.0f, v1 = 0.0f;
     lilm_adamw_tensor one = {&p1, &g1, &m1, &v1, 1, 0.1f};
     lilm_adamw_hparams h1 = {.lr = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .step = 1};
-    be->adamw(be, &one, 1, &h1);
+    be->ops->adamw(be, &one, 1, &h1);
     LT_NEAR(t, p1, 0.89, 1e-6);
     LT_NEAR(t, m1, 0.05, 3e-8); /* 1 - 0.9f is 0.100000024 in fp32 */
     LT_NEAR(t, v1, 0.0125, 1e-8);
@@ -868,8 +868,8 @@ static void test_adamw(lilm_test *t)
     for (int j = 0; j < 37; j++)
         single[j] = (lilm_adamw_tensor){&b[0][j], &b[1][j], &b[2][j], &b[3][j], 1, 0.02f};
     hp.step = 4;
-    be->adamw(be, &whole, 1, &hp);
-    be->adamw(be, single, 37, &hp);
+    be->ops->adamw(be, &whole, 1, &hp);
+    be->ops->adamw(be, single, 37, &hp);
     LT_TRUE(t, memcmp(a, b, sizeof a) == 0);
     for (int i = 0; i < 2; i++)
         free(p[i]), free(g[i]), free(m[i]), free(v[i]), free(rp[i]), free(rm[i]), free(rv[i]);
@@ -900,14 +900,14 @@ static void det_run(lilm_backend *be, det_out *o)
     fill(&r, nw, C, 0.5, 1.5);
     for (size_t i = 0; i < N; i++)
         tgt[i] = (int32_t)(rng_u(&r) * (double)V);
-    be->norm_forward(be, y, NULL, rstd, x, nw, NULL, N, C, 1e-5f);
-    be->matmul_forward(be, kv, NULL, y, wkv, db, N, C, kvs, LILM_ACT_NONE);
-    be->attention_forward(be, att, lse, q, kv, kv + H * Dq, B, T, T, 0, H, Dq, Dv, H * Dq, kvs);
-    be->classifier_xent(be, losses, dx, dwte, y, wte, tgt, N, C, V, -1, 1.0f / (float)N);
-    be->attention_backward(be, dq, dkv, dkv + H * Dq, att, q, kv, kv + H * Dq, att, lse, B, T, H, Dq, Dv,
+    be->ops->norm_forward(be, y, NULL, rstd, x, nw, NULL, N, C, 1e-5f);
+    be->ops->matmul_forward(be, kv, NULL, y, wkv, db, N, C, kvs, LILM_ACT_NONE);
+    be->ops->attention_forward(be, att, lse, q, kv, kv + H * Dq, B, T, T, 0, H, Dq, Dv, H * Dq, kvs);
+    be->ops->classifier_xent(be, losses, dx, dwte, y, wte, tgt, N, C, V, -1, 1.0f / (float)N);
+    be->ops->attention_backward(be, dq, dkv, dkv + H * Dq, att, q, kv, kv + H * Dq, att, lse, B, T, H, Dq, Dv,
                            H * Dq, kvs);
-    be->matmul_backward(be, dx, dw, db, dkv, NULL, y, wkv, N, C, kvs, LILM_ACT_NONE, 1);
-    be->norm_backward(be, x, dnw, NULL, dx, y, nw, NULL, rstd, N, C);
+    be->ops->matmul_backward(be, dx, dw, db, dkv, NULL, y, wkv, N, C, kvs, LILM_ACT_NONE, 1);
+    be->ops->norm_backward(be, x, dnw, NULL, dx, y, nw, NULL, rstd, N, C);
     float *keep[8] = {losses, dx, dwte, dq, dkv, dw, dnw, x};
     size_t kn[8] = {N, N * C, V * C, N * H * Dq, N * kvs, kvs * C, C, N * C};
     for (int i = 0; i < 8; i++)
@@ -939,24 +939,24 @@ static void test_backend_object(lilm_test *t)
     LT_EQ_INT(t, be->act_dtype, LILM_DTYPE_F32);
     LT_EQ_INT(t, be->threads, 3);
     void *p = NULL;
-    LT_OK(t, be->alloc(be, &p, 1000));
+    LT_OK(t, be->ops->alloc(be, &p, 1000));
     LT_TRUE(t, p != NULL && ((uintptr_t)p % 64) == 0);
     int zero = 1;
     for (size_t i = 0; i < 1000; i++)
         zero &= ((unsigned char *)p)[i] == 0;
     LT_TRUE(t, zero);
     char src[16] = "hello", dst[16] = {0};
-    LT_OK(t, be->upload(be, p, src, 16));
-    LT_OK(t, be->download(be, dst, p, 16));
+    LT_OK(t, be->ops->upload(be, p, src, 16));
+    LT_OK(t, be->ops->download(be, dst, p, 16));
     LT_TRUE(t, strcmp(dst, "hello") == 0);
-    be->zero(be, p, 16);
+    be->ops->zero(be, p, 16);
     LT_TRUE(t, ((char *)p)[0] == 0);
-    LT_TRUE(t, be->peak_bytes(be) >= 1000);
-    be->free(be, p);
+    LT_TRUE(t, be->ops->peak_bytes(be) >= 1000);
+    be->ops->free(be, p);
     /* shapes beyond the plan are refused through sync(), not by crashing */
     float dummy[4] = {0};
-    be->attention_forward(be, dummy, NULL, dummy, dummy, dummy, 1, 1000, 1000, 0, 1, 1, 1, 1, 2);
-    LT_STATUS(t, be->sync(be), LILM_ERR_ARG);
+    be->ops->attention_forward(be, dummy, NULL, dummy, dummy, dummy, 1, 1000, 1000, 0, 1, 1, 1, 1, 2);
+    LT_STATUS(t, be->ops->sync(be), LILM_ERR_ARG);
     free_backend(t, be);
 #ifndef LILM_USE_CUDA
     /* backend.c links lilm_cuda_backend_create from src/cuda/ in CUDA builds */
@@ -1003,12 +1003,12 @@ static void test_act_relu2(lilm_test *t)
     double *ref = dnew(n);
     fill(&r, in, n, -3, 3);
     fill(&r, w, n, -1, 1);
-    LT_TRUE(t, be->act_supported(be, LILM_ACT_RELU2));
-    be->act_forward(be, out, in, n, LILM_ACT_RELU2);
+    LT_TRUE(t, be->ops->act_supported(be, LILM_ACT_RELU2));
+    be->ops->act_forward(be, out, in, n, LILM_ACT_RELU2);
     for (size_t i = 0; i < n; i++)
         ref[i] = act_ref(in[i], LILM_ACT_RELU2);
     check_close(t, "relu2", out, ref, n, 1e-6, 1e-6);
-    be->act_backward(be, din, w, in, n, LILM_ACT_RELU2);
+    be->ops->act_backward(be, din, w, in, n, LILM_ACT_RELU2);
     for (size_t i = 0; i < n; i++)
         ref[i] = in[i] > 0 ? 2.0 * in[i] * w[i] : 0.0;
     check_close(t, "relu2 grad", din, ref, n, 1e-6, 1e-6);
@@ -1041,7 +1041,7 @@ typedef struct glu_ctx {
 static double glu_eval(void *p)
 {
     glu_ctx *c = p;
-    c->be->glu_forward(c->be, c->out, c->in, c->N, c->F, LILM_ACT_SWIGLU);
+    c->be->ops->glu_forward(c->be, c->out, c->in, c->N, c->F, LILM_ACT_SWIGLU);
     return dot_wd(c->out, c->w, c->N * c->F);
 }
 
@@ -1054,21 +1054,21 @@ static void test_act_swiglu(lilm_test *t)
     double *ref = dnew(N * F);
     fill(&r, in, N * 2 * F, -6, 6);
     fill(&r, w, N * F, -1, 1);
-    LT_TRUE(t, be->act_supported(be, LILM_ACT_SWIGLU));
+    LT_TRUE(t, be->ops->act_supported(be, LILM_ACT_SWIGLU));
     LT_EQ_INT(t, lilm_act_info(LILM_ACT_SWIGLU)->gate, 2);
-    be->glu_forward(be, out, in, N, F, LILM_ACT_SWIGLU);
+    be->ops->glu_forward(be, out, in, N, F, LILM_ACT_SWIGLU);
     for (size_t i = 0; i < N; i++)
         for (size_t j = 0; j < F; j++) {
             double g = in[i * 2 * F + j], u = in[i * 2 * F + F + j];
             ref[i * F + j] = g / (1.0 + exp(-g)) * u;
         }
     check_close(t, "swiglu", out, ref, N * F, 1e-6, 1e-6);
-    be->glu_backward(be, din, w, in, N, F, LILM_ACT_SWIGLU);
+    be->ops->glu_backward(be, din, w, in, N, F, LILM_ACT_SWIGLU);
     glu_ctx c = {be, out, in, w, N, F};
     fd_check(t, "swiglu backward", &r, glu_eval, &c, in, N * 2 * F, din, 1e-2f);
     float *same = fnew(N * 2 * F);
     memcpy(same, in, N * 2 * F * sizeof(float));
-    be->glu_backward(be, same, w, same, N, F, LILM_ACT_SWIGLU); /* din aliases in */
+    be->ops->glu_backward(be, same, w, same, N, F, LILM_ACT_SWIGLU); /* din aliases in */
     LT_TRUE(t, memcmp(same, din, N * 2 * F * sizeof(float)) == 0);
     free(in), free(out), free(w), free(din), free(ref), free(same);
     free_backend(t, be);
@@ -1080,12 +1080,12 @@ static void test_backend_describes_itself(lilm_test *t)
 {
     lilm_backend *be = make_backend(t, 1);
     size_t total = 0, avail = 0;
-    be->memory_info(be, &total, &avail);
+    be->ops->memory_info(be, &total, &avail);
     LT_TRUE(t, total > ((size_t)64 << 20) && avail > 0 && avail <= total);
     LT_TRUE(t, be->peak_gemm_n >= 256);
     for (int a = 0; a < LILM_ACT_COUNT; a++)
-        LT_TRUE(t, be->act_supported(be, (lilm_act)a));
-    LT_TRUE(t, !be->act_supported(be, LILM_ACT_COUNT));
+        LT_TRUE(t, be->ops->act_supported(be, (lilm_act)a));
+    LT_TRUE(t, !be->ops->act_supported(be, LILM_ACT_COUNT));
     LT_EQ_INT(t, lilm_dtype_size(LILM_DTYPE_F32), 4);
     LT_EQ_INT(t, lilm_dtype_size(LILM_DTYPE_BF16), 2);
     free_backend(t, be);

@@ -77,7 +77,7 @@ static lilm_backend *backend(lilm_test *t, int threads)
     lilm_backend_plan plan = {.max_rows = 64, .max_batch = 8, .max_seq = 8, .d_model = 128, .vocab = 16,
                               .n_heads = 1, .qk_dim = 8, .v_dim = 8, .max_width = 128};
     size_t bytes = 0;
-    LT_OK(t, be->reserve(be, &plan, &bytes));
+    LT_OK(t, be->ops->reserve(be, &plan, &bytes));
     return be;
 }
 
@@ -263,7 +263,7 @@ static void trunc_case(lilm_test *t, lilm_backend *be, rng *r, const char *what,
             x[i] = x_given[i], xd[i] = x_given[i];
     fill_both(r, w, wd, N * F, -1, 1);
     trunc_run(be, &p, x, w, N, F, &y, &dx, &saved);
-    LT_OK(t, be->sync(be));
+    LT_OK(t, be->ops->sync(be));
     size_t d, m;
     lilm_trunc_matrix_shape(F, &d, &m);
     trunc_ctx c = {p, N, F, xd, yref, wd, p.kind == LILM_TRUNC_QR ? saved : NULL};
@@ -352,8 +352,8 @@ static void test_svd_truncation(lilm_test *t)
     trunc_run(be, &p, tie, w, 1, 48, &y, &dx, NULL);
     check_rel(t, "tied singular values: din = dout", dx, wd, 48, 1e-5);
     free(y), free(dx);
-    LT_OK(t, be->sync(be));
-    be->destroy(be);
+    LT_OK(t, be->ops->sync(be));
+    be->ops->destroy(be);
 }
 
 static void test_svd_entropic(lilm_test *t)
@@ -385,8 +385,8 @@ static void test_svd_entropic(lilm_test *t)
         tie[i * 8 + i] = i < 3 ? 0.9f : 0.4f;
     p.alpha = 2.0f;
     trunc_case(t, be, &r, "entropic, tied singular values", p, 1, 48, tie);
-    LT_OK(t, be->sync(be));
-    be->destroy(be);
+    LT_OK(t, be->ops->sync(be));
+    be->ops->destroy(be);
 }
 
 static void test_qr_truncation(lilm_test *t)
@@ -410,8 +410,8 @@ static void test_qr_truncation(lilm_test *t)
     lilm_qr_omega(om, 8, 2, 12345);
     LT_TRUE(t, memcmp(om, saved, sizeof om) == 0);
     free(y), free(dx), free(saved);
-    LT_OK(t, be->sync(be));
-    be->destroy(be);
+    LT_OK(t, be->ops->sync(be));
+    be->ops->destroy(be);
 }
 
 static void test_trunc_errors_and_threads(lilm_test *t)
@@ -433,7 +433,7 @@ static void test_trunc_errors_and_threads(lilm_test *t)
         LT_CHECK(t, memcmp(d1, d3, N * F * sizeof(float)) == 0, "kind %d: backward differs for 1 and 3 threads", i);
         free(y1), free(d1), free(y3), free(d3);
     }
-    LT_OK(t, b1->sync(b1));
+    LT_OK(t, b1->ops->sync(b1));
     lilm_trunc_params bad[4] = {{.kind = LILM_TRUNC_SVD},
                                 {.kind = LILM_TRUNC_SVD, .k = 1, .eps = 1.5f},
                                 {.kind = LILM_TRUNC_ENTROPIC, .alpha = 1.0f},
@@ -442,12 +442,12 @@ static void test_trunc_errors_and_threads(lilm_test *t)
         LT_STATUS(t, lilm_trunc_params_check(&bad[i], F), LILM_ERR_ARG);
         float y[1], s[1];
         lilm__cpu_trunc_forward(b1, y, s, x, N, F, &bad[i], NULL);
-        LT_STATUS(t, b1->sync(b1), LILM_ERR_ARG);
+        LT_STATUS(t, b1->ops->sync(b1), LILM_ERR_ARG);
     }
-    LT_OK(t, b1->sync(b1));
+    LT_OK(t, b1->ops->sync(b1));
     free(x), free(w);
-    b1->destroy(b1);
-    b3->destroy(b3);
+    b1->ops->destroy(b1);
+    b3->ops->destroy(b3);
 }
 
 /* ---- tensor ring ---- */
@@ -531,7 +531,7 @@ static void tr_case(lilm_test *t, lilm_backend *be, rng *r, size_t In, size_t Ou
     float *dout = fnew(N * Out);
     memcpy(dout, w, N * Out * sizeof(float));
     lilm__cpu_tr_linear_backward(be, dx, dcores, dbias, dout, pre, x, W, dW, cores, N, &s, LILM_ACT_GELU, 0, work);
-    LT_OK(t, be->sync(be));
+    LT_OK(t, be->ops->sync(be));
     for (size_t i = 0; i < P; i++)
         dcores[i] -= 0.25f;
     for (size_t i = 0; i < Out; i++)
@@ -566,7 +566,7 @@ static void test_tensor_ring(lilm_test *t)
     tr_case(t, be, &r, 6, 8, 2, 4);      /* a (2,3,1), b (2,2,2) */
     tr_case(t, be, &r, 7, 1, 2, 3);      /* n = 1: W = trace of one core */
     tr_case(t, be, &r, 16, 9, 4, 3);     /* a (2,2,2,2), b (3,3,1,1) */
-    be->destroy(be);
+    be->ops->destroy(be);
 }
 
 static void test_tensor_ring_threads(lilm_test *t)
@@ -587,8 +587,8 @@ static void test_tensor_ring_threads(lilm_test *t)
     LT_TRUE(t, memcmp(W1, W3, 96 * 64 * sizeof(float)) == 0);
     LT_TRUE(t, memcmp(g1, g3, s.n_params * sizeof(float)) == 0);
     free(work), free(cores), free(W1), free(W3), free(dw), free(g1), free(g3);
-    b1->destroy(b1);
-    b3->destroy(b3);
+    b1->ops->destroy(b1);
+    b3->ops->destroy(b3);
 }
 
 /* ---- the PyTorch parity fixture ---- */
@@ -684,8 +684,8 @@ static void test_torch_parity(lilm_test *t)
         free(W), free(dW), free(out), free(pre), free(dout), free(dx), free(dcores), free(dbias), free(work);
     }
     free(cores), free(dcores_want);
-    LT_OK(t, be->sync(be));
-    be->destroy(be);
+    LT_OK(t, be->ops->sync(be));
+    be->ops->destroy(be);
     lilm_st_close(f);
 }
 

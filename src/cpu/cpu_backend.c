@@ -236,6 +236,51 @@ static void flush_denormals(int threads)
 #endif
 }
 
+static const lilm_backend_ops cpu_ops = {
+    .destroy = cpu_destroy,
+    .reserve = cpu_reserve,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_upload,
+    .download = cpu_download,
+    .zero = cpu_zero,
+    .sync = cpu_sync,
+    .peak_bytes = cpu_peak_bytes,
+    .memory_info = cpu_memory_info,
+    .cast_to_act = lilm__cpu_cast_to_act,
+    .cast_to_f32 = lilm__cpu_cast_to_f32,
+    .embedding_forward = lilm__cpu_embedding_forward,
+    .embedding_backward = lilm__cpu_embedding_backward,
+    .norm_forward = lilm__cpu_norm_forward,
+    .norm_backward = lilm__cpu_norm_backward,
+    .matmul_forward = lilm__cpu_matmul_forward,
+    .matmul_backward = lilm__cpu_matmul_backward,
+    .act_supported = lilm__cpu_act_supported,
+    .act_forward = lilm__cpu_act_forward,
+    .act_backward = lilm__cpu_act_backward,
+    .glu_forward = lilm__cpu_glu_forward,
+    .glu_backward = lilm__cpu_glu_backward,
+    .trunc_work_bytes = lilm__cpu_trunc_work_bytes,
+    .trunc_forward = lilm__cpu_trunc_forward,
+    .trunc_backward = lilm__cpu_trunc_backward,
+    .tr_work_bytes = lilm__cpu_tr_work_bytes,
+    .tr_weight = lilm__cpu_tr_weight,
+    .tr_weight_backward = lilm__cpu_tr_weight_backward,
+    .add = lilm__cpu_add,
+    .accumulate = lilm__cpu_accumulate,
+    .copy = lilm__cpu_copy,
+    .rope_forward = lilm__cpu_rope_forward,
+    .rope_backward = lilm__cpu_rope_backward,
+    .attention_forward = lilm__cpu_attention_forward,
+    .attention_backward = lilm__cpu_attention_backward,
+    .classifier_xent = lilm__cpu_classifier_xent,
+    .classifier_logits = lilm__cpu_classifier_logits,
+    .grad_sanitize = lilm__cpu_grad_sanitize,
+    .scale = lilm__cpu_scale,
+    .axpy = lilm__cpu_axpy,
+    .adamw = lilm__cpu_adamw,
+};
+
 lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads)
 {
     *out = NULL;
@@ -255,54 +300,14 @@ lilm_status lilm_cpu_backend_create(lilm_backend **out, int threads)
     st->threads = threads;
     st->error = LILM_OK;
 
+    be->ops = &cpu_ops;
+
     be->name = "cpu";
     be->device = LILM_DEVICE_CPU;
     be->act_dtype = LILM_DTYPE_F32;
     be->threads = threads;
     be->peak_gemm_n = 1024;
     be->impl = st;
-    be->destroy = cpu_destroy;
-    be->reserve = cpu_reserve;
-    be->alloc = cpu_alloc;
-    be->free = cpu_free;
-    be->upload = cpu_upload;
-    be->download = cpu_download;
-    be->zero = cpu_zero;
-    be->sync = cpu_sync;
-    be->peak_bytes = cpu_peak_bytes;
-    be->memory_info = cpu_memory_info;
-    be->cast_to_act = lilm__cpu_cast_to_act;
-    be->cast_to_f32 = lilm__cpu_cast_to_f32;
-    be->embedding_forward = lilm__cpu_embedding_forward;
-    be->embedding_backward = lilm__cpu_embedding_backward;
-    be->norm_forward = lilm__cpu_norm_forward;
-    be->norm_backward = lilm__cpu_norm_backward;
-    be->matmul_forward = lilm__cpu_matmul_forward;
-    be->matmul_backward = lilm__cpu_matmul_backward;
-    be->act_supported = lilm__cpu_act_supported;
-    be->act_forward = lilm__cpu_act_forward;
-    be->act_backward = lilm__cpu_act_backward;
-    be->glu_forward = lilm__cpu_glu_forward;
-    be->glu_backward = lilm__cpu_glu_backward;
-    be->trunc_work_bytes = lilm__cpu_trunc_work_bytes;
-    be->trunc_forward = lilm__cpu_trunc_forward;
-    be->trunc_backward = lilm__cpu_trunc_backward;
-    be->tr_work_bytes = lilm__cpu_tr_work_bytes;
-    be->tr_weight = lilm__cpu_tr_weight;
-    be->tr_weight_backward = lilm__cpu_tr_weight_backward;
-    be->add = lilm__cpu_add;
-    be->accumulate = lilm__cpu_accumulate;
-    be->copy = lilm__cpu_copy;
-    be->rope_forward = lilm__cpu_rope_forward;
-    be->rope_backward = lilm__cpu_rope_backward;
-    be->attention_forward = lilm__cpu_attention_forward;
-    be->attention_backward = lilm__cpu_attention_backward;
-    be->classifier_xent = lilm__cpu_classifier_xent;
-    be->classifier_logits = lilm__cpu_classifier_logits;
-    be->grad_sanitize = lilm__cpu_grad_sanitize;
-    be->scale = lilm__cpu_scale;
-    be->axpy = lilm__cpu_axpy;
-    be->adamw = lilm__cpu_adamw;
     *out = be;
     return LILM_OK;
 }

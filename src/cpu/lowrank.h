@@ -7,7 +7,7 @@
  *
  * Workspace: these ops need per-call scratch that the backend plan does not
  * size yet, so the caller passes `work`, at least *_work_bytes() bytes,
- * 64-byte aligned (be->alloc gives that). The ops never allocate.
+ * 64-byte aligned (be->ops->alloc gives that). The ops never allocate.
  *
  * Threads: tokens (rows) are split statically over the backend's threads and
  * each token is computed by one thread in a fixed order, so results do not

@@ -412,7 +412,7 @@ extern "C" void lilm__cuda_attention_backward(lilm_backend *be, void *dq, void *
     if (B * H * T > cu->attn_delta_n) {
         lilm__cuda_fail(cu, LILM_ERR_INTERNAL, __FILE__, __LINE__,
                         "attention_backward needs %zu floats of scratch but reserve() planned %zu: "
-                        "call be->reserve() with the model's largest B, T and H first",
+                        "call be->ops->reserve() with the model's largest B, T and H first",
                         B * H * T, cu->attn_delta_n);
         return;
     }

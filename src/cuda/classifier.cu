@@ -84,7 +84,7 @@ extern "C" void lilm__cuda_classifier_xent(lilm_backend *be, float *losses, void
     LILM_ASSERT(!dx || dwte);
     if (!cu->reserved || V > cu->xent_vocab) {
         lilm__cuda_fail(cu, LILM_ERR_INTERNAL, __FILE__, __LINE__,
-                        "classifier_xent with vocab %zu: reserve() planned vocab %zu; call be->reserve() "
+                        "classifier_xent with vocab %zu: reserve() planned vocab %zu; call be->ops->reserve() "
                         "with the model's plan first", V, cu->xent_vocab);
         return;
     }

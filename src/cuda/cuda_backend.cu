@@ -9,7 +9,7 @@
  *
  * Errors: ops return void; the first failing CUDA/cuBLAS call (or a kernel
  * launch whose cudaGetLastError() is not cudaSuccess) is recorded in the impl
- * struct and returned by the next be->sync() (which then clears it). When the
+ * struct and returned by the next be->ops->sync() (which then clears it). When the
  * machine has no GPU (or no driver), create returns LILM_ERR_UNSUPPORTED, so
  * builds with CUDA still run on CPU.
  *
@@ -290,6 +290,48 @@ static lilm_status cuda_init_impl(lilm__cuda *cu, int device_index, const lilm_b
     return LILM_OK;
 }
 
+static const lilm_backend_ops cuda_ops = {
+    .destroy = cuda_destroy,
+    .reserve = cuda_reserve,
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .zero = cuda_zero,
+    .sync = cuda_sync,
+    .peak_bytes = cuda_peak_bytes,
+    .memory_info = cuda_memory_info,
+    .comm_id = lilm__cuda_comm_id,
+    .comm_init = lilm__cuda_comm_init,
+    .comm_sum_f32 = lilm__cuda_comm_sum_f32,
+    .cast_to_act = lilm__cuda_cast_to_act,
+    .cast_to_f32 = lilm__cuda_cast_to_f32,
+    .embedding_forward = lilm__cuda_embedding_forward,
+    .embedding_backward = lilm__cuda_embedding_backward,
+    .norm_forward = lilm__cuda_norm_forward,
+    .norm_backward = lilm__cuda_norm_backward,
+    .matmul_forward = lilm__cuda_matmul_forward,
+    .matmul_backward = lilm__cuda_matmul_backward,
+    .act_supported = lilm__cuda_act_supported,
+    .act_forward = lilm__cuda_act_forward,
+    .act_backward = lilm__cuda_act_backward,
+    .glu_forward = lilm__cuda_glu_forward,
+    .glu_backward = lilm__cuda_glu_backward,
+    .add = lilm__cuda_add,
+    .accumulate = lilm__cuda_accumulate,
+    .copy = lilm__cuda_copy,
+    .rope_forward = lilm__cuda_rope_forward,
+    .rope_backward = lilm__cuda_rope_backward,
+    .attention_forward = lilm__cuda_attention_forward,
+    .attention_backward = lilm__cuda_attention_backward,
+    .classifier_xent = lilm__cuda_classifier_xent,
+    .classifier_logits = lilm__cuda_classifier_logits,
+    .grad_sanitize = lilm__cuda_grad_sanitize,
+    .scale = lilm__cuda_scale,
+    .axpy = lilm__cuda_axpy,
+    .adamw = lilm__cuda_adamw,
+};
+
 extern "C" lilm_status lilm_cuda_backend_create(lilm_backend **out, int device_index)
 {
     return lilm_cuda_backend_create_opts(out, device_index, NULL);
@@ -323,50 +365,13 @@ extern "C" lilm_status lilm_cuda_backend_create_opts(lilm_backend **out, int dev
         return s;
     }
 
+    be->ops = &cuda_ops;
+
     be->name = "cuda";
     be->device = LILM_DEVICE_CUDA;
     be->act_dtype = LILM_DTYPE_BF16;
     be->threads = 1;
     be->peak_gemm_n = 4096;
-    be->destroy = cuda_destroy;
-    be->reserve = cuda_reserve;
-    be->alloc = cuda_alloc;
-    be->free = cuda_free;
-    be->upload = cuda_upload;
-    be->download = cuda_download;
-    be->zero = cuda_zero;
-    be->sync = cuda_sync;
-    be->peak_bytes = cuda_peak_bytes;
-    be->memory_info = cuda_memory_info;
-    be->comm_id = lilm__cuda_comm_id;
-    be->comm_init = lilm__cuda_comm_init;
-    be->comm_sum_f32 = lilm__cuda_comm_sum_f32;
-    be->cast_to_act = lilm__cuda_cast_to_act;
-    be->cast_to_f32 = lilm__cuda_cast_to_f32;
-    be->embedding_forward = lilm__cuda_embedding_forward;
-    be->embedding_backward = lilm__cuda_embedding_backward;
-    be->norm_forward = lilm__cuda_norm_forward;
-    be->norm_backward = lilm__cuda_norm_backward;
-    be->matmul_forward = lilm__cuda_matmul_forward;
-    be->matmul_backward = lilm__cuda_matmul_backward;
-    be->act_supported = lilm__cuda_act_supported;
-    be->act_forward = lilm__cuda_act_forward;
-    be->act_backward = lilm__cuda_act_backward;
-    be->glu_forward = lilm__cuda_glu_forward;
-    be->glu_backward = lilm__cuda_glu_backward;
-    be->add = lilm__cuda_add;
-    be->accumulate = lilm__cuda_accumulate;
-    be->copy = lilm__cuda_copy;
-    be->rope_forward = lilm__cuda_rope_forward;
-    be->rope_backward = lilm__cuda_rope_backward;
-    be->attention_forward = lilm__cuda_attention_forward;
-    be->attention_backward = lilm__cuda_attention_backward;
-    be->classifier_xent = lilm__cuda_classifier_xent;
-    be->classifier_logits = lilm__cuda_classifier_logits;
-    be->grad_sanitize = lilm__cuda_grad_sanitize;
-    be->scale = lilm__cuda_scale;
-    be->axpy = lilm__cuda_axpy;
-    be->adamw = lilm__cuda_adamw;
     *out = be;
     return LILM_OK;
 }

@@ -11,7 +11,7 @@
  *
  * Error model: ops return void (see backend.h), so every CUDA and cuBLAS call
  * goes through lilm__cuda_rt_ok()/lilm__cuda_blas_ok(), which record the first
- * failure (call text, file:line, CUDA's message) in the struct; be->sync()
+ * failure (call text, file:line, CUDA's message) in the struct; be->ops->sync()
  * returns it as a lilm_status. Every kernel launch sits in a launcher that
  * asserts the kernel's shape preconditions (LILM_ASSERT: programmer errors)
  * and checks cudaGetLastError() right after the launch.

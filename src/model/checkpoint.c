@@ -26,8 +26,8 @@ static lilm_status download(const lilm_model *m, const float *dev, size_t numel,
     size_t bytes = numel * sizeof(float);
     *host = malloc(bytes ? bytes : 1);
     if (!*host) return lilm_errorf(LILM_ERR_OOM, "out of memory saving a checkpoint");
-    lilm_status st = m->be->download(m->be, *host, dev, bytes);
-    if (st == LILM_OK) st = m->be->sync(m->be);
+    lilm_status st = m->be->ops->download(m->be, *host, dev, bytes);
+    if (st == LILM_OK) st = m->be->ops->sync(m->be);
     if (st != LILM_OK) {
         free(*host);
         *host = NULL;
@@ -166,8 +166,8 @@ static lilm_status upload_tensors(const lilm_st_file *f, lilm_model *m, float *d
         if (st != LILM_OK) lilm_error_context(st, "%s: ", path);
         else memcpy(host + (offsets ? offsets[k] : p->offset), t->data, p->numel * sizeof(float));
     }
-    if (st == LILM_OK) st = m->be->upload(m->be, dev, host, numel * sizeof(float));
-    if (st == LILM_OK) st = m->be->sync(m->be);
+    if (st == LILM_OK) st = m->be->ops->upload(m->be, dev, host, numel * sizeof(float));
+    if (st == LILM_OK) st = m->be->ops->sync(m->be);
     free(host);
     return st;
 }

@@ -64,7 +64,7 @@ static void plan_decoder(lilm_decoder *d, const lilm_model_config *c, size_t a, 
     lilm_trunc_params tp;
     int trunc = lilm_trunc_from_config(c, &tp);
     d->trunc_saved = trunc ? dtake(p, lilm_trunc_saved_floats(&tp, R, F) * sizeof(float)) : NULL;
-    d->trunc_work = trunc && d->m ? dtake(p, d->m->be->trunc_work_bytes(d->m->be, F, &tp)) : NULL;
+    d->trunc_work = trunc && d->m ? dtake(p, d->m->be->ops->trunc_work_bytes(d->m->be, F, &tp)) : NULL;
     d->last = dtake(p, d->B * C * a);
     d->logits_dev = dtake(p, d->B * (size_t)c->vocab_size * sizeof(float));
 }
@@ -101,7 +101,7 @@ lilm_status lilm_decoder_init(lilm_decoder *d, lilm_model *m, size_t B, size_t T
     plan_decoder(d, c, m->act_size, &p);
     d->bytes = p.used;
     lilm_backend *be = m->be;
-    lilm_status st = be->alloc(be, &d->block, d->bytes);
+    lilm_status st = be->ops->alloc(be, &d->block, d->bytes);
     if (st != LILM_OK) {
         free(d->kv);
         d->kv = NULL;
@@ -116,14 +116,14 @@ lilm_status lilm_decoder_init(lilm_decoder *d, lilm_model *m, size_t B, size_t T
                             .vocab = (size_t)c->vocab_size, .n_heads = H, .qk_dim = (size_t)c->qk_dim,
                             .v_dim = (size_t)c->v_dim, .max_width = wide};
     size_t scratch = 0;
-    st = be->reserve(be, &bp, &scratch);
+    st = be->ops->reserve(be, &bp, &scratch);
     if (st != LILM_OK) lilm_decoder_free(d);
     return st;
 }
 
 void lilm_decoder_free(lilm_decoder *d)
 {
-    if (d->block) d->m->be->free(d->m->be, d->block);
+    if (d->block) d->m->be->ops->free(d->m->be, d->block);
     free(d->kv);
     memset(d, 0, sizeof *d);
 }
@@ -135,11 +135,11 @@ static void dnorm(lilm_decoder *d, void *out, const void *in, const float *w, co
     const lilm_model_config *c = &d->m->cfg;
     lilm_backend *be = d->m->be;
     if (c->norm == LILM_NORM_NONE) {
-        be->copy(be, out, in, R * (size_t)c->d_model);
+        be->ops->copy(be, out, in, R * (size_t)c->d_model);
         return;
     }
     int layer = c->norm == LILM_NORM_LAYER;
-    be->norm_forward(be, out, layer ? d->mean : NULL, d->rstd, in, w, layer ? b : NULL, R, (size_t)c->d_model,
+    be->ops->norm_forward(be, out, layer ? d->mean : NULL, d->rstd, in, w, layer ? b : NULL, R, (size_t)c->d_model,
                      lilm__norm_eps(c));
 }
 
@@ -161,61 +161,61 @@ lilm_status lilm_decoder_step(lilm_decoder *d, const int32_t *tokens, size_t n, 
         if (tokens[i] < 0 || (int64_t)tokens[i] >= c->vocab_size)
             return lilm_errorf(LILM_ERR_ARG, "token id %d is outside the vocabulary (%lld)", tokens[i],
                                (long long)c->vocab_size);
-    LILM_TRY(be->upload(be, d->tokens, tokens, R * sizeof(int32_t)));
+    LILM_TRY(be->ops->upload(be, d->tokens, tokens, R * sizeof(int32_t)));
     const void *wte = (char *)m->wc_block + m->params[m->emb_index].offset * a;
-    be->embedding_forward(be, d->x, d->tokens, wte, R, C);
+    be->ops->embedding_forward(be, d->x, d->tokens, wte, R, C);
 
     for (int l = 0; l < (int)c->n_layers; l++) {
         lilm_layer_ptrs W, PF;
         lilm__layer_ptrs(m, l, m->wc_block, a, &W);
         lilm__layer_ptrs(m, l, m->param_block, sizeof(float), &PF);
         dnorm(d, d->h, d->x, PF.norm1_w, PF.norm1_b, R);
-        be->matmul_forward(be, d->q, NULL, d->h, W.q_w, PF.q_b, R, C, Q, LILM_ACT_NONE);
+        be->ops->matmul_forward(be, d->q, NULL, d->h, W.q_w, PF.q_b, R, C, Q, LILM_ACT_NONE);
         if (P) {
-            be->matmul_forward(be, d->lat, NULL, d->h, W.lat_w, PF.lat_b, R, C, P, LILM_ACT_NONE);
-            be->matmul_forward(be, d->kvnew, NULL, d->lat, W.kv_w, PF.kv_b, R, P, KV, LILM_ACT_NONE);
+            be->ops->matmul_forward(be, d->lat, NULL, d->h, W.lat_w, PF.lat_b, R, C, P, LILM_ACT_NONE);
+            be->ops->matmul_forward(be, d->kvnew, NULL, d->lat, W.kv_w, PF.kv_b, R, P, KV, LILM_ACT_NONE);
         } else {
-            be->matmul_forward(be, d->kvnew, NULL, d->h, W.kv_w, PF.kv_b, R, C, KV, LILM_ACT_NONE);
+            be->ops->matmul_forward(be, d->kvnew, NULL, d->h, W.kv_w, PF.kv_b, R, C, KV, LILM_ACT_NONE);
         }
-        be->rope_forward(be, d->q, B, n, H, Dq, Q, pos, base);
-        be->rope_forward(be, d->kvnew, B, n, H, Dq, KV, pos, base);
+        be->ops->rope_forward(be, d->q, B, n, H, Dq, Q, pos, base);
+        be->ops->rope_forward(be, d->kvnew, B, n, H, Dq, KV, pos, base);
         for (size_t b = 0; b < B; b++) {
             void *cache_b = (char *)d->kv[l] + b * d->Tmax * KV * a; // (Tmax, KV)
-            be->copy(be, (char *)cache_b + pos * KV * a, (char *)d->kvnew + b * n * KV * a, n * KV);
-            be->attention_forward(be, (char *)d->att + b * n * AV * a, NULL, (char *)d->q + b * n * Q * a, cache_b,
+            be->ops->copy(be, (char *)cache_b + pos * KV * a, (char *)d->kvnew + b * n * KV * a, n * KV);
+            be->ops->attention_forward(be, (char *)d->att + b * n * AV * a, NULL, (char *)d->q + b * n * Q * a, cache_b,
                                   (char *)cache_b + Q * a, 1, n, pos + n, pos, H, Dq, Dv, Q, KV);
         }
-        be->matmul_forward(be, d->tmp, NULL, d->att, W.proj_w, PF.proj_b, R, AV, C, LILM_ACT_NONE);
-        be->add(be, d->x, d->x, d->tmp, R * C);
+        be->ops->matmul_forward(be, d->tmp, NULL, d->att, W.proj_w, PF.proj_b, R, AV, C, LILM_ACT_NONE);
+        be->ops->add(be, d->x, d->x, d->tmp, R * C);
         if (ffn) {
             dnorm(d, d->h, d->x, PF.norm2_w, PF.norm2_b, R);
             const void *w1 = lilm__ffn_weight(m, W.w1, PF.w1, 0); /* ring cores: m's scratch W */
             if (gated) {
-                be->matmul_forward(be, d->pre, NULL, d->h, w1, PF.b1, R, C, 2 * F, LILM_ACT_NONE);
-                be->glu_forward(be, d->act, d->pre, R, F, c->activation);
+                be->ops->matmul_forward(be, d->pre, NULL, d->h, w1, PF.b1, R, C, 2 * F, LILM_ACT_NONE);
+                be->ops->glu_forward(be, d->act, d->pre, R, F, c->activation);
             } else if (m->trunc) { /* the batch maximum of svd_truncation is over these R rows */
                 lilm_trunc_params tp = m->trunc_p;
                 tp.key = lilm_qr_omega_key(m->seed, m->step, l);
-                be->matmul_forward(be, d->pre, NULL, d->h, w1, PF.b1, R, C, F, LILM_ACT_NONE);
-                be->trunc_forward(be, d->act, d->trunc_saved, d->pre, R, F, &tp, d->trunc_work);
+                be->ops->matmul_forward(be, d->pre, NULL, d->h, w1, PF.b1, R, C, F, LILM_ACT_NONE);
+                be->ops->trunc_forward(be, d->act, d->trunc_saved, d->pre, R, F, &tp, d->trunc_work);
             } else {
-                be->matmul_forward(be, d->act, d->pre, d->h, w1, PF.b1, R, C, F, c->activation);
+                be->ops->matmul_forward(be, d->act, d->pre, d->h, w1, PF.b1, R, C, F, c->activation);
             }
             const void *w2 = lilm__ffn_weight(m, W.w2, PF.w2, 1);
-            be->matmul_forward(be, d->tmp, NULL, d->act, w2, PF.b2, R, F, C, LILM_ACT_NONE);
-            be->add(be, d->x, d->x, d->tmp, R * C);
+            be->ops->matmul_forward(be, d->tmp, NULL, d->act, w2, PF.b2, R, F, C, LILM_ACT_NONE);
+            be->ops->add(be, d->x, d->x, d->tmp, R * C);
         }
     }
     d->pos += n;
     if (logits) {
         /* gather each sequence's last row, then the final norm and the classifier on B rows */
         for (size_t b = 0; b < B; b++)
-            be->copy(be, (char *)d->tmp + b * C * a, (char *)d->x + (b * n + n - 1) * C * a, C);
+            be->ops->copy(be, (char *)d->tmp + b * C * a, (char *)d->x + (b * n + n - 1) * C * a, C);
         const float *fw = m->final_norm_w >= 0 ? m->param_block + m->params[m->final_norm_w].offset : NULL;
         const float *fb = m->final_norm_b >= 0 ? m->param_block + m->params[m->final_norm_b].offset : NULL;
         dnorm(d, d->last, d->tmp, fw, fb, B);
-        be->classifier_logits(be, d->logits_dev, d->last, wte, B, C, V);
-        LILM_TRY(be->download(be, logits, d->logits_dev, B * V * sizeof(float)));
+        be->ops->classifier_logits(be, d->logits_dev, d->last, wte, B, C, V);
+        LILM_TRY(be->ops->download(be, logits, d->logits_dev, B * V * sizeof(float)));
     }
-    return be->sync(be);
+    return be->ops->sync(be);
 }

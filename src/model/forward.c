@@ -25,7 +25,7 @@ static void norm_fwd(lilm_model *m, void *out, float *mean, float *rstd, const v
                      const float *w, const float *b, size_t N)
 {
     if (m->cfg.norm == LILM_NORM_NONE) return; /* out aliases in */
-    m->be->norm_forward(m->be, out, m->cfg.norm == LILM_NORM_LAYER ? mean : NULL, rstd, in, w,
+    m->be->ops->norm_forward(m->be, out, m->cfg.norm == LILM_NORM_LAYER ? mean : NULL, rstd, in, w,
                         m->cfg.norm == LILM_NORM_LAYER ? b : NULL, N, (size_t)m->cfg.d_model, lilm__norm_eps(&m->cfg));
 }
 
@@ -52,12 +52,12 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
     m->cur_B = B;
     m->cur_T = T;
     m->pending_backward = 0;
-    LILM_TRY(be->upload(be, m->tokens, inputs, N * sizeof(int32_t)));
-    if (targets) LILM_TRY(be->upload(be, m->targets, targets, N * sizeof(int32_t)));
+    LILM_TRY(be->ops->upload(be, m->tokens, inputs, N * sizeof(int32_t)));
+    if (targets) LILM_TRY(be->ops->upload(be, m->targets, targets, N * sizeof(int32_t)));
 
     const lilm_param *emb = &m->params[m->emb_index];
     void *wte = (char *)m->wc_block + emb->offset * m->act_size;
-    be->embedding_forward(be, m->acts[0].x, m->tokens, wte, N, C);
+    be->ops->embedding_forward(be, m->acts[0].x, m->tokens, wte, N, C);
 
     for (int l = 0; l < c->n_layers; l++) {
         lilm_layer_acts *A = &m->acts[l];
@@ -67,39 +67,39 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
         void *x_next = l + 1 < c->n_layers ? m->acts[l + 1].x : m->xf;
 
         norm_fwd(m, A->h1, A->mean1, A->rstd1, A->x, PF.norm1_w, PF.norm1_b, N);
-        be->matmul_forward(be, A->q, NULL, A->h1, W.q_w, PF.q_b, N, C, Q, LILM_ACT_NONE);
+        be->ops->matmul_forward(be, A->q, NULL, A->h1, W.q_w, PF.q_b, N, C, Q, LILM_ACT_NONE);
         if (P) {
-            be->matmul_forward(be, A->lat, NULL, A->h1, W.lat_w, PF.lat_b, N, C, P, LILM_ACT_NONE);
-            be->matmul_forward(be, A->kv, NULL, A->lat, W.kv_w, PF.kv_b, N, P, KV, LILM_ACT_NONE);
+            be->ops->matmul_forward(be, A->lat, NULL, A->h1, W.lat_w, PF.lat_b, N, C, P, LILM_ACT_NONE);
+            be->ops->matmul_forward(be, A->kv, NULL, A->lat, W.kv_w, PF.kv_b, N, P, KV, LILM_ACT_NONE);
         } else {
-            be->matmul_forward(be, A->kv, NULL, A->h1, W.kv_w, PF.kv_b, N, C, KV, LILM_ACT_NONE);
+            be->ops->matmul_forward(be, A->kv, NULL, A->h1, W.kv_w, PF.kv_b, N, C, KV, LILM_ACT_NONE);
         }
-        be->rope_forward(be, A->q, B, T, H, Dq, Q, 0, base);
-        be->rope_forward(be, A->kv, B, T, H, Dq, KV, 0, base);
-        be->attention_forward(be, A->att, A->lse, A->q, A->kv, lilm__act_at(m, A->kv, Q), B, T, T, 0, H, Dq, Dv, Q, KV);
+        be->ops->rope_forward(be, A->q, B, T, H, Dq, Q, 0, base);
+        be->ops->rope_forward(be, A->kv, B, T, H, Dq, KV, 0, base);
+        be->ops->attention_forward(be, A->att, A->lse, A->q, A->kv, lilm__act_at(m, A->kv, Q), B, T, T, 0, H, Dq, Dv, Q, KV);
         /* d_h is free during the forward pass: use it for the reprojection and FFN outputs */
-        be->matmul_forward(be, m->d_h, NULL, A->att, W.proj_w, PF.proj_b, N, AV, C, LILM_ACT_NONE);
+        be->ops->matmul_forward(be, m->d_h, NULL, A->att, W.proj_w, PF.proj_b, N, AV, C, LILM_ACT_NONE);
         if (ffn) {
-            be->add(be, A->x2, A->x, m->d_h, N * C);
+            be->ops->add(be, A->x2, A->x, m->d_h, N * C);
             norm_fwd(m, A->h2, A->mean2, A->rstd2, A->x2, PF.norm2_w, PF.norm2_b, N);
             const void *w1 = lilm__ffn_weight(m, W.w1, PF.w1, 0); /* dense, or built from ring cores */
             if (gated) {
-                be->matmul_forward(be, A->pre, NULL, A->h2, w1, PF.b1, N, C, 2 * F, LILM_ACT_NONE);
-                be->glu_forward(be, A->act, A->pre, N, F, c->activation);
+                be->ops->matmul_forward(be, A->pre, NULL, A->h2, w1, PF.b1, N, C, 2 * F, LILM_ACT_NONE);
+                be->ops->glu_forward(be, A->act, A->pre, N, F, c->activation);
             } else if (m->trunc) {
                 lilm_trunc_params tp = m->trunc_p;
                 tp.key = lilm_qr_omega_key(m->seed, m->step, l);
-                be->matmul_forward(be, A->pre, NULL, A->h2, w1, PF.b1, N, C, F, LILM_ACT_NONE);
-                be->trunc_forward(be, A->act, A->trunc_saved, A->pre, N, F, &tp, m->trunc_work);
+                be->ops->matmul_forward(be, A->pre, NULL, A->h2, w1, PF.b1, N, C, F, LILM_ACT_NONE);
+                be->ops->trunc_forward(be, A->act, A->trunc_saved, A->pre, N, F, &tp, m->trunc_work);
             } else {
-                be->matmul_forward(be, A->act, A->pre, A->h2, w1, PF.b1, N, C, F, c->activation);
+                be->ops->matmul_forward(be, A->act, A->pre, A->h2, w1, PF.b1, N, C, F, c->activation);
             }
             const void *w2 = lilm__ffn_weight(m, W.w2, PF.w2, 1);
-            be->matmul_forward(be, m->d_h, NULL, A->act, w2, PF.b2, N, F, C, LILM_ACT_NONE);
-            be->add(be, x_next, A->x2, m->d_h, N * C);
+            be->ops->matmul_forward(be, m->d_h, NULL, A->act, w2, PF.b2, N, F, C, LILM_ACT_NONE);
+            be->ops->add(be, x_next, A->x2, m->d_h, N * C);
         } else {
-            be->add(be, A->x2, A->x, m->d_h, N * C);
-            be->copy(be, x_next, A->x2, N * C);
+            be->ops->add(be, A->x2, A->x, m->d_h, N * C);
+            be->ops->copy(be, x_next, A->x2, N * C);
         }
     }
     const float *fw = m->final_norm_w >= 0 ? m->param_block + m->params[m->final_norm_w].offset : NULL;
@@ -109,18 +109,18 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
     if (!targets) {
         if (loss_sum) *loss_sum = 0;
         if (n_counted) *n_counted = 0;
-        return be->sync(be);
+        return be->ops->sync(be);
     }
     int32_t pad = (int32_t)c->pad_id;
     if (grad_scale > 0) {
-        be->zero(be, m->dwte_cls, (size_t)V * C * sizeof(float));
-        be->classifier_xent(be, m->losses, m->d_cls, m->dwte_cls, m->hf, wte, m->targets, N, C, (size_t)V, pad, grad_scale);
+        be->ops->zero(be, m->dwte_cls, (size_t)V * C * sizeof(float));
+        be->ops->classifier_xent(be, m->losses, m->d_cls, m->dwte_cls, m->hf, wte, m->targets, N, C, (size_t)V, pad, grad_scale);
         m->pending_backward = 1;
     } else {
-        be->classifier_xent(be, m->losses, NULL, NULL, m->hf, wte, m->targets, N, C, (size_t)V, pad, 0.0f);
+        be->ops->classifier_xent(be, m->losses, NULL, NULL, m->hf, wte, m->targets, N, C, (size_t)V, pad, 0.0f);
     }
-    LILM_TRY(be->download(be, m->host_losses, m->losses, N * sizeof(float)));
-    LILM_TRY(be->sync(be));
+    LILM_TRY(be->ops->download(be, m->host_losses, m->losses, N * sizeof(float)));
+    LILM_TRY(be->ops->sync(be));
     double sum = 0;
     int64_t count = 0;
     for (size_t i = 0; i < N; i++) {

@@ -41,7 +41,7 @@ void lilm__model_components(lilm_model *m)
 const void *lilm__ffn_weight(lilm_model *m, const void *wc, const float *cores, int second)
 {
     if (!m->tr) return wc;
-    m->be->tr_weight(m->be, m->tr_w, cores, second ? &m->tr2 : &m->tr1, m->tr_work);
+    m->be->ops->tr_weight(m->be, m->tr_w, cores, second ? &m->tr2 : &m->tr1, m->tr_work);
     return m->tr_w;
 }
 
@@ -49,13 +49,13 @@ float *lilm__ffn_dweight(lilm_model *m, float *grad)
 {
     if (!m->tr) return grad;
     size_t n = (m->tr1.in * m->tr1.out > m->tr2.in * m->tr2.out ? m->tr1.in * m->tr1.out : m->tr2.in * m->tr2.out);
-    m->be->zero(m->be, m->tr_dw, n * sizeof(float));
+    m->be->ops->zero(m->be, m->tr_dw, n * sizeof(float));
     return m->tr_dw;
 }
 
 void lilm__ffn_dweight_done(lilm_model *m, float *grad, const float *cores, int second)
 {
-    if (m->tr) m->be->tr_weight_backward(m->be, grad, m->tr_dw, cores, second ? &m->tr2 : &m->tr1, m->tr_work);
+    if (m->tr) m->be->ops->tr_weight_backward(m->be, grad, m->tr_dw, cores, second ? &m->tr2 : &m->tr1, m->tr_work);
 }
 
 void lilm__layer_ptrs(const lilm_model *m, int layer, void *block, size_t esize, lilm_layer_ptrs *out)
@@ -115,14 +115,14 @@ static void plan_acts(lilm_model *m, planner *pl, size_t B, size_t T)
         A->trunc_saved = m->trunc ? take(pl, lilm_trunc_saved_floats(&m->trunc_p, N, F) * sizeof(float)) : NULL;
     }
     /* the low-rank activations' workspace (unknown without a backend: plan_bytes leaves it out) */
-    int work = m->trunc && m->be && m->be->trunc_work_bytes;
-    m->trunc_work = work ? take(pl, m->be->trunc_work_bytes(m->be, F, &m->trunc_p)) : NULL;
+    int work = m->trunc && m->be && m->be->ops->trunc_work_bytes;
+    m->trunc_work = work ? take(pl, m->be->ops->trunc_work_bytes(m->be, F, &m->trunc_p)) : NULL;
     if (m->tr) { /* a dense W of the larger ring and its gradient; the workspace needs the backend */
         size_t big = GF * C > F * C ? GF * C : F * C;
         m->tr_w = take(pl, big * sizeof(float));
         m->tr_dw = take(pl, big * sizeof(float));
-        size_t w1 = m->be && m->be->tr_work_bytes ? m->be->tr_work_bytes(m->be, &m->tr1) : 0;
-        size_t w2 = m->be && m->be->tr_work_bytes ? m->be->tr_work_bytes(m->be, &m->tr2) : 0;
+        size_t w1 = m->be && m->be->ops->tr_work_bytes ? m->be->ops->tr_work_bytes(m->be, &m->tr1) : 0;
+        size_t w2 = m->be && m->be->ops->tr_work_bytes ? m->be->ops->tr_work_bytes(m->be, &m->tr2) : 0;
         m->tr_work = take(pl, w1 > w2 ? w1 : w2);
     }
     m->xf = take(pl, N * C * a);
@@ -198,7 +198,7 @@ lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, li
         return lilm_errorf(LILM_ERR_ARG, "invalid model shape (layers %lld, d %lld, heads %lld, qk %lld, v %lld, vocab %lld)",
                            (long long)c->n_layers, (long long)c->d_model, (long long)c->n_heads,
                            (long long)c->qk_dim, (long long)c->v_dim, (long long)c->vocab_size);
-    if (!be->act_supported(be, c->activation)) {
+    if (!be->ops->act_supported(be, c->activation)) {
         const lilm_act_desc *a = lilm_act_info(c->activation);
         return lilm_errorf(LILM_ERR_UNSUPPORTED,
                            "model.activation %s is not on the %s backend yet\nHINT: --device cpu, or another "
@@ -208,12 +208,12 @@ lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, li
         return lilm_errorf(LILM_ERR_ARG, "sequence length %zu exceeds the model context %lld", max_T, (long long)c->context);
     m->seed = seed;
     lilm__model_components(m);
-    if (m->tr && (!be->tr_weight || !be->tr_weight_backward || !be->tr_work_bytes))
+    if (m->tr && (!be->ops->tr_weight || !be->ops->tr_weight_backward || !be->ops->tr_work_bytes))
         return lilm_errorf(LILM_ERR_UNSUPPORTED, "model.ffn_tr_bond (tensor-ring feed-forward Linears) is not on "
                            "the %s backend yet\nHINT: --device cpu, or model.ffn_tr_bond=0", be->name);
     if (m->trunc) {
         LILM_TRY(lilm_trunc_params_check(&m->trunc_p, (size_t)c->ffn_dim));
-        if (!be->trunc_forward || !be->trunc_backward || !be->trunc_work_bytes)
+        if (!be->ops->trunc_forward || !be->ops->trunc_backward || !be->ops->trunc_work_bytes)
             return lilm_errorf(LILM_ERR_UNSUPPORTED, "model.activation %s is not on the %s backend yet\n"
                                "HINT: --device cpu", lilm_act_info(c->activation)->config_name, be->name);
     }
@@ -222,17 +222,17 @@ lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, li
 
     size_t pbytes = m->n_elems * sizeof(float);
     void *p;
-    if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
+    if ((st = be->ops->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
     m->param_block = p;
     if (mode == LILM_MODEL_TRAIN) {
-        if ((st = be->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
+        if ((st = be->ops->alloc(be, &p, pbytes)) != LILM_OK) goto fail;
         m->grad_block = p;
     }
     if (be->act_dtype == LILM_DTYPE_F32) {
         m->wc_block = m->param_block;
         m->wc_is_alias = 1;
     } else {
-        if ((st = be->alloc(be, &m->wc_block, m->n_elems * m->act_size)) != LILM_OK) goto fail;
+        if ((st = be->ops->alloc(be, &m->wc_block, m->n_elems * m->act_size)) != LILM_OK) goto fail;
     }
 
     m->acts = calloc((size_t)c->n_layers, sizeof *m->acts);
@@ -244,7 +244,7 @@ lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, li
     planner pl = {NULL, 0};
     plan_acts(m, &pl, max_B, max_T);
     m->act_bytes = pl.used;
-    if ((st = be->alloc(be, &m->act_block, m->act_bytes)) != LILM_OK) goto fail;
+    if ((st = be->ops->alloc(be, &m->act_block, m->act_bytes)) != LILM_OK) goto fail;
     pl.base = m->act_block;
     pl.used = 0;
     plan_acts(m, &pl, max_B, max_T);
@@ -256,7 +256,7 @@ lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, li
         .d_model = (size_t)c->d_model, .vocab = (size_t)c->vocab_size, .n_heads = (size_t)c->n_heads,
         .qk_dim = (size_t)c->qk_dim, .v_dim = (size_t)c->v_dim, .max_width = wide,
     };
-    if ((st = be->reserve(be, &bp, &m->scratch_bytes)) != LILM_OK) goto fail;
+    if ((st = be->ops->reserve(be, &bp, &m->scratch_bytes)) != LILM_OK) goto fail;
 
     /* initial weights: built on the host, uploaded once */
     float *host = malloc(pbytes);
@@ -265,11 +265,11 @@ lilm_status lilm_model_init_mode(lilm_model *m, const lilm_model_config *cfg, li
         goto fail;
     }
     lilm__model_init_weights(m, host, seed);
-    st = be->upload(be, m->param_block, host, pbytes);
+    st = be->ops->upload(be, m->param_block, host, pbytes);
     free(host);
     if (st != LILM_OK) goto fail;
     lilm_model_sync_weights(m);
-    return be->sync(be);
+    return be->ops->sync(be);
 fail:
     lilm_model_free(m);
     return st;
@@ -279,10 +279,10 @@ void lilm_model_free(lilm_model *m)
 {
     lilm_backend *be = m->be;
     if (be) {
-        if (m->param_block) be->free(be, m->param_block);
-        if (m->grad_block) be->free(be, m->grad_block);
-        if (m->wc_block && !m->wc_is_alias) be->free(be, m->wc_block);
-        if (m->act_block) be->free(be, m->act_block);
+        if (m->param_block) be->ops->free(be, m->param_block);
+        if (m->grad_block) be->ops->free(be, m->grad_block);
+        if (m->wc_block && !m->wc_is_alias) be->ops->free(be, m->wc_block);
+        if (m->act_block) be->ops->free(be, m->act_block);
     }
     free(m->params);
     free(m->layer_first);
@@ -315,14 +315,14 @@ void lilm_model_print_plan(const lilm_model *m, const char *extra_name, size_t e
 
 void lilm_model_sync_weights(lilm_model *m)
 {
-    if (!m->wc_is_alias) m->be->cast_to_act(m->be, m->wc_block, m->param_block, m->n_elems);
+    if (!m->wc_is_alias) m->be->ops->cast_to_act(m->be, m->wc_block, m->param_block, m->n_elems);
 }
 
 void lilm_model_set_step(lilm_model *m, int64_t step) { m->step = step; }
 
 void lilm_model_zero_grad(lilm_model *m)
 {
-    if (m->grad_block) m->be->zero(m->be, m->grad_block, m->n_elems * sizeof(float));
+    if (m->grad_block) m->be->ops->zero(m->be, m->grad_block, m->n_elems * sizeof(float));
 }
 
 static lilm_status logits_rows(lilm_model *m, float *out, size_t first_row, size_t rows, size_t row_step)
@@ -333,17 +333,17 @@ static lilm_status logits_rows(lilm_model *m, float *out, size_t first_row, size
     for (size_t r = 0; r < rows;) {
         size_t chunk = rows - r < m->max_B ? rows - r : m->max_B;
         if (row_step == 1) {
-            be->classifier_logits(be, m->logits_dev, lilm__act_at(m, m->hf, (first_row + r) * C), wte, chunk, C, V);
+            be->ops->classifier_logits(be, m->logits_dev, lilm__act_at(m, m->hf, (first_row + r) * C), wte, chunk, C, V);
         } else {
             /* gather the rows into d_h (free outside backward), then one classifier call */
             for (size_t k = 0; k < chunk; k++)
-                be->copy(be, lilm__act_at(m, m->d_h, k * C), lilm__act_at(m, m->hf, (first_row + (r + k) * row_step) * C), C);
-            be->classifier_logits(be, m->logits_dev, m->d_h, wte, chunk, C, V);
+                be->ops->copy(be, lilm__act_at(m, m->d_h, k * C), lilm__act_at(m, m->hf, (first_row + (r + k) * row_step) * C), C);
+            be->ops->classifier_logits(be, m->logits_dev, m->d_h, wte, chunk, C, V);
         }
-        LILM_TRY(be->download(be, out + r * V, m->logits_dev, chunk * V * sizeof(float)));
+        LILM_TRY(be->ops->download(be, out + r * V, m->logits_dev, chunk * V * sizeof(float)));
         r += chunk;
     }
-    return be->sync(be);
+    return be->ops->sync(be);
 }
 
 lilm_status lilm_model_last_logits(lilm_model *m, float *logits)

@@ -144,7 +144,7 @@ typedef struct lilm_model {
     /* low-rank activations (ops/truncation.h) */
     int trunc;                 /* 1: cfg.activation is one of them */
     lilm_trunc_params trunc_p; /* their parameters (key set per layer and step) */
-    void *trunc_work;          /* be->trunc_work_bytes, one for all layers */
+    void *trunc_work;          /* be->ops->trunc_work_bytes, one for all layers */
     uint64_t seed;             /* the init seed; with step and layer, the QR truncation's Omega key */
     int64_t step;              /* optimizer step of the next forwards (lilm_model_set_step) */
 
@@ -152,7 +152,7 @@ typedef struct lilm_model {
     int tr;                    /* 1: ffn.0 and ffn.3 are rings of cores */
     lilm_tr_shape tr1, tr2;    /* ffn.0: C -> gate*F; ffn.3: F -> C */
     float *tr_w, *tr_dw;       /* (max(gate*F*C, F*C)) a dense W built from cores, its gradient */
-    void *tr_work;             /* be->tr_work_bytes of the larger ring */
+    void *tr_work;             /* be->ops->tr_work_bytes of the larger ring */
 } lilm_model;
 
 /* Builds the parameter table and plans all memory for micro-batches up to

@@ -72,7 +72,7 @@ lilm_status lilm_backend_create_for(lilm_backend **out, const lilm_train_config 
 void lilm_backend_free(lilm_backend *be)
 {
     if (be)
-        be->destroy(be);
+        be->ops->destroy(be);
 }
 
 lilm_status lilm_device_choice_parse(const char *s, lilm_device_choice *out)

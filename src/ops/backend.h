@@ -2,13 +2,16 @@
  * backend.h: the op interface every compute backend implements.
  *
  * The model (src/model/) builds the transformer's forward and backward pass
- * out of the ops below and calls them only through a `lilm_backend` table, so
- * the trainer never sees which device it runs on. src/cpu/ fills the table
- * with fp32 OpenMP code (the reference); src/cuda/ with bf16 kernels.
+ * out of the ops below and calls them only through a backend's op table
+ * (`be->ops->op(be, ...)`), so the trainer never sees which device it runs
+ * on. The table (`lilm_backend_ops`, one static const table per backend
+ * kind) is separate from the instance (`lilm_backend`: the table, what the
+ * backend is, and its private state). src/cpu/ fills its table with fp32
+ * OpenMP code (the reference); src/cuda/ with bf16 kernels.
  *
  * Memory and dtypes
  *   - Every pointer passed to an op lives in the backend's memory (host for CPU,
- *     device for CUDA), allocated through be->alloc before step 0.
+ *     device for CUDA), allocated through be->ops->alloc before step 0.
  *   - Parameters, parameter gradients and optimizer moments are always fp32
  *     (`float *`).
  *   - Activations, activation gradients and the "compute copy" of weights are
@@ -28,9 +31,9 @@
  *     backward adds into the residual-stream gradient, and matmul_backward adds
  *     into din when `accumulate` is set (two Linears reading the same input).
  *   - Ops never allocate. Scratch needed by a backend is sized once by
- *     be->reserve() from the largest shapes the model will use.
+ *     be->ops->reserve() from the largest shapes the model will use.
  *   - Ops return void; device errors are recorded in the backend and surface at
- *     the next be->sync(), which returns a lilm_status.
+ *     the next be->ops->sync(), which returns a lilm_status.
  */
 #ifndef LILM_OPS_BACKEND_H
 #define LILM_OPS_BACKEND_H
@@ -105,14 +108,9 @@ typedef struct lilm_adamw_hparams {
 
 typedef struct lilm_backend lilm_backend;
 
-struct lilm_backend {
-    const char *name;          /* "cpu", "cuda" */
-    lilm_device device;
-    lilm_dtype act_dtype;      /* dtype of activations and the weight compute copy */
-    int threads;               /* CPU threads used (informational on CUDA) */
-    size_t peak_gemm_n;        /* square GEMM size that reaches the device's peak rate (lilm bench) */
-    void *impl;                /* backend-private state (thread pool, handles, scratch) */
-
+/* The operations of a backend: one static const table per backend kind,
+ * shared by all its instances. Every op takes the instance first. */
+typedef struct lilm_backend_ops {
     /* ---- lifetime and memory ---- */
     void (*destroy)(lilm_backend *be);
     /* Size the backend's own scratch for shapes up to `plan`; may be called
@@ -287,6 +285,18 @@ struct lilm_backend {
      * p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). */
     void (*adamw)(lilm_backend *be, const lilm_adamw_tensor *tensors, size_t n_tensors,
                   const lilm_adamw_hparams *hp);
+} lilm_backend_ops;
+
+/* One backend instance: what it is (the description the rest of lilm reads:
+ * device, dtypes, threads, sizes), its op table, and its private state. */
+struct lilm_backend {
+    const lilm_backend_ops *ops; /* the backend kind's op table */
+    const char *name;          /* "cpu", "cuda" */
+    lilm_device device;
+    lilm_dtype act_dtype;      /* dtype of activations and the weight compute copy */
+    int threads;               /* CPU threads used (informational on CUDA) */
+    size_t peak_gemm_n;        /* square GEMM size that reaches the device's peak rate (lilm bench) */
+    void *impl;                /* backend-private state (thread pool, handles, scratch) */
 };
 
 /* Backend construction (src/ops/backend.c chooses; each backend has its own). */

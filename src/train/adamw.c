@@ -45,7 +45,7 @@ static void adamw_step(lilm_optim_group *g, lilm_model *m, double lr)
     adamw_impl *a = g->impl;
     a->hp.step = ++g->counters[0].value;
     a->hp.lr = (float)lr;
-    m->be->adamw(m->be, a->tensors, (size_t)g->n, &a->hp);
+    m->be->ops->adamw(m->be, a->tensors, (size_t)g->n, &a->hp);
 }
 
 static void adamw_free(lilm_optim_group *g)

@@ -70,7 +70,7 @@ int64_t lilm_autosize_pick_batch(const lilm_model_config *mc, lilm_dtype act_dty
 double lilm_autosize_memory_limit(const lilm_backend *be)
 {
     size_t total = 0, avail = 0;
-    be->memory_info(be, &total, &avail); /* host RAM on CPU, the GPU's memory on CUDA */
+    be->ops->memory_info(be, &total, &avail); /* host RAM on CPU, the GPU's memory on CUDA */
     return avail > 0 ? 0.8 * (double)avail : 4e9;
 }
 
@@ -262,7 +262,7 @@ static lilm_status run_probe(depth_ctx *d, int64_t layers, probe *p)
             p->step_s = (lilm_progress_clock() - t0) / (double)d->probe_steps;
             p->tokens = p->step_s > 0 ? d->budget_s / p->step_s * tokens_per_step : 0;
         }
-        p->peak = be->peak_bytes ? be->peak_bytes(be) : 0;
+        p->peak = be->ops->peak_bytes ? be->ops->peak_bytes(be) : 0;
         if (have_guard) lilm_spike_guard_free(&guard);
         if (have_opt) lilm_optimizer_free(&opt);
         if (have_m) lilm_model_free(&m);

@@ -31,23 +31,23 @@ lilm_status lilm_bench_matmul_peak(lilm_backend *be, size_t n, double *gflops)
 {
     void *a = NULL, *w = NULL, *out = NULL;
     size_t bytes = n * n * lilm_dtype_size(be->act_dtype);
-    lilm_status st = be->alloc(be, &a, bytes);
-    if (st == LILM_OK) st = be->alloc(be, &w, bytes);
-    if (st == LILM_OK) st = be->alloc(be, &out, bytes);
+    lilm_status st = be->ops->alloc(be, &a, bytes);
+    if (st == LILM_OK) st = be->ops->alloc(be, &w, bytes);
+    if (st == LILM_OK) st = be->ops->alloc(be, &out, bytes);
     double best = 0;
     for (int rep = 0; st == LILM_OK && rep < 5; rep++) {
-        be->sync(be);
+        be->ops->sync(be);
         double t0 = lilm_progress_clock();
         int iters = 4;
-        for (int i = 0; i < iters; i++) be->matmul_forward(be, out, NULL, a, w, NULL, n, n, n, LILM_ACT_NONE);
-        st = be->sync(be);
+        for (int i = 0; i < iters; i++) be->ops->matmul_forward(be, out, NULL, a, w, NULL, n, n, n, LILM_ACT_NONE);
+        st = be->ops->sync(be);
         double dt = lilm_progress_clock() - t0;
         double g = 2.0 * (double)n * (double)n * (double)n * iters / dt / 1e9;
         if (g > best) best = g;
     }
-    if (a) be->free(be, a);
-    if (w) be->free(be, w);
-    if (out) be->free(be, out);
+    if (a) be->ops->free(be, a);
+    if (w) be->ops->free(be, w);
+    if (out) be->ops->free(be, out);
     *gflops = best;
     return st;
 }
@@ -86,7 +86,7 @@ lilm_status lilm_bench_train_step(const lilm_config *cfg, lilm_backend *be, size
         st = lilm_model_forward(&m, in, in + 1, B, T, (float)(1.0 / (double)N), &loss, NULL);
         if (st == LILM_OK) st = lilm_model_backward(&m);
         if (st == LILM_OK) st = lilm_optimizer_step(&opt, &m, cfg->train.lr * 0.1, NULL);
-        if (st == LILM_OK) st = be->sync(be);
+        if (st == LILM_OK) st = be->ops->sync(be);
         double dt = lilm_progress_clock() - t0;
         if (s >= warmup) {
             times[s - warmup] = dt;

@@ -21,7 +21,7 @@ static void free_group(lilm_optim_group *g, lilm_backend *be)
 {
     if (g->kind && g->kind->free) g->kind->free(g);
     for (int s = 0; s < LILM_OPTIM_SLOTS_MAX; s++)
-        if (g->slots[s].block) be->free(be, g->slots[s].block);
+        if (g->slots[s].block) be->ops->free(be, g->slots[s].block);
     free(g->params);
     free(g->offsets);
     memset(g, 0, sizeof *g);
@@ -45,8 +45,8 @@ static lilm_status build_group(lilm_optim_group *g, const lilm_optim_kind *kind,
     size_t bytes = g->numel * sizeof(float);
     for (int s = 0; s < kind->n_slots; s++) {
         void *p = NULL;
-        LILM_TRY(m->be->alloc(m->be, &p, bytes));
-        m->be->zero(m->be, p, bytes);
+        LILM_TRY(m->be->ops->alloc(m->be, &p, bytes));
+        m->be->ops->zero(m->be, p, bytes);
         g->slots[s].block = p;
         g->slots[s].prefix = kind->slot_prefix[s];
     }
@@ -84,7 +84,7 @@ lilm_status lilm_optimizer_init(lilm_optimizer *opt, lilm_model *m, const lilm_t
         lilm_optimizer_free(opt);
         return lilm_errorf(LILM_ERR_INTERNAL, "the optimizer keeps more state than a checkpoint can name");
     }
-    return m->be->sync(m->be);
+    return m->be->ops->sync(m->be);
 }
 
 void lilm_optimizer_free(lilm_optimizer *opt)
@@ -99,11 +99,11 @@ lilm_status lilm_optimizer_step(lilm_optimizer *opt, lilm_model *m, double lr, l
     lilm_backend *be = m->be;
     double sumsq = 0;
     int64_t bad = 0;
-    be->grad_sanitize(be, m->grad_block, m->n_elems, &sumsq, &bad);
+    be->ops->grad_sanitize(be, m->grad_block, m->n_elems, &sumsq, &bad);
     double norm = sqrt(sumsq);
     if (opt->grad_clip > 0) {
         double coef = opt->grad_clip / (norm + 1e-6);
-        if (coef < 1.0) be->scale(be, m->grad_block, m->n_elems, (float)coef);
+        if (coef < 1.0) be->ops->scale(be, m->grad_block, m->n_elems, (float)coef);
     }
     for (int i = 0; i < opt->n_groups; i++) opt->groups[i].kind->step(&opt->groups[i], m, lr);
     lilm_model_sync_weights(m);
@@ -112,7 +112,7 @@ lilm_status lilm_optimizer_step(lilm_optimizer *opt, lilm_model *m, double lr, l
         stats->n_nonfinite = bad;
         stats->lr = lr;
     }
-    return be->sync(be);
+    return be->ops->sync(be);
 }
 
 size_t lilm_optimizer_plan_bytes(const lilm_model_config *mc, const lilm_train_config *t)

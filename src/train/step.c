@@ -52,9 +52,9 @@ lilm_status lilm_dist_sum_grads(const lilm_dist *dist, lilm_model *m)
 {
     if (dist->size == 1) return LILM_OK;
     if (m->be->device == LILM_DEVICE_CPU) return lilm_dist_sum_f32(dist, m->grad_block, m->n_elems);
-    if (!m->be->comm_sum_f32)
+    if (!m->be->ops->comm_sum_f32)
         return lilm_errorf(LILM_ERR_UNSUPPORTED, "the %s backend cannot sum gradients across ranks", m->be->name);
-    return m->be->comm_sum_f32(m->be, m->grad_block, m->n_elems); /* device memory: NCCL */
+    return m->be->ops->comm_sum_f32(m->be, m->grad_block, m->n_elems); /* device memory: NCCL */
 }
 
 lilm_status lilm_train_step(lilm_model *m, lilm_optimizer *opt, lilm_spike_guard *guard,

@@ -58,13 +58,13 @@ static lilm_status join_device_group(lilm_trainer *t)
 {
     const lilm_dist *d = t->opts.dist;
     if (!d || d->size == 1 || t->be->device == LILM_DEVICE_CPU) return LILM_OK;
-    if (!t->be->comm_id || !t->be->comm_init)
+    if (!t->be->ops->comm_id || !t->be->ops->comm_init)
         return lilm_errorf(LILM_ERR_UNSUPPORTED, "the %s backend cannot train data-parallel; use --device cpu",
                            t->be->name);
     unsigned char id[128] = {0}; /* NCCL's group id: 128 bytes */
-    if (d->rank == 0) LILM_TRY(t->be->comm_id(t->be, id, sizeof id));
+    if (d->rank == 0) LILM_TRY(t->be->ops->comm_id(t->be, id, sizeof id));
     LILM_TRY(lilm_dist_bcast(d, id, sizeof id));
-    return t->be->comm_init(t->be, id, sizeof id, d->rank, d->size);
+    return t->be->ops->comm_init(t->be, id, sizeof id, d->rank, d->size);
 }
 
 /* A 64-bit FNV-1a hash of the fp32 weights, compared over the ranks at the end
@@ -76,7 +76,7 @@ static lilm_status check_ranks_agree(lilm_trainer *t)
     size_t n = t->model.n_elems;
     float *w = malloc(n * sizeof *w);
     int64_t *all = malloc((size_t)d->size * sizeof *all);
-    lilm_status st = w && all ? t->be->download(t->be, w, t->model.param_block, n * sizeof *w)
+    lilm_status st = w && all ? t->be->ops->download(t->be, w, t->model.param_block, n * sizeof *w)
                               : lilm_errorf(LILM_ERR_OOM, "out of memory for the weights' hash");
     uint64_t h = 1469598103934665603ull;
     const unsigned char *p = (const unsigned char *)w;

@@ -89,13 +89,13 @@ static int run_model(lilm_test *t, run *r, lilm_backend *be, const lilm_model_co
     int64_t cnt = 0;
     LT_OK(t, lilm_model_forward(&r->m, in, tg, B, T, (float)(1.0 / (double)r->counted), &sum, &cnt));
     LT_OK(t, lilm_model_backward(&r->m));
-    LT_OK(t, be->sync(be));
-    LT_OK(t, be->download(be, r->grads, r->m.grad_block, n * sizeof(float)));
+    LT_OK(t, be->ops->sync(be));
+    LT_OK(t, be->ops->download(be, r->grads, r->m.grad_block, n * sizeof(float)));
     /* one optimizer step (sanitize, clip, AdamW, weight copy refresh) with the default settings */
     r->before = malloc(n * sizeof(float));
     r->after = malloc(n * sizeof(float));
     if (!r->before || !r->after) abort();
-    LT_OK(t, be->download(be, r->before, r->m.param_block, n * sizeof(float)));
+    LT_OK(t, be->ops->download(be, r->before, r->m.param_block, n * sizeof(float)));
     lilm_config cfg;
     lilm_config_defaults(&cfg);
     lilm_optimizer opt;
@@ -104,8 +104,8 @@ static int run_model(lilm_test *t, run *r, lilm_backend *be, const lilm_model_co
     LT_OK(t, lilm_optimizer_step(&opt, &r->m, 1e-3, &st));
     r->grad_norm = st.grad_norm;
     lilm_optimizer_free(&opt);
-    LT_OK(t, be->sync(be));
-    LT_OK(t, be->download(be, r->after, r->m.param_block, n * sizeof(float)));
+    LT_OK(t, be->ops->sync(be));
+    LT_OK(t, be->ops->download(be, r->after, r->m.param_block, n * sizeof(float)));
     return 1;
 }
 

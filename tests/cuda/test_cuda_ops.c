@@ -109,7 +109,7 @@ static int pair_open_attn(pair *p, lilm_test *t, uint64_t seed, const char *attn
     LT_CHECK(t, s == LILM_OK, "cuda backend: %s: %s (this test needs a GPU; LILM_CUDA_TEST_SELF=1 checks the "
              "harness against a second CPU backend)", lilm_status_str(s), lilm_last_error());
     if (s != LILM_OK) {
-        p->ref->destroy(p->ref);
+        p->ref->ops->destroy(p->ref);
         return 0;
     }
     lilm_backend_plan plan = {
@@ -117,8 +117,8 @@ static int pair_open_attn(pair *p, lilm_test *t, uint64_t seed, const char *attn
         .n_heads = 6, .qk_dim = 128, .v_dim = 128, .max_width = 3072,
     };
     size_t bytes = 0;
-    LT_OK(t, p->ref->reserve(p->ref, &plan, &bytes));
-    LT_OK(t, p->dev->reserve(p->dev, &plan, &bytes));
+    LT_OK(t, p->ref->ops->reserve(p->ref, &plan, &bytes));
+    LT_OK(t, p->dev->ops->reserve(p->dev, &plan, &bytes));
     return 1;
 }
 
@@ -126,26 +126,26 @@ static int pair_open(pair *p, lilm_test *t, uint64_t seed) { return pair_open_at
 
 static void pair_close(pair *p)
 {
-    LT_OK(p->t, p->ref->sync(p->ref));
-    LT_OK(p->t, p->dev->sync(p->dev));
-    p->ref->destroy(p->ref);
-    p->dev->destroy(p->dev);
+    LT_OK(p->t, p->ref->ops->sync(p->ref));
+    LT_OK(p->t, p->dev->ops->sync(p->dev));
+    p->ref->ops->destroy(p->ref);
+    p->dev->ops->destroy(p->dev);
 }
 
 /* Puts host values (n floats) into a tensor's buffers on both sides. */
 static void tens_set(pair *p, tens *x, const float *vals)
 {
     if (vals != x->host) memcpy(x->host, vals, x->n * sizeof(float));
-    LT_OK(p->t, p->ref->upload(p->ref, x->ref, x->host, x->n * sizeof(float)));
+    LT_OK(p->t, p->ref->ops->upload(p->ref, x->ref, x->host, x->n * sizeof(float)));
     if (x->act && dev_bf16(p)) {
         void *stage = NULL;
-        LT_OK(p->t, p->dev->alloc(p->dev, &stage, x->n * sizeof(float)));
-        LT_OK(p->t, p->dev->upload(p->dev, stage, x->host, x->n * sizeof(float)));
-        p->dev->cast_to_act(p->dev, x->dev, stage, x->n);
-        LT_OK(p->t, p->dev->sync(p->dev));
-        p->dev->free(p->dev, stage);
+        LT_OK(p->t, p->dev->ops->alloc(p->dev, &stage, x->n * sizeof(float)));
+        LT_OK(p->t, p->dev->ops->upload(p->dev, stage, x->host, x->n * sizeof(float)));
+        p->dev->ops->cast_to_act(p->dev, x->dev, stage, x->n);
+        LT_OK(p->t, p->dev->ops->sync(p->dev));
+        p->dev->ops->free(p->dev, stage);
     } else {
-        LT_OK(p->t, p->dev->upload(p->dev, x->dev, x->host, x->n * sizeof(float)));
+        LT_OK(p->t, p->dev->ops->upload(p->dev, x->dev, x->host, x->n * sizeof(float)));
     }
 }
 
@@ -158,8 +158,8 @@ static tens tens_new(pair *p, size_t n, int act, double lo, double hi)
         x.host[i] = act ? round_bf16(v) : v;
     }
     size_t dev_elem = act && dev_bf16(p) ? 2 : sizeof(float);
-    LT_OK(p->t, p->ref->alloc(p->ref, &x.ref, n * sizeof(float)));
-    LT_OK(p->t, p->dev->alloc(p->dev, &x.dev, n * dev_elem));
+    LT_OK(p->t, p->ref->ops->alloc(p->ref, &x.ref, n * sizeof(float)));
+    LT_OK(p->t, p->dev->ops->alloc(p->dev, &x.dev, n * dev_elem));
     if (!x.ref || !x.dev) abort();
     tens_set(p, &x, x.host);
     return x;
@@ -169,18 +169,18 @@ static tens tens_new(pair *p, size_t n, int act, double lo, double hi)
 static tens ints_new(pair *p, const int32_t *vals, size_t n)
 {
     tens x = {n, 0, xalloc(sizeof(float)), NULL, NULL};
-    LT_OK(p->t, p->ref->alloc(p->ref, &x.ref, n * sizeof(int32_t)));
-    LT_OK(p->t, p->dev->alloc(p->dev, &x.dev, n * sizeof(int32_t)));
+    LT_OK(p->t, p->ref->ops->alloc(p->ref, &x.ref, n * sizeof(int32_t)));
+    LT_OK(p->t, p->dev->ops->alloc(p->dev, &x.dev, n * sizeof(int32_t)));
     if (!x.ref || !x.dev) abort();
-    LT_OK(p->t, p->ref->upload(p->ref, x.ref, vals, n * sizeof(int32_t)));
-    LT_OK(p->t, p->dev->upload(p->dev, x.dev, vals, n * sizeof(int32_t)));
+    LT_OK(p->t, p->ref->ops->upload(p->ref, x.ref, vals, n * sizeof(int32_t)));
+    LT_OK(p->t, p->dev->ops->upload(p->dev, x.dev, vals, n * sizeof(int32_t)));
     return x;
 }
 
 static void tens_free(pair *p, tens *x)
 {
-    p->ref->free(p->ref, x->ref);
-    p->dev->free(p->dev, x->dev);
+    p->ref->ops->free(p->ref, x->ref);
+    p->dev->ops->free(p->dev, x->dev);
     free(x->host);
     memset(x, 0, sizeof *x);
 }
@@ -188,17 +188,17 @@ static void tens_free(pair *p, tens *x)
 /* Reads a tensor back as fp32 from both sides. */
 static void tens_get(pair *p, const tens *x, float *ref_out, float *dev_out)
 {
-    LT_OK(p->t, p->ref->sync(p->ref));
-    LT_OK(p->t, p->dev->sync(p->dev));
-    LT_OK(p->t, p->ref->download(p->ref, ref_out, x->ref, x->n * sizeof(float)));
+    LT_OK(p->t, p->ref->ops->sync(p->ref));
+    LT_OK(p->t, p->dev->ops->sync(p->dev));
+    LT_OK(p->t, p->ref->ops->download(p->ref, ref_out, x->ref, x->n * sizeof(float)));
     if (x->act && dev_bf16(p)) {
         void *stage = NULL;
-        LT_OK(p->t, p->dev->alloc(p->dev, &stage, x->n * sizeof(float)));
-        p->dev->cast_to_f32(p->dev, stage, x->dev, x->n);
-        LT_OK(p->t, p->dev->download(p->dev, dev_out, stage, x->n * sizeof(float)));
-        p->dev->free(p->dev, stage);
+        LT_OK(p->t, p->dev->ops->alloc(p->dev, &stage, x->n * sizeof(float)));
+        p->dev->ops->cast_to_f32(p->dev, stage, x->dev, x->n);
+        LT_OK(p->t, p->dev->ops->download(p->dev, dev_out, stage, x->n * sizeof(float)));
+        p->dev->ops->free(p->dev, stage);
     } else {
-        LT_OK(p->t, p->dev->download(p->dev, dev_out, x->dev, x->n * sizeof(float)));
+        LT_OK(p->t, p->dev->ops->download(p->dev, dev_out, x->dev, x->n * sizeof(float)));
     }
 }
 
@@ -273,8 +273,8 @@ static void test_cast(lilm_test *t)
     size_t n = 4099;
     tens x = tens_new(&p, n, 0, -3, 3); /* fp32, not bf16-exact */
     tens y = tens_new(&p, n, 1, 0, 0);
-    p.ref->cast_to_act(p.ref, y.ref, x.ref, n);
-    p.dev->cast_to_act(p.dev, y.dev, x.dev, n);
+    p.ref->ops->cast_to_act(p.ref, y.ref, x.ref, n);
+    p.dev->ops->cast_to_act(p.dev, y.dev, x.dev, n);
     compare(&p, "cast f32->act->f32", &y, 0.0, 1.0 / 256.0);
     tens_free(&p, &x);
     tens_free(&p, &y);
@@ -292,13 +292,13 @@ static void test_embedding(lilm_test *t)
     tens tk = ints_new(&p, tok, N);
     tens wte = tens_new(&p, V * C, 1, -1, 1);
     tens out = tens_new(&p, N * C, 1, 0, 0);
-    p.ref->embedding_forward(p.ref, out.ref, tk.ref, wte.ref, N, C);
-    p.dev->embedding_forward(p.dev, out.dev, tk.dev, wte.dev, N, C);
+    p.ref->ops->embedding_forward(p.ref, out.ref, tk.ref, wte.ref, N, C);
+    p.dev->ops->embedding_forward(p.dev, out.dev, tk.dev, wte.dev, N, C);
     compare(&p, "embedding/fwd out", &out, 0.0, 0.0);
     tens dout = tens_new(&p, N * C, 1, -1, 1);
     tens dwte = tens_new(&p, V * C, 0, -1, 1);
-    p.ref->embedding_backward(p.ref, dwte.ref, dout.ref, tk.ref, N, C, V);
-    p.dev->embedding_backward(p.dev, dwte.dev, dout.dev, tk.dev, N, C, V);
+    p.ref->ops->embedding_backward(p.ref, dwte.ref, dout.ref, tk.ref, N, C, V);
+    p.dev->ops->embedding_backward(p.dev, dwte.dev, dout.dev, tk.dev, N, C, V);
     compare(&p, "embedding/bwd dwte (+=)", &dwte, 1e-6, 1e-5);
     tens_free(&p, &tk);
     tens_free(&p, &wte);
@@ -322,8 +322,8 @@ static void norm_case(pair *p, size_t N, size_t C, int layer)
     tens rstd = tens_new(p, N, 0, 0, 0);
     float *bref = layer ? bias.ref : NULL, *bdev = layer ? bias.dev : NULL;
     float *mref = layer ? mean.ref : NULL, *mdev = layer ? mean.dev : NULL;
-    p->ref->norm_forward(p->ref, out.ref, mref, rstd.ref, in.ref, w.ref, bref, N, C, eps);
-    p->dev->norm_forward(p->dev, out.dev, mdev, rstd.dev, in.dev, w.dev, bdev, N, C, eps);
+    p->ref->ops->norm_forward(p->ref, out.ref, mref, rstd.ref, in.ref, w.ref, bref, N, C, eps);
+    p->dev->ops->norm_forward(p->dev, out.dev, mdev, rstd.dev, in.dev, w.dev, bdev, N, C, eps);
     snprintf(name, sizeof name, "%s/fwd out N=%zu C=%zu", kind, N, C);
     compare(p, name, &out, BF_ATOL, BF_RTOL);
     snprintf(name, sizeof name, "%s/fwd rstd", kind);
@@ -337,8 +337,8 @@ static void norm_case(pair *p, size_t N, size_t C, int layer)
     tens dw = tens_new(p, C, 0, -1, 1);
     tens db = tens_new(p, C, 0, -1, 1);
     float *dbref = layer ? db.ref : NULL, *dbdev = layer ? db.dev : NULL;
-    p->ref->norm_backward(p->ref, din.ref, dw.ref, dbref, dout.ref, in.ref, w.ref, mref, rstd.ref, N, C);
-    p->dev->norm_backward(p->dev, din.dev, dw.dev, dbdev, dout.dev, in.dev, w.dev, mdev, rstd.dev, N, C);
+    p->ref->ops->norm_backward(p->ref, din.ref, dw.ref, dbref, dout.ref, in.ref, w.ref, mref, rstd.ref, N, C);
+    p->dev->ops->norm_backward(p->dev, din.dev, dw.dev, dbdev, dout.dev, in.dev, w.dev, mdev, rstd.dev, N, C);
     snprintf(name, sizeof name, "%s/bwd din (+=)", kind);
     compare(p, name, &din, BF_ATOL, BF_RTOL);
     snprintf(name, sizeof name, "%s/bwd dweight (+=)", kind);
@@ -373,8 +373,8 @@ static void matmul_case(pair *p, size_t N, size_t IC, size_t OC, lilm_act act, i
     tens out = tens_new(p, N * OC, 1, 0, 0);
     tens pre = tens_new(p, N * OC, 1, 0, 0);
     const float *bref = with_bias ? bias.ref : NULL, *bdev = with_bias ? bias.dev : NULL;
-    p->ref->matmul_forward(p->ref, out.ref, pre.ref, in.ref, w.ref, bref, N, IC, OC, act);
-    p->dev->matmul_forward(p->dev, out.dev, pre.dev, in.dev, w.dev, bdev, N, IC, OC, act);
+    p->ref->ops->matmul_forward(p->ref, out.ref, pre.ref, in.ref, w.ref, bref, N, IC, OC, act);
+    p->dev->ops->matmul_forward(p->dev, out.dev, pre.dev, in.dev, w.dev, bdev, N, IC, OC, act);
     snprintf(name, sizeof name, "matmul/fwd out %s", tag);
     compare(p, name, &out, BF_ATOL, BF_RTOL);
     if (act != LILM_ACT_NONE) {
@@ -392,9 +392,9 @@ static void matmul_case(pair *p, size_t N, size_t IC, size_t OC, lilm_act act, i
     tens dw = tens_new(p, OC * IC, 0, -1, 1);
     tens db = tens_new(p, OC, 0, -1, 1);
     float *dbref = with_bias ? db.ref : NULL, *dbdev = with_bias ? db.dev : NULL;
-    p->ref->matmul_backward(p->ref, din.ref, dw.ref, dbref, dout.ref, pre.ref, in.ref, w.ref, N, IC, OC, act,
+    p->ref->ops->matmul_backward(p->ref, din.ref, dw.ref, dbref, dout.ref, pre.ref, in.ref, w.ref, N, IC, OC, act,
                             accumulate);
-    p->dev->matmul_backward(p->dev, din.dev, dw.dev, dbdev, dout.dev, pre.dev, in.dev, w.dev, N, IC, OC, act,
+    p->dev->ops->matmul_backward(p->dev, din.dev, dw.dev, dbdev, dout.dev, pre.dev, in.dev, w.dev, N, IC, OC, act,
                             accumulate);
     snprintf(name, sizeof name, "matmul/bwd din%s", accumulate ? " (+=)" : "");
     compare(p, name, &din, BF_ATOL, BF_RTOL);
@@ -431,31 +431,31 @@ static void test_elementwise(lilm_test *t)
     tens out = tens_new(&p, n, 1, 0, 0);
     char name[64];
     for (int i = 0; i < 4; i++) {
-        p.ref->act_forward(p.ref, out.ref, a.ref, n, acts[i]);
-        p.dev->act_forward(p.dev, out.dev, a.dev, n, acts[i]);
+        p.ref->ops->act_forward(p.ref, out.ref, a.ref, n, acts[i]);
+        p.dev->ops->act_forward(p.dev, out.dev, a.dev, n, acts[i]);
         snprintf(name, sizeof name, "act/fwd %s", names[i]);
         compare(&p, name, &out, BF_ATOL, BF_RTOL);
-        p.ref->act_backward(p.ref, out.ref, b.ref, a.ref, n, acts[i]);
-        p.dev->act_backward(p.dev, out.dev, b.dev, a.dev, n, acts[i]);
+        p.ref->ops->act_backward(p.ref, out.ref, b.ref, a.ref, n, acts[i]);
+        p.dev->ops->act_backward(p.dev, out.dev, b.dev, a.dev, n, acts[i]);
         snprintf(name, sizeof name, "act/bwd %s", names[i]);
         compare(&p, name, &out, BF_ATOL, BF_RTOL);
     }
-    p.ref->add(p.ref, out.ref, a.ref, b.ref, n);
-    p.dev->add(p.dev, out.dev, a.dev, b.dev, n);
+    p.ref->ops->add(p.ref, out.ref, a.ref, b.ref, n);
+    p.dev->ops->add(p.dev, out.dev, a.dev, b.dev, n);
     compare(&p, "add", &out, BF_ATOL, BF_RTOL);
-    p.ref->accumulate(p.ref, out.ref, a.ref, n);
-    p.dev->accumulate(p.dev, out.dev, a.dev, n);
+    p.ref->ops->accumulate(p.ref, out.ref, a.ref, n);
+    p.dev->ops->accumulate(p.dev, out.dev, a.dev, n);
     compare(&p, "accumulate (+=)", &out, BF_ATOL, BF_RTOL);
-    p.ref->copy(p.ref, out.ref, b.ref, n);
-    p.dev->copy(p.dev, out.dev, b.dev, n);
+    p.ref->ops->copy(p.ref, out.ref, b.ref, n);
+    p.dev->ops->copy(p.dev, out.dev, b.dev, n);
     compare(&p, "copy", &out, 0.0, 0.0);
     tens g = tens_new(&p, n, 0, -2, 2);
-    p.ref->scale(p.ref, g.ref, n, 0.37f);
-    p.dev->scale(p.dev, g.dev, n, 0.37f);
+    p.ref->ops->scale(p.ref, g.ref, n, 0.37f);
+    p.dev->ops->scale(p.dev, g.dev, n, 0.37f);
     compare(&p, "scale", &g, 0.0, 1e-6);
     tens gx = tens_new(&p, n, 0, -1, 1);
-    p.ref->axpy(p.ref, g.ref, gx.ref, n, -0.75f);
-    p.dev->axpy(p.dev, g.dev, gx.dev, n, -0.75f);
+    p.ref->ops->axpy(p.ref, g.ref, gx.ref, n, -0.75f);
+    p.dev->ops->axpy(p.dev, g.dev, gx.dev, n, -0.75f);
     compare(&p, "axpy (+=)", &g, 1e-7, 1e-6);
     tens_free(&p, &gx);
     /* SwiGLU over (N, 2F) rows [g | u]: forward, then backward in place */
@@ -463,11 +463,11 @@ static void test_elementwise(lilm_test *t)
     tens gin = tens_new(&p, gN * 2 * gF, 1, -4, 4);
     tens gout = tens_new(&p, gN * gF, 1, 0, 0);
     tens gd = tens_new(&p, gN * gF, 1, -1, 1);
-    p.ref->glu_forward(p.ref, gout.ref, gin.ref, gN, gF, LILM_ACT_SWIGLU);
-    p.dev->glu_forward(p.dev, gout.dev, gin.dev, gN, gF, LILM_ACT_SWIGLU);
+    p.ref->ops->glu_forward(p.ref, gout.ref, gin.ref, gN, gF, LILM_ACT_SWIGLU);
+    p.dev->ops->glu_forward(p.dev, gout.dev, gin.dev, gN, gF, LILM_ACT_SWIGLU);
     compare(&p, "glu/fwd swiglu", &gout, BF_ATOL, BF_RTOL);
-    p.ref->glu_backward(p.ref, gin.ref, gd.ref, gin.ref, gN, gF, LILM_ACT_SWIGLU);
-    p.dev->glu_backward(p.dev, gin.dev, gd.dev, gin.dev, gN, gF, LILM_ACT_SWIGLU);
+    p.ref->ops->glu_backward(p.ref, gin.ref, gd.ref, gin.ref, gN, gF, LILM_ACT_SWIGLU);
+    p.dev->ops->glu_backward(p.dev, gin.dev, gd.dev, gin.dev, gN, gF, LILM_ACT_SWIGLU);
     compare(&p, "glu/bwd swiglu (din == in)", &gin, BF_ATOL, BF_RTOL);
     tens_free(&p, &gin);
     tens_free(&p, &gout);
@@ -483,13 +483,13 @@ static void rope_case(pair *p, size_t B, size_t T, size_t H, size_t D, size_t st
 {
     char name[128];
     tens x = tens_new(p, B * T * stride, 1, -2, 2);
-    p->ref->rope_forward(p->ref, x.ref, B, T, H, D, stride, pos0, 10000.0f);
-    p->dev->rope_forward(p->dev, x.dev, B, T, H, D, stride, pos0, 10000.0f);
+    p->ref->ops->rope_forward(p->ref, x.ref, B, T, H, D, stride, pos0, 10000.0f);
+    p->dev->ops->rope_forward(p->dev, x.dev, B, T, H, D, stride, pos0, 10000.0f);
     snprintf(name, sizeof name, "rope/fwd B=%zu T=%zu H=%zu D=%zu stride=%zu pos0=%zu", B, T, H, D, stride, pos0);
     compare(p, name, &x, BF_ATOL, BF_RTOL);
     tens_set(p, &x, x.host); /* fresh gradient */
-    p->ref->rope_backward(p->ref, x.ref, B, T, H, D, stride, pos0, 10000.0f);
-    p->dev->rope_backward(p->dev, x.dev, B, T, H, D, stride, pos0, 10000.0f);
+    p->ref->ops->rope_backward(p->ref, x.ref, B, T, H, D, stride, pos0, 10000.0f);
+    p->dev->ops->rope_backward(p->dev, x.dev, B, T, H, D, stride, pos0, 10000.0f);
     compare(p, "rope/bwd", &x, BF_ATOL, BF_RTOL);
     tens_free(p, &x);
 }
@@ -518,9 +518,9 @@ static void attention_case(pair *p, size_t B, size_t T, size_t H, size_t Dq, siz
     /* v starts H*Dq elements into each kv row; offsets count elements of each side's dtype */
     size_t er = sizeof(float), ed = dev_bf16(p) ? 2 : sizeof(float);
     const char *kref = kv.ref, *kdev = kv.dev;
-    p->ref->attention_forward(p->ref, out.ref, lse.ref, q.ref, kref, kref + H * Dq * er, B, T, T, 0, H, Dq, Dv, qs,
+    p->ref->ops->attention_forward(p->ref, out.ref, lse.ref, q.ref, kref, kref + H * Dq * er, B, T, T, 0, H, Dq, Dv, qs,
                               kvs);
-    p->dev->attention_forward(p->dev, out.dev, lse.dev, q.dev, kdev, kdev + H * Dq * ed, B, T, T, 0, H, Dq, Dv, qs,
+    p->dev->ops->attention_forward(p->dev, out.dev, lse.dev, q.dev, kdev, kdev + H * Dq * ed, B, T, T, 0, H, Dq, Dv, qs,
                               kvs);
     snprintf(name, sizeof name, "attention/fwd out %s", tag);
     compare(p, name, &out, BF_ATOL, BF_RTOL);
@@ -530,9 +530,9 @@ static void attention_case(pair *p, size_t B, size_t T, size_t H, size_t Dq, siz
     tens dq = tens_new(p, B * T * qs, 1, 5, 5);    /* WRITTEN: garbage must vanish */
     tens dkv = tens_new(p, B * T * kvs, 1, 5, 5);
     char *dkref = dkv.ref, *dkdev = dkv.dev;
-    p->ref->attention_backward(p->ref, dq.ref, dkref, dkref + H * Dq * er, dout.ref, q.ref, kref, kref + H * Dq * er,
+    p->ref->ops->attention_backward(p->ref, dq.ref, dkref, dkref + H * Dq * er, dout.ref, q.ref, kref, kref + H * Dq * er,
                                out.ref, lse.ref, B, T, H, Dq, Dv, qs, kvs);
-    p->dev->attention_backward(p->dev, dq.dev, dkdev, dkdev + H * Dq * ed, dout.dev, q.dev, kdev,
+    p->dev->ops->attention_backward(p->dev, dq.dev, dkdev, dkdev + H * Dq * ed, dout.dev, q.dev, kdev,
                                kdev + H * Dq * ed, out.dev, lse.dev, B, T, H, Dq, Dv, qs, kvs);
     compare_cols(p, "attention/bwd dq", &dq, qs, H * Dq, 2 * BF_ATOL, 2 * BF_RTOL);
     compare(p, "attention/bwd dk,dv (interleaved)", &dkv, 2 * BF_ATOL, 2 * BF_RTOL);
@@ -544,7 +544,7 @@ static void attention_case(pair *p, size_t B, size_t T, size_t H, size_t Dq, siz
     tens_get(p, &dkv, ref_tmp, first_dkv);
     tens_set(p, &dq, dq.host);
     tens_set(p, &dkv, dkv.host);
-    p->dev->attention_backward(p->dev, dq.dev, dkdev, dkdev + H * Dq * ed, dout.dev, q.dev, kdev,
+    p->dev->ops->attention_backward(p->dev, dq.dev, dkdev, dkdev + H * Dq * ed, dout.dev, q.dev, kdev,
                                kdev + H * Dq * ed, out.dev, lse.dev, B, T, H, Dq, Dv, qs, kvs);
     tens_get(p, &dq, ref_tmp, again);
     int same = memcmp(again, first_dq, dq.n * sizeof(float)) == 0;
@@ -567,17 +567,17 @@ static void attention_cache_case(pair *p, size_t B, size_t pos0, size_t Tq, size
     tens lse = tens_new(p, B * H * Tq, 0, 0, 0);
     size_t er = sizeof(float), ed = dev_bf16(p) ? 2 : sizeof(float);
     const char *kref = kv.ref, *kdev = kv.dev;
-    p->ref->attention_forward(p->ref, out.ref, lse.ref, q.ref, kref, kref + H * Dq * er, B, Tq, Tk, pos0, H, Dq, Dv,
+    p->ref->ops->attention_forward(p->ref, out.ref, lse.ref, q.ref, kref, kref + H * Dq * er, B, Tq, Tk, pos0, H, Dq, Dv,
                               qs, kvs);
-    p->dev->attention_forward(p->dev, out.dev, lse.dev, q.dev, kdev, kdev + H * Dq * ed, B, Tq, Tk, pos0, H, Dq, Dv,
+    p->dev->ops->attention_forward(p->dev, out.dev, lse.dev, q.dev, kdev, kdev + H * Dq * ed, B, Tq, Tk, pos0, H, Dq, Dv,
                               qs, kvs);
     snprintf(name, sizeof name, "attention/fwd kv-cache B=%zu pos0=%zu Tq=%zu H=%zu", B, pos0, Tq, H);
     compare(p, name, &out, BF_ATOL, BF_RTOL);
     compare(p, "attention/fwd kv-cache lse", &lse, 1e-4, 1e-3);
     /* lse may be NULL when not training */
-    p->ref->attention_forward(p->ref, out.ref, NULL, q.ref, kref, kref + H * Dq * er, B, Tq, Tk, pos0, H, Dq, Dv,
+    p->ref->ops->attention_forward(p->ref, out.ref, NULL, q.ref, kref, kref + H * Dq * er, B, Tq, Tk, pos0, H, Dq, Dv,
                               qs, kvs);
-    p->dev->attention_forward(p->dev, out.dev, NULL, q.dev, kdev, kdev + H * Dq * ed, B, Tq, Tk, pos0, H, Dq, Dv,
+    p->dev->ops->attention_forward(p->dev, out.dev, NULL, q.dev, kdev, kdev + H * Dq * ed, B, Tq, Tk, pos0, H, Dq, Dv,
                               qs, kvs);
     compare(p, "attention/fwd kv-cache, lse NULL", &out, BF_ATOL, BF_RTOL);
     tens *all[] = {&q, &kv, &out, &lse};
@@ -633,9 +633,9 @@ static void xent_case(pair *p, size_t N, size_t C, size_t V, int training)
     tens dx = tens_new(p, N * C, 1, 7, 7); /* WRITTEN */
     tens dwte = tens_new(p, V * C, 0, -1e-3, 1e-3);
     float scale = 1.0f / (float)counted;
-    p->ref->classifier_xent(p->ref, losses.ref, training ? dx.ref : NULL, dwte.ref, x.ref, wte.ref, tgt.ref, N, C,
+    p->ref->ops->classifier_xent(p->ref, losses.ref, training ? dx.ref : NULL, dwte.ref, x.ref, wte.ref, tgt.ref, N, C,
                             V, ignore, scale);
-    p->dev->classifier_xent(p->dev, losses.dev, training ? dx.dev : NULL, dwte.dev, x.dev, wte.dev, tgt.dev, N, C,
+    p->dev->ops->classifier_xent(p->dev, losses.dev, training ? dx.dev : NULL, dwte.dev, x.dev, wte.dev, tgt.dev, N, C,
                             V, ignore, scale);
     snprintf(name, sizeof name, "classifier_xent losses N=%zu C=%zu V=%zu%s", N, C, V, training ? "" : " (eval)");
     compare(p, name, &losses, 1e-3, 1e-3);
@@ -660,8 +660,8 @@ static void test_classifier(lilm_test *t)
     tens x = tens_new(&p, N * C, 1, -1, 1);
     tens wte = tens_new(&p, V * C, 1, -0.3, 0.3);
     tens logits = tens_new(&p, N * V, 0, 0, 0);
-    p.ref->classifier_logits(p.ref, logits.ref, x.ref, wte.ref, N, C, V);
-    p.dev->classifier_logits(p.dev, logits.dev, x.dev, wte.dev, N, C, V);
+    p.ref->ops->classifier_logits(p.ref, logits.ref, x.ref, wte.ref, N, C, V);
+    p.dev->ops->classifier_logits(p.dev, logits.dev, x.dev, wte.dev, N, C, V);
     compare(&p, "classifier_logits N=5 C=288 V=8000", &logits, 1e-4, 1e-3);
     tens_free(&p, &x);
     tens_free(&p, &wte);
@@ -683,8 +683,8 @@ static void test_grad_sanitize(lilm_test *t)
     tens_set(&p, &g, vals);
     double s_ref = 0, s_dev = 0;
     int64_t b_ref = 0, b_dev = 0;
-    p.ref->grad_sanitize(p.ref, g.ref, n, &s_ref, &b_ref);
-    p.dev->grad_sanitize(p.dev, g.dev, n, &s_dev, &b_dev);
+    p.ref->ops->grad_sanitize(p.ref, g.ref, n, &s_ref, &b_ref);
+    p.dev->ops->grad_sanitize(p.dev, g.dev, n, &s_dev, &b_dev);
     printf("  grad_sanitize: sumsq cpu %.10g gpu %.10g; bad cpu %lld gpu %lld\n", s_ref, s_dev, (long long)b_ref,
            (long long)b_dev);
     LT_EQ_INT(t, b_ref, 3);
@@ -721,8 +721,8 @@ static void test_adamw(lilm_test *t)
             tens_set(&p, &grd[i], gv);
             free(gv);
         }
-        p.ref->adamw(p.ref, tr, NT, &hp);
-        p.dev->adamw(p.dev, td, NT, &hp);
+        p.ref->ops->adamw(p.ref, tr, NT, &hp);
+        p.dev->ops->adamw(p.dev, td, NT, &hp);
     }
     for (int i = 0; i < NT; i++) {
         char name[64];
@@ -753,23 +753,23 @@ static void test_backend_object(lilm_test *t)
     LT_TRUE(t, strcmp(be->name, "cuda") == 0);
     LT_TRUE(t, be->device == LILM_DEVICE_CUDA && be->act_dtype == LILM_DTYPE_BF16);
     void *buf = NULL;
-    LT_OK(t, be->alloc(be, &buf, 1 << 20));
+    LT_OK(t, be->ops->alloc(be, &buf, 1 << 20));
     unsigned char host[64];
     memset(host, 0xab, sizeof host);
-    LT_OK(t, be->download(be, host, buf, sizeof host));
+    LT_OK(t, be->ops->download(be, host, buf, sizeof host));
     int zero = 1;
     for (size_t i = 0; i < sizeof host; i++) zero &= host[i] == 0;
     LT_TRUE(t, zero); /* alloc zero-fills */
-    LT_TRUE(t, be->peak_bytes(be) >= (1 << 20));
+    LT_TRUE(t, be->ops->peak_bytes(be) >= (1 << 20));
     /* an op that needs reserve()d scratch records an error that the next sync returns */
     float *losses = (float *)buf;
     int32_t *tg = (int32_t *)((char *)buf + 4096);
     void *x = (char *)buf + 8192, *wte = (char *)buf + 16384;
-    be->classifier_xent(be, losses, NULL, NULL, x, wte, tg, 4, 8, 16, -100, 1.0f);
-    LT_STATUS(t, be->sync(be), LILM_ERR_INTERNAL);
-    LT_OK(t, be->sync(be)); /* reported once */
-    be->free(be, buf);
-    LT_OK(t, be->sync(be));
+    be->ops->classifier_xent(be, losses, NULL, NULL, x, wte, tg, 4, 8, 16, -100, 1.0f);
+    LT_STATUS(t, be->ops->sync(be), LILM_ERR_INTERNAL);
+    LT_OK(t, be->ops->sync(be)); /* reported once */
+    be->ops->free(be, buf);
+    LT_OK(t, be->ops->sync(be));
     lilm_backend_free(be);
     lilm_backend *none = NULL;
     LT_STATUS(t, lilm_cuda_backend_create(&none, 4096), LILM_ERR_ARG);
@@ -783,7 +783,7 @@ static void test_backend_object(lilm_test *t)
     LT_OK(t, lilm_cuda_backend_create(&be, 0));
     if (be) {
         size_t total = 0, avail = 0;
-        be->memory_info(be, &total, &avail);
+        be->ops->memory_info(be, &total, &avail);
         LT_TRUE(t, total > ((size_t)1 << 30) && avail > 0 && avail <= total);
         printf("  cuda memory: %.1f GiB total, %.1f GiB available\n", total / 1073741824.0, avail / 1073741824.0);
         lilm_backend_free(be);

@@ -220,8 +220,8 @@ static void attention_case_ex(lilm_backend *be, size_t B, size_t Tq, size_t pos0
     int dp = am_padded_dim(Dq, Dv);
     float *q = fill(B * Tq * qs, -2, 2), *kv = fill(B * Tk * kvs, -2, 2);
     float *out_c = f_nan(B * Tq * H * Dv), *lse_c = f_nan(B * H * Tq);
-    be->attention_forward(be, out_c, lse_c, q, kv, kv + H * Dq, B, Tq, Tk, pos0, H, Dq, Dv, qs, kvs);
-    if (be->sync(be) != LILM_OK) printf("cpu: %s\n", lilm_last_error());
+    be->ops->attention_forward(be, out_c, lse_c, q, kv, kv + H * Dq, B, Tq, Tk, pos0, H, Dq, Dv, qs, kvs);
+    if (be->ops->sync(be) != LILM_OK) printf("cpu: %s\n", lilm_last_error());
 
     lilm__bf16 *qb = to_bf(q, B * Tq * qs), *kvb = to_bf(kv, B * Tk * kvs), *out = bf_nan(B * Tq * H * Dv);
     float *lse = f_nan(B * H * Tq);
@@ -245,9 +245,9 @@ static void attention_case_ex(lilm_backend *be, size_t B, size_t Tq, size_t pos0
         size_t T = Tq;
         float *dout = fill(B * T * H * Dv, -1, 1);
         float *dq_c = f_nan(B * T * qs), *dkv_c = f_nan(B * T * kvs);
-        be->attention_backward(be, dq_c, dkv_c, dkv_c + H * Dq, dout, q, kv, kv + H * Dq, out_c, lse_c, B, T, H, Dq,
+        be->ops->attention_backward(be, dq_c, dkv_c, dkv_c + H * Dq, dout, q, kv, kv + H * Dq, out_c, lse_c, B, T, H, Dq,
                                Dv, qs, kvs);
-        if (be->sync(be) != LILM_OK) printf("cpu: %s\n", lilm_last_error());
+        if (be->ops->sync(be) != LILM_OK) printf("cpu: %s\n", lilm_last_error());
         lilm__bf16 *doutb = to_bf(dout, B * T * H * Dv), *dq = bf_nan(B * T * qs), *dkv = bf_nan(B * T * kvs);
         float *delta = f_nan(B * H * T);
         a.dout = doutb;
@@ -316,7 +316,7 @@ static void norm_case(lilm_backend *be, size_t N, size_t C, int layer, unsigned 
     printf("%s N=%zu C=%zu (backward grid %u)\n", layer ? "layernorm" : "rmsnorm", N, C, grid_bwd);
     float *in = fill(N * C, -2, 2), *w = fill(C, 0.5f, 1.5f), *b = fill(C, -0.5f, 0.5f);
     float *out_c = f_nan(N * C), *mean_c = f_nan(N), *rstd_c = f_nan(N);
-    be->norm_forward(be, out_c, layer ? mean_c : NULL, rstd_c, in, w, layer ? b : NULL, N, C, 1e-5f);
+    be->ops->norm_forward(be, out_c, layer ? mean_c : NULL, rstd_c, in, w, layer ? b : NULL, N, C, 1e-5f);
     lilm__bf16 *inb = to_bf(in, N * C), *out = bf_nan(N * C);
     float *mean = f_nan(N), *rstd = f_nan(N);
     norm_args a = {.out = out, .mean = layer ? mean : NULL, .rstd = rstd, .in = inb, .w = w, .b = layer ? b : NULL,
@@ -332,7 +332,7 @@ static void norm_case(lilm_backend *be, size_t N, size_t C, int layer, unsigned 
     float *dw = malloc(C * sizeof(float)), *db = malloc(C * sizeof(float));
     memcpy(dw, dw_c, C * sizeof(float));
     memcpy(db, db_c, C * sizeof(float));
-    be->norm_backward(be, din_c, dw_c, layer ? db_c : NULL, dout, in, w, layer ? mean_c : NULL, rstd_c, N, C);
+    be->ops->norm_backward(be, din_c, dw_c, layer ? db_c : NULL, dout, in, w, layer ? mean_c : NULL, rstd_c, N, C);
     a.din = din;
     a.dout = doutb;
     a.dw = dw;
@@ -375,8 +375,8 @@ static void xent_case(lilm_backend *be, size_t N, size_t C, size_t V)
     }
     float scale = 1.0f / (float)counted;
     float *losses_c = f_nan(N), *dx_c = f_nan(N * C), *dwte_c = calloc(V * C, sizeof(float));
-    be->classifier_xent(be, losses_c, dx_c, dwte_c, x, wte, tg, N, C, V, -100, scale);
-    if (be->sync(be) != LILM_OK) printf("cpu: %s\n", lilm_last_error());
+    be->ops->classifier_xent(be, losses_c, dx_c, dwte_c, x, wte, tg, N, C, V, -100, scale);
+    if (be->ops->sync(be) != LILM_OK) printf("cpu: %s\n", lilm_last_error());
     /* logits in double, like the GEMM (fp32 accumulation of bf16-exact inputs) */
     float *logits = malloc(N * V * sizeof(float)), *losses = f_nan(N);
     for (size_t i = 0; i < N; i++)
@@ -423,8 +423,8 @@ static void rope_case(lilm_backend *be, size_t B, size_t T, size_t H, size_t D, 
     for (int dir = 0; dir < 2; dir++) {
         float *x = fill(n, -2, 2);
         lilm__bf16 *xb = to_bf(x, n);
-        if (dir == 0) be->rope_forward(be, x, B, T, H, D, stride, pos0, 10000.0f);
-        else be->rope_backward(be, x, B, T, H, D, stride, pos0, 10000.0f);
+        if (dir == 0) be->ops->rope_forward(be, x, B, T, H, D, stride, pos0, 10000.0f);
+        else be->ops->rope_backward(be, x, B, T, H, D, stride, pos0, 10000.0f);
         rope_args a = {xb, B * T, T, H, D, stride, pos0, dir == 0 ? 1.0f : -1.0f};
         emu_launch(3, 1, 64, 0, rope_body, &a); /* a small grid: the grid-stride loop must cover all */
         float *xg = from_bf(xb, n);
@@ -468,7 +468,7 @@ static void adamw_case(lilm_backend *be)
     }
     for (int step = 1; step <= 2; step++) {
         lilm_adamw_hparams hp = {6e-3f, 0.9f, 0.95f, 1e-8f, step};
-        be->adamw(be, tc, 3, &hp);
+        be->ops->adamw(be, tc, 3, &hp);
         adamw_args a = {d, 3, (float)(1.0 - pow(0.9, step)), (float)(1.0 - pow(0.95, step))};
         emu_launch((unsigned)blocks, 1, ADAMW_THREADS, 0, adamw_body, &a);
     }
@@ -539,13 +539,13 @@ static void glu_case(lilm_backend *be)
     size_t N = 9, F = 70, n2 = N * 2 * F, n1 = N * F;
     float *in = fill(n2, -4, 4), *d = fill(n1, -1, 1), *want = malloc(n2 * sizeof(float));
     lilm__bf16 *inb = to_bf(in, n2), *outb = bf_nan(n1), *db = to_bf(d, n1);
-    be->glu_forward(be, want, in, N, F, LILM_ACT_SWIGLU);
+    be->ops->glu_forward(be, want, in, N, F, LILM_ACT_SWIGLU);
     ew_args a = {.a = outb, .b = inb, .N = N, .C = F};
     emu_launch(3, 1, 64, 0, glu_fwd_body, &a);
     float *got = from_bf(outb, n1);
     compare("glu_forward swiglu", want, got, n1, 1, 1, 1e-2, 1.6e-2);
     free(got);
-    be->glu_backward(be, want, d, in, N, F, LILM_ACT_SWIGLU);
+    be->ops->glu_backward(be, want, d, in, N, F, LILM_ACT_SWIGLU);
     a = (ew_args){.a = inb, .b = inb, .c = db, .N = N, .C = F};
     emu_launch(2, 1, 96, 0, glu_bwd_body, &a);
     got = from_bf(inb, n2);
@@ -642,7 +642,7 @@ static void small_kernels_case(lilm_backend *be)
     for (size_t i = 0; i < NT; i++) tok[i] = (int32_t)((i * 7) % 13);
     float *de = fill(NT * C, -1, 1), *dw_c = fill(V * C, -1, 1), *dw_g = malloc(V * C * sizeof(float));
     memcpy(dw_g, dw_c, V * C * sizeof(float));
-    be->embedding_backward(be, dw_c, de, tok, NT, C, V);
+    be->ops->embedding_backward(be, dw_c, de, tok, NT, C, V);
     lilm__bf16 *deb = to_bf(de, NT * C);
     a = (ew_args){.a = deb, .f = dw_g, .tok = tok, .N = NT, .C = C, .V = V};
     emu_launch(4, 1, 64, 0, emb_bwd_body, &a);
@@ -661,7 +661,7 @@ int main(void)
     lilm_backend_plan plan = {.max_rows = 4096, .max_batch = 8, .max_seq = 512, .d_model = 512, .vocab = 4096,
                               .n_heads = 6, .qk_dim = 128, .v_dim = 128, .max_width = 2048};
     size_t bytes;
-    if (be->reserve(be, &plan, &bytes) != LILM_OK) return 1;
+    if (be->ops->reserve(be, &plan, &bytes) != LILM_OK) return 1;
     attention_case(be, 1, 70, 0, 2, 32, 32, 0);
     attention_case(be, 1, 33, 0, 1, 128, 64, 0);
     attention_case(be, 1, 40, 0, 1, 16, 128, 0);
@@ -695,7 +695,7 @@ int main(void)
     adamw_case(be);
     small_kernels_case(be);
     glu_case(be);
-    be->destroy(be);
+    be->ops->destroy(be);
     printf("emu_kernels: %d failure(s)\n", failures);
     return failures != 0;
 }
