@@ -124,11 +124,14 @@ def budget_includes_validation():
     assert r["reserve_s"] > 0
     # Proof from the recorded times rather than wall-clock slack: training stopped when the
     # budget less the reserve for the final validation was used up (within one step), and the
-    # validation ran after it, inside the run's elapsed time.
+    # validation ran after it, inside the run's elapsed time. run.json keeps the reserve as last
+    # re-estimated, which on a loaded machine may exceed the one the stop was decided with by a
+    # few tenths of a second: half the reserve is the margin (a validation outside the budget
+    # trains up to the budget itself, past budget - reserve/2 + one step).
     train = [m["elapsed_s"] for m in jsonl("metrics.jsonl") if m.get("kind") == "train"]
     assert len(train) > 2, train
     step_s = max(b - a for a, b in zip(train, train[1:]))
-    check_le = train[-1] <= budget - r["reserve_s"] + step_s + 1e-3
+    check_le = train[-1] <= budget - 0.5 * r["reserve_s"] + step_s + 1e-3
     assert check_le, ("training ran into the validation's reserve", train[-1], budget, r["reserve_s"], step_s)
     assert r["elapsed_s"] + 1e-3 >= train[-1] + r["final_val_s"], (r["elapsed_s"], train[-1], r["final_val_s"])
 

@@ -220,7 +220,11 @@ def sigterm_stops_with_a_checkpoint():
         out = os.path.join(d, "run")
         p = subprocess.Popen([lilm_bin(), "train", "--config", cfg, "--out", out, "--db", "none", "--quiet"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(3)
+        # SIGTERM once training has begun (a loaded machine may take seconds to start)
+        metrics = os.path.join(out, "metrics.jsonl")
+        deadline = time.time() + 300
+        while time.time() < deadline and p.poll() is None and last_step(metrics) < 2:
+            time.sleep(0.05)
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
         check(p.returncode == 1, f"exit {p.returncode}: {err}")
