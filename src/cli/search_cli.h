@@ -51,7 +51,5 @@ void lilm_search_print_status(FILE *f, const lilm_study *st, const char *name);
  * -1 after setting the lilm error. */
 int lilm_search_trial_sets(const lilm_space *sp, const double *x, char (*sets)[320], int max);
 
-/* Replaces a leading "${LILM_SHARED}" with the shared data root. */
-void lilm_search_expand_path(const char *in, char *out, size_t n);
 
 #endif

@@ -40,7 +40,7 @@
 
 #define MAX_ARGS 160
 
-void lilm_search_expand_path(const char *in, char *out, size_t n)
+static void lilm_search_expand_path(const char *in, char *out, size_t n)
 {
     static const char key[] = "${LILM_SHARED}";
     const char *shared = getenv("LILM_SHARED"); /* the directory of lilm's test and benchmark data */

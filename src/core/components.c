@@ -69,12 +69,12 @@ const lilm_norm_desc *lilm_norm_info(lilm_norm_kind k)
     return (unsigned)k < LILM__ROWS(norm_rows) ? &norm_rows[k] : NULL;
 }
 
-const lilm_attn_desc *lilm_attn_info(lilm_attn_kind k)
+static const lilm_attn_desc *lilm_attn_info(lilm_attn_kind k)
 {
     return (unsigned)k < LILM__ROWS(attn_rows) ? &attn_rows[k] : NULL;
 }
 
-const lilm_ffn_desc *lilm_ffn_info(lilm_ffn_kind k)
+static const lilm_ffn_desc *lilm_ffn_info(lilm_ffn_kind k)
 {
     return (unsigned)k < LILM__ROWS(ffn_rows) ? &ffn_rows[k] : NULL;
 }
@@ -99,7 +99,7 @@ int lilm_norm_from_meta_name(const char *name, lilm_norm_kind *out)
     return 0;
 }
 
-lilm_attn_kind lilm_model_attn_kind(const lilm_model_config *c)
+static lilm_attn_kind lilm_model_attn_kind(const lilm_model_config *c)
 {
     return c->latent_dim > 0 ? LILM_ATTN_LATENT : LILM_ATTN_STANDARD;
 }

@@ -142,8 +142,6 @@ typedef struct lilm_ffn_desc {
 /* Rows by enum (NULL when out of range). */
 const lilm_act_desc *lilm_act_info(lilm_act a);
 const lilm_norm_desc *lilm_norm_info(lilm_norm_kind k);
-const lilm_attn_desc *lilm_attn_info(lilm_attn_kind k);
-const lilm_ffn_desc *lilm_ffn_info(lilm_ffn_kind k);
 
 /* NULL-terminated config names in enum order (the config's ENUM option lists). */
 extern const char *const lilm_act_config_names[];
@@ -170,8 +168,7 @@ typedef struct lilm_tensor_info {
 
 typedef void (*lilm_tensor_fn)(void *ctx, const lilm_tensor_info *t);
 
-/* The component kinds a config selects. */
-lilm_attn_kind lilm_model_attn_kind(const struct lilm_model_config *c);
+/* The FFN kind a config selects. */
 lilm_ffn_kind lilm_model_ffn_kind(const struct lilm_model_config *c);
 
 /* Calls fn for every parameter tensor of the model described by c, in the

@@ -22,7 +22,7 @@
 #include "data/data_impl.h"
 #include "data/dataset.h"
 
-void lilm_put_le32(uint8_t *p, uint32_t v)
+static void lilm_put_le32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
@@ -39,7 +39,7 @@ uint32_t lilm_get_le32(const uint8_t *p)
     return v;
 }
 
-uint64_t lilm_get_le64(const uint8_t *p)
+static uint64_t lilm_get_le64(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);

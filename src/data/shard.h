@@ -40,9 +40,7 @@ void lilm_shard_writer_abort(lilm_shard_writer *w);
 uint32_t lilm_crc32(uint32_t crc, const void *data, size_t n);
 
 /* Little-endian field access for headers. */
-void lilm_put_le32(uint8_t *p, uint32_t v);
 void lilm_put_le64(uint8_t *p, uint64_t v);
 uint32_t lilm_get_le32(const uint8_t *p);
-uint64_t lilm_get_le64(const uint8_t *p);
 
 #endif

@@ -103,8 +103,6 @@ int64_t lilm_source_bytes_done(const lilm_source *s)
     return (int64_t)s->pos;
 }
 
-int64_t lilm_source_file_size(const lilm_source *s) { return s->size; }
-
 static int push(lilm_record **recs, size_t *cap, size_t *n, const lilm_record *r)
 {
     if (*n == *cap) {

@@ -51,7 +51,6 @@ lilm_status lilm_source_open(lilm_source **out, const char *path, lilm_input_for
 lilm_status lilm_source_next(lilm_source *s, lilm_record **recs, size_t *cap, size_t *n, size_t max_bytes);
 /* Bytes of the file consumed so far (for progress). */
 int64_t lilm_source_bytes_done(const lilm_source *s);
-int64_t lilm_source_file_size(const lilm_source *s);
 void lilm_source_close(lilm_source *s);
 
 /* The document text of a record. For JSON lines it parses the line (a tree

@@ -25,7 +25,9 @@ size_t lilm__ffn_up_width(const lilm_model_config *c)
     return (size_t)(a ? a->gate : 1) * (size_t)c->ffn_dim;
 }
 
-void lilm__model_components(lilm_model *m)
+/* Sets m->trunc, trunc_p (low-rank activation) and m->tr, tr1, tr2
+ * (tensor-ring FFN Linears) from m->cfg. */
+static void lilm__model_components(lilm_model *m)
 {
     const lilm_model_config *c = &m->cfg;
     m->trunc = lilm_trunc_from_config(c, &m->trunc_p);
@@ -344,12 +346,6 @@ static lilm_status logits_rows(lilm_model *m, float *out, size_t first_row, size
         r += chunk;
     }
     return be->ops->sync(be);
-}
-
-lilm_status lilm_model_last_logits(lilm_model *m, float *logits)
-{
-    if (!m->cur_T) return lilm_errorf(LILM_ERR_ARG, "no forward pass to take logits from");
-    return logits_rows(m, logits, m->cur_T - 1, m->cur_B, m->cur_T);
 }
 
 lilm_status lilm_model_all_logits(lilm_model *m, float *logits)

@@ -212,8 +212,6 @@ void lilm_model_zero_grad(lilm_model *m);
  * uninterrupted one. */
 void lilm_model_set_step(lilm_model *m, int64_t step);
 
-/* Logits of the last position of each sequence of the last forward, (B, V) fp32 host. */
-lilm_status lilm_model_last_logits(lilm_model *m, float *logits);
 /* Logits of every position of the last forward, (B*T, V) fp32 host (for checks). */
 lilm_status lilm_model_all_logits(lilm_model *m, float *logits);
 

@@ -26,9 +26,6 @@ void lilm__layer_ptrs(const lilm_model *m, int layer, void *block, size_t esize,
  * SwiGLU, whose [g | u] halves the activation folds into F). */
 size_t lilm__ffn_up_width(const lilm_model_config *c);
 
-/* Sets m->trunc, trunc_p (low-rank activation) and m->tr, tr1, tr2
- * (tensor-ring FFN Linears) from m->cfg. */
-void lilm__model_components(lilm_model *m);
 
 /* The FFN Linear's weight to multiply with: the compute copy wc, or for a
  * tensor-ring Linear (second: ffn.3, else ffn.0) the dense W built from its

@@ -19,7 +19,7 @@
 #include "core/fileio.h"
 #include "search/expr.h"
 
-void lilm_space_init(lilm_space *sp)
+static void lilm_space_init(lilm_space *sp)
 {
     memset(sp, 0, sizeof *sp);
     lilm_study_settings *s = &sp->study;
@@ -453,16 +453,5 @@ lilm_status lilm_space_load_string(lilm_space *sp, const char *label, const char
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     if (s != LILM_OK) lilm_space_init(sp);
-    return s;
-}
-
-lilm_status lilm_space_load(lilm_space *sp, const char *path)
-{
-    char *text = NULL;
-    size_t n = 0;
-    lilm_status s = lilm_read_file(path, &text, &n);
-    if (s != LILM_OK) return s;
-    s = lilm_space_load_string(sp, path, text, n);
-    free(text);
     return s;
 }

@@ -102,11 +102,8 @@ typedef struct lilm_space {
     lilm_trial_base base;
 } lilm_space;
 
-/* Settings at their defaults, no parameters. */
-void lilm_space_init(lilm_space *sp);
 /* Parses a space file; every error names the file and line. `label` names
  * text in messages. */
-lilm_status lilm_space_load(lilm_space *sp, const char *path);
 lilm_status lilm_space_load_string(lilm_space *sp, const char *label, const char *text, size_t n);
 
 /* Index of the parameter called name, or -1. */

@@ -146,7 +146,7 @@ lilm_status lilm_study_report(lilm_study *st, size_t idx, int64_t step, double v
     return LILM_OK;
 }
 
-int lilm_study_should_prune(const lilm_study *st, size_t idx) { return lilm_pruner_should_prune(st, idx); }
+static int lilm_study_should_prune(const lilm_study *st, size_t idx) { return lilm_pruner_should_prune(st, idx); }
 
 size_t lilm_study_finished(const lilm_study *st)
 {

@@ -71,8 +71,6 @@ lilm_status lilm_study_add(lilm_study *st, const lilm_trial *t);
 lilm_status lilm_study_ask(lilm_study *st, size_t *idx);
 /* Records a report for trial idx. */
 lilm_status lilm_study_report(lilm_study *st, size_t idx, int64_t step, double value);
-/* 1 when the pruner says trial idx should stop now (after its last report). */
-int lilm_study_should_prune(const lilm_study *st, size_t idx);
 
 /* Finished trials (complete + pruned + failed), and complete ones. */
 size_t lilm_study_finished(const lilm_study *st);

@@ -78,7 +78,7 @@ void lilm_run_init(lilm_run *r)
     r->budget_minutes = r->elapsed_s = r->val_loss = r->val_bpb = NAN;
 }
 
-void lilm_run_free(lilm_run *r)
+static void lilm_run_free(lilm_run *r)
 {
     free(r->config_yaml);
     free(r->samples);

@@ -78,8 +78,6 @@ typedef struct lilm_run {
 
 /* A run with every field unknown. */
 void lilm_run_init(lilm_run *r);
-/* Frees the owned text fields (the struct itself is the caller's). */
-void lilm_run_free(lilm_run *r);
 
 typedef struct lilm_run_list {
     lilm_run *runs;

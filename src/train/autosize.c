@@ -46,7 +46,7 @@ double lilm_autosize_lr(int i, int n, double lo, double hi)
     return exp(log(lo) + (log(hi) - log(lo)) * (double)i / (double)(n - 1));
 }
 
-size_t lilm_train_plan_bytes(const lilm_model_config *mc, const lilm_train_config *t, lilm_dtype act_dtype, size_t B,
+static size_t lilm_train_plan_bytes(const lilm_model_config *mc, const lilm_train_config *t, lilm_dtype act_dtype, size_t B,
                              size_t T)
 {
     size_t model = lilm_model_plan_bytes_mode(mc, act_dtype, B, T, LILM_MODEL_TRAIN);
@@ -67,7 +67,7 @@ int64_t lilm_autosize_pick_batch(const lilm_model_config *mc, lilm_dtype act_dty
     return 0;
 }
 
-double lilm_autosize_memory_limit(const lilm_backend *be)
+static double lilm_autosize_memory_limit(const lilm_backend *be)
 {
     size_t total = 0, avail = 0;
     be->ops->memory_info(be, &total, &avail); /* host RAM on CPU, the GPU's memory on CUDA */

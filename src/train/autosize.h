@@ -78,10 +78,6 @@ lilm_status lilm_autosize(const lilm_config *in, const lilm_autosize_opts *o, li
 int64_t lilm_autosize_search_depth(int (*ok)(void *ctx, int64_t layers), void *ctx, int64_t min_layers,
                                    int64_t max_layers);
 
-/* Bytes training needs for micro-batch (B, T): the training-mode model plus
- * the optimizer's state (t NULL: the default optimizer). */
-size_t lilm_train_plan_bytes(const lilm_model_config *mc, const lilm_train_config *t, lilm_dtype act_dtype, size_t B,
-                             size_t T);
 
 /* Largest divisor of accum that fits `memory` bytes (plan x 1.1, the plan of
  * lilm_train_plan_bytes with the default optimizer); 0 if none. */
@@ -91,7 +87,5 @@ int64_t lilm_autosize_pick_batch(const lilm_model_config *mc, lilm_dtype act_dty
 /* The i-th of n learning rates log-spaced over [lo, hi]. */
 double lilm_autosize_lr(int i, int n, double lo, double hi);
 
-/* Bytes of memory available for a run on this backend (see memory_bytes). */
-double lilm_autosize_memory_limit(const lilm_backend *be);
 
 #endif

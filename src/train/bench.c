@@ -27,7 +27,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-lilm_status lilm_bench_matmul_peak(lilm_backend *be, size_t n, double *gflops)
+static lilm_status lilm_bench_matmul_peak(lilm_backend *be, size_t n, double *gflops)
 {
     void *a = NULL, *w = NULL, *out = NULL;
     size_t bytes = n * n * lilm_dtype_size(be->act_dtype);

@@ -39,7 +39,5 @@ typedef struct lilm_bench_result {
 lilm_status lilm_bench_train_step(const lilm_config *cfg, lilm_backend *be, size_t B, size_t T,
                                   int warmup, int steps, lilm_bench_result *r);
 
-/* Peak matmul rate of the backend (GFLOP/s) on square n x n x n products. */
-lilm_status lilm_bench_matmul_peak(lilm_backend *be, size_t n, double *gflops);
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "core/json.h"
 
-lilm_status lilm_run_state_to_json(const lilm_run_state *s, char **out)
+static lilm_status lilm_run_state_to_json(const lilm_run_state *s, char **out)
 {
     lilm_json_writer w;
     lilm_json_writer_init(&w, 0);
@@ -71,7 +71,7 @@ static lilm_status parse_u64_array(const lilm_json *arr, uint64_t *dst, int n, c
     return LILM_OK;
 }
 
-lilm_status lilm_run_state_from_json(const char *text, lilm_run_state *s)
+static lilm_status lilm_run_state_from_json(const char *text, lilm_run_state *s)
 {
     lilm_json *j = NULL;
     LILM_TRY(lilm_json_parse(&j, text, strlen(text), "lilm_state metadata"));

@@ -33,9 +33,6 @@ typedef struct lilm_run_state {
     double spike_window[LILM_STATE_WINDOW_MAX];
 } lilm_run_state;
 
-/* The "lilm_state" JSON (*out to free) and back. */
-lilm_status lilm_run_state_to_json(const lilm_run_state *s, char **out);
-lilm_status lilm_run_state_from_json(const char *text, lilm_run_state *s);
 
 /* Saves weights, the run config, the run state and (opt != NULL) the
  * optimizer's named state as DIR/NAME* (model/checkpoint.h). */

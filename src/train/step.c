@@ -48,7 +48,7 @@ int lilm_spike_guard_check(lilm_spike_guard *g, double loss)
     return 0;
 }
 
-lilm_status lilm_dist_sum_grads(const lilm_dist *dist, lilm_model *m)
+static lilm_status lilm_dist_sum_grads(const lilm_dist *dist, lilm_model *m)
 {
     if (dist->size == 1) return LILM_OK;
     if (m->be->device == LILM_DEVICE_CPU) return lilm_dist_sum_f32(dist, m->grad_block, m->n_elems);

@@ -61,7 +61,5 @@ lilm_status lilm_train_step(lilm_model *m, lilm_optimizer *opt, lilm_spike_guard
                             lilm_batch_source *src, int n_micro, double lr, const lilm_dist *dist,
                             lilm_step_result *res);
 
-/* Sums the gradient block over the ranks of dist (a no-op for one process). */
-lilm_status lilm_dist_sum_grads(const lilm_dist *dist, lilm_model *m);
 
 #endif

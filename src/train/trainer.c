@@ -93,7 +93,7 @@ static lilm_status check_ranks_agree(lilm_trainer *t)
     return LILM_OK;
 }
 
-void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p)
+static void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p)
 {
     memset(p, 0, sizeof *p);
     p->budget_s = t->cfg.budget.minutes * 60.0;

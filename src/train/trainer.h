@@ -105,7 +105,6 @@ typedef struct lilm_probe_report {
     double miss_s;             /* est_wall_s - budget_s: > 0 overrun, < 0 ended early */
 } lilm_probe_report;
 
-void lilm_trainer_probe_report(const lilm_trainer *t, lilm_probe_report *p);
 /* The closing lines of a run, "lilm CMD: ...": steps, tokens, wall time
  * against the budget, the final validation, and the probe's miss. */
 void lilm_trainer_print_summary(const lilm_trainer *t, const char *cmd, int stopped, FILE *f);
