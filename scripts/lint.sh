@@ -13,6 +13,7 @@
 #   7. internal headers stay inside their directory: <dir>/*_impl.h, and for a
 #      directory with a public list below every header not on it, is included
 #      only from src/<dir>/ (tests/ and bench/ may include anything).
+#   8. no dead exports (scripts/dead_exports.sh, on the objects make built).
 # It checks the tree it sits in: scripts/lint.sh is run from its own copy, so a
 # copy placed in another git tree (tests/py/test_lint.py does this) checks that.
 set -u
@@ -126,6 +127,15 @@ if [ -f "$allow" ]; then
         grep -qxF "$f $hdr" <<<"$layer_hits" ||
             echo "lint: note: $allow: '$f $hdr' is no longer a violation; remove the entry"
     done
+fi
+
+# 8. no dead exports: a function only its own file calls is static (needs the build)
+if [ -f build/liblilm.a ]; then
+    dead=$(scripts/dead_exports.sh)
+    if [ -n "$dead" ]; then
+        echo "$dead"
+        bad "exported functions above have no caller outside their file: make them static or remove them"
+    fi
 fi
 
 [ $fail = 0 ] && echo "lint: ok"
