@@ -336,6 +336,7 @@ static void test_validate(lilm_test *t)
     expect_invalid(t, "budget.mode=steps", NULL, "train.steps is 0");
     expect_invalid(t, "data.text=a", "data.dataset=b", "not both");
     expect_invalid(t, "train.spike_factor=0.5", NULL, "spike_factor");
+    expect_invalid(t, "train.schedule=wsd", "train.decay_frac=0.95", "warm-up and decay overlap");
     lilm_config c;
     lilm_config_defaults(&c);
     LT_OK(t, lilm_config_set(&c, "train.batch_size=16"));

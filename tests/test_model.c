@@ -284,6 +284,25 @@ static void test_onecycle_matches_torch(lilm_test *t)
         LT_NEAR(t, lilm_schedule_lr(&s, want[i].step), want[i].lr, 1e-15);
 }
 
+static void test_wsd_closed_form(lilm_test *t)
+{
+    /* 101 steps (positions 0..100), warm-up over 10, stable to 80, linear decay to 0.1 x lr at 100 */
+    static const struct { double pos, lr; } want[] = {
+        {0, 1e-2 / 11}, {5, 6e-2 / 11}, {10, 1e-2}, {50, 1e-2}, {80, 1e-2},
+        {85.5, 1e-2 * (1 - 0.9 * 5.5 / 20)}, {90, 1e-2 * (1 - 0.9 * 0.5)}, {100, 1e-3}, {150, 1e-3},
+    };
+    lilm_train_config tc = {.schedule = LILM_SCHED_WSD, .lr = 1e-2, .warmup_frac = 0.1, .decay_frac = 0.2,
+                            .min_lr_frac = 0.1};
+    lilm_schedule s;
+    lilm_schedule_from_config(&s, &tc, 101);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        LT_NEAR(t, lilm_schedule_lr(&s, want[i].pos), want[i].lr, 1e-15);
+    /* no decay share: the peak holds to the end */
+    tc.decay_frac = 0;
+    lilm_schedule_from_config(&s, &tc, 101);
+    LT_NEAR(t, lilm_schedule_lr(&s, 100), 1e-2, 1e-15);
+}
+
 static const lilm_test_case cases[] = {
     {"param_counts", test_param_counts},
     {"grad_rms_gelu", test_grad_rms_gelu},
@@ -295,5 +314,6 @@ static const lilm_test_case cases[] = {
     {"training_lowers_loss_and_is_deterministic", test_training_lowers_loss_and_is_deterministic},
     {"spike_guard", test_spike_guard},
     {"onecycle_matches_torch", test_onecycle_matches_torch},
+    {"wsd_closed_form", test_wsd_closed_form},
 };
 LILM_TEST_MAIN(cases)

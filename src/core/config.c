@@ -31,7 +31,7 @@
 /* ---------------------------------------------------------------------- */
 /* The table                                                               */
 
-static const char *const lilm_cfg_sched_names[] = {"onecycle", "cosine", "constant", NULL};
+static const char *const lilm_cfg_sched_names[] = {"onecycle", "cosine", "constant", "wsd", NULL};
 static const char *const lilm_cfg_budget_names[] = {"time", "steps", NULL};
 static const char *const lilm_cfg_loader_names[] = {"packed", "document", NULL};
 static const char *const lilm_cfg_device_names[] = {"auto", "cpu", "cuda", NULL};
@@ -105,9 +105,11 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
     {"train.final_div_factor", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, final_div_factor), "20", 1, 1e9, 0, NULL,
      "onecycle: final lr = initial lr / final_div_factor"},
     {"train.warmup_frac", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, warmup_frac), "0.1", 0, 1, LILM_CFG_MAX_OPEN, NULL,
-     "cosine: share of steps of linear warm-up"},
+     "cosine, wsd: share of steps of linear warm-up"},
     {"train.min_lr_frac", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, min_lr_frac), "0.1", 0, 1, 0, NULL,
-     "cosine: final lr as a fraction of lr"},
+     "cosine, wsd: final lr as a fraction of lr"},
+    {"train.decay_frac", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, decay_frac), "0.2", 0, 1, 0, NULL,
+     "wsd: share of steps of the final linear decay to min_lr_frac"},
     {"train.beta1", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, beta1), "0.9", 0, 1, LILM_CFG_MAX_OPEN, NULL,
      "AdamW beta1"},
     {"train.beta2", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, beta2), "0.95", 0, 1, LILM_CFG_MAX_OPEN, NULL,
@@ -700,6 +702,11 @@ lilm_status lilm_config_validate(const lilm_config *cfg)
     if (t->spike_factor != 0 && t->spike_factor <= 1)
         return lilm_errorf(LILM_ERR_CONFIG, "config: train.spike_factor = %g must be 0 (off) or above 1",
                            t->spike_factor);
+    if (t->schedule == LILM_SCHED_WSD && t->warmup_frac + t->decay_frac > 1)
+        return lilm_errorf(LILM_ERR_CONFIG,
+                           "config: train.warmup_frac + train.decay_frac = %g exceeds 1 (the wsd schedule's warm-up "
+                           "and decay overlap)\nHINT: lower one of them",
+                           t->warmup_frac + t->decay_frac);
     if (cfg->budget.mode == LILM_BUDGET_STEPS && t->steps == 0)
         return lilm_errorf(LILM_ERR_CONFIG, "config: budget.mode is steps but train.steps is 0\n"
                            "HINT: --set train.steps=N, or budget.mode=time");

@@ -24,7 +24,7 @@ typedef lilm_act lilm_act_kind;
 #define LILM_ACTKIND_GELU LILM_ACT_GELU
 #define LILM_ACTKIND_RELU LILM_ACT_RELU
 #define LILM_ACTKIND_NONE LILM_ACT_NONE
-typedef enum lilm_schedule_kind { LILM_SCHED_ONECYCLE = 0, LILM_SCHED_COSINE, LILM_SCHED_CONSTANT } lilm_schedule_kind;
+typedef enum lilm_schedule_kind { LILM_SCHED_ONECYCLE = 0, LILM_SCHED_COSINE, LILM_SCHED_CONSTANT, LILM_SCHED_WSD } lilm_schedule_kind;
 typedef enum lilm_budget_mode { LILM_BUDGET_TIME = 0, LILM_BUDGET_STEPS } lilm_budget_mode;
 typedef enum lilm_loader_mode { LILM_LOADER_PACKED = 0, LILM_LOADER_DOCUMENT } lilm_loader_mode;
 
@@ -65,8 +65,9 @@ typedef struct lilm_train_config {
     double pct_start;        /* one-cycle: share of steps rising */
     double div_factor;       /* one-cycle: initial lr = lr / div_factor */
     double final_div_factor; /* one-cycle: final lr = initial / final_div_factor */
-    double warmup_frac;      /* cosine: share of steps of linear warm-up */
-    double min_lr_frac;      /* cosine: final lr as a fraction of lr */
+    double warmup_frac;      /* cosine, wsd: share of steps of linear warm-up */
+    double min_lr_frac;      /* cosine, wsd: final lr as a fraction of lr */
+    double decay_frac;       /* wsd: share of steps of the final linear decay */
     double beta1, beta2, adam_eps, weight_decay;
     double grad_clip;        /* global-norm clip; 0 = off */
     double spike_factor;     /* skip a micro-batch whose loss > factor x median; 0 = off */
