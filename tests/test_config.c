@@ -107,6 +107,7 @@ static void test_table_covers_struct(lilm_test *t)
     static const struct { size_t offset; const char *field; } narrow[] = {
         {offsetof(lilm_config, model.norm), "model.norm"},
         {offsetof(lilm_config, model.activation), "model.activation"},
+        {offsetof(lilm_config, model.zero_init_proj), "model.zero_init_proj"},
         {offsetof(lilm_config, data.mode), "data.mode"},
         {offsetof(lilm_config, train.schedule), "train.schedule"},
         {offsetof(lilm_config, budget.mode), "budget.mode"},

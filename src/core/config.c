@@ -72,6 +72,8 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
      "norm epsilon; 0 = PyTorch's default for the kind (RMSNorm: float32 eps, LayerNorm: 1e-5)"},
     {"model.pad_id", LILM_CFG_INT, LILM_CFG_FIELD(model, pad_id), "3", -1, 16777215, 0, NULL,
      "token id whose targets the loss ignores; -1 = none"},
+    {"model.zero_init_proj", LILM_CFG_BOOL, LILM_CFG_FIELD(model, zero_init_proj), "false", 0, 0, 0, NULL,
+     "start the attention reprojection and FFN W2 weights at zero (biases as usual)"},
 
     /* data */
     {"data.dataset", LILM_CFG_STRING, LILM_CFG_FIELD(data, dataset), "", 0, 0, 0, NULL,

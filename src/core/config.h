@@ -45,6 +45,7 @@ typedef struct lilm_model_config {
     double rope_base;
     double norm_eps;       /* 0 = the PyTorch default for the norm kind */
     int64_t pad_id;        /* targets equal to it are ignored by the loss */
+    int zero_init_proj;    /* 1: attention reprojection and FFN W2 weights start at zero */
 } lilm_model_config;
 
 typedef struct lilm_data_config {
