@@ -110,6 +110,8 @@ static void test_table_covers_struct(lilm_test *t)
         {offsetof(lilm_config, model.zero_init_proj), "model.zero_init_proj"},
         {offsetof(lilm_config, data.mode), "data.mode"},
         {offsetof(lilm_config, train.schedule), "train.schedule"},
+        {offsetof(lilm_config, train.optimizer), "train.optimizer"},
+        {offsetof(lilm_config, train.muon_nesterov), "train.muon_nesterov"},
         {offsetof(lilm_config, budget.mode), "budget.mode"},
     };
     for (size_t k = 0; k < sizeof narrow / sizeof narrow[0]; k++) {

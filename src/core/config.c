@@ -31,6 +31,7 @@
 /* ---------------------------------------------------------------------- */
 /* The table                                                               */
 
+static const char *const lilm_cfg_optimizer_names[] = {"adamw", "muon", NULL};
 static const char *const lilm_cfg_sched_names[] = {"onecycle", "cosine", "constant", "wsd", NULL};
 static const char *const lilm_cfg_budget_names[] = {"time", "steps", NULL};
 static const char *const lilm_cfg_loader_names[] = {"packed", "document", NULL};
@@ -120,6 +121,18 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
      "AdamW epsilon"},
     {"train.weight_decay", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, weight_decay), "0.02", 0, 10, 0, NULL,
      "AdamW decoupled weight decay, on matrices only (not biases, norms)"},
+    {"train.optimizer", LILM_CFG_ENUM, LILM_CFG_FIELD(train, optimizer), "adamw", 0, 0, 0, lilm_cfg_optimizer_names,
+     "adamw: every tensor on AdamW; muon: the layers' 2-D weights on Muon, embeddings, norms and biases on AdamW"},
+    {"train.muon_lr", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, muon_lr), "0.02", 0, 1, LILM_CFG_MIN_OPEN, NULL,
+     "muon: peak learning rate of the Muon group (scheduled like train.lr)"},
+    {"train.muon_momentum", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, muon_momentum), "0.95", 0, 1, LILM_CFG_MAX_OPEN,
+     NULL, "muon: momentum of the gradient buffer"},
+    {"train.muon_nesterov", LILM_CFG_BOOL, LILM_CFG_FIELD(train, muon_nesterov), "true", 0, 0, 0, NULL,
+     "muon: Nesterov momentum (orthogonalise g + momentum * buffer)"},
+    {"train.muon_ns_steps", LILM_CFG_INT, LILM_CFG_FIELD(train, muon_ns_steps), "5", 1, 100, 0, NULL,
+     "muon: Newton-Schulz iterations"},
+    {"train.muon_weight_decay", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, muon_weight_decay), "0", 0, 1, 0, NULL,
+     "muon: decoupled weight decay of the Muon group"},
     {"train.grad_clip", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, grad_clip), "1", 0, 1e6, 0, NULL,
      "clip the global gradient norm to this; 0 = off"},
     {"train.spike_factor", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, spike_factor), "10", 0, 1e6, 0, NULL,

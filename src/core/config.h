@@ -25,6 +25,7 @@ typedef lilm_act lilm_act_kind;
 #define LILM_ACTKIND_RELU LILM_ACT_RELU
 #define LILM_ACTKIND_NONE LILM_ACT_NONE
 typedef enum lilm_schedule_kind { LILM_SCHED_ONECYCLE = 0, LILM_SCHED_COSINE, LILM_SCHED_CONSTANT, LILM_SCHED_WSD } lilm_schedule_kind;
+typedef enum lilm_optimizer_kind { LILM_OPT_ADAMW = 0, LILM_OPT_MUON } lilm_optimizer_kind;
 typedef enum lilm_budget_mode { LILM_BUDGET_TIME = 0, LILM_BUDGET_STEPS } lilm_budget_mode;
 typedef enum lilm_loader_mode { LILM_LOADER_PACKED = 0, LILM_LOADER_DOCUMENT } lilm_loader_mode;
 
@@ -70,6 +71,12 @@ typedef struct lilm_train_config {
     double min_lr_frac;      /* cosine, wsd: final lr as a fraction of lr */
     double decay_frac;       /* wsd: share of steps of the final linear decay */
     double beta1, beta2, adam_eps, weight_decay;
+    lilm_optimizer_kind optimizer; /* muon: the layers' 2-D weights on Muon, the rest on AdamW */
+    double muon_lr;          /* Muon's peak lr (follows the same schedule shape as lr) */
+    double muon_momentum;
+    int muon_nesterov;
+    int64_t muon_ns_steps;   /* Newton-Schulz iterations */
+    double muon_weight_decay;
     double grad_clip;        /* global-norm clip; 0 = off */
     double spike_factor;     /* skip a micro-batch whose loss > factor x median; 0 = off */
     int64_t spike_window;    /* losses in that median */
