@@ -107,8 +107,11 @@ static void test_table_covers_struct(lilm_test *t)
     static const struct { size_t offset; const char *field; } narrow[] = {
         {offsetof(lilm_config, model.norm), "model.norm"},
         {offsetof(lilm_config, model.activation), "model.activation"},
+        {offsetof(lilm_config, model.zero_init_proj), "model.zero_init_proj"},
         {offsetof(lilm_config, data.mode), "data.mode"},
         {offsetof(lilm_config, train.schedule), "train.schedule"},
+        {offsetof(lilm_config, train.optimizer), "train.optimizer"},
+        {offsetof(lilm_config, train.muon_nesterov), "train.muon_nesterov"},
         {offsetof(lilm_config, budget.mode), "budget.mode"},
     };
     for (size_t k = 0; k < sizeof narrow / sizeof narrow[0]; k++) {
@@ -336,6 +339,7 @@ static void test_validate(lilm_test *t)
     expect_invalid(t, "budget.mode=steps", NULL, "train.steps is 0");
     expect_invalid(t, "data.text=a", "data.dataset=b", "not both");
     expect_invalid(t, "train.spike_factor=0.5", NULL, "spike_factor");
+    expect_invalid(t, "train.schedule=wsd", "train.decay_frac=0.95", "warm-up and decay overlap");
     lilm_config c;
     lilm_config_defaults(&c);
     LT_OK(t, lilm_config_set(&c, "train.batch_size=16"));

@@ -284,6 +284,66 @@ static void test_onecycle_matches_torch(lilm_test *t)
         LT_NEAR(t, lilm_schedule_lr(&s, want[i].step), want[i].lr, 1e-15);
 }
 
+/* model.zero_init_proj zeroes exactly the reprojection and W2 weights; every other tensor is unchanged. */
+static void test_zero_init_proj(lilm_test *t)
+{
+    lilm_model a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.cfg = tiny(LILM_NORM_RMS, LILM_ACTKIND_GELU, 0);
+    b.cfg = a.cfg;
+    b.cfg.zero_init_proj = 1;
+    LT_OK(t, lilm__model_build_table(&a));
+    LT_OK(t, lilm__model_build_table(&b));
+    float *wa = calloc(a.n_elems, sizeof *wa), *wb = calloc(b.n_elems, sizeof *wb);
+    LT_TRUE(t, wa && wb && a.n_elems == b.n_elems);
+    lilm__model_init_weights(&a, wa, 7);
+    lilm__model_init_weights(&b, wb, 7);
+    int zeroed = 0;
+    for (int i = 0; i < a.n_params; i++) {
+        const lilm_param *p = &a.params[i];
+        int proj = p->role == LILM_ROLE_PROJ_W || p->role == LILM_ROLE_W2;
+        double na = 0, nb = 0, diff = 0;
+        for (size_t k = 0; k < p->numel; k++) {
+            na += fabs(wa[p->offset + k]);
+            nb += fabs(wb[p->offset + k]);
+            diff += fabs(wa[p->offset + k] - wb[p->offset + k]);
+        }
+        if (proj) {
+            zeroed++;
+            LT_CHECK(t, na > 0 && nb == 0, "%s: default sum |w| %g, zero-init %g", p->name, na, nb);
+        } else {
+            LT_CHECK(t, diff == 0, "%s changed under zero_init_proj", p->name);
+        }
+    }
+    LT_EQ_INT(t, zeroed, 2 * a.cfg.n_layers);
+    free(wa);
+    free(wb);
+    free(a.params);
+    free(a.layer_first);
+    free(b.params);
+    free(b.layer_first);
+}
+
+static void test_wsd_closed_form(lilm_test *t)
+{
+    /* 101 steps (positions 0..100), warm-up over 10, stable to 80, linear decay to 0.1 x lr at 100 */
+    static const struct { double pos, lr; } want[] = {
+        {0, 1e-2 / 11}, {5, 6e-2 / 11}, {10, 1e-2}, {50, 1e-2}, {80, 1e-2},
+        {85.5, 1e-2 * (1 - 0.9 * 5.5 / 20)}, {90, 1e-2 * (1 - 0.9 * 0.5)}, {100, 1e-3}, {150, 1e-3},
+    };
+    lilm_train_config tc = {.schedule = LILM_SCHED_WSD, .lr = 1e-2, .warmup_frac = 0.1, .decay_frac = 0.2,
+                            .min_lr_frac = 0.1};
+    lilm_schedule s;
+    lilm_schedule_from_config(&s, &tc, 101);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        LT_NEAR(t, lilm_schedule_lr(&s, want[i].pos), want[i].lr, 1e-15);
+    /* no decay share: the peak holds to the end */
+    tc.decay_frac = 0;
+    lilm_schedule_from_config(&s, &tc, 101);
+    LT_NEAR(t, lilm_schedule_lr(&s, 100), 1e-2, 1e-15);
+}
+
 static const lilm_test_case cases[] = {
     {"param_counts", test_param_counts},
     {"grad_rms_gelu", test_grad_rms_gelu},
@@ -295,5 +355,7 @@ static const lilm_test_case cases[] = {
     {"training_lowers_loss_and_is_deterministic", test_training_lowers_loss_and_is_deterministic},
     {"spike_guard", test_spike_guard},
     {"onecycle_matches_torch", test_onecycle_matches_torch},
+    {"wsd_closed_form", test_wsd_closed_form},
+    {"zero_init_proj", test_zero_init_proj},
 };
 LILM_TEST_MAIN(cases)

@@ -182,7 +182,89 @@ static void test_inference_mode(lilm_test *t)
     check_inference(t, c);
 }
 
+/* LAPACK's symmetric eigensolver (OpenBLAS carries it). */
+extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+                   double *work, const int *lwork, int *info);
+
+/* Newton-Schulz maps random matrices of either orientation to singular values
+ * inside the quintic's band (about [0.7, 1.2]): the eigenvalues of O O^T (or
+ * O^T O, the smaller side) are the squared singular values. */
+static void test_newton_schulz_band(lilm_test *t)
+{
+    static const int shapes[][2] = {{8, 32}, {32, 8}, {16, 16}, {20, 50}, {50, 20}, {64, 192}, {192, 64}};
+    uint64_t state = 12345;
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int r = shapes[k][0], c = shapes[k][1], s = r < c ? r : c;
+        size_t n = (size_t)r * (size_t)c;
+        float *g = malloc(n * sizeof *g), *o = malloc(n * sizeof *o);
+        float *scratch = malloc((2 * n + 2 * (size_t)s * s) * sizeof *scratch);
+        double *gram = calloc((size_t)s * s, sizeof *gram), *w = calloc((size_t)s, sizeof *w);
+        double work[4096];
+        for (size_t i = 0; i < n; i++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            g[i] = (float)((double)(state >> 11) / 9007199254740992.0 - 0.5);
+        }
+        lilm_muon_newton_schulz(g, o, r, c, 5, scratch);
+        for (int i = 0; i < s; i++)
+            for (int j = 0; j < s; j++) {
+                double acc = 0;
+                if (r <= c)
+                    for (int q = 0; q < c; q++) acc += (double)o[(size_t)i * c + q] * o[(size_t)j * c + q];
+                else
+                    for (int q = 0; q < r; q++) acc += (double)o[(size_t)q * c + i] * o[(size_t)q * c + j];
+                gram[(size_t)i * s + j] = acc;
+            }
+        int lwork = 4096, info = 0;
+        dsyev_("N", "U", &s, gram, &s, w, work, &lwork, &info);
+        LT_EQ_INT(t, info, 0);
+        double lo = sqrt(w[0] > 0 ? w[0] : 0), hi = sqrt(w[s - 1]);
+        LT_CHECK(t, lo > 0.6 && hi < 1.25, "%dx%d: singular values in [%g, %g]", r, c, lo, hi);
+        /* the same in place */
+        lilm_muon_newton_schulz(g, g, r, c, 5, scratch);
+        LT_CHECK(t, memcmp(g, o, n * sizeof *g) == 0, "%dx%d: in-place differs", r, c);
+        free(g);
+        free(o);
+        free(scratch);
+        free(gram);
+        free(w);
+    }
+}
+
+/* With train.optimizer=muon the layers' matrices form a Muon group (slot
+ * "muon_m.", counter "muon_step"); the state bytes equal the plan's count. */
+static void test_muon_groups(lilm_test *t)
+{
+    lilm_backend *be = NULL;
+    LT_OK(t, lilm_cpu_backend_create(&be, 1));
+    if (!be) return;
+    lilm_model m;
+    lilm_model_config c = small();
+    LT_OK(t, lilm_model_init(&m, &c, be, 2, 8, 1));
+    lilm_config cfg;
+    lilm_config_defaults(&cfg);
+    cfg.train.optimizer = LILM_OPT_MUON;
+    lilm_optimizer opt;
+    LT_OK(t, lilm_optimizer_init(&opt, &m, &cfg.train));
+    LT_EQ_INT(t, opt.n_groups, 2);
+    size_t muon_numel = 0;
+    for (int i = 0; i < m.n_params; i++)
+        if (m.params[i].ndim == 2 && m.params[i].layer >= 0) muon_numel += m.params[i].numel;
+    LT_TRUE(t, opt.groups[1].kind == &lilm_optim_muon);
+    LT_EQ_INT(t, (long long)opt.groups[1].numel, (long long)muon_numel);
+    LT_TRUE(t, strcmp(opt.groups[1].slots[0].prefix, "muon_m.") == 0);
+    LT_TRUE(t, lilm_optimizer_counter(&opt, "muon_step") != NULL);
+    LT_EQ_INT(t, (long long)lilm_optimizer_state_bytes(&opt), (long long)lilm_optimizer_plan_bytes(&c, &cfg.train));
+    LT_TRUE(t, lilm_optimizer_plan_bytes(&c, &cfg.train) < lilm_optimizer_plan_bytes(&c, NULL));
+    train_steps(t, &m, &opt, 3);
+    LT_EQ_INT(t, lilm_optimizer_counter(&opt, "muon_step")->value, 3);
+    lilm_optimizer_free(&opt);
+    lilm_model_free(&m);
+    be->ops->destroy(be);
+}
+
 static const lilm_test_case cases[] = {
+    {"newton_schulz_band", test_newton_schulz_band},
+    {"muon_groups", test_muon_groups},
     {"named_state", test_named_state},
     {"inference_mode", test_inference_mode},
 };

@@ -69,6 +69,14 @@ static int open_fixture(lilm_test *t, const char *name, fixture *fx)
     lilm_json_get_num(j, "eps", &fx->tc.adam_eps);
     lilm_json_get_num(j, "weight_decay", &fx->tc.weight_decay);
     lilm_json_get_num(j, "grad_clip", &fx->tc.grad_clip);
+    /* a Muon case (tests/torch_ref/muon.py): its keys as in the config */
+    const char *opt_name = lilm_json_get_str(j, "optimizer");
+    fx->tc.optimizer = opt_name && strcmp(opt_name, "muon") == 0 ? LILM_OPT_MUON : LILM_OPT_ADAMW;
+    lilm_json_get_num(j, "muon_lr", &fx->tc.muon_lr);
+    lilm_json_get_num(j, "muon_momentum", &fx->tc.muon_momentum);
+    lilm_json_get_int(j, "muon_ns_steps", &fx->tc.muon_ns_steps);
+    lilm_json_get_num(j, "muon_weight_decay", &fx->tc.muon_weight_decay);
+    fx->tc.muon_nesterov = 1;
     fx->tc.schedule = LILM_SCHED_ONECYCLE;
     lilm_json_free(j);
     const char *fj = lilm_st_metadata_get(fx->f, "lilm_fixture");
@@ -247,6 +255,7 @@ static void test_tiny_latent(lilm_test *t) { run_case(t, "tiny_latent", 0); }
 static void test_tiny_layernorm_relu(lilm_test *t) { run_case(t, "tiny_layernorm_relu", 0); }
 static void test_tiny_nonorm_noffn(lilm_test *t) { run_case(t, "tiny_nonorm_noffn", 0); }
 static void test_tiny_relu2(lilm_test *t) { run_case(t, "tiny_relu2", 0); }
+static void test_tiny_muon(lilm_test *t) { run_case(t, "tiny_muon", 0); }
 static void test_tiny_swiglu(lilm_test *t) { run_case(t, "tiny_swiglu", 0); }
 static void test_tiny_svd_truncation(lilm_test *t) { run_case(t, "tiny_svd_truncation", 0); }
 static void test_tiny_qr_truncation(lilm_test *t) { run_case(t, "tiny_qr_truncation", 0); }
@@ -266,6 +275,7 @@ static const lilm_test_case cases[] = {
     {"tiny_layernorm_relu", test_tiny_layernorm_relu},
     {"tiny_nonorm_noffn", test_tiny_nonorm_noffn},
     {"tiny_relu2", test_tiny_relu2},
+    {"tiny_muon", test_tiny_muon},
     {"tiny_swiglu", test_tiny_swiglu},
     {"tiny_svd_truncation", test_tiny_svd_truncation},
     {"tiny_qr_truncation", test_tiny_qr_truncation},

@@ -31,7 +31,8 @@
 /* ---------------------------------------------------------------------- */
 /* The table                                                               */
 
-static const char *const lilm_cfg_sched_names[] = {"onecycle", "cosine", "constant", NULL};
+static const char *const lilm_cfg_optimizer_names[] = {"adamw", "muon", NULL};
+static const char *const lilm_cfg_sched_names[] = {"onecycle", "cosine", "constant", "wsd", NULL};
 static const char *const lilm_cfg_budget_names[] = {"time", "steps", NULL};
 static const char *const lilm_cfg_loader_names[] = {"packed", "document", NULL};
 static const char *const lilm_cfg_device_names[] = {"auto", "cpu", "cuda", NULL};
@@ -83,6 +84,8 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
      "norm epsilon; 0 = PyTorch's default for the kind (RMSNorm: float32 eps, LayerNorm: 1e-5)"},
     {"model.pad_id", LILM_CFG_INT, LILM_CFG_FIELD(model, pad_id), "3", -1, 16777215, 0, NULL,
      "token id whose targets the loss ignores; -1 = none"},
+    {"model.zero_init_proj", LILM_CFG_BOOL, LILM_CFG_FIELD(model, zero_init_proj), "false", 0, 0, 0, NULL,
+     "start the attention reprojection and FFN W2 weights at zero (biases as usual)"},
 
     /* data */
     {"data.dataset", LILM_CFG_STRING, LILM_CFG_FIELD(data, dataset), "", 0, 0, 0, NULL,
@@ -116,9 +119,11 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
     {"train.final_div_factor", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, final_div_factor), "20", 1, 1e9, 0, NULL,
      "onecycle: final lr = initial lr / final_div_factor"},
     {"train.warmup_frac", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, warmup_frac), "0.1", 0, 1, LILM_CFG_MAX_OPEN, NULL,
-     "cosine: share of steps of linear warm-up"},
+     "cosine, wsd: share of steps of linear warm-up"},
     {"train.min_lr_frac", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, min_lr_frac), "0.1", 0, 1, 0, NULL,
-     "cosine: final lr as a fraction of lr"},
+     "cosine, wsd: final lr as a fraction of lr"},
+    {"train.decay_frac", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, decay_frac), "0.2", 0, 1, 0, NULL,
+     "wsd: share of steps of the final linear decay to min_lr_frac"},
     {"train.beta1", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, beta1), "0.9", 0, 1, LILM_CFG_MAX_OPEN, NULL,
      "AdamW beta1"},
     {"train.beta2", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, beta2), "0.95", 0, 1, LILM_CFG_MAX_OPEN, NULL,
@@ -127,6 +132,18 @@ static const lilm_cfg_opt lilm_cfg_table[] = {
      "AdamW epsilon"},
     {"train.weight_decay", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, weight_decay), "0.02", 0, 10, 0, NULL,
      "AdamW decoupled weight decay, on matrices only (not biases, norms)"},
+    {"train.optimizer", LILM_CFG_ENUM, LILM_CFG_FIELD(train, optimizer), "adamw", 0, 0, 0, lilm_cfg_optimizer_names,
+     "adamw: every tensor on AdamW; muon: the layers' 2-D weights on Muon, embeddings, norms and biases on AdamW"},
+    {"train.muon_lr", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, muon_lr), "0.02", 0, 1, LILM_CFG_MIN_OPEN, NULL,
+     "muon: peak learning rate of the Muon group (scheduled like train.lr)"},
+    {"train.muon_momentum", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, muon_momentum), "0.95", 0, 1, LILM_CFG_MAX_OPEN,
+     NULL, "muon: momentum of the gradient buffer"},
+    {"train.muon_nesterov", LILM_CFG_BOOL, LILM_CFG_FIELD(train, muon_nesterov), "true", 0, 0, 0, NULL,
+     "muon: Nesterov momentum (orthogonalise g + momentum * buffer)"},
+    {"train.muon_ns_steps", LILM_CFG_INT, LILM_CFG_FIELD(train, muon_ns_steps), "5", 1, 100, 0, NULL,
+     "muon: Newton-Schulz iterations"},
+    {"train.muon_weight_decay", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, muon_weight_decay), "0", 0, 1, 0, NULL,
+     "muon: decoupled weight decay of the Muon group"},
     {"train.grad_clip", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, grad_clip), "1", 0, 1e6, 0, NULL,
      "clip the global gradient norm to this; 0 = off"},
     {"train.spike_factor", LILM_CFG_FLOAT, LILM_CFG_FIELD(train, spike_factor), "10", 0, 1e6, 0, NULL,
@@ -711,6 +728,11 @@ lilm_status lilm_config_validate(const lilm_config *cfg)
     if (t->spike_factor != 0 && t->spike_factor <= 1)
         return lilm_errorf(LILM_ERR_CONFIG, "config: train.spike_factor = %g must be 0 (off) or above 1",
                            t->spike_factor);
+    if (t->schedule == LILM_SCHED_WSD && t->warmup_frac + t->decay_frac > 1)
+        return lilm_errorf(LILM_ERR_CONFIG,
+                           "config: train.warmup_frac + train.decay_frac = %g exceeds 1 (the wsd schedule's warm-up "
+                           "and decay overlap)\nHINT: lower one of them",
+                           t->warmup_frac + t->decay_frac);
     if (cfg->budget.mode == LILM_BUDGET_STEPS && t->steps == 0)
         return lilm_errorf(LILM_ERR_CONFIG, "config: budget.mode is steps but train.steps is 0\n"
                            "HINT: --set train.steps=N, or budget.mode=time");

@@ -24,7 +24,8 @@ typedef lilm_act lilm_act_kind;
 #define LILM_ACTKIND_GELU LILM_ACT_GELU
 #define LILM_ACTKIND_RELU LILM_ACT_RELU
 #define LILM_ACTKIND_NONE LILM_ACT_NONE
-typedef enum lilm_schedule_kind { LILM_SCHED_ONECYCLE = 0, LILM_SCHED_COSINE, LILM_SCHED_CONSTANT } lilm_schedule_kind;
+typedef enum lilm_schedule_kind { LILM_SCHED_ONECYCLE = 0, LILM_SCHED_COSINE, LILM_SCHED_CONSTANT, LILM_SCHED_WSD } lilm_schedule_kind;
+typedef enum lilm_optimizer_kind { LILM_OPT_ADAMW = 0, LILM_OPT_MUON } lilm_optimizer_kind;
 typedef enum lilm_budget_mode { LILM_BUDGET_TIME = 0, LILM_BUDGET_STEPS } lilm_budget_mode;
 typedef enum lilm_loader_mode { LILM_LOADER_PACKED = 0, LILM_LOADER_DOCUMENT } lilm_loader_mode;
 
@@ -50,6 +51,7 @@ typedef struct lilm_model_config {
     double act_eps;        /* svd_truncation: drop s < act_eps x the batch's largest (0: off) */
     double act_alpha;      /* svd_entropic: the exponent (> 1) */
     int64_t ffn_tr_bond;   /* > 0: ffn.0 and ffn.3 are tensor-ring Linears of this bond dim (core/tensor_ring.h) */
+    int zero_init_proj;    /* 1: attention reprojection and FFN W2 weights start at zero */
 } lilm_model_config;
 
 typedef struct lilm_data_config {
@@ -70,9 +72,16 @@ typedef struct lilm_train_config {
     double pct_start;        /* one-cycle: share of steps rising */
     double div_factor;       /* one-cycle: initial lr = lr / div_factor */
     double final_div_factor; /* one-cycle: final lr = initial / final_div_factor */
-    double warmup_frac;      /* cosine: share of steps of linear warm-up */
-    double min_lr_frac;      /* cosine: final lr as a fraction of lr */
+    double warmup_frac;      /* cosine, wsd: share of steps of linear warm-up */
+    double min_lr_frac;      /* cosine, wsd: final lr as a fraction of lr */
+    double decay_frac;       /* wsd: share of steps of the final linear decay */
     double beta1, beta2, adam_eps, weight_decay;
+    lilm_optimizer_kind optimizer; /* muon: the layers' 2-D weights on Muon, the rest on AdamW */
+    double muon_lr;          /* Muon's peak lr (follows the same schedule shape as lr) */
+    double muon_momentum;
+    int muon_nesterov;
+    int64_t muon_ns_steps;   /* Newton-Schulz iterations */
+    double muon_weight_decay;
     double grad_clip;        /* global-norm clip; 0 = off */
     double spike_factor;     /* skip a micro-batch whose loss > factor x median; 0 = off */
     int64_t spike_window;    /* losses in that median */

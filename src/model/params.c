@@ -94,7 +94,8 @@ static int ends_with(const char *s, const char *suffix)
 
 /* The fan-in of the Linear a bias belongs to is the next-to-it weight's in-features.
  * Tensor-ring Linears (cores, ndim 4) follow the reference: every core element
- * N(0, std^2), std = lilm_tr_init_std of the Linear, and a zero bias. */
+ * N(0, std^2), std = lilm_tr_init_std of the Linear, and a zero bias.
+ * model.zero_init_proj zeroes the attention reprojection and FFN W2 weights. */
 void lilm__model_init_weights(const lilm_model *m, float *host, uint64_t seed)
 {
     lilm_rng rng;
@@ -122,6 +123,9 @@ void lilm__model_init_weights(const lilm_model *m, float *host, uint64_t seed)
             int64_t fan_in = p->ndim == 2 ? p->shape[1] : m->params[i - 1].shape[1];
             double bound = 1.0 / sqrt((double)fan_in);
             for (size_t k = 0; k < p->numel; k++) w[k] = (float)((2.0 * lilm_rng_uniform(&rng) - 1.0) * bound);
+            /* drawn all the same, so every other tensor starts as it would without the option */
+            if (m->cfg.zero_init_proj && (p->role == LILM_ROLE_PROJ_W || p->role == LILM_ROLE_W2))
+                memset(w, 0, p->numel * sizeof *w);
         }
     }
 }

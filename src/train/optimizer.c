@@ -8,13 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The kind that updates a parameter. Every tensor goes to AdamW today; a
- * second kind (Muon: 2-D matrices other than the embedding) is chosen here. */
+#include "core/components.h"
+
+/* The kind that updates a tensor of `ndim` dimensions in `layer` (-1: outside
+ * the layers): with train.optimizer=muon the layers' 2-D weights go to Muon;
+ * everything else (the tied embedding, norms, biases) stays on AdamW. */
+static const lilm_optim_kind *kind_for(int ndim, int layer, const lilm_train_config *t)
+{
+    if (t && t->optimizer == LILM_OPT_MUON && ndim == 2 && layer >= 0) return &lilm_optim_muon;
+    return &lilm_optim_adamw;
+}
+
 static const lilm_optim_kind *kind_of(const lilm_param *p, const lilm_train_config *t)
 {
-    (void)p;
-    (void)t;
-    return &lilm_optim_adamw;
+    return kind_for(p->ndim, p->layer, t);
 }
 
 static void free_group(lilm_optim_group *g, lilm_backend *be)
@@ -59,7 +66,7 @@ lilm_status lilm_optimizer_init(lilm_optimizer *opt, lilm_model *m, const lilm_t
     memset(opt, 0, sizeof *opt);
     if (!m->grad_block)
         return lilm_errorf(LILM_ERR_ARG, "the model was built for inference: it has no gradients to optimize");
-    static const lilm_optim_kind *const kinds[] = {&lilm_optim_adamw};
+    static const lilm_optim_kind *const kinds[] = {&lilm_optim_adamw, &lilm_optim_muon};
     const size_t n_kinds = sizeof kinds / sizeof kinds[0];
     opt->be = m->be;
     opt->grad_clip = t->grad_clip;
@@ -115,11 +122,25 @@ lilm_status lilm_optimizer_step(lilm_optimizer *opt, lilm_model *m, double lr, l
     return be->ops->sync(be);
 }
 
+typedef struct plan_walk {
+    const lilm_train_config *t;
+    size_t bytes;
+} plan_walk;
+
+/* Adds one tensor's state under the kind that would own it. */
+static void plan_tensor(void *ctx, const lilm_tensor_info *ti)
+{
+    plan_walk *w = ctx;
+    size_t numel = (size_t)ti->shape[0] * (size_t)(ti->ndim == 2 ? ti->shape[1] : 1);
+    w->bytes += (size_t)kind_for(ti->ndim, ti->layer, w->t)->n_slots * numel * sizeof(float);
+}
+
 size_t lilm_optimizer_plan_bytes(const lilm_model_config *mc, const lilm_train_config *t)
 {
-    /* one AdamW group over every parameter (see kind_of) */
-    (void)t;
-    return (size_t)lilm_optim_adamw.n_slots * (size_t)lilm_model_config_param_count(mc) * sizeof(float);
+    /* each tensor counted under its group's kind (see kind_for) */
+    plan_walk w = {.t = t, .bytes = 0};
+    lilm_arch_tensors(mc, plan_tensor, &w);
+    return w.bytes;
 }
 
 size_t lilm_optimizer_state_bytes(const lilm_optimizer *opt)

@@ -82,8 +82,17 @@ typedef struct lilm_step_stats {
 
 /* The AdamW kind (decoupled weight decay on matrices only; adamw.c). */
 extern const lilm_optim_kind lilm_optim_adamw;
+/* The Muon kind (the layers' 2-D weights with train.optimizer=muon; muon.c, CPU only). */
+extern const lilm_optim_kind lilm_optim_muon;
 
-/* Groups the model's parameters by kind (today every tensor goes to AdamW),
+/* Newton-Schulz orthogonalisation of g (rows, cols) into out (may be g):
+ * X = g / |g|_F, transposed when rows > cols, then `steps` times
+ * X <- a X + (b A + c A A) X with A = X X^T, (a, b, c) = (3.4445, -4.7750,
+ * 2.0315). The singular values of out land near 1 (about [0.7, 1.2]).
+ * scratch: 2 rows cols + 2 min(rows, cols)^2 floats. */
+void lilm_muon_newton_schulz(const float *g, float *out, int64_t rows, int64_t cols, int steps, float *scratch);
+
+/* Groups the model's parameters by kind (AdamW; with train.optimizer=muon, Muon for the layers' matrices),
  * allocates and zeroes each group's state. The model must be in training mode. */
 lilm_status lilm_optimizer_init(lilm_optimizer *opt, lilm_model *m, const lilm_train_config *t);
 void lilm_optimizer_free(lilm_optimizer *opt);

@@ -1,5 +1,6 @@
 /*
- * schedule.c: one-cycle (PyTorch OneCycleLR semantics), cosine, constant.
+ * schedule.c: one-cycle (PyTorch OneCycleLR semantics), cosine,
+ * warm-up/stable/decay, constant.
  */
 #include "train/schedule.h"
 
@@ -15,6 +16,7 @@ void lilm_schedule_from_config(lilm_schedule *s, const lilm_train_config *t, int
     s->final_div_factor = t->final_div_factor;
     s->warmup_frac = t->warmup_frac;
     s->min_lr_frac = t->min_lr_frac;
+    s->decay_frac = t->decay_frac;
 }
 
 static double cos_anneal(double start, double end, double pct)
@@ -45,6 +47,14 @@ double lilm_schedule_lr(const lilm_schedule *s, double pos)
         if (pos < warm) return s->max_lr * (pos + 1.0) / (warm + 1.0);
         double span = last - warm;
         return cos_anneal(s->max_lr, min_lr, span > 0 ? (pos - warm) / span : 1.0);
+    }
+    case LILM_SCHED_WSD: {
+        double warm = s->warmup_frac * last;
+        double decay_start = (1.0 - s->decay_frac) * last;
+        if (pos < warm) return s->max_lr * (pos + 1.0) / (warm + 1.0);
+        if (pos <= decay_start || decay_start >= last) return s->max_lr;
+        double pct = (pos - decay_start) / (last - decay_start);
+        return s->max_lr * (1.0 - (1.0 - s->min_lr_frac) * pct);
     }
     case LILM_SCHED_CONSTANT:
     default:

@@ -152,10 +152,19 @@ def last_step(metrics_path):
 
 @case
 def sigkill_and_resume_is_bit_identical():
+    sigkill_and_resume(600, [])
+
+
+@case
+def sigkill_and_resume_with_muon_is_bit_identical():
+    # Muon's momentum buffers and step counter travel in the optimizer checkpoint
+    sigkill_and_resume(200, ["--set", "train.optimizer=muon", "--set", "train.muon_lr=0.02"])
+
+
+def sigkill_and_resume(steps, extra):
     # Kill at a random step rather than a random time: a step of this model
     # takes a few milliseconds, and a fast machine finishes any short run before
     # a timer fires.
-    steps = 600
     # the kill step comes from a seed that is printed, so a failure can be replayed with LILM_TEST_SEED
     seed = int(os.environ.get("LILM_TEST_SEED") or time.time())
     print(f"  LILM_TEST_SEED={seed}")
@@ -163,7 +172,7 @@ def sigkill_and_resume_is_bit_identical():
     with tempfile.TemporaryDirectory() as d:
         cfg = os.path.join(d, "r.yaml")
         config(cfg, steps=steps)
-        base = ["--config", cfg, "--db", "none", "--quiet", "--set", "train.checkpoint_every_seconds=0.05"]
+        base = ["--config", cfg, "--db", "none", "--quiet", "--set", "train.checkpoint_every_seconds=0.05", *extra]
         r = lilm("train", *base, "--out", os.path.join(d, "whole"))
         check(r.returncode == 0, r.stderr)
         ref = final_weights(os.path.join(d, "whole"))

@@ -26,6 +26,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model as M  # noqa: E402
+import muon as MU  # noqa: E402
 
 TRAIN = {"lr": 1e-2, "total_steps": 20, "pct_start": 0.1, "div_factor": 6.0,
          "final_div_factor": 20.0, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8,
@@ -62,6 +63,11 @@ CASES = {
     # tensor-ring FFN Linears (bond 2): ffn.0 32 -> 48 and ffn.3 48 -> 32 as rings of 5 cores
     "tiny_tensor_ring": dict(cfg=dict(TINY, n_layers=1, norm="rmsnorm", activation="gelu", ffn_tr_bond=2,
                                       norm_eps=FP32_EPS), B=2, T=16, seed=11, sampled=False),
+    # Muon on the layers' matrices, AdamW on the rest (tests/torch_ref/muon.py)
+    "tiny_muon": dict(cfg=dict(TINY, norm="rmsnorm", activation="gelu", norm_eps=FP32_EPS),
+                      B=2, T=16, seed=8, sampled=False,
+                      train=dict(TRAIN, optimizer="muon", muon_lr=0.02, muon_momentum=0.95, muon_nesterov=True,
+                                 muon_ns_steps=5, muon_weight_decay=0.01)),
     "simplestories_shape": dict(cfg=dict(M.SIMPLESTORIES, n_layers=1, vocab_size=256, context=64,
                                          norm_eps=FP32_EPS), B=2, T=32, seed=4, sampled=True),
     "babylm_shape": dict(cfg=dict(M.BABYLM, n_layers=2, vocab_size=256, context=64,
@@ -125,13 +131,22 @@ def make_batch(cfg, B, T, gen):
 def train_steps(model, inputs, targets, train, n_steps):
     """n_steps of the reference recipe on one batch. Returns per-step
     (loss, lr, grad_norm) and the gradients of the first step."""
-    opt = M.build_optimizer(model, train["lr"], weight_decay=train["weight_decay"],
-                            betas=(train["beta1"], train["beta2"]), eps=train["eps"])
+    if train.get("optimizer") == "muon":
+        opt, mu = MU.build_hybrid(model, train["lr"], train["muon_lr"], weight_decay=train["weight_decay"],
+                                  betas=(train["beta1"], train["beta2"]), eps=train["eps"],
+                                  momentum=train["muon_momentum"], nesterov=train["muon_nesterov"],
+                                  ns_steps=train["muon_ns_steps"], muon_weight_decay=train["muon_weight_decay"])
+        extra = [(mu, M.build_schedule(mu, train["muon_lr"], train["total_steps"], train["pct_start"],
+                                       train["div_factor"], train["final_div_factor"]))]
+    else:
+        opt = M.build_optimizer(model, train["lr"], weight_decay=train["weight_decay"],
+                                betas=(train["beta1"], train["beta2"]), eps=train["eps"])
+        extra = []
     sched = M.build_schedule(opt, train["lr"], train["total_steps"], train["pct_start"],
                              train["div_factor"], train["final_div_factor"])
     losses, lrs, norms, first_logits, first_grads = [], [], [], None, None
     for step in range(n_steps):
-        opt.zero_grad(set_to_none=True)
+        model.zero_grad(set_to_none=True)
         model.set_step(step)  # qr_truncation's Omega of this step (lilm_model_set_step)
         logits = model(inputs)
         loss = torch.nn.functional.cross_entropy(
@@ -145,6 +160,9 @@ def train_steps(model, inputs, targets, train, n_steps):
         losses.append(loss.item())
         opt.step()
         sched.step()
+        for o, sc in extra:
+            o.step()
+            sc.step()
     return first_logits, first_grads, losses, lrs, norms
 
 
@@ -165,7 +183,8 @@ def build_case(name, spec, dtype=torch.float64):
     gen = torch.Generator().manual_seed(1000 + spec["seed"])
     inputs, targets = make_batch(cfg, spec["B"], spec["T"], gen)
     work = copy.deepcopy(model).to(dtype)
-    logits, grads, losses, lrs, norms = train_steps(work, inputs, targets, TRAIN, N_STEPS)
+    train = spec.get("train", TRAIN)
+    logits, grads, losses, lrs, norms = train_steps(work, inputs, targets, train, N_STEPS)
     loss0 = torch.tensor([losses[0]], dtype=torch.float32)
     after = {k: p.detach() for k, p in work.named_parameters()}
 
@@ -187,7 +206,7 @@ def build_case(name, spec, dtype=torch.float64):
         t["grad." + k] = g.contiguous()
         t["step3." + k] = s.contiguous()
     meta = {"lilm_model": json.dumps(cfg.to_meta()),
-            "lilm_train": json.dumps(TRAIN),
+            "lilm_train": json.dumps(train),
             "lilm_fixture": json.dumps({"case": name, "seed": spec["seed"], "B": spec["B"],
                                         "T": spec["T"], "steps": N_STEPS,
                                         "params": "generated" if spec["sampled"] else "F32",
