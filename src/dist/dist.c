@@ -111,45 +111,29 @@ static lilm_status allreduce(const lilm_dist *d, void *buf, size_t n, size_t esi
 }
 #endif
 
-lilm_status lilm_dist_sum_f32(const lilm_dist *d, float *buf, size_t n)
+/* The element kinds of the public reductions, and one reduction for all of them. */
+typedef enum reduce_kind { SUM_F32, SUM_F64, SUM_I64, MAX_I32 } reduce_kind;
+
+static lilm_status reduce(const lilm_dist *d, void *buf, size_t n, reduce_kind kind)
 {
     if (d->size == 1) return LILM_OK;
 #ifdef LILM_USE_MPI
-    return allreduce(d, buf, n, sizeof *buf, MPI_FLOAT, MPI_SUM);
+    switch (kind) {
+    case SUM_F32: return allreduce(d, buf, n, sizeof(float), MPI_FLOAT, MPI_SUM);
+    case SUM_F64: return allreduce(d, buf, n, sizeof(double), MPI_DOUBLE, MPI_SUM);
+    case SUM_I64: return allreduce(d, buf, n, sizeof(int64_t), MPI_INT64_T, MPI_SUM);
+    case MAX_I32: return allreduce(d, buf, n, sizeof(int32_t), MPI_INT32_T, MPI_MAX);
+    }
 #else
-    return LILM_ERR_INTERNAL;
+    (void)buf, (void)n, (void)kind;
 #endif
+    return lilm_errorf(LILM_ERR_INTERNAL, "a collective over %d ranks in a build without MPI", d->size);
 }
 
-lilm_status lilm_dist_sum_f64(const lilm_dist *d, double *buf, size_t n)
-{
-    if (d->size == 1) return LILM_OK;
-#ifdef LILM_USE_MPI
-    return allreduce(d, buf, n, sizeof *buf, MPI_DOUBLE, MPI_SUM);
-#else
-    return LILM_ERR_INTERNAL;
-#endif
-}
-
-lilm_status lilm_dist_sum_i64(const lilm_dist *d, int64_t *buf, size_t n)
-{
-    if (d->size == 1) return LILM_OK;
-#ifdef LILM_USE_MPI
-    return allreduce(d, buf, n, sizeof *buf, MPI_INT64_T, MPI_SUM);
-#else
-    return LILM_ERR_INTERNAL;
-#endif
-}
-
-lilm_status lilm_dist_max_i32(const lilm_dist *d, int32_t *buf, size_t n)
-{
-    if (d->size == 1) return LILM_OK;
-#ifdef LILM_USE_MPI
-    return allreduce(d, buf, n, sizeof *buf, MPI_INT32_T, MPI_MAX);
-#else
-    return LILM_ERR_INTERNAL;
-#endif
-}
+lilm_status lilm_dist_sum_f32(const lilm_dist *d, float *buf, size_t n) { return reduce(d, buf, n, SUM_F32); }
+lilm_status lilm_dist_sum_f64(const lilm_dist *d, double *buf, size_t n) { return reduce(d, buf, n, SUM_F64); }
+lilm_status lilm_dist_sum_i64(const lilm_dist *d, int64_t *buf, size_t n) { return reduce(d, buf, n, SUM_I64); }
+lilm_status lilm_dist_max_i32(const lilm_dist *d, int32_t *buf, size_t n) { return reduce(d, buf, n, MAX_I32); }
 
 lilm_status lilm_dist_bcast(const lilm_dist *d, void *buf, size_t bytes)
 {
