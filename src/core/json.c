@@ -560,7 +560,7 @@ void lilm_json_key(lilm_json_writer *w, const char *key)
     w->after_key = 1;
 }
 
-static void write_strn(lilm_json_writer *w, const char *s, size_t n)
+void lilm_json_strn(lilm_json_writer *w, const char *s, size_t n)
 {
     wr_before(w);
     wr_escaped(w, s, n);
@@ -572,7 +572,7 @@ void lilm_json_str(lilm_json_writer *w, const char *s)
         lilm_json_null(w);
         return;
     }
-    write_strn(w, s, strlen(s));
+    lilm_json_strn(w, s, strlen(s));
 }
 
 void lilm_json_int(lilm_json_writer *w, int64_t v)

@@ -103,6 +103,8 @@ void lilm_json_begin_array(lilm_json_writer *w);
 void lilm_json_end_array(lilm_json_writer *w);
 void lilm_json_key(lilm_json_writer *w, const char *key);
 void lilm_json_str(lilm_json_writer *w, const char *s);
+/* A string of n bytes (it may hold NULs, written as \u0000). */
+void lilm_json_strn(lilm_json_writer *w, const char *s, size_t n);
 void lilm_json_int(lilm_json_writer *w, int64_t v);
 void lilm_json_double(lilm_json_writer *w, double v);
 void lilm_json_bool(lilm_json_writer *w, int v);
