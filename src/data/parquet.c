@@ -305,7 +305,7 @@ static lilm_status parse_row_group(tc *t, pq_row_group *rg)
             int elem;
             int64_t n;
             tc_list_header(t, &elem, &n);
-            if (t->bad || elem != TC_STRUCT) {
+            if (t->bad || elem != TC_STRUCT || rg->chunks) { /* a second column list: damaged */
                 t->bad = 1;
                 break;
             }
@@ -363,7 +363,7 @@ static lilm_status parse_footer(lilm_parquet *p, const uint8_t *f, size_t n)
             int elem;
             int64_t n_rg;
             tc_list_header(&t, &elem, &n_rg);
-            if (t.bad || elem != TC_STRUCT) {
+            if (t.bad || elem != TC_STRUCT || p->rgs) { /* a second row-group list: damaged */
                 t.bad = 1;
                 break;
             }
