@@ -156,7 +156,7 @@ lilm_status lilm_decoder_step(lilm_decoder *d, const int32_t *tokens, size_t n, 
     size_t Dv = (size_t)c->v_dim, Q = H * Dq, KV = H * (Dq + Dv), AV = H * Dv, F = (size_t)c->ffn_dim;
     size_t P = (size_t)c->latent_dim, V = (size_t)c->vocab_size, a = m->act_size, pos = d->pos;
     float base = (float)c->rope_base;
-    int ffn = c->activation != LILM_ACT_NONE, gated = lilm__ffn_up_width(c) != (size_t)c->ffn_dim;
+    int ffn = c->activation != LILM_ACT_NONE;
     for (size_t i = 0; i < R; i++)
         if (tokens[i] < 0 || (int64_t)tokens[i] >= c->vocab_size)
             return lilm_errorf(LILM_ERR_ARG, "token id %d is outside the vocabulary (%lld)", tokens[i],
@@ -190,17 +190,7 @@ lilm_status lilm_decoder_step(lilm_decoder *d, const int32_t *tokens, size_t n, 
         if (ffn) {
             dnorm(d, d->h, d->x, PF.norm2_w, PF.norm2_b, R);
             const void *w1 = lilm__ffn_weight(m, W.w1, PF.w1, 0); /* ring cores: m's scratch W */
-            if (gated) {
-                be->ops->matmul_forward(be, d->pre, NULL, d->h, w1, PF.b1, R, C, 2 * F, LILM_ACT_NONE);
-                be->ops->glu_forward(be, d->act, d->pre, R, F, c->activation);
-            } else if (m->trunc) { /* the batch maximum of svd_truncation is over these R rows */
-                lilm_trunc_params tp = m->trunc_p;
-                tp.key = lilm_qr_omega_key(m->seed, m->step, l);
-                be->ops->matmul_forward(be, d->pre, NULL, d->h, w1, PF.b1, R, C, F, LILM_ACT_NONE);
-                be->ops->trunc_forward(be, d->act, d->trunc_saved, d->pre, R, F, &tp, d->trunc_work);
-            } else {
-                be->ops->matmul_forward(be, d->act, d->pre, d->h, w1, PF.b1, R, C, F, c->activation);
-            }
+            lilm__ffn_up(m, (int)l, d->act, d->pre, d->trunc_saved, d->trunc_work, d->h, w1, PF.b1, R);
             const void *w2 = lilm__ffn_weight(m, W.w2, PF.w2, 1);
             be->ops->matmul_forward(be, d->tmp, NULL, d->act, w2, PF.b2, R, F, C, LILM_ACT_NONE);
             be->ops->add(be, d->x, d->x, d->tmp, R * C);

@@ -43,7 +43,7 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
     size_t N = B * T, C = (size_t)c->d_model, H = (size_t)c->n_heads, Dq = (size_t)c->qk_dim, Dv = (size_t)c->v_dim;
     size_t Q = H * Dq, KV = H * (Dq + Dv), AV = H * Dv, F = (size_t)c->ffn_dim, P = (size_t)c->latent_dim;
     float base = (float)c->rope_base;
-    int ffn = c->activation != LILM_ACT_NONE, gated = lilm__ffn_up_width(c) != (size_t)c->ffn_dim;
+    int ffn = c->activation != LILM_ACT_NONE;
     int64_t V = c->vocab_size;
     for (size_t i = 0; i < N; i++)
         if (inputs[i] < 0 || inputs[i] >= V)
@@ -83,17 +83,7 @@ lilm_status lilm_model_forward(lilm_model *m, const int32_t *inputs, const int32
             be->ops->add(be, A->x2, A->x, m->d_h, N * C);
             norm_fwd(m, A->h2, A->mean2, A->rstd2, A->x2, PF.norm2_w, PF.norm2_b, N);
             const void *w1 = lilm__ffn_weight(m, W.w1, PF.w1, 0); /* dense, or built from ring cores */
-            if (gated) {
-                be->ops->matmul_forward(be, A->pre, NULL, A->h2, w1, PF.b1, N, C, 2 * F, LILM_ACT_NONE);
-                be->ops->glu_forward(be, A->act, A->pre, N, F, c->activation);
-            } else if (m->trunc) {
-                lilm_trunc_params tp = m->trunc_p;
-                tp.key = lilm_qr_omega_key(m->seed, m->step, l);
-                be->ops->matmul_forward(be, A->pre, NULL, A->h2, w1, PF.b1, N, C, F, LILM_ACT_NONE);
-                be->ops->trunc_forward(be, A->act, A->trunc_saved, A->pre, N, F, &tp, m->trunc_work);
-            } else {
-                be->ops->matmul_forward(be, A->act, A->pre, A->h2, w1, PF.b1, N, C, F, c->activation);
-            }
+            lilm__ffn_up(m, l, A->act, A->pre, A->trunc_saved, m->trunc_work, A->h2, w1, PF.b1, N);
             const void *w2 = lilm__ffn_weight(m, W.w2, PF.w2, 1);
             be->ops->matmul_forward(be, m->d_h, NULL, A->act, w2, PF.b2, N, F, C, LILM_ACT_NONE);
             be->ops->add(be, x_next, A->x2, m->d_h, N * C);

@@ -47,6 +47,25 @@ const void *lilm__ffn_weight(lilm_model *m, const void *wc, const float *cores, 
     return m->tr_w;
 }
 
+void lilm__ffn_up(lilm_model *m, int l, void *act, void *pre, float *trunc_saved, void *trunc_work, const void *in,
+                  const void *w1, const float *b1, size_t rows)
+{
+    lilm_backend *be = m->be;
+    const lilm_model_config *c = &m->cfg;
+    size_t C = (size_t)c->d_model, F = (size_t)c->ffn_dim, GF = lilm__ffn_up_width(c);
+    if (GF != F) { /* gated (SwiGLU): pre is [g | u] */
+        be->ops->matmul_forward(be, pre, NULL, in, w1, b1, rows, C, GF, LILM_ACT_NONE);
+        be->ops->glu_forward(be, act, pre, rows, F, c->activation);
+    } else if (m->trunc) { /* svd_truncation's batch maximum is over these rows */
+        lilm_trunc_params tp = m->trunc_p;
+        tp.key = lilm_qr_omega_key(m->seed, m->step, l);
+        be->ops->matmul_forward(be, pre, NULL, in, w1, b1, rows, C, F, LILM_ACT_NONE);
+        be->ops->trunc_forward(be, act, trunc_saved, pre, rows, F, &tp, trunc_work);
+    } else {
+        be->ops->matmul_forward(be, act, pre, in, w1, b1, rows, C, F, c->activation);
+    }
+}
+
 float *lilm__ffn_dweight(lilm_model *m, float *grad)
 {
     if (!m->tr) return grad;

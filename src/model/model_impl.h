@@ -31,6 +31,12 @@ size_t lilm__ffn_up_width(const lilm_model_config *c);
  * tensor-ring Linear (second: ffn.3, else ffn.0) the dense W built from its
  * fp32 cores into m->tr_w (valid until the next call). */
 const void *lilm__ffn_weight(lilm_model *m, const void *wc, const float *cores, int second);
+/* The FFN's first Linear and its activation over `rows` rows of layer l:
+ * act (rows, F) = act(in (rows, C) @ w1^T + b1), keeping pre (rows, F, or
+ * 2F gated) and, for a truncation activation, its saved state and workspace.
+ * The same in training (forward.c) and decoding (decode.c). */
+void lilm__ffn_up(lilm_model *m, int l, void *act, void *pre, float *trunc_saved, void *trunc_work, const void *in,
+                  const void *w1, const float *b1, size_t rows);
 /* Where a matmul backward should put that Linear's weight gradient (grad
  * itself, or the zeroed m->tr_dw), and the fold of tr_dw onto the cores'
  * gradient (+=) after it. */
